@@ -1,0 +1,42 @@
+# airkit: every set-up step lives here, so a fresh clone needs only `make demo` or `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+BUILD  := build
+
+.PHONY: all setup sysdeps demo test bench firmware clean
+
+all: test
+
+# System packages the tests use (a real MQTT broker). Installed only when missing.
+sysdeps:
+	@if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ]; then \
+	  echo "installing mosquitto (MQTT broker for the uplink tests)"; \
+	  if [ "$$(id -u)" = 0 ]; then (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto >/dev/null) || echo "mosquitto could not be installed; tests fall back to the amqtt broker"; \
+	  else echo "mosquitto missing and not root; tests fall back to the amqtt broker"; fi; \
+	fi
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	@touch $(STAMP)
+
+setup: $(STAMP) sysdeps
+
+# Compile the firmware to .mpy (what `airkit deploy` sends to a board).
+firmware: $(STAMP)
+	$(BIN)/airkit build --out $(BUILD)/firmware
+
+demo: setup
+	$(BIN)/python -m airkit.demo
+
+test: setup
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+bench: setup
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf $(BUILD) $(VENV) demo-out

@@ -1,0 +1,243 @@
+"""The station's one JSON config: schema, defaults, validation, safe loading.
+
+Why this exists: a bad config must never brick a board or loop it through
+reboots. ``load()`` returns the merged config plus one clear line per problem;
+the app enters safe mode when there are problems. The host (``airkit config``)
+imports this same schema, so board and desk agree on every key.
+
+Secrets (``wifi.password``, uplink tokens and keys) are never printed:
+``masked()`` replaces them before anything is shown.
+"""
+
+import json
+
+CONFIG_FILE = "config.json"
+
+# key path -> (type, default, description). Types: int, float, str, bool, list, dict.
+SCHEMA = {
+    "device.id": ("str", "", "station id used by uplinks (default: airkit-<chip id>)"),
+    "device.name": ("str", "", "human-readable station name"),
+    "wifi.ssid": ("str", "", "WiFi network name (empty: no network)"),
+    "wifi.password": ("str", "", "WiFi password (never printed)"),
+    "location.lat": ("float", None, "latitude, decimal degrees"),
+    "location.lon": ("float", None, "longitude, decimal degrees"),
+    "location.alt": ("float", None, "altitude, metres"),
+    "interval_s": ("int", 300, "seconds between readings (60..3600)"),
+    "pms.enabled": ("bool", True, "a PMS5003 is attached"),
+    "pms.uart": ("int", 2, "UART id for the PMS5003 (1 or 2; 0 is the USB REPL)"),
+    "pms.tx": ("int", 17, "board TX pin -> PMS RX"),
+    "pms.rx": ("int", 16, "board RX pin <- PMS TX"),
+    "pms.set": ("int", None, "board pin wired to PMS SET (optional; sleep also works over UART)"),
+    "pms.mode": ("str", "cycle", "'cycle' (sleep between readings) or 'continuous'"),
+    "pms.warmup_s": ("int", 30, "seconds of fan warm-up discarded after wake (>= 30)"),
+    "pms.reads": ("int", 9, "passive reads aggregated per reading (3..30)"),
+    "pms.read_gap_ms": ("int", 1000, "pause between passive reads"),
+    "pms_b.enabled": ("bool", False, "a second PMS5003 (A/B channels, PurpleAir style)"),
+    "pms_b.uart": ("int", 1, "UART id for the second PMS5003"),
+    "pms_b.tx": ("int", 26, "board TX pin -> second PMS RX"),
+    "pms_b.rx": ("int", 25, "board RX pin <- second PMS TX"),
+    "pms_b.set": ("int", None, "board pin wired to the second PMS SET"),
+    "dht.enabled": ("bool", True, "a DHT22 is attached"),
+    "dht.pin": ("int", 15, "DHT22 data pin"),
+    "led.pin": ("int", None, "status LED pin (optional)"),
+    "watchdog_s": ("int", 60, "hardware watchdog timeout, seconds (30..120)"),
+    "uplinks": ("list", [], "upload targets (see the uplinks documentation)"),
+    "correction": ("dict", None, "calibration model applied on the device (airkit calibrate push)"),
+}
+
+SECRET_KEYS = ("password", "token", "key", "secret", "api_key", "access_token")
+
+_RANGES = {
+    "interval_s": (60, 3600),
+    "pms.uart": (1, 2),
+    "pms_b.uart": (1, 2),
+    "pms.warmup_s": (30, 600),
+    "pms.reads": (3, 30),
+    "pms.read_gap_ms": (200, 5000),
+    "watchdog_s": (30, 120),
+    "location.lat": (-90, 90),
+    "location.lon": (-180, 180),
+}
+_CHOICES = {"pms.mode": ("cycle", "continuous")}
+_PINS = ("pms.tx", "pms.rx", "pms.set", "pms_b.tx", "pms_b.rx", "pms_b.set", "dht.pin", "led.pin")
+
+
+def get(cfg, path, default=None):
+    node = cfg
+    for part in path.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return default
+        node = node[part]
+    return node
+
+
+def put(cfg, path, value):
+    parts = path.split(".")
+    node = cfg
+    for part in parts[:-1]:
+        nxt = node.get(part)
+        if not isinstance(nxt, dict):
+            nxt = {}
+            node[part] = nxt
+        node = nxt
+    node[parts[-1]] = value
+
+
+def defaults():
+    cfg = {}
+    for path in SCHEMA:
+        d = SCHEMA[path][1]
+        if isinstance(d, list):
+            d = []
+        put(cfg, path, d)
+    return cfg
+
+
+def _type_ok(kind, v):
+    if v is None:
+        return True
+    if kind == "int":
+        return isinstance(v, int) and not isinstance(v, bool)
+    if kind == "float":
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+    if kind == "str":
+        return isinstance(v, str)
+    if kind == "bool":
+        return isinstance(v, bool)
+    if kind == "list":
+        return isinstance(v, list)
+    if kind == "dict":
+        return isinstance(v, dict)
+    return False
+
+
+def _known_paths(cfg, prefix, out):
+    for k in cfg:
+        path = prefix + k
+        v = cfg[k]
+        if isinstance(v, dict) and path not in SCHEMA:
+            _known_paths(v, path + ".", out)
+        else:
+            out.append(path)
+
+
+def validate(cfg):
+    """One clear line per problem (empty list: the config is good)."""
+    problems = []
+    if not isinstance(cfg, dict):
+        return ["the config must be a JSON object ({...})"]
+    paths = []
+    _known_paths(cfg, "", paths)
+    for path in paths:
+        if path not in SCHEMA:
+            problems.append("unknown setting '%s' (typo? see the config schema)" % path)
+    for path in SCHEMA:
+        kind = SCHEMA[path][0]
+        v = get(cfg, path)
+        if not _type_ok(kind, v):
+            problems.append("'%s' must be %s, not %r" % (path, _KIND_WORDS[kind], _shown(path, v)))
+            continue
+        if v is None:
+            continue
+        r = _RANGES.get(path)
+        if r and not (r[0] <= v <= r[1]):
+            problems.append("'%s' is %s; it must be between %s and %s" % (path, v, r[0], r[1]))
+        c = _CHOICES.get(path)
+        if c and v not in c:
+            problems.append("'%s' is '%s'; use one of: %s" % (path, v, ", ".join(c)))
+        if path in _PINS and not (0 <= v <= 48):
+            problems.append("'%s' is %s, which is not a GPIO number (0..48)" % (path, v))
+    if get(cfg, "wifi.password") and not get(cfg, "wifi.ssid"):
+        problems.append("'wifi.password' is set but 'wifi.ssid' is empty: add the network name")
+    pins = {}
+    for path in _PINS:
+        if path.startswith("pms_b") and not get(cfg, "pms_b.enabled"):
+            continue
+        v = get(cfg, path)
+        if isinstance(v, int) and not isinstance(v, bool):
+            if v in pins:
+                problems.append("'%s' and '%s' both use GPIO %d: each needs its own pin" % (pins[v], path, v))
+            pins[v] = path
+    if get(cfg, "pms_b.enabled") and get(cfg, "pms_b.uart") == get(cfg, "pms.uart"):
+        problems.append("'pms.uart' and 'pms_b.uart' are both %s: the second sensor needs the other UART"
+                        % get(cfg, "pms.uart"))
+    ups = get(cfg, "uplinks")
+    if isinstance(ups, list):
+        for i, u in enumerate(ups):
+            if not isinstance(u, dict) or not isinstance(u.get("type"), str):
+                problems.append("uplinks[%d] must be an object with a \"type\"" % i)
+    return problems
+
+
+_KIND_WORDS = {"int": "a whole number", "float": "a number", "str": "text in quotes",
+               "bool": "true or false", "list": "a list [...]", "dict": "an object {...}"}
+
+
+def _is_secret(path):
+    last = path.rsplit(".", 1)[-1]
+    for s in SECRET_KEYS:
+        if last == s or last.endswith("_" + s):
+            return True
+    return False
+
+
+def _shown(path, v):
+    return "***" if _is_secret(path) else v
+
+
+def merged(user):
+    """Defaults overlaid with the user's values (user's dicts merged key by key)."""
+    cfg = defaults()
+    _overlay(cfg, user)
+    return cfg
+
+
+def _overlay(base, user):
+    for k in user:
+        v = user[k]
+        if isinstance(v, dict) and isinstance(base.get(k), dict):
+            _overlay(base[k], v)
+        else:
+            base[k] = v
+
+
+def masked(cfg):
+    """A copy with every secret replaced by '***' (for printing and reports)."""
+    if isinstance(cfg, dict):
+        out = {}
+        for k in cfg:
+            v = cfg[k]
+            if _is_secret(k) and v not in (None, ""):
+                out[k] = "***"
+            else:
+                out[k] = masked(v)
+        return out
+    if isinstance(cfg, list):
+        return [masked(v) for v in cfg]
+    return cfg
+
+
+def load(path=CONFIG_FILE):
+    """(config, problems). A missing or broken file gives defaults plus a problem line."""
+    try:
+        with open(path) as f:
+            text = f.read()
+    except OSError:
+        return defaults(), ["no %s on the board: run 'airkit config init' then 'airkit deploy'" % path]
+    try:
+        user = json.loads(text)
+    except ValueError:
+        return defaults(), ["%s is not valid JSON: fix it or write a new one with 'airkit config init'" % path]
+    problems = validate(user)
+    if not isinstance(user, dict):
+        return defaults(), problems
+    return merged(user), problems
+
+
+def save(cfg, path=CONFIG_FILE):
+    """Write-then-rename, so a power cut never leaves half a config."""
+    import os
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(json.dumps(cfg))
+    os.rename(tmp, path)

@@ -1,0 +1,20 @@
+"""``airkit build``: compile the firmware to .mpy into a folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def register(sub):
+    p = sub.add_parser("build", help="compile the firmware to .mpy (mpy-cross)")
+    p.add_argument("--out", default="build/firmware", help="output folder (default: build/firmware)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from airkit.firmware_build import build
+
+    files = build(Path(args.out))
+    total = sum(p.stat().st_size for p in files.values())
+    print("compiled %d files, %d bytes, into %s" % (len(files), total, args.out))
+    return 0

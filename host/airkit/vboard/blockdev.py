@@ -1,0 +1,64 @@
+"""The virtual board's flash: a littlefs2 block device backed by an image file.
+
+Why a littlefs image and not a host folder: the ESP32 runs littlefs v2, and its
+behaviour (rename atomicity, copy-on-write, wear) is what the journal must
+survive. The device counts bytes written and blocks erased for the benchmarks,
+and a scheduled power cut lands in the middle of a block write (half the block
+written, then the process is killed), which is what a torn write looks like.
+"""
+
+_BLOCK = 4096
+_BLOCKS = 512          # 2 MiB, the filesystem partition of a 4 MB ESP32 board
+
+
+class FileBlockDev:
+    def __init__(self, path, world=None, block_size=_BLOCK, blocks=_BLOCKS):
+        self.bs = block_size
+        self.n = blocks
+        self.world = world
+        self.fresh = False
+        try:
+            self.f = open(path, "r+b")
+        except OSError:
+            self.f = open(path, "w+b")
+            blank = b"\xff" * block_size
+            for _ in range(blocks):
+                self.f.write(blank)
+            self.f.flush()
+            self.fresh = True
+        self.bytes_written = 0
+        self.erases = 0
+
+    def readblocks(self, block, buf, offset=0):
+        self.f.seek(block * self.bs + offset)
+        self.f.readinto(buf)
+
+    def writeblocks(self, block, buf, offset=None):
+        if offset is None:
+            offset = 0
+        w = self.world
+        self.f.seek(block * self.bs + offset)
+        if w is not None and w.power_cut_due():
+            self.f.write(bytes(buf[:len(buf) // 2]))     # torn write
+            self.f.flush()
+            w.power_cut()
+        self.f.write(buf)
+        self.f.flush()
+        self.bytes_written += len(buf)
+        if w is not None:
+            w.count("flash_bytes_written", len(buf))
+
+    def ioctl(self, op, arg):
+        if op == 4:
+            return self.n
+        if op == 5:
+            return self.bs
+        if op == 6:
+            self.erases += 1
+            if self.world is not None:
+                self.world.count("flash_erases")
+            self.f.seek(arg * self.bs)
+            self.f.write(b"\xff" * self.bs)
+            self.f.flush()
+            return 0
+        return None

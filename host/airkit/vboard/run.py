@@ -1,0 +1,160 @@
+"""Boot a virtual ESP32 under the MicroPython unix port and run the firmware.
+
+Usage (the host's ``airkit sim`` does this): ``micropython [-i] run.py BOARD_DIR``.
+
+BOARD_DIR holds the board: ``sim.json`` (options written by the host),
+``flash.img`` (a 2 MiB littlefs2 image: the board's flash, kept across
+reboots), ``vboard.json`` (virtual clock, RTC memory, reset cause, counters).
+The flash is mounted at ``/`` exactly like on the ESP32; the firmware files
+come from the flash (``/lib``, after ``airkit deploy``) or, unless told
+otherwise, from the repository folder mounted at ``/fw``.
+"""
+
+import json
+import os
+import sys
+import vfs
+
+_here = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
+if _here not in sys.path:
+    sys.path.insert(0, _here)
+
+from world import World, SimulationEnd, EXIT_RESET  # noqa: E402
+import vclock  # noqa: E402
+import vmachine  # noqa: E402
+import vdht  # noqa: E402
+import vnetwork  # noqa: E402
+import pms_sim  # noqa: E402
+import blockdev  # noqa: E402
+
+
+def _load(path, default):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return default
+
+
+def main():
+    board_dir = sys.argv[-1] if sys.argv[-1] != __file__ else "."
+    opts = _load(board_dir + "/sim.json", None)
+    if opts is None:
+        print("virtual board: no sim.json in", board_dir)
+        sys.exit(2)
+    state = _load(board_dir + "/vboard.json", {})
+    if state.get("run_id") != opts.get("run_id"):
+        # A new `airkit sim` run on a kept board: power-on, time continues forward.
+        prev_ms = state.get("now_ms", 0)
+        state = {"run_id": opts.get("run_id"), "counters": {}, "boots": 0,
+                 "run_start_ms": max(opts["start_unix"] * 1000, prev_ms), "new_run": True}
+    state["boots"] = state.get("boots", 0) + 1
+    opts["start_unix"] = state["run_start_ms"] // 1000
+    world = World(opts, state)
+    scenario = world.scenario
+    if "ticks_start" not in state:
+        state["ticks_start"] = opts.get("ticks_start", 0)
+
+    mac = bytes(int(x, 16) for x in opts.get("mac", "24:0a:c4:12:34:56").split(":"))
+    rtc_base = state.get("rtc_base")
+    clock = vclock.VirtualClock(world, tuple(rtc_base) if rtc_base else None)
+
+    wiring = {"uart": {}, "set_pins": {}}
+    pins = opts.get("wiring", {})
+    pms_a = pms_sim.PMSDevice(world, scenario.get("pms", {}), "pms")
+    if not pins.get("pms_unplugged"):
+        a = pins.get("pms", [17, 16, 4])          # board TX, board RX, SET
+        wiring["uart"][(a[0], a[1])] = pms_a
+        if len(a) > 2 and a[2] is not None:
+            wiring["set_pins"][a[2]] = pms_a
+    if pins.get("pms_b"):
+        pms_b = pms_sim.PMSDevice(world, scenario.get("pms_b", scenario.get("pms", {})), "pms_b")
+        b = pins["pms_b"]
+        wiring["uart"][(b[0], b[1])] = pms_b
+        if len(b) > 2 and b[2] is not None:
+            wiring["set_pins"][b[2]] = pms_b
+    vdht.attach(world, pins.get("dht", 15), scenario.get("dht", {}))
+    vnetwork.attach(world, scenario.get("wifi", opts.get("ap", {})), mac)
+    machine = vmachine.Machine(world, clock, wiring, state.get("reset_cause", "power-on"), mac,
+                               bytes.fromhex(state.get("rtc_memory", "")))
+
+    def save(code, cause):
+        state["now_ms"] = world.now_ms
+        state["reset_cause"] = cause
+        state["cuts_done"] = world.cuts_done
+        state["ticks_start"] = 0 if cause == "power-on" else clock.ticks_ms()
+        if cause == "power-on":          # power lost: RTC time and memory are gone
+            state["rtc_base"] = None
+            state["rtc_memory"] = ""
+        else:
+            state["rtc_base"] = list(clock.rtc_base) if clock.rtc_base else None
+            state["rtc_memory"] = machine.rtc_mem.hex()
+        # The host folder is not reachable once the flash is mounted at "/", so the
+        # state file was opened beforehand; it is rewritten in place, padded with
+        # blanks (JSON ignores them) so an older, longer text never shows through.
+        text = json.dumps(state)
+        pad = state_len[0] - len(text)
+        state_file.seek(0)
+        state_file.write(text + " " * (pad if pad > 0 else 0))
+        state_file.flush()
+        if len(text) > state_len[0]:
+            state_len[0] = len(text)
+
+    world.on_exit = save
+    try:
+        state_file = open(board_dir + "/vboard.json", "r+")
+        state_len = [len(state_file.read())]
+    except OSError:
+        state_file = open(board_dir + "/vboard.json", "w")
+        state_len = [0]
+    # The RTC keeps its time over a reset when it was set; a fresh board starts
+    # at the sim's start only when the host asks for a pre-set clock.
+    if clock.rtc_base is None and opts.get("rtc_preset"):
+        clock.set_time(world.now_ms // 1000 - 946684800)
+
+    flash = blockdev.FileBlockDev(board_dir + "/flash.img", world=world)
+    fw_dir = opts.get("firmware_dir")
+    vfs.umount("/")
+    if flash.fresh:
+        vfs.VfsLfs2.mkfs(flash)
+    vfs.mount(vfs.VfsLfs2(flash), "/")
+    os.chdir("/")
+    if state.pop("new_run", False) and opts.get("config") is not None:
+        with open("/config.json.tmp", "w") as f:
+            json.dump(opts["config"], f)
+        os.rename("/config.json.tmp", "/config.json")
+    if fw_dir and opts.get("firmware_from") != "flash":
+        vfs.mount(vfs.VfsPosix(fw_dir), "/fw")
+        sys.path[:] = ["/fw", "/lib", ".frozen"]
+    else:
+        sys.path[:] = ["", "/lib", ".frozen"]
+    # ESP32 boot banner, then the same start-up the board does: main.py.
+    print("virtual ESP32 (airkit sim), reset cause:", state.get("reset_cause", "power-on"))
+
+    # Register the board layer for the firmware (its `machine`, `network`, `dht`, `time`).
+    from airkit_fw import board as board_mod
+    board_mod.Board(machine=machine, network=vnetwork, dht=vdht, clock=clock, fs_root="/", name="virtual-esp32")
+    sys.modules["vboard_world"] = world
+    try:
+        main_py = "/main.py" if opts.get("firmware_from") == "flash" else "/fw/main.py"
+        if opts.get("run", True):
+            try:
+                with open(main_py) as f:
+                    source = f.read()
+            except OSError:
+                source = None
+                print("virtual board: no", main_py, "- nothing to run")
+            if source:
+                exec(source, {"__name__": "__main__"})
+        if opts.get("repl"):
+            # Like a board whose main.py returned: keep the REPL; time stays.
+            return
+        world.exit(0, "soft")
+    except SimulationEnd:
+        save(0, "soft")
+        print("virtual board: simulated period over")
+        if not opts.get("repl"):
+            sys.exit(0)
+
+
+main()
