@@ -1,0 +1,214 @@
+"""A self-contained HTML report with PNG figures a volunteer can read.
+
+Why this exists: numbers convince nobody at a community meeting; a scatter
+plot on the 1:1 line does. Figures: before/after scatter with the 1:1 line,
+time series (sensor, corrected, reference), residuals against humidity and
+against concentration, the lag curve, and the metrics table against the EPA
+targets. PNGs are written beside the HTML and embedded in it (base64), so
+the page can be mailed as one file.
+"""
+
+import base64
+import html
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from . import validate  # noqa: E402
+
+plt.rcParams.update({"font.size": 12, "axes.titlesize": 14, "axes.labelsize": 12, "legend.fontsize": 11,
+                     "figure.dpi": 100, "axes.grid": True, "grid.alpha": 0.3})
+COLORS = {"raw": "#999999", "epa_2021": "#1f77b4", "chosen": "#d62728", "ref": "#000000"}
+UG = "µg/m³"
+
+
+def _save(fig, out, name):
+    path = os.path.join(out, name)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def fig_scatter(res, out):
+    f = res.daily if res.daily is not None and len(res.daily) >= 5 else res.pairs[res.pairs["scored"]]
+    per = "24-h means" if f is res.daily or res.summary["primary_freq"] == "24h" else "hourly"
+    chosen = res.summary["chosen"]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 5.2), sharex=True, sharey=True)
+    hi = float(np.nanmax([f["ref"].max(), f["pred_raw"].max(), f["pred_" + chosen].max()])) * 1.05
+    for ax, name, title in ((axes[0], "raw", "Before: raw sensor (CF=1)"),
+                            (axes[1], chosen, "After: %s (held-out)" % chosen)):
+        if name != "raw" and chosen != "epa_2021":
+            ax.scatter(f["ref"], f["pred_epa_2021"], s=10, alpha=0.35, color=COLORS["epa_2021"], label="EPA 2021")
+        ax.scatter(f["ref"], f["pred_" + name], s=12, alpha=0.6, color=COLORS["raw" if name == "raw" else "chosen"],
+                   label="raw sensor" if name == "raw" else chosen)
+        ax.plot([0, hi], [0, hi], "k--", lw=1.5, label="1:1 (perfect)")
+        m = validate.metrics(f["ref"], f["pred_" + name])
+        ax.set_title(title)
+        ax.text(0.03, 0.97, "RMSE %.1f %s\nR² %.2f  slope %.2f" % (m["rmse"], UG, m["r2"], m["slope"]),
+                transform=ax.transAxes, va="top", fontsize=12,
+                bbox=dict(facecolor="white", alpha=0.85, edgecolor="#cccccc"))
+        ax.set_xlabel("reference PM2.5 (%s)" % UG)
+        ax.legend(loc="lower right")
+    axes[0].set_ylabel("sensor PM2.5 (%s)" % UG)
+    axes[0].set_xlim(0, hi)
+    axes[0].set_ylim(0, hi)
+    fig.suptitle("Sensor against reference, %s" % per)
+    return _save(fig, out, "scatter.png")
+
+
+def fig_timeseries(res, out):
+    chosen = res.summary["chosen"]
+    f = res.pairs
+    devs = f["device"].unique()
+    dev = f["device"].value_counts().index[0]
+    g = f[f["device"] == dev].sort_index()
+    if res.summary["primary_freq"] == "1h" and len(g) > 24 * 60:
+        g = g.iloc[-24 * 60:]
+    fig, ax = plt.subplots(figsize=(12, 4.8))
+    ax.plot(g.index, g["pm"], color=COLORS["raw"], lw=1, label="sensor raw")
+    ax.plot(g.index, g["pred_" + chosen], color=COLORS["chosen"], lw=1.3, label="corrected (%s, held-out)" % chosen)
+    ax.plot(g.index, g["ref"], color=COLORS["ref"], lw=1.3, label="reference")
+    ax.set_ylabel("PM2.5 (%s)" % UG)
+    ax.set_title("Time series" + (" (device %s of %d)" % (dev, len(devs)) if len(devs) > 1 else ""))
+    ax.legend(loc="upper right")
+    fig.autofmt_xdate()
+    return _save(fig, out, "timeseries.png")
+
+
+def fig_residuals(res, out):
+    chosen = res.summary["chosen"]
+    f = res.pairs[res.pairs["scored"]]
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), sharey=True)
+    for name, color in (("epa_2021", COLORS["epa_2021"]), (chosen, COLORS["chosen"])):
+        if "pred_" + name not in f or (name == "epa_2021" and chosen == "epa_2021" and color == COLORS["chosen"]):
+            continue
+        r = f["pred_" + name] - f["ref"]
+        if f["rh"].notna().any():
+            axes[0].scatter(f["rh"], r, s=8, alpha=0.35, color=color, label=name)
+        axes[1].scatter(f["ref"], r, s=8, alpha=0.35, color=color, label=name)
+    for ax in axes:
+        ax.axhline(0, color="k", lw=1.2)
+        ax.legend(loc="upper left", markerscale=2)
+    axes[0].set_xlabel("relative humidity (%)")
+    axes[0].set_ylabel("corrected − reference (%s)" % UG)
+    axes[0].set_title("Error against humidity")
+    axes[1].set_xlabel("reference PM2.5 (%s)" % UG)
+    axes[1].set_title("Error against concentration")
+    return _save(fig, out, "residuals.png")
+
+
+def fig_lag(res, out):
+    lag = res.summary.get("lag")
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    if not lag:
+        ax.text(0.5, 0.5, "Lag check not applicable\n(the input already pairs daily means)", ha="center",
+                va="center", fontsize=14, transform=ax.transAxes)
+        ax.set_axis_off()
+    else:
+        ax.plot(lag["lags"], lag["r"], "o-", color=COLORS["epa_2021"])
+        ax.axvline(0, color="k", lw=1)
+        ax.plot([lag["best"]], [lag["r_best"]], "o", color=COLORS["chosen"], ms=12,
+                label="best: %+d h (r = %.3f)" % (lag["best"], lag["r_best"]))
+        ax.set_xlabel("hours added to the reference time")
+        ax.set_ylabel("correlation r (hourly)")
+        ax.set_title("Time check: should peak at 0 h (applied: %+d h)" % lag["applied"])
+        ax.legend(loc="lower center")
+    return _save(fig, out, "lag.png")
+
+
+def _fmt(v, nd=2):
+    return "–" if v is None or v != v else ("%.*f" % (nd, v))
+
+
+def _metrics_table(summary, key, tkey):
+    rows = []
+    head = ("<tr><th>model</th><th>RMSE</th><th>95 % interval</th><th>NRMSE %</th><th>MAE</th><th>bias</th>"
+            "<th>R²</th><th>slope</th><th>intercept</th><th>EPA targets</th></tr>")
+    for name, m in summary["models"].items():
+        h = m.get(key)
+        if not h:
+            continue
+        t = m.get(tkey) or {}
+        ci = m["ci95"]["rmse"] if key == "heldout" else None
+        mark = "✔ all met" if t.get("all") else ("✘ missed: " + ", ".join(k for k, v in t.items() if not v and k != "all"))
+        cls = ' class="chosen"' if name == summary["chosen"] else ""
+        rows.append("<tr%s><td>%s<br><small>%s</small></td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td>"
+                    "<td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>"
+                    % (cls, html.escape(name), html.escape(m["title"]), _fmt(h["rmse"]),
+                       ("%s – %s" % (_fmt(ci[0]), _fmt(ci[1]))) if ci else "", _fmt(h["nrmse"], 0), _fmt(h["mae"]),
+                       _fmt(h["bias"]), _fmt(h["r2"]), _fmt(h["slope"]), _fmt(h["intercept"]), mark))
+    return "<table>%s%s</table>" % (head, "".join(rows))
+
+
+def write(res, out, title="Calibration report", inputs=None):
+    os.makedirs(out, exist_ok=True)
+    s = res.summary
+    figs = [("Before and after", fig_scatter(res, out)),
+            ("Time series", fig_timeseries(res, out)),
+            ("Where the errors are", fig_residuals(res, out)),
+            ("Time-zone check", fig_lag(res, out))]
+    imgs = []
+    for cap, p in figs:
+        with open(p, "rb") as f:
+            b64 = base64.b64encode(f.read()).decode()
+        imgs.append('<figure><img alt="%s" src="data:image/png;base64,%s"><figcaption>%s (%s)</figcaption></figure>'
+                    % (html.escape(cap), b64, html.escape(cap), os.path.basename(p)))
+    cov = s["coverage"]
+    primary = s["models"][s["chosen"]].get("heldout_24h") or s["models"][s["chosen"]]["heldout"]
+    epa = s["models"].get("epa_2021", {}).get("heldout_24h") or s["models"].get("epa_2021", {}).get("heldout")
+    verdict = "Chosen correction: <b>%s</b> (%s). Held-out 24-h RMSE %s %s" % (
+        html.escape(s["chosen"]), html.escape(s["chosen_title"]), _fmt(primary["rmse"]), UG)
+    if epa:
+        verdict += " against %s %s for the EPA 2021 US-wide equation on the same rows" % (_fmt(epa["rmse"]), UG)
+    verdict += "."
+    li = lambda items: "".join("<li>%s</li>" % html.escape(str(x)) for x in items)  # noqa: E731
+    steps = "".join("<tr><td>%s</td><td>%d</td><td>%d</td></tr>" % (html.escape(x["step"]), x["removed"], x["remaining"])
+                    for x in s["steps"])
+    tables = ""
+    if not s["primary_freq"] == "24h":
+        tables += "<h3>24-hour means (the EPA targets apply here)</h3>" + _metrics_table(s, "heldout_24h", "targets_24h")
+        tables += "<h3>Hourly</h3>" + _metrics_table(s, "heldout", "targets")
+    else:
+        tables += "<h3>24-hour means</h3>" + _metrics_table(s, "heldout", "targets")
+    bydev = ""
+    if s.get("by_device"):
+        bydev = ("<h3>Transfer to an unseen device (leave one device out)</h3><p>RMSE when the model is fitted on the "
+                 "other devices only: " + ", ".join("%s %s" % (k, _fmt(v["rmse"])) for k, v in s["by_device"].items()
+                                                     if v) + " %s. Calibrate each device.</p>" % UG)
+    doc = """<!doctype html><html><head><meta charset="utf-8"><title>{title}</title><style>
+body{{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222;line-height:1.45}}
+table{{border-collapse:collapse;margin:0.5em 0 1.5em}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}
+td:first-child,th:first-child{{text-align:left}}tr.chosen{{background:#fde8e8;font-weight:bold}}
+img{{max-width:100%}}.warn{{background:#fff4d6;border-left:5px solid #e6a700;padding:0.5em 1em}}
+figure{{margin:1.5em 0}}figcaption{{color:#555}}</style></head><body>
+<h1>{title}</h1><p>{verdict}</p>
+{warnings}
+<h2>Figures</h2>{imgs}
+<h2>How good is it? (held-out data only)</h2>
+<p>Every number below comes from data the model did not see: the period was cut into {folds} contiguous time blocks,
+each block predicted by a model fitted on the others (leaving out one day on either side). The 95 % interval comes
+from {boot}. EPA 2021 targets: slope 0.65–1.35, intercept −5…+5 {ug}, R² ≥ 0.70, RMSE ≤ 7 {ug} or NRMSE ≤ 30 %.</p>
+{tables}{bydev}
+<h2>Notes</h2><ul>{notes}</ul>
+<h2>Data used</h2><p>{cov}</p><p>Inputs: {inputs}</p>
+<table><tr><th>cleaning step</th><th>removed</th><th>remaining</th></tr>{steps}</table>
+</body></html>""".format(
+        title=html.escape(title), verdict=verdict,
+        warnings=('<div class="warn"><b>Read before trusting this calibration:</b><ul>%s</ul></div>' % li(s["warnings"]))
+        if s["warnings"] else "",
+        imgs="".join(imgs), folds=s["validation"]["folds"], boot=s["validation"]["bootstrap"], ug=UG, tables=tables,
+        bydev=bydev, notes=li(s["notes"]) or "<li>none</li>",
+        cov=html.escape("%s to %s (UTC); %d days with data; %d %s pairs; %d device(s); reference %.1f–%.1f %s%s." % (
+            cov["start"][:16], cov["end"][:16], cov["days_with_data"], cov["rows"],
+            "hourly" if cov["freq"] == "1h" else "daily", cov["devices"], cov["ref_range"][0], cov["ref_range"][1],
+            UG, ("; RH %.0f–%.0f %%" % tuple(cov["rh_range"])) if "rh_range" in cov else "")),
+        inputs=html.escape(inputs or ""), steps=steps)
+    path = os.path.join(out, "report.html")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(doc)
+    return path

@@ -1,0 +1,222 @@
+"""Fit every candidate, validate them the same honest way, choose one.
+
+Why this exists: the volunteer wants one answer: which correction to put on
+the device and how good it really is. Every candidate and every published
+baseline is scored on the same held-out rows (contiguous time blocks); the
+chosen model is the one with the lowest held-out RMSE, except that a simpler
+model wins when it is within the noise (one bootstrap standard error of the
+paired RMSE difference). The flexible model is reported, never pushed.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from . import align, models, validate
+
+# Complexity order for "prefer the simpler": published equations first.
+ORDER = ["epa_2021", "linear", "mlr_rh", "kappa", "mlr_rh_t"]
+MIN_DAYS = 14
+
+
+@dataclass
+class Result:
+    summary: dict
+    pairs: pd.DataFrame                 # rows used, with held-out predictions per model
+    daily: pd.DataFrame = None          # 24-h means of held-out predictions (hourly input)
+    chosen: object = None               # the final fitted estimator (pooled)
+    per_device: dict = field(default_factory=dict)   # device -> final fitted estimator
+
+
+def coverage(frame, freq):
+    t = frame.index
+    span_days = (t.max() - t.min()).total_seconds() / 86400 + (1 if freq == "24h" else 1 / 24)
+    days = pd.DatetimeIndex(t).normalize().nunique()
+    out = {
+        "start": str(t.min()), "end": str(t.max()),
+        "span_days": round(float(span_days), 1), "days_with_data": int(days),
+        "rows": int(len(frame)), "freq": freq, "devices": int(frame["device"].nunique()),
+        "ref_range": [float(frame["ref"].min()), float(frame["ref"].max())],
+        "pm_range": [float(frame["pm"].min()), float(frame["pm"].max())],
+    }
+    if freq == "1h":
+        out["hours"] = int(len(frame))
+        out["hours_ref_above_25"] = int((frame["ref"] > 25).sum())
+    else:
+        out["days_ref_above_25"] = int((frame["ref"] > 25).sum())
+    if frame["rh"].notna().any():
+        out["rh_range"] = [float(frame["rh"].min()), float(frame["rh"].max())]
+    if frame["t"].notna().any():
+        out["t_range"] = [float(frame["t"].min()), float(frame["t"].max())]
+    return out
+
+
+def warnings_for(cov):
+    w = []
+    if cov["days_with_data"] < MIN_DAYS:
+        w.append("short co-location: %d days with data (aim for at least %d, ideally 30); the held-out scores are "
+                 "uncertain and seasonal changes are not covered." % (cov["days_with_data"], MIN_DAYS))
+    if cov["ref_range"][1] <= 25:
+        w.append("no %s above 25 ug/m3 in the reference: the correction is untested at the concentrations that "
+                 "matter most for health." % ("hours" if cov["freq"] == "1h" else "days"))
+    if "rh_range" in cov and cov["rh_range"][1] <= 80:
+        w.append("relative humidity never above 80 %: the humidity term is untested in humid conditions "
+                 "(fog, rain, humid nights), where sensors over-read most.")
+    if "rh_range" not in cov:
+        w.append("no humidity in the sensor data: only humidity-free corrections can be fitted and the EPA "
+                 "baselines cannot be computed.")
+    return w
+
+
+def _valid_ranges(frame, use_t):
+    v = {"pm": [0.0, round(float(frame["pm"].max()), 1)]}
+    if frame["rh"].notna().any():
+        v["rh"] = [round(float(frame["rh"].min()), 1), round(float(frame["rh"].max()), 1)]
+    if use_t and frame["t"].notna().any():
+        v["t"] = [round(float(frame["t"].min()), 1), round(float(frame["t"].max()), 1)]
+    return v
+
+
+def run(pairs, k=5, flexible=True, per_device=True, n_boot=500, seed=0):
+    """Validate all candidates on ``pairs`` (align.Pairs); returns a Result."""
+    f = pairs.frame.copy()
+    has_rh = bool(f["rh"].notna().mean() > 0.9)
+    has_t = bool(f["t"].notna().mean() > 0.9)
+    need = ["pm", "ref"] + (["rh"] if has_rh else []) + (["t"] if has_t else [])
+    before = len(f)
+    f = f.dropna(subset=need)
+    steps = [s.as_dict() for s in pairs.steps]
+    steps.append({"step": "pairs missing humidity/temperature", "removed": before - len(f), "remaining": len(f)})
+    if len(f) < 20:
+        from airkit.errors import UserError
+        raise UserError("only %d usable pairs after cleaning; a calibration needs at least a few days of overlapping "
+                        "sensor and reference data." % len(f))
+    X = f[["pm", "rh", "t"]]
+    y = f["ref"].to_numpy(float)
+    groups = f["device"].to_numpy(str)
+    multi = len(np.unique(groups)) > 1
+    daily_in = pairs.freq == "24h"
+    gap = pd.Timedelta("1D")
+    folds = validate.time_blocks(f.index, k=k, gap=gap)
+    min_train = 14 if daily_in else 14 * 24 // 2
+
+    base = models.baselines(has_rh)
+    cands = models.candidates(has_rh, has_t, flexible)
+    preds, titles, kinds = {}, {}, {}
+    for m in base:
+        preds[m.name] = m.fit().predict(X)
+        titles[m.name], kinds[m.name] = m.title, "baseline"
+    for m in cands:
+        def make(m=m):
+            return models.clone(m)
+        grp = groups if (per_device and multi) else None
+        preds[m.name] = validate.held_out(make, X, y, folds, groups=grp, min_train=min_train)
+        titles[m.name], kinds[m.name] = m.title, "fitted" if m.device_ok else "comparison"
+
+    scored = np.all([np.isfinite(p) for p in preds.values()], axis=0)
+    days = validate.day_codes(f.index[scored])
+    res_h = {n: validate.metrics(y[scored], p[scored]) for n, p in preds.items()}
+    ci, samples = validate.bootstrap(y[scored], {n: p[scored] for n, p in preds.items()}, days, n_boot=n_boot,
+                                     seed=seed)
+    out_models = {}
+    for n in preds:
+        out_models[n] = {"title": titles[n], "type": kinds[n], "heldout": res_h[n], "ci95": ci[n],
+                         "targets": validate.meets_targets(res_h[n])}
+
+    # 24-h metrics from held-out hourly predictions.
+    daily_frame = None
+    if not daily_in:
+        hf = f[scored].copy()
+        for n, p in preds.items():
+            hf["pred_" + n] = p[scored]
+        cols = ["ref"] + ["pred_" + n for n in preds]
+        daily_frame = align.daily(hf, cols=cols)
+        for n in preds:
+            m24 = validate.metrics(daily_frame["ref"], daily_frame["pred_" + n])
+            out_models[n]["heldout_24h"] = m24
+            out_models[n]["targets_24h"] = validate.meets_targets(m24)
+
+    # Choice: the simplest device-capable model within one SE of the best.
+    pool = [n for n in ORDER if n in preds]
+    best = min(pool, key=lambda n: res_h[n]["rmse"])
+    chosen = best
+    for n in pool:
+        diff = samples[n] - samples[best]
+        se = float(np.nanstd(diff))
+        out_models[n]["rmse_minus_best"] = float(res_h[n]["rmse"] - res_h[best]["rmse"])
+        out_models[n]["rmse_diff_se"] = se
+    for n in pool:
+        if out_models[n]["rmse_minus_best"] <= out_models[n]["rmse_diff_se"]:
+            chosen = n
+            break
+    notes = list(pairs.notes)
+    if chosen != best:
+        notes.append("%s had the lowest held-out RMSE (%.2f) but %s (%.2f) is within the noise and simpler, so it "
+                     "was chosen." % (best, res_h[best]["rmse"], chosen, res_h[chosen]["rmse"]))
+    if "gbm" in preds:
+        d = samples["gbm"] - samples[chosen]
+        lo = float(np.nanquantile(d, 0.975))
+        if lo < 0:
+            notes.append("the gradient-boosting comparison model is clearly better (held-out RMSE %.2f vs %.2f) but "
+                         "cannot run on the device; consider more data or a richer device model."
+                         % (res_h["gbm"]["rmse"], res_h[chosen]["rmse"]))
+        else:
+            notes.append("the gradient-boosting comparison model is %s %s (held-out RMSE %.2f vs %.2f), so nothing is "
+                         "lost by using the simple formula on the device."
+                         % ("no better than" if res_h["gbm"]["rmse"] >= res_h[chosen]["rmse"] else
+                            "not clearly better than", chosen, res_h["gbm"]["rmse"], res_h[chosen]["rmse"]))
+    if chosen == "epa_2021":
+        notes.append("no fitted model beat the EPA 2021 US-wide equation beyond the noise: the device keeps EPA 2021.")
+
+    # By-device validation: transfer to a device the model never saw.
+    by_dev = None
+    if multi:
+        by_dev = {}
+        for m in cands:
+            if not m.device_ok:
+                continue
+            p = validate.by_device(lambda m=m: models.clone(m), X, y, groups)
+            by_dev[m.name] = validate.metrics(y, p)
+        by_dev["epa_2021"] = res_h.get("epa_2021")
+
+    # Final fit on all rows.
+    use_t = chosen == "mlr_rh_t"
+    proto = next((m for m in base + cands if m.name == chosen))
+    final = models.clone(proto).fit(X, y)
+    per_dev = {}
+    if multi and per_device and chosen != "epa_2021":
+        for g in np.unique(groups):
+            sel = groups == g
+            if sel.sum() >= min_train:
+                per_dev[g] = (models.clone(proto).fit(X[sel], y[sel]), _valid_ranges(f[sel], use_t), int(sel.sum()))
+
+    cov = coverage(f, pairs.freq)
+    warns = warnings_for(cov)
+    if scored.sum() < len(f):
+        notes.append("%d rows could not be scored by every model (no training data before/after them) and are left "
+                     "out of all scores." % int(len(f) - scored.sum()))
+    primary = "heldout_24h" if not daily_in else "heldout"
+    summary = {
+        "chosen": chosen,
+        "chosen_title": titles[chosen],
+        "primary_freq": pairs.freq,
+        "validation": {"method": "contiguous time blocks", "folds": len(folds), "gap_hours": 24,
+                       "per_device_fit": bool(per_device and multi), "bootstrap": "%d day-block resamples" % n_boot,
+                       "scored_rows": int(scored.sum())},
+        "models": out_models,
+        "by_device": by_dev,
+        "coverage": cov,
+        "warnings": warns,
+        "notes": notes,
+        "steps": steps,
+        "lag": pairs.lag,
+        "valid": _valid_ranges(f, use_t),
+        "improvement_vs_epa_2021": (1 - res_h[chosen]["rmse"] / res_h["epa_2021"]["rmse"]) if "epa_2021" in res_h else None,
+        "primary_metrics": primary,
+    }
+    fr = f.copy()
+    for n, p in preds.items():
+        fr["pred_" + n] = p
+    fr["scored"] = scored
+    return Result(summary, fr, daily_frame, final, per_dev)
