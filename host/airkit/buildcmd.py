@@ -8,12 +8,16 @@ from pathlib import Path
 def register(sub):
     p = sub.add_parser("build", help="compile the firmware to .mpy (mpy-cross)")
     p.add_argument("--out", default="build/firmware", help="output folder (default: build/firmware)")
+    p.add_argument("--package-json", action="store_true",
+                   help="also regenerate firmware/package.json (the mip install list)")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    from airkit.firmware_build import build
+    from airkit.firmware_build import build, write_package_json
 
+    if args.package_json:
+        print("wrote %s" % write_package_json())
     files = build(Path(args.out))
     total = sum(p.stat().st_size for p in files.values())
     print("compiled %d files, %d bytes, into %s" % (len(files), total, args.out))

@@ -60,3 +60,24 @@ def build(out: Path, src: Path | None = None, arch: str | None = None) -> dict[s
 
 def sha256_file(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+HOST_ONLY = {"airkit_fw/config_doc.py"}   # descriptions for the host tools, never put on a board
+
+
+def write_package_json(src: Path | None = None) -> Path:
+    """Regenerate firmware/package.json (mip: ``mpremote mip install --target / .../package.json``)."""
+    import json
+
+    from airkit_fw import VERSION
+
+    src = src or firmware_dir()
+    urls = []
+    for rel in source_files(src):
+        name = rel.as_posix()
+        if name in HOST_ONLY:
+            continue
+        urls.append([name if name == "main.py" else "lib/" + name, name])
+    path = src / "package.json"
+    path.write_text(json.dumps({"urls": urls, "deps": [], "version": VERSION}, indent=2) + "\n")
+    return path

@@ -33,6 +33,8 @@ def register(sub):
     p.add_argument("--pms-b", action="store_true", help="fit a second PMS5003 (A/B channels)")
     p.add_argument("--ticks-start", type=int, default=0,
                    help="tick counter at boot (e.g. 1073000000 to cross the 2^30 ms wrap early)")
+    p.add_argument("--speed", type=float, default=0,
+                   help="virtual seconds per real second (default 0: as fast as possible; 1: real time)")
     p.add_argument("--firmware", choices=["repo", "flash"], default="repo",
                    help="run the firmware from this source tree (default) or what 'airkit deploy' put on the board")
     p.add_argument("--json", action="store_true", help="one JSON object per reading, then a summary line")
@@ -142,7 +144,7 @@ def run(args) -> int:
     board = VirtualBoard(board_dir, config=cfg, hours=args.hours if args.hours > 0 else None, seed=args.seed,
                          scenario=scenario, start=args.start, series=series, port_link=args.port_link,
                          on_line=on_line, wiring=wiring, ticks_start=args.ticks_start,
-                         firmware_from=args.firmware)
+                         firmware_from=args.firmware, extra={"speed": args.speed})
     if args.port_link:
         print("virtual board REPL on %s (mpremote connect %s resume ...); Ctrl-C stops it"
               % (args.port_link, args.port_link), file=sys.stderr, flush=True)

@@ -132,9 +132,16 @@ def main():
     print("virtual ESP32 (airkit sim), reset cause:", state.get("reset_cause", "power-on"))
 
     # Register the board layer for the firmware (its `machine`, `network`, `dht`, `time`).
-    from airkit_fw import board as board_mod
-    board_mod.Board(machine=machine, network=vnetwork, dht=vdht, clock=clock, fs_root="/", name="virtual-esp32")
     sys.modules["vboard_world"] = world
+    try:
+        from airkit_fw import board as board_mod
+    except ImportError:
+        # A board with only MicroPython on it (nothing deployed yet): REPL only.
+        print("virtual board: no airkit firmware on the flash yet")
+        if opts.get("repl"):
+            return
+        world.exit(0, "soft")
+    board_mod.Board(machine=machine, network=vnetwork, dht=vdht, clock=clock, fs_root="/", name="virtual-esp32")
     try:
         main_py = "/main.py" if opts.get("firmware_from") == "flash" else "/fw/main.py"
         if opts.get("run", True):

@@ -13,6 +13,7 @@ import math
 import os
 import random
 import sys
+import time
 
 PERIOD = 1 << 30          # ESP32 ticks_ms wrap-around
 EXIT_RESET = 75           # machine.reset(): the host restarts the board
@@ -54,6 +55,7 @@ class World:
         self.devices = {}          # uart id -> device (set up by the launcher)
         self.pins = {}             # pin number -> callback(value) for wired inputs
         self.counters = state.setdefault("counters", {})
+        self.speed = opts.get("speed", 0)   # 0: as fast as possible; N: N virtual seconds per real second
 
     # --- randomness (MicroPython's random has no Random class) ---------------
     def random(self):
@@ -86,6 +88,8 @@ class World:
         if self.end_ms is not None and target >= self.end_ms:
             self.now_ms = self.end_ms
             raise SimulationEnd()
+        if self.speed > 0 and target > self.now_ms:
+            time.sleep((target - self.now_ms) / 1000 / self.speed)   # paced: real time / speed
         self.now_ms = target
 
     def power_cut_due(self):
