@@ -20,6 +20,13 @@ COMMAND_MODULES = [
     "airkit.pmscmd",
     "airkit.buildcmd",
     "airkit.calibrate.cli",
+    "airkit.ports",
+    "airkit.flash",
+    "airkit.deploy",
+    "airkit.configcmd",
+    "airkit.doctor",
+    "airkit.monitor",
+    "airkit.provision",
 ]
 
 

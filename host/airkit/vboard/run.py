@@ -133,6 +133,8 @@ def main():
 
     # Register the board layer for the firmware (its `machine`, `network`, `dht`, `time`).
     sys.modules["vboard_world"] = world
+    # `import machine` at the REPL gives the board's machine, as on an ESP32 (machine.reset() for the host tools).
+    sys.modules["machine"] = machine
     try:
         from airkit_fw import board as board_mod
     except ImportError:

