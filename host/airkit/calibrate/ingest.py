@@ -144,7 +144,8 @@ def _read_csv(path, text, sep=",", skip=0, **kw):
 def _interval(index):
     if len(index) < 3:
         return None
-    d = np.diff(index.values) / np.timedelta64(1, "s")
+    v = index.tz_convert(None).to_numpy() if index.tz is not None else index.to_numpy()
+    d = np.diff(v) / np.timedelta64(1, "s")
     d = d[d > 0]
     return float(np.median(d)) if len(d) else None
 
@@ -192,7 +193,13 @@ def _sniff(path):
         head = f.read(8192)
     if head[:4] == b"PAR1":
         return "parquet", ""
-    text = head.decode("utf-8-sig", errors="replace")
+    try:
+        text = head.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        try:
+            text = head[:e.start].decode("utf-8-sig") if e.start > len(head) - 4 else head.decode("cp950")
+        except UnicodeDecodeError:
+            text = head.decode("latin-1")
     if text.lstrip()[:1] in ("{", "["):
         return "json", text
     return "text", text
@@ -661,7 +668,7 @@ def _read_eea(path, tz=None, site=None):
         notes.append("%d values with Validity not in (1, 2, 3) treated as missing" % int((~ok).sum())) if (~ok).any() else None
         vals = vals.where(ok.to_numpy())
     start = df["Start"]
-    if np.issubdtype(start.dtype, np.datetime64):
+    if pd.api.types.is_datetime64_any_dtype(start.dtype):
         t = pd.Series(pd.DatetimeIndex(start))
         t = t.dt.tz_convert("UTC") if t.dt.tz is not None else (t - pd.Timedelta(hours=1)).dt.tz_localize("UTC")
     else:

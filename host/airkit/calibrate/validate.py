@@ -72,10 +72,10 @@ def time_blocks(times, k=5, gap=pd.Timedelta("1D")):
     The time span is cut into ``k`` blocks of equal numbers of distinct
     timestamps; training excludes the block and ``gap`` on either side."""
     times = pd.DatetimeIndex(times)
-    uniq = np.unique(times.values)
+    tv = times.tz_convert(None).to_numpy() if times.tz is not None else times.to_numpy()
+    uniq = np.unique(tv)
     k = max(2, min(k, len(uniq) // 2))
     edges = np.array_split(uniq, k)
-    tv = times.values
     folds = []
     for block in edges:
         lo, hi = block[0], block[-1]
