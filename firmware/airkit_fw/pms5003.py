@@ -70,6 +70,7 @@ class FrameDecoder:
         self._buf = bytearray(_BUF_SIZE)
         self._n = 0            # bytes held in _buf
         self._need = 0         # total length of the frame being collected, 0 = unknown yet
+        self._inner = 0        # index of a later 42 4D start inside the candidate, 0 = none
         self.values = [0] * N_VALUES
         self.version = 0
         self.error_code = 0
@@ -95,6 +96,7 @@ class FrameDecoder:
         self.bytes_skipped += self._n
         self._n = 0
         self._need = 0
+        self._inner = 0
 
     def feed(self, data, start=0, end=-1):
         """Consume ``data[start:end]`` until one data frame completes.
@@ -138,7 +140,17 @@ class FrameDecoder:
                     if self.ready:
                         return i
                 continue
-            if n < 4 or n < self._need:
+            if n < 4:
+                continue
+            if n < self._need:
+                # Noise that looks like a header (e.g. 42 4D 00 24) can swallow a
+                # shorter intact frame that follows it: accept that frame as soon as
+                # it is complete instead of waiting for bytes that may never come.
+                if b == _START2 and self._inner == 0 and n > 5 and buf[n - 2] == _START1:
+                    self._inner = n - 2
+                if self._inner and self._inner_check(n):
+                    if self.ready:
+                        return i
                 continue
             if self._complete() or self.ready:
                 return i
@@ -157,6 +169,7 @@ class FrameDecoder:
             return False
         self._n = 0
         self._need = 0
+        self._inner = 0
         if total == 32:
             vals = self.values
             for k in range(N_VALUES):
@@ -175,6 +188,40 @@ class FrameDecoder:
         self.unsupported_length = total
         return False
 
+    def _inner_check(self, n):
+        # The candidate holds a later 42 4D start at self._inner. True when the
+        # frame starting there is complete and valid (then it has been taken and
+        # the bytes before it counted as skipped).
+        buf = self._buf
+        j = self._inner
+        m = n - j
+        if m < 4:
+            return False
+        t = _frame_total((buf[j + 2] << 8) | buf[j + 3])
+        if t and m < t:
+            return False
+        if t == m:
+            s = 0
+            for k in range(j, n - 2):
+                s += buf[k]
+            if (s & 0xFFFF) == ((buf[n - 2] << 8) | buf[n - 1]):
+                self.bytes_skipped += j
+                for k in range(m):
+                    buf[k] = buf[j + k]
+                self._n = m
+                self._need = t
+                self._complete()
+                return True
+        # unknown length or bad checksum: watch the next 42 4D start, if any
+        k = j + 1
+        self._inner = 0
+        while k < n - 1:
+            if buf[k] == _START1 and buf[k + 1] == _START2:
+                self._inner = k
+                break
+            k += 1
+        return False
+
     def _resync(self):
         # Drop the first byte of the held bytes and look for the next start inside
         # them, so an intact frame that began inside rejected bytes is not lost.
@@ -191,6 +238,7 @@ class FrameDecoder:
             j += 1
         self._n = 0
         self._need = 0
+        self._inner = 0
         if k:
             # Re-run the held bytes through the state machine (they hold no
             # complete frame: they are shorter than the one we just rejected).
