@@ -13,7 +13,8 @@ Faults on demand (scenario ``pms`` keys, times in hours since the start):
 ``garbage_rate`` (noise bytes before a frame), ``checksum_error_rate``,
 ``truncated_rate``, ``silent`` windows (unplugged), ``stuck`` windows (values
 frozen), ``no_fan`` windows (the fan does not spin: frames of zeros),
-``no_wake`` windows (ignores wake: stays asleep).
+``no_wake`` windows (ignores wake: stays asleep), ``baud`` (the rate it talks
+at, 9600 for a real PMS5003: anything else reads as garbage).
 """
 
 from world import in_windows
@@ -94,6 +95,7 @@ class PMSDevice:
         self.stuck_values = None
         self.powered = True
         self.stats = {"frames": 0, "commands": 0, "bad_commands": 0}
+        self.baud = self.faults.get("baud", 9600)   # a sensor (or another device) at another rate
 
     # --- what the sensor measures -----------------------------------------
     def _values(self, t_ms):

@@ -97,7 +97,7 @@ class Machine:
                 room = self.rxbuf - len(self.fifo)
                 data = dev.take(machine.world.now_ms, room if room > 0 else 0)
                 if data:
-                    if self.baudrate != 9600:
+                    if self.baudrate != getattr(dev, "baud", 9600):
                         # wrong baud rate: the bits arrive, the bytes are nonsense
                         data = bytearray((b * 37 + 11) & 0xFF for b in data)
                     self.fifo += data
@@ -142,7 +142,7 @@ class Machine:
                 return self.read()
 
             def write(self, data):
-                if self.device is not None and self.baudrate == 9600:
+                if self.device is not None and self.baudrate == getattr(self.device, "baud", 9600):
                     self.device.write(bytes(data))
                 return len(data)
 

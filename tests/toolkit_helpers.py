@@ -1,0 +1,53 @@
+"""Shared helpers for the toolkit tests: virtual boards behind pseudo-terminals."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+from airkit.vboard import VirtualBoard
+
+
+class RunningBoard:
+    """A virtual board running in a thread, its REPL on a pseudo-terminal at ``port``."""
+
+    def __init__(self, tmp: Path, name: str = "b1", **kw):
+        self.dir = Path(tmp) / name
+        self.port = str(Path(tmp) / (name + ".tty"))
+        kw.setdefault("hours", None)
+        self.board = VirtualBoard(self.dir, port_link=self.port, **kw)
+        self.error = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not os.path.exists(self.port):
+            if time.monotonic() > deadline or self.error:
+                raise RuntimeError("virtual board did not start: %r" % (self.error,))
+            time.sleep(0.05)
+
+    def _run(self):
+        try:
+            self.board.run()
+        except BaseException as e:  # reported by the test that waits on it
+            self.error = e
+
+    def wait_line(self, predicate, timeout=20.0, start=0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in list(self.board.lines[start:]):
+                if predicate(line):
+                    return line
+            time.sleep(0.05)
+        return None
+
+    def stop(self):
+        self.board.stop()
+        self.thread.join(10)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
