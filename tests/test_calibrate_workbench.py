@@ -276,3 +276,17 @@ def test_fit_on_empty_file_is_a_user_error(tmp_path, capsys):
     assert run_cli("fit", "--sensor", tmp_path / "e.csv", "--reference", F / "plain_reference.csv",
                    "--out", tmp_path / "m.json") == 2
     assert "empty" in capsys.readouterr().err
+
+
+def test_fleet_matches_the_single_device_workbench():
+    from airkit.calibrate import fleet
+    d = fleet.generate(3, 24 * 60, seed=5, missing=0.0)
+    res = fleet.fit_validate(d["pm"], d["rh"], d["t"], d["ref"], n_boot=100)
+    t = pd.date_range("2024-01-01", periods=24 * 60, freq="1h", tz="UTC")
+    for dev in range(3):
+        frame = pd.DataFrame({"device": "x", "pm": d["pm"][dev], "rh": d["rh"][dev], "t": d["t"][dev],
+                              "ref": d["ref"][dev]}, index=pd.DatetimeIndex(t, name="time"))
+        r = workbench.run(align.Pairs(frame, "1h"), flexible=False, n_boot=100)
+        for m in ("epa_2021", "linear", "mlr_rh", "mlr_rh_t"):
+            assert res["rmse"][m][dev] == pytest.approx(r.summary["models"][m]["heldout"]["rmse"], rel=1e-6), m
+        assert fleet.ORDER[res["chosen"][dev]] in ("epa_2021", "linear", "mlr_rh", "mlr_rh_t")
