@@ -1,0 +1,157 @@
+"""``airkit monitor``: live readings from a station's log lines, with a small chart.
+
+Why this exists: a raw serial console scrolls JSON past a beginner. The
+station prints each reading as one line ``reading {json}``; this parses those
+lines (and safe-mode lines), shows the latest values with quality flags and a
+compact PM2.5 chart, and exits cleanly on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+from airkit.errors import UserError
+
+BLOCKS = " ▁▂▃▄▅▆▇█"
+READING_PREFIX = "reading "
+SAFE_PREFIX = "airkit SAFE MODE: "
+
+
+def parse_line(line: str):
+    """('reading', dict) | ('safe', text) | None for any other console line."""
+    line = line.strip().lstrip("\x00")
+    i = line.find(READING_PREFIX + "{")
+    if i >= 0:
+        try:
+            d = json.loads(line[i + len(READING_PREFIX):])
+        except ValueError:
+            return None
+        return ("reading", d) if isinstance(d, dict) else None
+    i = line.find(SAFE_PREFIX)
+    if i >= 0:
+        return ("safe", line[i + len(SAFE_PREFIX):])
+    return None
+
+
+def sparkline(values, width=40) -> str:
+    vals = [v for v in values[-width:]]
+    nums = [v for v in vals if v is not None]
+    if not nums:
+        return ""
+    lo, hi = min(nums), max(nums)
+    span = (hi - lo) or 1
+    return "".join("·" if v is None else BLOCKS[1 + int((v - lo) / span * (len(BLOCKS) - 2))] for v in vals)
+
+
+def fmt(v, spec):
+    return spec % v if v is not None else "-"
+
+
+def format_reading(d: dict) -> str:
+    flags = ",".join(d.get("flags") or []) or "ok"
+    return "%s  PM1 %s  PM2.5 %s  PM10 %s  RH %s%%  T %sC  frames %s  %s" % (
+        d.get("time") or "seq %s" % d.get("seq"), fmt(d.get("pm1_atm"), "%d"), fmt(d.get("pm25_atm"), "%d"),
+        fmt(d.get("pm10_atm"), "%d"), fmt(d.get("rh"), "%.1f"), fmt(d.get("temp_c"), "%.1f"),
+        d.get("frames", "-"), flags)
+
+
+def render(history: list[dict], safe: list[str]):
+    from rich.table import Table
+
+    t = Table(title="airkit monitor (Ctrl-C to stop)", show_header=True, expand=False)
+    for col in ("time", "PM1", "PM2.5", "PM10", "RH %", "T °C", "frames", "flags"):
+        t.add_column(col)
+    for d in history[-8:]:
+        t.add_row(d.get("time") or str(d.get("seq")), fmt(d.get("pm1_atm"), "%d"), fmt(d.get("pm25_atm"), "%d"),
+                  fmt(d.get("pm10_atm"), "%d"), fmt(d.get("rh"), "%.1f"), fmt(d.get("temp_c"), "%.1f"),
+                  str(d.get("frames", "-")), ",".join(d.get("flags") or []) or "ok")
+    pm = [d.get("pm25_atm") for d in history]
+    nums = [v for v in pm if v is not None]
+    t.caption = ("PM2.5 %s  (min %s, max %s, last %d readings)" % (sparkline(pm), min(nums), max(nums), len(pm))
+                 if nums else "PM2.5: no values yet")
+    if safe:
+        t.caption += "\nSAFE MODE: " + safe[-1]
+    return t
+
+
+def register(sub):
+    p = sub.add_parser("monitor", help="live readings from a board (parsed, with a chart)",
+                       description="Follow the station's 'reading {json}' log lines on a serial port and show "
+                                   "them as live readings with a compact PM2.5 chart. Ctrl-C stops.")
+    p.add_argument("--port", required=True, help="serial port of the board (see 'airkit ports')")
+    p.add_argument("--count", type=int, help="stop after this many readings")
+    p.add_argument("--seconds", type=float, help="stop after this many seconds")
+    p.add_argument("--json", action="store_true", help="print each reading as one JSON line")
+    p.add_argument("--baud", type=int, default=115200, help="console baud rate (default 115200)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    import serial
+
+    from airkit.boardlink import port_open_error
+
+    try:
+        ser = serial.Serial(args.port, args.baud, timeout=0.2, exclusive=True)
+    except (OSError, serial.SerialException) as e:
+        raise port_open_error(args.port, e)
+    live = None
+    if not args.json and sys.stdout.isatty():
+        from rich.live import Live
+
+        live = Live(render([], []), refresh_per_second=4, transient=False)
+        live.start()
+    history: list[dict] = []
+    safe: list[str] = []
+    n = 0
+    buf = b""
+    start = time.monotonic()
+    last_data = start
+    hinted = False
+    try:
+        while True:
+            if args.seconds is not None and time.monotonic() - start >= args.seconds:
+                break
+            chunk = ser.read(4096)
+            if chunk:
+                last_data = time.monotonic()
+                buf += chunk
+            elif not hinted and time.monotonic() - last_data > 15 and not history:
+                hinted = True
+                print("no readings yet: the station prints one per interval (default 300 s); if it sits at "
+                      "the REPL, press the board's reset button", file=sys.stderr, flush=True)
+            while b"\n" in buf:
+                raw, buf = buf.split(b"\n", 1)
+                parsed = parse_line(raw.decode("utf-8", "replace"))
+                if parsed is None:
+                    continue
+                kind, val = parsed
+                if kind == "safe":
+                    safe.append(val)
+                    if live is None:
+                        print("SAFE MODE: " + val, file=sys.stderr, flush=True)
+                    continue
+                n += 1
+                history.append(val)
+                del history[:-200]
+                if live is not None:
+                    live.update(render(history, safe))
+                elif args.json:
+                    print(json.dumps(val), flush=True)
+                else:
+                    print(format_reading(val), flush=True)
+                if args.count and n >= args.count:
+                    raise StopIteration
+    except (KeyboardInterrupt, StopIteration):
+        pass
+    except serial.SerialException as e:
+        raise UserError("lost the connection to %s (%s): check the cable and run again" % (args.port, e))
+    finally:
+        if live is not None:
+            live.stop()
+        ser.close()
+    if not args.json:
+        print("%d reading(s) from %s" % (n, args.port), file=sys.stderr)
+    return 0
