@@ -174,6 +174,16 @@ class Board:
             self._wlan = n.WLAN(n.WLAN.IF_STA)
         return self._wlan
 
+    def socket_module(self):
+        """The ``socket`` module for uplinks and NTP. The virtual board's network
+        stand-in provides its own (real sockets that fail while the WiFi is down)."""
+        n = self.network()
+        make = getattr(n, "socket_module", None) if n is not None else None
+        if make is not None:
+            return make()
+        import socket
+        return socket
+
     # --- memory and storage --------------------------------------------------------
     def mem_free(self):
         import gc

@@ -43,6 +43,7 @@ SCHEMA = {
     "led.pin": ("int", None),
     "watchdog_s": ("int", 60),
     "uplinks": ("list", []),
+    "ntp.servers": ("list", ["pool.ntp.org"]),
     "correction": ("dict", None),
 }
 
@@ -167,7 +168,27 @@ def validate(cfg):
         for i, u in enumerate(ups):
             if not isinstance(u, dict) or not isinstance(u.get("type"), str):
                 problems.append("uplinks[%d] must be an object with a \"type\"" % i)
+            else:
+                problems.extend(_uplink_problems(i, u))
     return problems
+
+
+def _uplink_problems(i, u):
+    from airkit_fw.uplinks import TYPES, REQUIRED
+    t = u["type"]
+    if t not in TYPES:
+        return ["uplinks[%d] has type '%s'; use one of: %s" % (i, t, ", ".join(TYPES))]
+    out = []
+    for k in REQUIRED[t]:
+        if not u.get(k):
+            out.append("uplinks[%d] (%s) needs '%s'" % (i, t, k))
+    for k in ("url",):
+        v = u.get(k)
+        if v is not None and (not isinstance(v, str) or v.split("://")[0] not in ("http", "https", "mqtt", "mqtts")):
+            out.append("uplinks[%d] (%s): 'url' must start with http://, https://, mqtt:// or mqtts://" % (i, t))
+    if u.get("pm") not in (None, "atm", "cf1"):
+        out.append("uplinks[%d] (%s): 'pm' must be \"atm\" or \"cf1\"" % (i, t))
+    return out
 
 
 _KIND_WORDS = {"int": "a whole number", "float": "a number", "str": "text in quotes",

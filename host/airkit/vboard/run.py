@@ -24,6 +24,7 @@ import vclock  # noqa: E402
 import vmachine  # noqa: E402
 import vdht  # noqa: E402
 import vnetwork  # noqa: E402
+import vsocket  # noqa: E402,F401  (imported before sys.path points at the flash)
 import pms_sim  # noqa: E402
 import blockdev  # noqa: E402
 

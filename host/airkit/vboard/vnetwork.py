@@ -111,3 +111,9 @@ class WLAN:
         if "hostname" in kw:
             self._hostname = kw["hostname"]
         return None
+
+
+def socket_module():
+    """Sockets for the firmware (board.socket_module()): fail while the WiFi is down."""
+    import vsocket
+    return vsocket

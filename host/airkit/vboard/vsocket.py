@@ -1,0 +1,165 @@
+"""The virtual board's ``socket`` module: real unix-port sockets, in virtual time.
+
+Why this exists: uplink code must meet a dead network exactly as on an
+ESP32. While the virtual WiFi is down (not associated, or inside a scenario
+``wifi.down`` window) every operation fails with ``OSError(EHOSTUNREACH)``.
+Otherwise the firmware talks through the unix port's real sockets to real
+servers on loopback (the collector, Mosquitto, an InfluxDB receiver).
+
+Time: a blocked socket wait is real, but scaled down (``net_time_scale`` in
+sim.json, default 0.02: a 5 s firmware timeout waits 0.1 s of wall time);
+when it times out, virtual time moves on by the full timeout the firmware
+asked for, so the watchdog sees exactly what a board would. Successful
+operations advance virtual time by their real duration. Timeouts are raised
+as ``OSError(ETIMEDOUT)``, as the ESP32 port does (the unix port says EAGAIN).
+
+NTP: UDP to port 123 is answered by the simulated world itself (an NTP
+server inside the virtual network whose clock is the world's true UTC time),
+so the firmware's real NTP client (request packet, bounded wait, parsing,
+setting the RTC) runs unchanged. It is unreachable while the WiFi is down.
+"""
+
+import errno
+import socket as _s
+import struct
+import time as _t
+
+import vnetwork
+
+AF_INET = _s.AF_INET
+SOCK_STREAM = _s.SOCK_STREAM
+SOCK_DGRAM = _s.SOCK_DGRAM
+IPPROTO_TCP = getattr(_s, "IPPROTO_TCP", 6)
+IPPROTO_UDP = getattr(_s, "IPPROTO_UDP", 17)
+SOL_SOCKET = _s.SOL_SOCKET
+SO_REUSEADDR = _s.SO_REUSEADDR
+
+_NTP_ADDR = ("ntp.virtual", 123)
+_NTP_DELTA = 2208988800
+
+
+def _world():
+    return vnetwork._world
+
+
+def _scale():
+    return _world().opts.get("net_time_scale", 0.02)
+
+
+def _check_link():
+    if not vnetwork.link_up():
+        _world().advance(20)
+        raise OSError(errno.EHOSTUNREACH)
+
+
+def getaddrinfo(host, port, af=0, type=0, proto=0, flags=0):
+    _check_link()
+    if port == 123:
+        return [(AF_INET, SOCK_DGRAM, IPPROTO_UDP, "", _NTP_ADDR)]
+    t0 = _t.ticks_ms()
+    try:
+        res = _s.getaddrinfo(host, port, af, type, proto, flags)
+    finally:
+        _world().advance(_t.ticks_diff(_t.ticks_ms(), t0))
+    return res
+
+
+class socket:
+    def __init__(self, af=AF_INET, type=SOCK_STREAM, proto=0):
+        _check_link()
+        self._type = type
+        self._timeout = None
+        self._ntp_reply = None
+        self._s = _s.socket(af, type, proto)
+
+    def settimeout(self, t):
+        self._timeout = t
+        if t is None:
+            self._s.settimeout(None)
+        else:
+            rt = t * _scale()
+            self._s.settimeout(rt if rt > 0.01 else 0.01)
+
+    def setblocking(self, flag):
+        self.settimeout(None if flag else 0)
+
+    def setsockopt(self, *a):
+        self._s.setsockopt(*a)
+
+    def _op(self, fn, *args):
+        _check_link()
+        t0 = _t.ticks_ms()
+        try:
+            r = fn(*args)
+        except OSError as e:
+            code = e.errno if hasattr(e, "errno") else (e.args[0] if e.args else 0)
+            if code in (errno.EAGAIN, errno.ETIMEDOUT) and self._timeout:
+                _world().advance(int(self._timeout * 1000))
+                raise OSError(errno.ETIMEDOUT)
+            _world().advance(_t.ticks_diff(_t.ticks_ms(), t0))
+            raise
+        _world().advance(_t.ticks_diff(_t.ticks_ms(), t0))
+        _check_link()
+        return r
+
+    def connect(self, addr):
+        return self._op(self._s.connect, addr)
+
+    def send(self, data):
+        return self._op(self._s.send, data)
+
+    def write(self, data):
+        return self._op(self._s.write, data)
+
+    def sendall(self, data):
+        mv = memoryview(data)
+        while len(mv):
+            n = self.send(mv)
+            mv = mv[n:]
+
+    def recv(self, n):
+        if self._ntp_reply is not None:
+            return self.recvfrom(n)[0]
+        return self._op(self._s.recv, n)
+
+    def read(self, n=-1):
+        return self._op(self._s.read, n)
+
+    def readline(self):
+        return self._op(self._s.readline)
+
+    def readinto(self, buf, n=-1):
+        if n < 0:
+            return self._op(self._s.readinto, buf)
+        return self._op(self._s.readinto, buf, n)
+
+    # --- UDP (NTP answered by the world) --------------------------------------------
+    def sendto(self, data, addr):
+        _check_link()
+        if addr == _NTP_ADDR or (isinstance(addr, tuple) and addr[1] == 123):
+            now_ms = _world().now_ms
+            _world().advance(15)         # a realistic round trip
+            secs = now_ms // 1000 + _NTP_DELTA
+            frac = ((now_ms % 1000) << 32) // 1000
+            r = bytearray(48)
+            r[0] = 0x24                  # LI 0, version 4, mode 4 (server)
+            r[1] = 2                     # stratum
+            struct.pack_into(">II", r, 32, secs, frac)   # receive timestamp
+            struct.pack_into(">II", r, 40, secs, frac)   # transmit timestamp
+            self._ntp_reply = bytes(r)
+            return len(data)
+        return self._op(self._s.sendto, data, addr)
+
+    def recvfrom(self, n):
+        if self._ntp_reply is not None:
+            _check_link()
+            r = self._ntp_reply
+            self._ntp_reply = None
+            return r[:n], _NTP_ADDR
+        return self._op(self._s.recvfrom, n)
+
+    def close(self):
+        self._s.close()
+
+    def fileno(self):
+        return self._s.fileno()
