@@ -290,3 +290,14 @@ def test_fleet_matches_the_single_device_workbench():
         for m in ("epa_2021", "linear", "mlr_rh", "mlr_rh_t"):
             assert res["rmse"][m][dev] == pytest.approx(r.summary["models"][m]["heldout"]["rmse"], rel=1e-6), m
         assert fleet.ORDER[res["chosen"][dev]] in ("epa_2021", "linear", "mlr_rh", "mlr_rh_t")
+
+
+def test_published_models_load_and_match_the_equations():
+    from airkit.calibrate import modelfile
+    root = Path(__file__).resolve().parents[1] / "calibration" / "models"
+    for kind in ("epa_2021", "epa_2022", "epa_2021_5seg"):
+        doc, corr = modelfile.load(str(root / (kind + ".json")))
+        assert corr["kind"] == kind and doc["provenance"]["source"]
+    _, corr = modelfile.load(str(root / "epa_2021.json"))
+    from airkit_fw import correction as fw
+    assert fw.correct(corr, 20.0, 50.0) == pytest.approx(0.524 * 20 - 0.0862 * 50 + 5.75)
