@@ -125,6 +125,13 @@ class PMSDevice:
 
     # --- bytes on the wire ----------------------------------------------------
     def _emit(self, t_ms, data):
+        # One serial line: a chunk starts only after the previous one was sent
+        # (a reply never lands in the middle of a data frame).
+        if self.chunks:
+            last = self.chunks[-1]
+            end = last[0] + (len(last[1]) * _BYTE_US + 999) // 1000
+            if t_ms < end:
+                t_ms = end
         self.chunks.append([t_ms, data, 0])
 
     def _emit_frame(self, t_ms):
@@ -209,10 +216,11 @@ class PMSDevice:
         hour = self.world.hour(now)
         if cmd == 0xE4:                      # sleep / wake
             if data == 0:
+                # frames not yet started are never sent; the reply still is
+                self.chunks = [c for c in self.chunks if c[0] <= now]
                 if self.awake:
                     self._emit(now + 5, build_reply(0xE4, 0))
                 self.awake = False
-                self.chunks = [c for c in self.chunks if c[0] <= now]
             elif not self.awake and not in_windows(self.faults.get("no_wake", []), hour):
                 self.awake = True
                 self.active = True           # falls back to active mode after wake
