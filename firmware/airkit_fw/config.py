@@ -131,11 +131,18 @@ def validate(cfg):
     paths = []
     _known_paths(cfg, "", paths)
     for path in paths:
-        if path not in SCHEMA:
+        if path in _GROUPS:
+            problems.append("'%s' must be an object {...} with its settings inside" % path)
+        elif path not in SCHEMA:
             problems.append("unknown setting '%s' (typo? see the config schema)" % path)
     for path in SCHEMA:
         kind = SCHEMA[path][0]
         v = get(cfg, path)
+        if v is None and SCHEMA[path][1] is not None and _has(cfg, path):
+            # null means "not set" only for optional settings; a required one would crash start-up
+            problems.append("'%s' must be %s, not null (leave it out for the default %s)"
+                            % (path, _KIND_WORDS[kind], json.dumps(SCHEMA[path][1])))
+            continue
         if not _type_ok(kind, v):
             problems.append("'%s' must be %s, not %r" % (path, _KIND_WORDS[kind], _shown(path, v)))
             continue
@@ -151,6 +158,9 @@ def validate(cfg):
             problems.append("'%s' is %s, which is not a GPIO number (0..48)" % (path, v))
     if get(cfg, "wifi.password") and not get(cfg, "wifi.ssid"):
         problems.append("'wifi.password' is set but 'wifi.ssid' is empty: add the network name")
+    # Pins and UARTs clash with the defaults too (the board runs the merged config).
+    user = cfg
+    cfg = merged(cfg)
     pins = {}
     for path in _PINS:
         if path.startswith("pms_b") and not get(cfg, "pms_b.enabled"):
@@ -163,7 +173,7 @@ def validate(cfg):
     if get(cfg, "pms_b.enabled") and get(cfg, "pms_b.uart") == get(cfg, "pms.uart"):
         problems.append("'pms.uart' and 'pms_b.uart' are both %s: the second sensor needs the other UART"
                         % get(cfg, "pms.uart"))
-    ups = get(cfg, "uplinks")
+    ups = get(user, "uplinks")
     if isinstance(ups, list):
         for i, u in enumerate(ups):
             if not isinstance(u, dict) or not isinstance(u.get("type"), str):
@@ -189,6 +199,21 @@ def _uplink_problems(i, u):
     if u.get("pm") not in (None, "atm", "cf1"):
         out.append("uplinks[%d] (%s): 'pm' must be \"atm\" or \"cf1\"" % (i, t))
     return out
+
+
+_GROUPS = {}
+for _p in SCHEMA:
+    if "." in _p:
+        _GROUPS[_p.split(".", 1)[0]] = True
+
+
+def _has(cfg, path):
+    node = cfg
+    for part in path.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return True
 
 
 _KIND_WORDS = {"int": "a whole number", "float": "a number", "str": "text in quotes",
