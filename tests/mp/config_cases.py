@@ -1,0 +1,153 @@
+# Config validation, masking and loading. Runs under MicroPython and CPython.
+import json
+from airkit_fw import config
+
+
+def check(cond, msg=""):
+    if not cond:
+        raise AssertionError(msg)
+
+
+def problems(cfg):
+    p = config.validate(cfg)
+    for line in p:
+        check("\n" not in line and line.strip() == line and line, "not one clean line: %r" % line)
+    return p
+
+
+def one(cfg, *words):
+    p = problems(cfg)
+    check(len(p) == 1, "want one problem for %r, got %r" % (cfg, p))
+    for w in words:
+        check(w in p[0], "%r not in %r" % (w, p[0]))
+    return p[0]
+
+
+def test_empty_and_defaults_are_valid():
+    check(problems({}) == [], "empty config")
+    check(problems(config.defaults()) == [], "defaults: %r" % problems(config.defaults()))
+    cfg = {"device": {"id": "st-1", "name": "garden"}, "wifi": {"ssid": "home", "password": "hunter22"},
+           "location": {"lat": 52.1, "lon": 5.1}, "interval_s": 600,
+           "pms": {"set": 4}, "led": {"pin": 2}, "uplinks": [{"type": "airkit_json", "url": "http://collector.local/in"}]}
+    check(problems(cfg) == [], "valid: %r" % problems(cfg))
+
+
+def test_not_an_object():
+    for bad in ([], "x", 3, None):
+        p = problems(bad)
+        check(len(p) == 1 and "JSON object" in p[0], "%r -> %r" % (bad, p))
+
+
+def test_unknown_keys_one_line_each():
+    p = problems({"intervall_s": 300, "wifi": {"ssid": "a", "pasword": "secretvalue"}, "foo": {"bar": 1}})
+    check(len(p) == 3, "%r" % (p,))
+    joined = "\n".join(p)
+    for k in ("'intervall_s'", "'wifi.pasword'", "'foo.bar'"):
+        check(k in joined, "%s not named in %r" % (k, p))
+    check("secretvalue" not in joined, "value of an unknown key printed")
+
+
+def test_types():
+    one({"interval_s": "300"}, "'interval_s'", "whole number")
+    one({"interval_s": 300.5}, "'interval_s'", "whole number")
+    one({"pms": {"enabled": 1}}, "'pms.enabled'", "true or false")
+    one({"dht": {"pin": True}}, "'dht.pin'", "whole number")
+    one({"location": {"lat": "52"}}, "'location.lat'", "number")
+    one({"uplinks": {}}, "'uplinks'", "list")
+
+
+def test_ranges():
+    one({"interval_s": 59}, "'interval_s'", "60", "3600")
+    one({"interval_s": 3601}, "'interval_s'")
+    one({"pms": {"warmup_s": 10}}, "'pms.warmup_s'", "30")
+    one({"pms": {"reads": 1}}, "'pms.reads'")
+    one({"location": {"lat": 91}}, "'location.lat'")
+    one({"watchdog_s": 5}, "'watchdog_s'")
+    one({"dht": {"pin": 49}}, "'dht.pin'", "GPIO")
+    one({"pms": {"mode": "sometimes"}}, "'pms.mode'", "cycle", "continuous")
+    check(problems({"interval_s": 60}) == [] and problems({"interval_s": 3600}) == [], "bounds inclusive")
+
+
+def test_several_problems_one_line_each():
+    p = problems({"interval_s": 5, "pms": {"reads": 100, "tx": "17"}, "bogus": 1})
+    check(len(p) == 4, "%r" % (p,))
+
+
+def test_duplicate_pins():
+    p = one({"dht": {"pin": 17}}, "GPIO 17", "'pms.tx'", "'dht.pin'")
+    one({"pms": {"set": 16}}, "GPIO 16")
+    # the second sensor's pins count only when it is enabled
+    check(problems({"pms_b": {"tx": 17}}) == [], "disabled pms_b pins checked")
+    one({"pms_b": {"enabled": True, "tx": 17}}, "GPIO 17")
+    one({"pms_b": {"enabled": True, "uart": 2}}, "'pms_b.uart'", "other UART")
+
+
+def test_null_only_where_allowed():
+    # null is "not set" for optional keys (pins that may be absent, location) ...
+    check(problems({"pms": {"set": None}, "location": {"lat": None}, "led": {"pin": None}}) == [], "optional")
+    # ... but a required number set to null would crash the station at start-up
+    one({"interval_s": None}, "'interval_s'")
+    one({"dht": {"pin": None}}, "'dht.pin'")
+    one({"pms": {"reads": None}}, "'pms.reads'")
+
+
+def test_group_that_is_not_an_object():
+    p = one({"wifi": "home"}, "'wifi'")
+    check("unknown" not in p, "a known group reported as unknown: %r" % p)
+
+
+def test_password_never_printed():
+    secret = "s3cr3t-Pa55"
+    cfgs = ({"wifi": {"password": 12345}}, {"wifi": {"password": secret}},
+            {"wifi": {"ssid": "", "password": secret}, "interval_s": 1},
+            {"uplinks": [{"type": "http", "token": secret}, "x"]},
+            {"wifi": {"password": [secret]}})
+    for cfg in cfgs:
+        text = "\n".join(problems(cfg))
+        check(secret not in text and "12345" not in text, "secret in %r" % text)
+    one({"wifi": {"password": secret}}, "'wifi.ssid'")
+
+
+def test_masked():
+    cfg = {"wifi": {"ssid": "home", "password": "pw-123456"},
+           "uplinks": [{"type": "x", "token": "tok-abcdef", "api_key": "k-123456", "url": "http://h"}],
+           "device": {"id": "a"}}
+    m = config.masked(cfg)
+    text = json.dumps(m)
+    for s in ("pw-123456", "tok-abcdef", "k-123456"):
+        check(s not in text, "%s shown in %s" % (s, text))
+    check(m["wifi"]["ssid"] == "home" and m["uplinks"][0]["url"] == "http://h", "non-secrets kept")
+    check(m["wifi"]["password"] == "***", "masked marker")
+    check(cfg["wifi"]["password"] == "pw-123456", "original changed")
+    check(config.masked({"wifi": {"password": ""}})["wifi"]["password"] == "", "empty stays empty")
+
+
+def test_merged_keeps_defaults():
+    cfg = config.merged({"pms": {"reads": 5}})
+    check(config.get(cfg, "pms.reads") == 5 and config.get(cfg, "pms.warmup_s") == 30, "merge")
+    check(config.get(cfg, "interval_s") == 300, "default interval")
+
+
+def test_load_missing_invalid_and_good(tmp="/tmp"):
+    import os
+    base = "%s/airkit_cfg_test_%d" % (tmp, id(check) & 0xFFFF)
+    cfg, p = config.load(base + "_missing.json")
+    check(len(p) == 1 and "no " in p[0] and cfg == config.defaults(), "missing: %r" % (p,))
+    with open(base + "_bad.json", "w") as f:
+        f.write('{"interval_s": 300,')
+    cfg, p = config.load(base + "_bad.json")
+    check(len(p) == 1 and "not valid JSON" in p[0], "invalid: %r" % (p,))
+    with open(base + "_good.json", "w") as f:
+        f.write('{"interval_s": 600, "wifi": {"ssid": "x", "password": "y"}}')
+    cfg, p = config.load(base + "_good.json")
+    check(p == [] and cfg["interval_s"] == 600 and cfg["pms"]["reads"] == 9, "good: %r" % (p,))
+    config.save({"interval_s": 120}, base + "_saved.json")
+    cfg, p = config.load(base + "_saved.json")
+    check(p == [] and cfg["interval_s"] == 120, "saved")
+    for suffix in ("_bad.json", "_good.json", "_saved.json"):
+        os.remove(base + suffix)
+
+
+if __name__ == "__main__":
+    import mptest
+    mptest.main(globals())
