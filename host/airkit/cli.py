@@ -27,6 +27,7 @@ COMMAND_MODULES = [
     "airkit.doctor",
     "airkit.monitor",
     "airkit.provision",
+    "airkit.collect",
 ]
 
 

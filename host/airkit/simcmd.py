@@ -15,6 +15,7 @@ from pathlib import Path
 from airkit.errors import UserError
 
 SCENARIO_KEYS = {"pms", "pms_b", "dht", "wifi", "power_cuts"}
+SIM_AP = {"ssid": "airkit-sim", "password": "airkit-sim-wifi"}   # the simulated access point (not a secret)
 
 
 def register(sub):
@@ -38,6 +39,8 @@ def register(sub):
     p.add_argument("--firmware", choices=["repo", "flash"], default="repo",
                    help="run the firmware from this source tree (default) or what 'airkit deploy' put on the board")
     p.add_argument("--json", action="store_true", help="one JSON object per reading, then a summary line")
+    p.add_argument("--endpoint", help="also push every reading, Sensor.Community format, to this URL "
+                                      "(e.g. http://127.0.0.1:8000/v1/push-sensor-data/ of 'airkit collect')")
     p.set_defaults(func=run)
 
 
@@ -73,6 +76,15 @@ def station_config(args) -> dict:
         cfg["interval_s"] = args.interval_s
     if args.pms_b:
         fwconfig.put(cfg, "pms_b.enabled", True)
+    if getattr(args, "endpoint", None):
+        if not args.endpoint.startswith(("http://", "https://")):
+            raise UserError("--endpoint must be an http:// or https:// URL (got %s)" % args.endpoint)
+        cfg.setdefault("uplinks", []).append({"type": "sensor_community", "url": args.endpoint,
+                                              "name": "endpoint"})
+    if cfg.get("uplinks") and not fwconfig.get(cfg, "wifi.ssid"):
+        # uplinks need a network: join the virtual board's simulated access point
+        fwconfig.put(cfg, "wifi.ssid", SIM_AP["ssid"])
+        fwconfig.put(cfg, "wifi.password", SIM_AP["password"])
     problems = fwconfig.validate(cfg)
     if problems:
         raise UserError("the config has problems: " + "; ".join(problems))
@@ -126,7 +138,7 @@ def run(args) -> int:
     if board_dir is None:
         tmp = tempfile.TemporaryDirectory(prefix="airkit-vboard-")
         board_dir = tmp.name
-    counts = {"readings": 0, "safe_mode": []}
+    counts = {"readings": 0, "safe_mode": [], "uplinks": None}
 
     def on_line(line: str):
         if line.startswith("reading "):
@@ -136,15 +148,30 @@ def run(args) -> int:
                 return
             counts["readings"] += 1
             print(json.dumps(d) if args.json else format_reading(d), flush=True)
+        elif line.startswith("uplinks {"):
+            try:
+                counts["uplinks"] = json.loads(line[len("uplinks "):])
+            except ValueError:
+                pass
         elif line.startswith("airkit SAFE MODE: "):
             counts["safe_mode"].append(line[len("airkit SAFE MODE: "):])
             print(line, file=sys.stderr, flush=True)
 
     wiring = {"pms_b": [26, 25, None]} if args.pms_b else {}
+    # With WiFi configured the clock is set the real way (NTP through the simulated network);
+    # without it the clock is pre-set, as the foundation always did.
+    wifi_configured = bool((cfg.get("wifi") or {}).get("ssid"))
     board = VirtualBoard(board_dir, config=cfg, hours=args.hours if args.hours > 0 else None, seed=args.seed,
                          scenario=scenario, start=args.start, series=series, port_link=args.port_link,
                          on_line=on_line, wiring=wiring, ticks_start=args.ticks_start,
-                         firmware_from=args.firmware, extra={"speed": args.speed})
+                         firmware_from=args.firmware, extra={"speed": args.speed},
+                         rtc_preset=not wifi_configured)
+    if cfg.get("uplinks"):
+        from airkit_fw.uplinks.sensor_community import chip_id
+
+        mac = bytes(int(x, 16) for x in board.opts["mac"].split(":"))
+        print("virtual board MAC %s, Sensor.Community node id esp32-%s" % (board.opts["mac"], chip_id(mac)),
+              file=sys.stderr, flush=True)
     if args.port_link:
         print("virtual board REPL on %s (mpremote connect %s resume ...); Ctrl-C stops it"
               % (args.port_link, args.port_link), file=sys.stderr, flush=True)
@@ -159,10 +186,21 @@ def run(args) -> int:
     summary = {"summary": True, "readings": counts["readings"],
                "reboots": sum(board.restarts.values()), "restarts": board.restarts,
                "counters": state.get("counters", {})}
+    up = counts["uplinks"]
+    if up is not None:
+        summary.update({"delivered": up.get("delivered", {}), "pending": up.get("pending", {}),
+                        "dropped": up.get("dropped", 0), "rejected": up.get("rejected", {}),
+                        "journal_corrupt_skipped": up.get("corrupt_skipped", 0),
+                        "wifi_reboots": up.get("wifi_reboots", 0)})
     if args.json:
         print(json.dumps(summary), flush=True)
     else:
         print("%d readings, %d reboots" % (counts["readings"], summary["reboots"]), file=sys.stderr)
+        if up is not None:
+            print("delivered %s; pending in journal %s; dropped %d" % (
+                ", ".join("%s %d" % kv for kv in sorted(summary["delivered"].items())) or "none",
+                ", ".join("%s %d" % kv for kv in sorted(summary["pending"].items())) or "none",
+                summary["dropped"]), file=sys.stderr)
     if tmp:
         tmp.cleanup()
     if counts["safe_mode"] and counts["readings"] == 0:

@@ -1,0 +1,96 @@
+"""The collector's MQTT subscription (paho-mqtt): LASS lines and airkit JSON states.
+
+Payloads understood: a LASS pipe-delimited line (``|device_id=...|date=...|
+time=...|s_d0=...|``; date/time read as UTC, as airkit sends them) and an
+airkit/Home Assistant JSON state on ``<prefix>/<node_id>/state``. Home
+Assistant discovery configs and anything else are ignored.
+"""
+
+from __future__ import annotations
+
+import json
+
+from airkit.collect.store import Store, utc_iso
+from airkit.errors import UserError
+
+LASS_FIELDS = {"s_d0": "pm25_atm", "s_d1": "pm10_atm", "s_d2": "pm1_atm", "s_t0": "temp_c", "s_h0": "rh"}
+
+
+def parse_message(topic: str, payload: bytes) -> dict | None:
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if text.startswith("|"):
+        kv = dict(p.split("=", 1) for p in text.strip("|").split("|") if "=" in p)
+        if "device_id" not in kv or "date" not in kv or "time" not in kv:
+            return None
+        try:
+            row = {"device": kv["device_id"], "time": utc_iso("%sT%sZ" % (kv["date"], kv["time"]))}
+            for k, col in LASS_FIELDS.items():
+                if k in kv:
+                    row[col] = float(kv[k])
+        except ValueError:
+            return None
+        return row
+    if topic.endswith("/state"):
+        try:
+            d = json.loads(text)
+            parts = topic.split("/")
+            row = {"device": parts[-2], "time": utc_iso(d["time"]), "seq": d.get("seq"),
+                   "pm1_atm": d.get("pm1"), "pm25_atm": d.get("pm25"), "pm10_atm": d.get("pm10"),
+                   "pm25_cf1": d.get("pm25_cf1"), "temp_c": d.get("temperature"), "rh": d.get("humidity"),
+                   "flags": ";".join(d.get("flags") or [])}
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return None
+        return row
+    return None
+
+
+def parse_mqtt_url(url: str):
+    from urllib.parse import urlsplit
+
+    u = urlsplit(url)
+    if u.scheme not in ("mqtt", "mqtts") or not u.hostname:
+        raise UserError("--mqtt must look like mqtt://HOST[:PORT]/TOPIC (got %s)" % url.split("@")[-1])
+    topic = u.path[1:] or "#"
+    return u.hostname, u.port or (8883 if u.scheme == "mqtts" else 1883), topic, u.username, u.password, \
+        u.scheme == "mqtts"
+
+
+class Subscriber:
+    def __init__(self, store: Store, url: str, on_stored=None):
+        import paho.mqtt.client as mqtt
+
+        self.store = store
+        self.host, self.port, self.topic, user, pw, tls = parse_mqtt_url(url)
+        self.on_stored = on_stored
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="airkit-collect")
+        if user:
+            self.client.username_pw_set(user, pw)
+        if tls:
+            self.client.tls_set()
+        self.client.on_connect = lambda c, u, f, rc, p=None: c.subscribe(self.topic, qos=1)
+        self.client.on_message = self._message
+        self.stored = 0
+
+    def _message(self, client, userdata, msg):
+        row = parse_message(msg.topic, msg.payload)
+        if row is not None:
+            new, dup = self.store.put([row], "mqtt")
+            self.stored += new
+            if self.on_stored:
+                self.on_stored(new, dup)
+
+    def start(self):
+        try:
+            self.client.connect(self.host, self.port, keepalive=30)
+        except OSError as e:
+            raise UserError("cannot reach the MQTT broker %s:%d (%s): start it or fix --mqtt"
+                            % (self.host, self.port, e.strerror or e))
+        self.client.loop_start()
+        return self
+
+    def stop(self):
+        self.client.loop_stop()
+        self.client.disconnect()
