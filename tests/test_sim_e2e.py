@@ -1,0 +1,267 @@
+"""End to end: the unchanged firmware on the virtual board (MicroPython unix port),
+driven through ``airkit sim`` as a user runs it, or through ``VirtualBoard``."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from conftest import run_mp
+
+KEYS = ["pm1_cf1", "pm25_cf1", "pm10_cf1", "pm1_atm", "pm25_atm", "pm10_atm",
+        "n0_3", "n0_5", "n1_0", "n2_5", "n5_0", "n10"]
+START = datetime(2026, 1, 5, tzinfo=timezone.utc).timestamp()
+
+
+def sim(*args, timeout=90):
+    proc = subprocess.run([sys.executable, "-m", "airkit.cli", "sim", "--json", *map(str, args)],
+                          capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, "airkit sim failed:\n" + proc.stderr[-3000:]
+    objs = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    summary = [o for o in objs if o.get("summary")]
+    assert len(summary) == 1, proc.stdout[-2000:]
+    return [o for o in objs if not o.get("summary")], summary[0]
+
+
+def t_of(r):
+    assert r["time"].endswith("Z"), r["time"]
+    return datetime.fromisoformat(r["time"].replace("Z", "+00:00")).timestamp()
+
+
+def hour(r):
+    return (t_of(r) - START) / 3600
+
+
+@pytest.fixture(scope="module")
+def day(tmp_path_factory):
+    return sim("--hours", 24, "--board-dir", tmp_path_factory.mktemp("day"))
+
+
+def test_a_day_gives_288_complete_readings(day):
+    readings, summary = day
+    assert len(readings) == 288 and summary["readings"] == 288 and summary["reboots"] == 0
+    for r in readings:
+        for k in KEYS:
+            assert isinstance(r[k], int) and r[k] >= 0, (k, r)
+        assert isinstance(r["rh"], float) and 0 <= r["rh"] <= 100
+        assert isinstance(r["temp_c"], float) and -40 <= r["temp_c"] <= 80
+        assert r["flags"] == []
+        datetime.strptime(r["time"], "%Y-%m-%dT%H:%M:%SZ")
+    times = [t_of(r) for r in readings]
+    assert all(b - a == 300 for a, b in zip(times, times[1:]))
+    assert 0 <= times[0] - START <= 60
+    assert [r["seq"] for r in readings] == list(range(1, 289))
+
+
+def test_warm_up_and_all_reads_used(day):
+    readings, _ = day
+    assert all(r["warmup_ok"] is True and r["frames"] == 9 for r in readings)
+    # each cycle keeps the laser on for >= 30 s of warm-up plus the reads
+    steps = [b["laser_on_s"] - a["laser_on_s"] for a, b in zip(readings, readings[1:])]
+    assert min(steps) >= 38 and max(steps) <= 45, (min(steps), max(steps))
+    # the PMS values are medians of stable frames: CF=1 >= atm, counts ordered by size
+    for r in readings:
+        assert r["pm25_cf1"] >= r["pm25_atm"] and r["n0_3"] >= r["n0_5"] >= r["n1_0"]
+
+
+def test_laser_duty_cycle_at_most_15_percent(day):
+    readings, _ = day
+    duty = readings[-1]["laser_on_s"] / (len(readings) * 300)
+    assert 0.10 <= duty <= 0.15, duty
+
+
+SCENARIO = {"pms": {"garbage_rate": 0.02, "checksum_error_rate": 0.05, "silent": [[10.0, 11.5]],
+                    "stuck": [[18.0, 19.0]]},
+            "dht": {"failure_rate": 0.5, "stuck": [[15.0, 16.0]]}}
+
+
+@pytest.fixture(scope="module")
+def faulty(tmp_path_factory):
+    d = tmp_path_factory.mktemp("faulty")
+    sc = d / "scenario.json"
+    sc.write_text(json.dumps(SCENARIO))
+    return sim("--hours", 24, "--scenario", sc, "--board-dir", d / "board")
+
+
+def flagged(readings, flag):
+    return [r for r in readings if flag in r["flags"]]
+
+
+def test_silent_pms_is_missing_with_null_values(faulty):
+    readings, _ = faulty
+    assert len(readings) == 288
+    missing = flagged(readings, "pms_missing")
+    assert missing and all(10.0 <= hour(r) <= 11.52 for r in missing)
+    inside = [r for r in readings if 10.02 <= hour(r) < 11.5]
+    assert len(missing) >= len(inside) >= 17
+    for r in missing:
+        assert r["frames"] == 0
+        assert all(r[k] is None for k in KEYS), "a missing PMS must give null, not 0"
+    assert all(r[k] is not None for r in readings if "pms_missing" not in r["flags"] for k in KEYS)
+
+
+def test_checksum_errors_counted(faulty):
+    readings, _ = faulty
+    total = sum(r["checksum_errors"] for r in readings)
+    reads = 9 * len(readings)
+    assert 0.02 * reads <= total <= 0.10 * reads, total
+    # a frame that failed its checksum is not used: fewer frames in those readings
+    assert all(r["frames"] <= 9 for r in readings)
+    assert any(r["checksum_errors"] and r["frames"] < 9 for r in readings)
+
+
+def test_dht_failures_flagged(faulty):
+    readings, _ = faulty
+    failed = flagged(readings, "dht_failed")
+    assert 5 <= len(failed) <= 100
+    assert all(r["rh"] is None and r["temp_c"] is None for r in failed)
+
+
+def test_dht_stuck_flagged_in_its_window(faulty):
+    readings, _ = faulty
+    stuck = flagged(readings, "dht_stuck")
+    assert len(stuck) >= 6
+    assert all(15.0 <= hour(r) <= 16.05 and r["rh"] == 99.9 for r in stuck)
+
+
+def test_pms_stuck_flagged_in_its_window(faulty):
+    readings, _ = faulty
+    stuck = flagged(readings, "pms_stuck")
+    assert len(stuck) >= 5
+    assert all(18.0 <= hour(r) <= 19.05 for r in stuck)
+
+
+def test_tick_wrap_causes_no_gap_or_extra_reading(tmp_path):
+    readings, summary = sim("--hours", 24, "--ticks-start", 1073000000, "--board-dir", tmp_path)
+    assert len(readings) == 288 and summary["reboots"] == 0
+    ticks = [r["ticks"] for r in readings]
+    assert any(b < a for a, b in zip(ticks, ticks[1:])), "the tick counter never wrapped"
+    assert all(t < 2 ** 30 for t in ticks)
+    times = [t_of(r) for r in readings]
+    assert all(b - a == 300 for a, b in zip(times, times[1:]))
+    assert all(r["flags"] == [] and r["frames"] == 9 and r["warmup_ok"] for r in readings)
+
+
+def test_board_dir_keeps_flash_and_counters(tmp_path):
+    first, _ = sim("--hours", 2, "--board-dir", tmp_path)
+    second, _ = sim("--hours", 2, "--board-dir", tmp_path)
+    assert len(first) == len(second) == 24
+    assert second[0]["laser_on_s"] >= first[-1]["laser_on_s"] + 30
+    assert second[0]["seq"] == first[-1]["seq"] + 1
+    assert t_of(second[0]) > t_of(first[-1])
+    # and without the board dir the counter starts again
+    fresh, _ = sim("--hours", 0.5)
+    assert fresh[0]["laser_on_s"] < 60
+
+
+# --- the virtual board directly: safe mode, crashes, resets ------------------------
+
+def board(tmp_path, **kw):
+    from airkit.vboard import VirtualBoard
+
+    kw.setdefault("hours", 1)
+    return VirtualBoard(tmp_path, **kw)
+
+
+def causes(vb):
+    return [line.split("reset cause:")[1].strip(" )") for line in vb.lines if "starting (reset cause:" in line]
+
+
+def safe_lines(vb):
+    return [line for line in vb.lines if line.startswith("airkit SAFE MODE: ")]
+
+
+def test_invalid_config_enters_safe_mode_without_showing_the_password(tmp_path):
+    secret = "correct-horse-battery"
+    vb = board(tmp_path, config={"wifi": {"ssid": "", "password": secret}, "interval_s": 5,
+                                 "pms": {"tx": "17"}})
+    t0 = time.monotonic()
+    boots = vb.run()
+    assert boots == 1, "boot loop"
+    assert time.monotonic() - t0 < 20
+    lines = safe_lines(vb)
+    assert any("'interval_s'" in line for line in lines)
+    assert any("'pms.tx'" in line for line in lines)
+    assert any("'wifi.ssid'" in line for line in lines)
+    assert any("REPL" in line for line in lines)
+    assert vb.readings() == []
+    assert not any(secret in line for line in vb.lines)
+
+
+def test_missing_config_enters_safe_mode(tmp_path):
+    vb = board(tmp_path, config=None)
+    assert vb.run() == 1
+    lines = safe_lines(vb)
+    assert lines and "config.json" in lines[0]
+    assert vb.readings() == []
+
+
+def write_flash(board_dir, name, text):
+    run_mp("flashtool.py", args=[Path(board_dir) / "flash.img", name, text], vboard=True)
+
+
+def test_start_up_crash_enters_safe_mode(tmp_path):
+    vb = board(tmp_path, config={"interval_s": 300}, hours=0.2)
+    vb.run()
+    assert len(vb.readings()) >= 2
+    # a counters file with a wrong type makes the station's start-up raise
+    write_flash(tmp_path, "state.json", '{"laser_on_s": null}')
+    vb = board(tmp_path, hours=0.5)
+    assert vb.run() == 1
+    lines = safe_lines(vb)
+    assert any("start-up failed" in line for line in lines), vb.lines[-10:]
+    assert vb.readings() == []
+
+
+def test_crash_while_running_never_boot_loops(tmp_path):
+    vb = board(tmp_path, config={"interval_s": 300}, hours=0.1)
+    vb.run()
+    write_flash(tmp_path, "state.json", '{"laser_on_s": "x"}')
+    vb = board(tmp_path, hours=2)
+    boots = vb.run()
+    assert boots <= 5, "boot loop: %d boots" % boots
+    assert vb.restarts["reset"] == 3
+    assert any("crashed" in line for line in safe_lines(vb))
+    assert any("in a row" in line for line in safe_lines(vb)), vb.lines[-5:]
+    assert causes(vb) == ["power-on", "hard", "hard", "hard"]
+
+
+def test_power_cut_boots_with_power_on_cause(tmp_path):
+    vb = board(tmp_path, config={"interval_s": 300}, hours=1, scenario={"power_cuts": [0.5]})
+    vb.run()
+    assert vb.restarts["power_cut"] == 1
+    assert causes(vb) == ["power-on", "power-on"]
+    assert len(vb.readings()) >= 10
+
+
+# --- the REPL through a pseudo-terminal, with the real mpremote -----------------
+
+def test_port_link_with_mpremote(tmp_path):
+    link = tmp_path / "ttyVB"
+    proc = subprocess.Popen([sys.executable, "-m", "airkit.cli", "sim", "--hours", "1", "--json",
+                             "--port-link", str(link), "--board-dir", str(tmp_path / "b")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 20
+        while not link.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert link.exists(), "no pseudo-terminal at %s" % link
+        mpremote = str(Path(sys.executable).parent / "mpremote")
+        out = subprocess.run([mpremote, "connect", str(link), "resume", "exec",
+                              "from airkit_fw import board; b = board.current(); print('on', b.name, 6 * 7)"],
+                             capture_output=True, text=True, timeout=30)
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert "on virtual-esp32 42" in out.stdout
+    finally:
+        proc.terminate()
+        try:
+            stdout, _ = proc.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            stdout, _ = proc.communicate()
+    assert not link.exists(), "the link was not removed"
