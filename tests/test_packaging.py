@@ -53,3 +53,21 @@ def test_mip_install_onto_virtual_board(tmp_path):
     finally:
         board.stop()
         t.join(5)
+
+
+def test_wheel_contains_every_package(tmp_path):
+    """A non-editable install must carry every host and firmware package."""
+    import zipfile
+
+    r = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q",
+                        "-w", str(tmp_path), str(ROOT)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    wheel = next(tmp_path.glob("airkit-*.whl"))
+    names = set(zipfile.ZipFile(wheel).namelist())
+    expected = set()
+    for base, prefix in ((ROOT / "host" / "airkit", "airkit"), (FW / "airkit_fw", "airkit_fw")):
+        for init in base.rglob("__init__.py"):
+            rel = init.relative_to(base).as_posix()
+            expected.add(prefix + "/" + rel)
+    missing = sorted(expected - names)
+    assert not missing, "packages missing from the wheel (pyproject [tool.setuptools] packages): %s" % missing
