@@ -26,6 +26,16 @@ MANIFEST = "airkit_manifest.json"      # on the board: {path: sha256} of the dep
 REPL_BAUD = 115200
 
 
+class BoardExecError(UserError):
+    """Code sent to the board ended in a traceback (``error_output`` holds it)."""
+
+    def __init__(self, port, error_output):
+        self.error_output = error_output
+        last = (error_output.strip().splitlines() or ["?"])[-1]
+        super().__init__("the board on %s reported an error (%s): run 'airkit deploy' so it has the current "
+                         "firmware, then try again" % (port, last))
+
+
 class CountingSerial:
     """Wraps a pyserial object and counts the bytes written (what the board receives)."""
 
@@ -151,7 +161,7 @@ class BoardLink:
 
     # --- running code -----------------------------------------------------------------
     def exec(self, code: str, timeout: float = 10) -> str:
-        from mpremote.transport import TransportError, TransportExecError
+        from mpremote.transport import TransportError
 
         try:
             out, err = self.t.exec_raw(code, timeout=timeout)
@@ -159,7 +169,7 @@ class BoardLink:
             raise UserError("the board on %s stopped answering (%s): check the cable and run again"
                             % (self.port, e))
         if err:
-            raise TransportExecError(out, err.decode("utf-8", "replace"))
+            raise BoardExecError(self.port, err.decode("utf-8", "replace"))
         return out.decode("utf-8", "replace")
 
     def eval_json(self, code: str, timeout: float = 10):

@@ -19,7 +19,6 @@ from pathlib import Path
 
 from airkit.errors import UserError
 
-FW_DIRS = ("lib", "lib/airkit_fw")
 
 
 def firmware_digest(files: dict[str, str]) -> str:
@@ -79,7 +78,7 @@ class Progress:
 
 
 def deploy(link, config: dict | None = None, build_dir: Path | None = None, quiet: bool = True,
-           keep_safe: bool = False) -> dict:
+           keep_safe: bool = False, built: dict | None = None) -> dict:
     """Deploy the firmware (and optionally a config) over an open BoardLink.
 
     Returns a summary: files, files_sent, file_bytes_sent, wire_bytes, firmware_hash,
@@ -90,11 +89,13 @@ def deploy(link, config: dict | None = None, build_dir: Path | None = None, quie
 
     wire0 = link.bytes_sent
     tmp = None
-    if build_dir is None:
+    if build_dir is None and built is None:
         tmp = tempfile.TemporaryDirectory(prefix="airkit-build-")
         build_dir = Path(tmp.name)
     try:
-        built = build(Path(build_dir))
+        if built is None:
+            built = build(Path(build_dir))
+        built = {p: Path(f) for p, f in built.items()}
         local = {p: (f, sha256_file(f)) for p, f in built.items()}
         want = {p: h for p, (_, h) in local.items()}
         cfg_data = config_bytes(config) if config is not None else None
@@ -113,7 +114,11 @@ def deploy(link, config: dict | None = None, build_dir: Path | None = None, quie
                 # The firmware is being replaced: drop the old manifest first so an
                 # interrupted deploy is reported as such by 'airkit doctor'.
                 link.remove([MANIFEST])
-                link.makedirs(list(FW_DIRS))
+                dirs = {str(Path(p).parent) for p in todo if "/" in p}
+                for d in sorted(dirs):
+                    parts = d.split("/")
+                    dirs |= {"/".join(parts[:i]) for i in range(1, len(parts))}
+                link.makedirs(sorted(dirs, key=lambda d: (d.count("/"), d)))
             for p in todo:
                 data = local[p][0].read_bytes()
                 bar.set_label(p)

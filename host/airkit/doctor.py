@@ -195,12 +195,12 @@ def integrity(link) -> dict:
 
 def run_doctor(link, checks=("pms", "dht", "wifi", "uplinks", "clock"), timeout: float = 120) -> dict:
     """Facts and check results (each with passed/summary/remedy) from an open BoardLink."""
-    from mpremote.transport import TransportExecError
+    from airkit.boardlink import BoardExecError
 
     try:
         out = link.exec("from airkit_fw import selftest\nselftest.facts()\n", timeout=timeout)
         have_selftest = True
-    except TransportExecError:
+    except BoardExecError:
         out = link.exec(FACTS_FALLBACK)
         have_selftest = False
     facts_list = parse_selftest(out)
@@ -212,7 +212,7 @@ def run_doctor(link, checks=("pms", "dht", "wifi", "uplinks", "clock"), timeout:
         try:
             out = link.exec("from airkit_fw import selftest\nselftest.run(%r)\n" % (tuple(checks),),
                             timeout=timeout)
-        except TransportExecError as e:
+        except BoardExecError as e:
             tail = (e.error_output or "").strip().splitlines()[-1:] or ["?"]
             raise UserError("the self-test stopped on the board (%s): run 'airkit deploy' and try again"
                             % tail[0])
