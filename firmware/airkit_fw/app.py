@@ -103,7 +103,7 @@ class Station:
         self.sampler = sampler_mod.Sampler(board, cfg)
         self.services = []
         self.station_id = config.get(cfg, "device.id") or default_station_id(board)
-        self.correction = None
+        self.correction = _correction_for(cfg)
         self.state = _read_state(board)
         self.sampler.laser_on_ms = self.state.get("laser_on_s", 0) * 1000
         self.sampler.reading.seq = self.state.get("seq", 0)
@@ -149,6 +149,38 @@ class Station:
             if b.ticks_diff(next_at, b.ticks_ms()) < 0:   # fell behind: start again from now
                 next_at = b.ticks_ms()
             self.wait_until(next_at)
+
+
+def _correction_for(cfg):
+    """A callable adding the on-device corrected PM2.5 beside the raw values, or None.
+
+    The formula module is shared with the host (``airkit calibrate``), so the
+    board and the desk compute identical numbers. Raw values are never replaced.
+    """
+    c = config.get(cfg, "correction")
+    if not c:
+        return None
+    from airkit_fw import correction
+
+    model = correction.from_config(cfg)
+    if model is None:
+        print("airkit: correction kind %r is unknown to this firmware; uploading raw values only"
+              % (c.get("kind") if isinstance(c, dict) else c,))
+        return None
+    name = correction.label(model)
+
+    def apply(d):
+        pm = d["pm25_cf1"]
+        pm_b = d.get("pm25_cf1_b")
+        if pm is not None and pm_b is not None and "ab_disagree" not in d["flags"]:
+            pm = (pm + pm_b) / 2          # the published corrections use the A/B mean
+        y = correction.correct(model, pm, d["rh"], d["temp_c"])
+        d["pm25_corrected"] = None if y is None else int(y * 100 + 0.5) / 100
+        d["model"] = name
+        if y is not None and correction.out_of_range(model, pm, d["rh"], d["temp_c"]):
+            d["flags"].append("correction_out_of_range")
+
+    return apply
 
 
 def default_station_id(board):
