@@ -14,7 +14,7 @@ from pathlib import Path
 
 from airkit.errors import UserError
 
-SCENARIO_KEYS = {"pms", "pms_b", "dht", "wifi", "power_cuts"}
+SCENARIO_KEYS = {"pms", "pms_b", "dht", "wifi", "power_cuts", "power_cut_on_write"}
 SIM_AP = {"ssid": "airkit-sim", "password": "airkit-sim-wifi"}   # the simulated access point (not a secret)
 
 

@@ -39,9 +39,16 @@ class FileBlockDev:
         w = self.world
         self.f.seek(block * self.bs + offset)
         if w is not None and w.power_cut_due():
-            self.f.write(bytes(buf[:len(buf) // 2]))     # torn write
-            self.f.flush()
-            w.power_cut()
+            if w.cut_on_write and w.cut_skip is None:
+                w.cut_skip = w.randint(0, 3)             # which of the next writes the cut hits
+            if w.cut_skip:
+                w.cut_skip -= 1
+            else:
+                n = len(buf)
+                cut = w.randint(1, n - 1) if w.cut_on_write and n > 1 else n // 2
+                self.f.write(bytes(buf[:cut]))           # torn write
+                self.f.flush()
+                w.power_cut()
         self.f.write(buf)
         self.f.flush()
         self.bytes_written += len(buf)

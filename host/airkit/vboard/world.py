@@ -50,6 +50,8 @@ class World:
         self.on_exit = None        # callback(code) set by the launcher to save state
         self.cuts_ms = [self.start_ms + int(h * 3600000) for h in self.scenario.get("power_cuts", [])]
         self.cuts_done = state.get("cuts_done", 0)
+        self.cut_on_write = bool(self.scenario.get("power_cut_on_write"))
+        self.cut_skip = None       # flash writes still to let through before a due cut tears one
         self.series = opts.get("series")  # optional measured series (pm25, rh, temp_c per step)
         self.ticks_start = state.get("ticks_start", opts.get("ticks_start", 0))
         self.devices = {}          # uart id -> device (set up by the launcher)
@@ -83,8 +85,10 @@ class World:
             self.count("watchdog_resets")
             self.exit(EXIT_WATCHDOG, "watchdog")
         if self.cuts_done < len(self.cuts_ms) and target >= self.cuts_ms[self.cuts_done]:
-            self.now_ms = self.cuts_ms[self.cuts_done]
-            self.power_cut()
+            if not self.cut_on_write:
+                self.now_ms = self.cuts_ms[self.cuts_done]
+                self.power_cut()
+            # "power_cut_on_write": the cut lands inside the next flash write (blockdev.py)
         if self.end_ms is not None and target >= self.end_ms:
             self.now_ms = self.end_ms
             raise SimulationEnd()
