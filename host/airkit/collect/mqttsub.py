@@ -53,7 +53,9 @@ def parse_mqtt_url(url: str):
     u = urlsplit(url)
     if u.scheme not in ("mqtt", "mqtts") or not u.hostname:
         raise UserError("--mqtt must look like mqtt://HOST[:PORT]/TOPIC (got %s)" % url.split("@")[-1])
-    topic = u.path[1:] or "#"
+    rest = url.split("://", 1)[1]
+    topic = rest.split("/", 1)[1] if "/" in rest else ""      # not urlsplit's path: '#' is a wildcard here
+    topic = topic or "#"
     return u.hostname, u.port or (8883 if u.scheme == "mqtts" else 1883), topic, u.username, u.password, \
         u.scheme == "mqtts"
 
