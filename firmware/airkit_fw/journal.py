@@ -76,7 +76,7 @@ TIME_FIXED = const(0x8000)
 BATCH = 24                 # readings per segment append
 SEG_RECORDS = 512          # records per segment file
 MAX_SEGMENTS = 10          # bound: 5,120 records
-META_EVERY_MS = 60000
+META_EVERY_MS = 600000      # cursor saves at most every 10 min (a power cut re-sends <= 10 min: de-duplicated)
 DIR = "j"
 _FMT = "<BBHIIIHBB12H12HhhHBBI"
 _TICKS_HALF = const(1 << 29)   # anchors are trusted within +-6 days (ESP32 ticks wrap at 2^30)
