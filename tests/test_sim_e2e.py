@@ -205,30 +205,57 @@ def write_flash(board_dir, name, text):
     run_mp("flashtool.py", args=[Path(board_dir) / "flash.img", name, text], vboard=True)
 
 
+def deploy_broken_firmware(tmp_path, method, marker):
+    """Put the firmware on the board's flash (as 'airkit deploy' does) with one
+    sampler method broken: the kind of bad edit a user can deploy."""
+    import shutil
+
+    src = Path(__file__).resolve().parents[1] / "firmware"
+    fw = tmp_path / "fw-copy"
+    shutil.copytree(src, fw, ignore=shutil.ignore_patterns("__pycache__"))
+    path = fw / "airkit_fw" / "sampler.py"
+    text = path.read_text()
+    head = "    def %s(self" % method
+    i = text.index(head)
+    body = text.index(":\n", i) + 2
+    text = text[:body] + "        raise RuntimeError(%r)\n" % marker + text[body:]
+    path.write_text(text)
+    board_dir = tmp_path / "board"
+    board_dir.mkdir()
+    run_mp("flashtool.py", args=[board_dir / "flash.img", "--file", fw / "main.py", "main.py"], vboard=True)
+    run_mp("flashtool.py", args=[board_dir / "flash.img", "--tree", fw / "airkit_fw", "/lib/airkit_fw"],
+           vboard=True)
+    return board_dir
+
+
 def test_start_up_crash_enters_safe_mode(tmp_path):
-    vb = board(tmp_path, config={"interval_s": 300}, hours=0.2)
-    vb.run()
-    assert len(vb.readings()) >= 2
-    # a counters file with a wrong type makes the station's start-up raise
-    write_flash(tmp_path, "state.json", '{"laser_on_s": null}')
-    vb = board(tmp_path, hours=0.5)
+    board_dir = deploy_broken_firmware(tmp_path, "__init__", "sampler start-up broken")
+    vb = board(board_dir, config={"interval_s": 300}, hours=0.5, firmware_from="flash")
     assert vb.run() == 1
     lines = safe_lines(vb)
-    assert any("start-up failed" in line for line in lines), vb.lines[-10:]
+    assert any("start-up failed" in line and "sampler start-up broken" in line for line in lines), vb.lines[-10:]
     assert vb.readings() == []
 
 
 def test_crash_while_running_never_boot_loops(tmp_path):
-    vb = board(tmp_path, config={"interval_s": 300}, hours=0.1)
-    vb.run()
-    write_flash(tmp_path, "state.json", '{"laser_on_s": "x"}')
-    vb = board(tmp_path, hours=2)
+    board_dir = deploy_broken_firmware(tmp_path, "sample", "sampling broken")
+    vb = board(board_dir, config={"interval_s": 300}, hours=2, firmware_from="flash")
     boots = vb.run()
     assert boots <= 5, "boot loop: %d boots" % boots
     assert vb.restarts["reset"] == 3
-    assert any("crashed" in line for line in safe_lines(vb))
+    assert any("crashed" in line and "sampling broken" in line for line in safe_lines(vb))
     assert any("in a row" in line for line in safe_lines(vb)), vb.lines[-5:]
     assert causes(vb) == ["power-on", "hard", "hard", "hard"]
+
+
+def test_bad_counters_file_is_ignored_not_fatal(tmp_path):
+    vb = board(tmp_path, config={"interval_s": 300}, hours=0.2)
+    vb.run()
+    write_flash(tmp_path, "state.json", '{"laser_on_s": "x", "seq": null}')
+    vb = board(tmp_path, hours=0.5)
+    vb.run()
+    assert len(vb.readings()) >= 5
+    assert not safe_lines(vb)
 
 
 def test_power_cut_boots_with_power_on_cause(tmp_path):

@@ -35,12 +35,19 @@ def safe_mode(board, problems):
 
 
 def _read_state(board):
+    """Counters kept across reboots; a damaged file is ignored, never fatal."""
     try:
         with open(board.path(STATE_FILE)) as f:
             s = json.loads(f.read())
-        return s if isinstance(s, dict) else {}
     except (OSError, ValueError):
         return {}
+    if not isinstance(s, dict):
+        return {}
+    for k in ("laser_on_s", "seq"):
+        v = s.get(k)
+        if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+            s[k] = 0
+    return s
 
 
 def _write_state(board, state):

@@ -62,7 +62,9 @@ class FrameDecoder:
 
     Counters: ``frames`` accepted, ``checksum_errors``, ``bytes_skipped``
     (noise), ``unsupported_frames`` (valid frames of another model, with
-    ``unsupported_length``), ``replies`` (command replies, last one in
+    ``unsupported_length``), ``unknown_lengths`` (headers ``42 4D`` with a
+    length no known model uses, last one in ``unknown_length``: noise now and
+    then, an unsupported model when nothing else arrives), ``replies`` (command replies, last one in
     ``reply_cmd``/``reply_data``).
     """
 
@@ -80,6 +82,8 @@ class FrameDecoder:
         self.bytes_skipped = 0
         self.unsupported_frames = 0
         self.unsupported_length = 0
+        self.unknown_lengths = 0
+        self.unknown_length = 0
         self.replies = 0
         self.reply_cmd = 0
         self.reply_data = 0
@@ -89,6 +93,7 @@ class FrameDecoder:
         self.checksum_errors = 0
         self.bytes_skipped = 0
         self.unsupported_frames = 0
+        self.unknown_lengths = 0
         self.replies = 0
 
     def clear(self):
@@ -136,6 +141,10 @@ class FrameDecoder:
             if n == 4:
                 self._need = _frame_total((buf[2] << 8) | buf[3])
                 if self._need == 0:
+                    # Reported, not silently dropped: a stream of these with no
+                    # valid frame means a Plantower model we do not decode.
+                    self.unknown_lengths += 1
+                    self.unknown_length = (buf[2] << 8) | buf[3]
                     self._resync()
                     if self.ready:
                         return i

@@ -43,7 +43,8 @@ FLAG_NAMES = ("pms_missing", "pms_few_frames", "warmup_short", "dht_failed", "dh
 
 _N = const(12)
 _PM25_CF1 = const(1)
-_STUCK_READINGS = const(3)   # identical 12-value readings in a row = stuck sensor
+_STUCK_READINGS = const(3)   # readings in a row identical to the one before = stuck sensor
+_UNKNOWN_HEADERS = const(3)  # headers of unknown length in a reading without any valid frame
 
 
 def flag_names(flags):
@@ -223,7 +224,7 @@ class Sampler:
             dec = ch.pms.decoder
             r.checksum_errors += dec.checksum_errors
             r.bytes_skipped += dec.bytes_skipped
-            if dec.unsupported_frames:
+            if dec.unsupported_frames or (ch.n == 0 and dec.unknown_lengths >= _UNKNOWN_HEADERS):
                 r.flags |= PMS_UNSUPPORTED
             out = r.values if idx == 0 else r.values_b
             ch.aggregate(out)

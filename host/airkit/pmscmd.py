@@ -59,6 +59,11 @@ def decode(args) -> int:
         print("note: %d frames of another Plantower model (frame length %d bytes) were seen; "
               "only the PMS5003/7003/A003 32-byte frame is decoded" % (dec.unsupported_frames, dec.unsupported_length),
               file=sys.stderr)
+    if dec.unknown_lengths:
+        print("note: %d frame headers had a length no supported model uses (last: %d)%s"
+              % (dec.unknown_lengths, dec.unknown_length,
+                 "; with no valid frame this looks like an unsupported sensor model" if n == 0 else ""),
+              file=sys.stderr)
     if n == 0:
         raise UserError("no valid PMS5003 frame in %s (%d bytes): was it captured at 9600 baud from the sensor's TX pin?"
                         % (args.file, len(data)))

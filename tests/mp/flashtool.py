@@ -1,15 +1,57 @@
-# Write one file into a virtual board's flash image (littlefs2), as 'airkit deploy'
-# would on a real board. Usage: micropython flashtool.py FLASH_IMG NAME TEXT
+# Write files into a virtual board's flash image (littlefs2), as 'airkit deploy'
+# would on a real board.
+# Usage: micropython flashtool.py FLASH_IMG NAME TEXT
+#        micropython flashtool.py FLASH_IMG --file HOST_FILE NAME       (copy a file)
+#        micropython flashtool.py FLASH_IMG --tree HOST_DIR FLASH_DIR   (copy a folder)
+# (The unix port wrapper crashes on command-line arguments longer than ~256
+# bytes, so longer texts go through --file.)
+import os
 import sys
 import vfs
 import blockdev
 
-img, name, text = sys.argv[1], sys.argv[2], sys.argv[3]
+img = sys.argv[1]
 dev = blockdev.FileBlockDev(img)
 if dev.fresh:
     vfs.VfsLfs2.mkfs(dev)
 vfs.mount(vfs.VfsLfs2(dev), "/flash")
-with open("/flash/" + name, "w") as f:
-    f.write(text)
+
+
+def mkdirs(path):
+    part = ""
+    for p in path.strip("/").split("/"):
+        part += "/" + p
+        try:
+            os.mkdir(part)
+        except OSError:
+            pass
+
+
+def copy_tree(src, dst):
+    mkdirs(dst)
+    for name, kind, *_ in os.ilistdir(src):
+        if kind == 0x4000:
+            if name != "__pycache__":
+                copy_tree(src + "/" + name, dst + "/" + name)
+        elif name.endswith(".py"):
+            with open(src + "/" + name) as f:
+                text = f.read()
+            with open(dst + "/" + name, "w") as f:
+                f.write(text)
+
+
+if sys.argv[2] == "--file":
+    with open(sys.argv[3]) as f:
+        text = f.read()
+    with open("/flash/" + sys.argv[4], "w") as f:
+        f.write(text)
+    print("copied", sys.argv[3])
+elif sys.argv[2] == "--tree":
+    copy_tree(sys.argv[3], "/flash" + sys.argv[4])
+    print("copied", sys.argv[3])
+else:
+    name, text = sys.argv[2], sys.argv[3]
+    with open("/flash/" + name, "w") as f:
+        f.write(text)
+    print("wrote", name)
 vfs.umount("/flash")
-print("wrote", name)
