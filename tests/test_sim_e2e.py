@@ -292,3 +292,14 @@ def test_port_link_with_mpremote(tmp_path):
             proc.kill()
             stdout, _ = proc.communicate()
     assert not link.exists(), "the link was not removed"
+
+
+def test_binary_config_file_enters_safe_mode(tmp_path):
+    vb = board(tmp_path, config={"interval_s": 300}, hours=0.1)
+    vb.run()
+    (tmp_path / "junk.bin").write_bytes(bytes(range(128, 256)) * 4)
+    run_mp("flashtool.py", args=[tmp_path / "flash.img", "--file", tmp_path / "junk.bin", "config.json"], vboard=True)
+    vb = board(tmp_path, hours=0.3)
+    assert vb.run() == 1
+    assert safe_lines(vb), vb.lines[-5:]
+    assert vb.readings() == []

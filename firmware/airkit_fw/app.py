@@ -214,7 +214,11 @@ def main(board=None):
     if crashes >= _CRASH_LIMIT:
         _crash_count(board, 0)
         return safe_mode(board, ["the station crashed %d times in a row; fix the cause shown above, then reset" % crashes])
-    cfg, problems = config.load(board.path(config.CONFIG_FILE))
+    try:
+        cfg, problems = config.load(board.path(config.CONFIG_FILE))
+    except Exception as e:  # e.g. a config file that is not text at all
+        return safe_mode(board, ["the config file cannot be read (%s): write a new one with 'airkit config init'"
+                                 % _describe(e)])
     if problems:
         return safe_mode(board, problems)
     try:

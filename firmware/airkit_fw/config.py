@@ -271,9 +271,11 @@ def load(path=CONFIG_FILE):
             text = f.read()
     except OSError:
         return defaults(), ["no %s on the board: run 'airkit config init' then 'airkit deploy'" % path]
+    except ValueError:  # UnicodeError: not a text file
+        return defaults(), ["%s is not a text file: write a new one with 'airkit config init'" % path]
     try:
         user = json.loads(text)
-    except ValueError:
+    except (ValueError, TypeError):
         return defaults(), ["%s is not valid JSON: fix it or write a new one with 'airkit config init'" % path]
     problems = validate(user)
     if not isinstance(user, dict):

@@ -41,10 +41,10 @@ def copy_tree(src, dst):
 
 
 if sys.argv[2] == "--file":
-    with open(sys.argv[3]) as f:
-        text = f.read()
-    with open("/flash/" + sys.argv[4], "w") as f:
-        f.write(text)
+    with open(sys.argv[3], "rb") as f:
+        data = f.read()
+    with open("/flash/" + sys.argv[4], "wb") as f:
+        f.write(data)
     print("copied", sys.argv[3])
 elif sys.argv[2] == "--tree":
     copy_tree(sys.argv[3], "/flash" + sys.argv[4])
