@@ -55,7 +55,13 @@ def run() -> dict:
         modules = sorted("airkit_fw." + p.stem for p in (lib / "airkit_fw").glob("*.mpy") if p.stem not in host_only)
         modules += sorted("airkit_fw.%s.%s" % (p.parent.name, p.stem)
                           for p in (lib / "airkit_fw").glob("*/*.mpy") if p.stem != "__init__")
-        heap = _micropython([str(ROOT / "benchmarks" / "mp" / "import_heap.py"), ",".join(modules)], cwd=str(lib))
+        names = Path(tmp) / "modules.txt"
+        names.write_text("\n".join(modules))
+        heap = _micropython([str(ROOT / "benchmarks" / "mp" / "import_heap.py"), str(names)], cwd=str(lib))
+        core = Path(tmp) / "core.txt"          # what a station with no network configured imports
+        core.write_text("airkit_fw.app\nairkit_fw.correction")
+        heap_core = _micropython([str(ROOT / "benchmarks" / "mp" / "import_heap.py"), str(core)], cwd=str(lib))
+        figures["firmware_import_heap_bytes_sensing_core"] = int(heap_core["import_heap"])
         figures["firmware_import_heap_bytes"] = int(heap["import_heap"])
 
     # A simulated day with the default config: wall time, and the laser's real on-time.

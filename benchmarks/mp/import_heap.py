@@ -2,7 +2,9 @@
 import gc
 import sys
 
-names = sys.argv[-1].split(",")
+# The module list comes in a file: the unix port wrapper crashes on long arguments.
+with open(sys.argv[-1]) as f:
+    names = f.read().split()
 gc.collect()
 before = gc.mem_alloc()
 for name in names:
