@@ -26,6 +26,11 @@ class RunningBoard:
             if time.monotonic() > deadline or self.error:
                 raise RuntimeError("virtual board did not start: %r" % (self.error,))
             time.sleep(0.05)
+        # Wait until the board has booted (firmware started, or nothing to start), as a
+        # person would before running a tool: a Ctrl-C during boot stops it half-way.
+        booted = ("starting (reset cause", "no airkit firmware", "nothing to run", "SAFE MODE")
+        if self.wait_line(lambda l: any(b in l for b in booted), timeout=20) is None:
+            raise RuntimeError("virtual board did not boot: %r" % self.board.lines[-5:])
 
     def _run(self):
         try:

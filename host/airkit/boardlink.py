@@ -129,18 +129,38 @@ class BoardLink:
         last = None
         for _ in range(attempts):
             try:
-                ser.write(b"\x03\x03")
-                time.sleep(0.05)
-                self.t.enter_raw_repl(soft_reset=False, timeout_overall=max(1.0, delay * 4))
+                ser.write(b"\r\x03")
+                self._drain(quiet_s=min(delay, 0.5))
+                self.t.enter_raw_repl(soft_reset=False, timeout_overall=max(2.0, delay * 4))
+                # A Ctrl-C can reach a busy board late: prove the prompt works before using it.
+                out, err = self.t.exec_raw("print('airkit-ok')", timeout=max(2.0, delay * 4))
+                if b"airkit-ok" not in out or err:
+                    raise TransportError("unexpected answer %r" % (out + err)[-60:])
                 self.in_repl = True
                 return self
             except TransportError as e:
                 last = e
+                # Back to the friendly REPL: if the board reached the raw REPL but we missed
+                # its banner, the next Ctrl-A prints a fresh one.
+                ser.write(b"\r\x02")
                 time.sleep(delay)
                 delay = min(delay * 2, 3.0)
         raise UserError("the board on %s does not answer at the MicroPython prompt (%s): press its reset "
                         "button and run again; if it crash-loops use 'airkit deploy --safe', and if it has "
                         "no MicroPython yet run 'airkit flash'" % (self.port, last))
+
+    def _drain(self, quiet_s=0.2, max_s=3.0):
+        """Read and drop output until the board has been quiet for ``quiet_s``."""
+        ser = self.t.serial
+        end = time.monotonic() + max_s
+        last = time.monotonic()
+        while time.monotonic() < end and time.monotonic() - last < quiet_s:
+            n = ser.in_waiting
+            if n:
+                ser.read(n)
+                last = time.monotonic()
+            else:
+                time.sleep(0.02)
 
     def close(self):
         try:

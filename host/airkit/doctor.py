@@ -200,7 +200,9 @@ def run_doctor(link, checks=("pms", "dht", "wifi", "uplinks", "clock"), timeout:
     try:
         out = link.exec("from airkit_fw import selftest\nselftest.facts()\n", timeout=timeout)
         have_selftest = True
-    except BoardExecError:
+    except BoardExecError as e:
+        if "ImportError" not in e.error_output:
+            raise
         out = link.exec(FACTS_FALLBACK)
         have_selftest = False
     facts_list = parse_selftest(out)

@@ -1,0 +1,157 @@
+"""End-to-end: deploy, config read-back, monitor and doctor against virtual boards over a pty,
+through mpremote's real serial transport."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from airkit.boardlink import open_board
+from airkit.cli import main
+from airkit.deploy import deploy
+from airkit.doctor import run_doctor
+from toolkit_helpers import RunningBoard
+
+AIRKIT = [sys.executable, "-m", "airkit.cli"]
+
+
+def test_deploy_full_then_incremental_then_runs_from_flash(tmp_path, capsys):
+    cfg = {"device": {"id": "t-01", "name": "desk"}, "wifi": {"ssid": "school", "password": "hunter22x"}}
+    (tmp_path / "cfg.json").write_text(json.dumps(cfg))
+    with RunningBoard(tmp_path, "b1", firmware_from="flash") as b:
+        assert main(["deploy", "--port", b.port, "--config", str(tmp_path / "cfg.json"), "--json"]) == 0
+        full = json.loads(capsys.readouterr().out)
+        assert full["files_sent"] == full["files"] > 5 and full["file_bytes_sent"] > 10000 and full["config_sent"]
+        # The reset started the deployed firmware from the board's flash: readings appear.
+        assert b.wait_line(lambda l: l.startswith("reading "), timeout=30), b.board.lines[-10:]
+        # Second deploy: a busy main.py is interrupted, nothing is sent again, all verified.
+        assert main(["deploy", "--port", b.port, "--config", str(tmp_path / "cfg.json"), "--json",
+                     "--no-reset"]) == 0
+        inc = json.loads(capsys.readouterr().out)
+        assert inc["files_sent"] == 0 and inc["file_bytes_sent"] == 0 and not inc["config_sent"]
+        assert inc["firmware_hash"] == full["firmware_hash"] and inc["verified"]
+        # Every file on the board hashes to the manifest; the config reads back (password masked).
+        with open_board(b.port) as link:
+            manifest = json.loads(link.read_text("airkit_manifest.json"))
+            have = link.hash_files(list(manifest["files"]))
+            assert have == manifest["files"]
+            # a damaged file is detected by the doctor's integrity check and repaired by a deploy
+            link.exec("f = open('/lib/airkit_fw/sampler.mpy', 'ab')\nf.write(b'x')\nf.close()")
+            from airkit.doctor import integrity
+            bad = integrity(link)
+            assert bad["passed"] is False and "lib/airkit_fw/sampler.mpy" in bad["changed"]
+            again = deploy(link, cfg)
+            assert again["files_sent"] == 1 and integrity(link)["passed"] is True
+        assert main(["config", "show", "--port", b.port, "--json"]) == 0
+        shown = json.loads(capsys.readouterr().out)
+        assert shown["config"]["device"]["id"] == "t-01" and shown["config"]["wifi"]["password"] == "***"
+        assert "hunter22x" not in json.dumps(shown)
+
+
+def test_deploy_refuses_bad_config_and_missing_port(tmp_path, capsys):
+    (tmp_path / "bad.json").write_text(json.dumps({"interval_s": 5, "wifi": {"pasword": "x"}}))
+    assert main(["deploy", "--port", str(tmp_path / "nope"), "--config", str(tmp_path / "bad.json")]) == 2
+    err = capsys.readouterr().err
+    assert "interval_s" in err and "wifi.pasword" in err and "Traceback" not in err
+    assert main(["deploy", "--port", str(tmp_path / "nope")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_monitor_parses_readings(tmp_path):
+    with RunningBoard(tmp_path, "m1", config={"device": {"id": "mon"}}) as b:
+        out = subprocess.run(AIRKIT + ["monitor", "--port", b.port, "--count", "3", "--json"],
+                             capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    rows = [json.loads(l) for l in out.stdout.splitlines()]
+    assert len(rows) == 3 and all(r["device"] == "mon" and r["pm25_atm"] is not None for r in rows)
+    assert rows[1]["seq"] == rows[0]["seq"] + 1
+
+
+def test_monitor_ctrl_c_exits_cleanly(tmp_path):
+    import signal
+    import time
+    with RunningBoard(tmp_path, "m2", config={"device": {"id": "m2"}}) as b:
+        p = subprocess.Popen(AIRKIT + ["monitor", "--port", b.port], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        time.sleep(2.5)
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=20)
+    assert p.returncode == 0 and "Traceback" not in err
+    assert "reading(s) from" in err and "PM2.5" in out
+
+
+def test_monitor_line_parser():
+    from airkit.monitor import parse_line, sparkline
+    assert parse_line('reading {"pm25_atm": 4}') == ("reading", {"pm25_atm": 4})
+    assert parse_line("airkit SAFE MODE: no config.json") == ("safe", "no config.json")
+    assert parse_line("reading {broken") is None and parse_line(">>> ") is None
+    assert sparkline([1, 5, 9]) == "▁▄█"
+
+
+CASES = {
+    "healthy": ({}, {}, {}, {"pms": "ok", "dht": "ok"}),
+    "pms_silent": ({"pms": {"silent": [[0, 1000]]}}, {}, {}, {"pms": "silent"}),
+    "pms_unplugged": ({}, {"pms_unplugged": True}, {}, {"pms": "silent"}),
+    "pms_swapped": ({}, {"pms": [16, 17, None]}, {}, {"pms": "swapped"}),
+    "pms_wrong_baud": ({"pms": {"baud": 115200}}, {}, {}, {"pms": "wrong_baud"}),
+    "pms_checksum": ({"pms": {"checksum_error_rate": 0.7}}, {}, {}, {"pms": "checksum"}),
+    "pms_no_fan": ({"pms": {"no_fan": [[0, 1000]]}}, {}, {}, {"pms": "no_fan"}),
+    "pms_asleep": ({"pms": {"no_wake": [[0, 1000]]}}, {}, {"pms": {"mode": "continuous"}}, {"pms": "asleep"}),
+    "dht_missing": ({"dht": {"missing": [[0, 1000]]}}, {}, {}, {"dht": "timeout", "pms": "ok"}),
+    "dht_wrong_pin": ({}, {"dht": 4}, {}, {"dht": "timeout"}),
+    "dht_stuck": ({"dht": {"stuck": [[0, 1000]]}}, {}, {}, {"dht": "stuck"}),
+    "wifi_ok": ({"wifi": {"ssid": "school", "password": "right-pw"}}, {},
+                {"wifi": {"ssid": "school", "password": "right-pw"}}, {"wifi": "ok"}),
+    "wifi_wrong_password": ({"wifi": {"ssid": "school", "password": "right-pw"}}, {},
+                            {"wifi": {"ssid": "school", "password": "wrong-pw"}}, {"wifi": "wrong_password"}),
+    "wifi_no_ap": ({"wifi": {"ssid": "school", "password": "right-pw"}}, {},
+                   {"wifi": {"ssid": "schoool", "password": "right-pw"}}, {"wifi": "no_ap"}),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_doctor_diagnoses(tmp_path, name):
+    scenario, wiring, cfg, want = CASES[name]
+    with RunningBoard(tmp_path, name, scenario=scenario, wiring=wiring, config=cfg) as b:
+        with open_board(b.port) as link:
+            rep = run_doctor(link)
+    got = {c["check"]: c for c in rep["checks"]}
+    for check, status in want.items():
+        assert check in got, rep
+        assert got[check]["status"] == status, (check, got[check])
+        assert got[check]["passed"] is (status == "ok")
+        if status != "ok":
+            assert got[check]["remedy"] and not rep["ok"]
+    assert rep["facts"]["mac"].startswith("24:0a:c4") and rep["facts"]["mem_free"] > 0
+    assert "right-pw" not in json.dumps(rep) and "wrong-pw" not in json.dumps(rep)
+
+
+def test_doctor_cli_uplink_and_exit_codes(tmp_path):
+    import socket
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(4)
+    open_port = srv.getsockname()[1]
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    closed_port = closed.getsockname()[1]
+    closed.close()
+    cfg = {"wifi": {"ssid": "school", "password": "pw-school"},
+           "uplinks": [{"type": "http", "url": "http://127.0.0.1:%d/in" % open_port},
+                       {"type": "http", "url": "http://127.0.0.1:%d/in" % closed_port}]}
+    try:
+        with RunningBoard(tmp_path, "u1", scenario={"wifi": {"ssid": "school", "password": "pw-school"}},
+                          config=cfg) as b:
+            out = subprocess.run(AIRKIT + ["doctor", "--port", b.port, "--json", "--no-reset"],
+                                 capture_output=True, text=True, timeout=60)
+            text = subprocess.run(AIRKIT + ["doctor", "--port", b.port, "--only", "pms,dht"],
+                                  capture_output=True, text=True, timeout=60)
+    finally:
+        srv.close()
+    rep = json.loads(out.stdout)
+    ups = [c for c in rep["checks"] if c["check"] == "uplink"]
+    assert [u["status"] for u in ups] == ["ok", "unreachable"]
+    assert out.returncode == 1          # the unreachable uplink (and missing manifest) fail
+    assert "PASS  pms" in text.stdout and "PASS  dht" in text.stdout and "FAIL  firmware" in text.stdout
+    assert "-> run 'airkit deploy" in text.stdout
