@@ -84,7 +84,7 @@ def test_airkit_json_tokens_dedup_and_export(coll, tmp_path):
     rows = list(csv.reader(io.StringIO(out.getvalue())))
     assert rows[0] == EXPORT_COLUMNS
     assert rows[1] == ["2026-01-05T00:05:00Z", "station-1", "8", "6", "9", "8", "4", "3", "850", "255", "56", "5",
-                       "1", "0", "55.2", "21.3", "dht_stuck"]
+                       "1", "0", "55.2", "21.3", "dht_stuck", "", ""]
 
 
 def test_size_limits(coll):

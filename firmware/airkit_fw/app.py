@@ -110,7 +110,7 @@ class Station:
         self.sampler = sampler_mod.Sampler(board, cfg)
         self.services = []
         self.station_id = config.get(cfg, "device.id") or default_station_id(board)
-        self.correction = _correction_for(cfg)
+        self.correction, self.correction_name = _correction_for(cfg)
         self.state = _read_state(board)
         self.sampler.laser_on_ms = self.state.get("laser_on_s", 0) * 1000
         self.sampler.reading.seq = self.state.get("seq", 0)
@@ -159,21 +159,21 @@ class Station:
 
 
 def _correction_for(cfg):
-    """A callable adding the on-device corrected PM2.5 beside the raw values, or None.
+    """(callable adding the on-device corrected PM2.5 beside the raw values, model name), or (None, None).
 
     The formula module is shared with the host (``airkit calibrate``), so the
     board and the desk compute identical numbers. Raw values are never replaced.
     """
     c = config.get(cfg, "correction")
     if not c:
-        return None
+        return None, None
     from airkit_fw import correction
 
     model = correction.from_config(cfg)
     if model is None:
         print("airkit: correction kind %r is unknown to this firmware; uploading raw values only"
               % (c.get("kind") if isinstance(c, dict) else c,))
-        return None
+        return None, None
     name = correction.label(model)
 
     def apply(d):
@@ -187,7 +187,7 @@ def _correction_for(cfg):
         if y is not None and correction.out_of_range(model, pm, d["rh"], d["temp_c"]):
             d["flags"].append("correction_out_of_range")
 
-    return apply
+    return apply, name
 
 
 def default_station_id(board):

@@ -146,7 +146,7 @@ def encode(buf, seq, unix_t, ticks, boot, d):
                      a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11],
                      b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11],
                      _i16x10(rh) if rh is not None else 0, _i16x10(tc) if tc is not None else 0,
-                     _u16(corr * 10) if corr is not None else 0,
+                     _u16(round(corr * 10)) if corr is not None else 0,
                      min(int(d.get("checksum_errors") or 0), 255), min(int(d.get("frames_b") or 0), 255), 0)
     struct.pack_into("<I", buf, _BODY, crc32(memoryview(buf)[:_BODY]) & 0xFFFFFFFF)
     return buf

@@ -37,9 +37,10 @@ AB_DISAGREE = const(128)
 PMS_UNSUPPORTED = const(256)
 PMS_STUCK = const(512)
 TIME_UNSYNCED = const(1024)
+CORRECTION_OUT_OF_RANGE = const(2048)   # set by the app when inputs leave the model's valid range
 FLAG_NAMES = ("pms_missing", "pms_few_frames", "warmup_short", "dht_failed", "dht_stuck",
               "dht_implausible", "pms_b_missing", "ab_disagree", "pms_unsupported", "pms_stuck",
-              "time_unsynced")
+              "time_unsynced", "correction_out_of_range")
 
 _N = const(12)
 _PM25_CF1 = const(1)

@@ -2,11 +2,14 @@
 
 Body (one line, keys in this order)::
 
-    {"device": "<id>", "fw": "<version>", "records": [
+    {"device": "<id>", "fw": "<version>", ["model": "<correction name>",] "records": [
       {"seq": 12, "time": "2026-01-05T00:55:00Z" or null, "ticks": 3300123, "boot": 1,
        "flags": ["..."], "pm1_cf1": 5, ... "n10": 0, ["pm1_cf1_b": ...,]
        "rh": 61.2, "temp_c": 18.3, "pm25_corrected": 6.1 or null, "frames": 9,
        "checksum_errors": 0}, ...]}
+
+``model`` names the on-device correction that produced ``pm25_corrected``
+(present only when the station has one: ``airkit calibrate push``).
 
 Header ``Authorization: Bearer <device token>`` (the collector keeps one token
 per device). All raw fields, the quality flags and the corrected value go up,
@@ -36,9 +39,10 @@ def record_json(rec, board):
     return "".join(parts)
 
 
-def batch_body(device, records, board):
-    return '{"device": %s, "fw": "%s", "records": [%s]}' % (
-        jstr(device), VERSION, ", ".join(record_json(r, board) for r in records))
+def batch_body(device, records, board, model=None):
+    return '{"device": %s, "fw": "%s", %s"records": [%s]}' % (
+        jstr(device), VERSION, ('"model": %s, ' % jstr(model)) if model else "",
+        ", ".join(record_json(r, board) for r in records))
 
 
 class AirkitJson:
@@ -51,13 +55,14 @@ class AirkitJson:
         self._token = ucfg.get("token") or ""
         self.cadata = ucfg.get("ca")
         self.device = station.station_id
+        self.model = getattr(station, "correction_name", None)
 
     def send(self, records):
         hdrs = [("Content-Type", "application/json")]
         if self._token:
             hdrs.append(("Authorization", "Bearer " + self._token))
         status, retry, _ = http.request(self.board, "POST", self.url, hdrs,
-                                        batch_body(self.device, records, self.board), self.cadata)
+                                        batch_body(self.device, records, self.board, self.model), self.cadata)
         if status >= 300:
             raise NetError("http", "status %d" % status, retry, status)
         return len(records)

@@ -98,6 +98,9 @@ def parse_batch(store: Store, headers, body: bytes) -> tuple[list[dict], int]:
     token = auth[7:] if auth.startswith("Bearer ") else ""
     if not dev[2] or not token or not hmac.compare_digest(token_hash(token), dev[2]):
         raise Reject(401, "missing or wrong device token")
+    model = data.get("model")
+    if model is not None and not isinstance(model, str):
+        raise Reject(400, "model must be a string")
     rows = []
     untimed = 0
     for rec in data["records"]:
@@ -120,6 +123,7 @@ def parse_batch(store: Store, headers, body: bytes) -> tuple[list[dict], int]:
         if not isinstance(flags, list):
             raise Reject(400, "record flags must be a list")
         row["flags"] = ";".join(str(f) for f in flags)
+        row["model"] = model
         rows.append(row)
     return rows, untimed
 

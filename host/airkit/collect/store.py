@@ -18,12 +18,13 @@ from datetime import datetime, timezone
 VALUE_COLUMNS = ["pm1_cf1", "pm25_cf1", "pm10_cf1", "pm1_atm", "pm25_atm", "pm10_atm",
                  "n0_3", "n0_5", "n1_0", "n2_5", "n5_0", "n10", "rh", "temp_c", "pm25_corrected"]
 EXPORT_COLUMNS = ["time", "device", "pm25_cf1", "pm25_atm", "pm10_cf1", "pm10_atm", "pm1_cf1", "pm1_atm",
-                  "n0_3", "n0_5", "n1_0", "n2_5", "n5_0", "n10", "rh", "temp_c", "flags"]
+                  "n0_3", "n0_5", "n1_0", "n2_5", "n5_0", "n10", "rh", "temp_c", "flags",
+                  "pm25_corrected", "model"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS devices (id TEXT PRIMARY KEY, kind TEXT NOT NULL, token_sha256 TEXT, added TEXT);
 CREATE TABLE IF NOT EXISTS readings (
-  device TEXT NOT NULL, time TEXT NOT NULL, source TEXT, seq INTEGER, %s, flags TEXT, received TEXT,
+  device TEXT NOT NULL, time TEXT NOT NULL, source TEXT, seq INTEGER, %s, flags TEXT, received TEXT, model TEXT,
   PRIMARY KEY (device, time));
 """ % ", ".join("%s REAL" % c for c in VALUE_COLUMNS)
 
@@ -50,6 +51,9 @@ class Store:
         self.lock = threading.Lock()
         self.db = sqlite3.connect(self.path, check_same_thread=False)
         self.db.executescript(_SCHEMA)
+        cols = [row[1] for row in self.db.execute("PRAGMA table_info(readings)")]
+        if "model" not in cols:                   # a store made by an older collector
+            self.db.execute("ALTER TABLE readings ADD COLUMN model TEXT")
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.commit()
 
@@ -74,19 +78,19 @@ class Store:
         """Store rows (dicts with device, time and any VALUE_COLUMNS, flags, seq). (new, duplicates)."""
         new = dup = 0
         recv = now_iso()
-        cols = ["device", "time", "source", "seq"] + VALUE_COLUMNS + ["flags", "received"]
+        cols = ["device", "time", "source", "seq"] + VALUE_COLUMNS + ["flags", "received", "model"]
         ins = "INSERT INTO readings (%s) VALUES (%s)" % (", ".join(cols), ", ".join("?" * len(cols)))
         upd = "UPDATE readings SET %s WHERE device = ? AND time = ?" % ", ".join(
-            "%s = COALESCE(%s, ?)" % (c, c) for c in VALUE_COLUMNS)
+            "%s = COALESCE(%s, ?)" % (c, c) for c in VALUE_COLUMNS + ["model"])
         with self.lock:
             for r in rows:
                 vals = [r["device"], r["time"], source, r.get("seq")] + [r.get(c) for c in VALUE_COLUMNS] + \
-                       [r.get("flags"), recv]
+                       [r.get("flags"), recv, r.get("model")]
                 try:
                     self.db.execute(ins, vals)
                     new += 1
                 except sqlite3.IntegrityError:
-                    self.db.execute(upd, [r.get(c) for c in VALUE_COLUMNS] + [r["device"], r["time"]])
+                    self.db.execute(upd, [r.get(c) for c in VALUE_COLUMNS] + [r.get("model"), r["device"], r["time"]])
                     dup += 1
             self.db.commit()
         return new, dup
