@@ -48,7 +48,9 @@ def parse_value(path: str, text: str):
     from airkit_fw.config import SCHEMA
 
     if path not in SCHEMA:
-        close = [k for k in SCHEMA if k.split(".")[-1] == path.split(".")[-1]]
+        import difflib
+
+        close = difflib.get_close_matches(path, list(SCHEMA), n=2, cutoff=0.7)
         hint = (" (did you mean %s?)" % ", ".join(close)) if close else ""
         raise UserError("unknown setting '%s'%s: see 'airkit config show --schema'" % (path, hint))
     kind = SCHEMA[path][0]
