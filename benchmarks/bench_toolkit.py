@@ -1,0 +1,82 @@
+"""Host toolkit figures, measured against virtual boards over pseudo-terminals with
+mpremote's real serial transport.
+
+- deploy_full_bytes: file bytes sent by a deploy to a blank board (deploy_full_wire_bytes:
+  all bytes written to the serial line, including commands and base64 overhead)
+- deploy_incremental_bytes: file bytes sent by a second deploy of unchanged firmware
+  (deploy_incremental_wire_bytes: the hash checks that prove nothing changed)
+- deploy_full_s: wall time of that full deploy (compile + copy + verify)
+- provision_1_board_s / provision_3_boards_s: 'airkit provision' of one vs. three blank
+  boards in parallel (deploy, configure, kit test, report)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "host"))
+sys.path.insert(0, str(ROOT / "tests"))
+
+
+def _provision(tmp: Path, n: int) -> float:
+    from toolkit_helpers import RunningBoard
+
+    wifi = {"wifi": {"ssid": "lab", "password": "lab-pass-1"}}
+    rows = "".join("bench-%02d,Bench %d,lab,lab-pass-1\n" % (i, i) for i in range(n))
+    (tmp / "class.csv").write_text("device_id,name,wifi_ssid,wifi_password\n" + rows)
+    boards = [RunningBoard(tmp, "p%d" % i, firmware_from="flash", scenario=wifi) for i in range(n)]
+    try:
+        t0 = time.monotonic()
+        out = subprocess.run([sys.executable, "-m", "airkit.cli", "provision", str(tmp / "class.csv"), "--ports",
+                              ",".join(b.port for b in boards), "--json"], capture_output=True, text=True,
+                             timeout=600, cwd=str(ROOT))
+        elapsed = time.monotonic() - t0
+        res = json.loads(out.stdout)
+        if out.returncode != 0 or not all(b["ok"] for b in res["boards"]):
+            raise RuntimeError("provision failed: %s %s" % (out.stderr[-500:], res["boards"]))
+        return elapsed
+    finally:
+        for b in boards:
+            b.stop()
+
+
+def run() -> dict:
+    from airkit.boardlink import open_board
+    from airkit.deploy import deploy
+    from toolkit_helpers import RunningBoard
+
+    m = {}
+    with tempfile.TemporaryDirectory(prefix="airkit-bench-") as d:
+        tmp = Path(d)
+        cfg = {"device": {"id": "bench"}}
+        with RunningBoard(tmp, "d1", firmware_from="flash") as b:
+            t0 = time.monotonic()
+            with open_board(b.port) as link:
+                full = deploy(link, cfg)
+            m["deploy_full_s"] = round(time.monotonic() - t0, 3)
+            with open_board(b.port) as link:
+                inc = deploy(link, cfg)
+        m["deploy_full_bytes"] = full["file_bytes_sent"]
+        m["deploy_full_wire_bytes"] = full["wire_bytes"]
+        m["deploy_files"] = full["files"]
+        m["deploy_incremental_bytes"] = inc["file_bytes_sent"]
+        m["deploy_incremental_wire_bytes"] = inc["wire_bytes"]
+        one = tmp / "one"
+        one.mkdir()
+        m["provision_1_board_s"] = round(_provision(one, 1), 2)
+        three = tmp / "three"
+        three.mkdir()
+        m["provision_3_boards_s"] = round(_provision(three, 3), 2)
+    m["provision_parallel_speedup"] = round(3 * m["provision_1_board_s"] / m["provision_3_boards_s"], 2)
+    return m
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(), indent=1))
