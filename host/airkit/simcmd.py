@@ -34,8 +34,9 @@ def register(sub):
     p.add_argument("--pms-b", action="store_true", help="fit a second PMS5003 (A/B channels)")
     p.add_argument("--ticks-start", type=int, default=0,
                    help="tick counter at boot (e.g. 1073000000 to cross the 2^30 ms wrap early)")
-    p.add_argument("--speed", type=float, default=0,
-                   help="virtual seconds per real second (default 0: as fast as possible; 1: real time)")
+    p.add_argument("--speed", type=float, default=None,
+                   help="virtual seconds per real second (0: as fast as possible, the default; "
+                        "1: real time; with --port-link the default is 60)")
     p.add_argument("--firmware", choices=["repo", "flash"], default="repo",
                    help="run the firmware from this source tree (default) or what 'airkit deploy' put on the board")
     p.add_argument("--json", action="store_true", help="one JSON object per reading, then a summary line")

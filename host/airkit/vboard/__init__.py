@@ -36,6 +36,7 @@ REPO_FIRMWARE = HERE.parents[2] / "firmware"
 EXIT_RESET = 75
 EXIT_WATCHDOG = 76
 DEFAULT_START = "2026-01-05T00:00:00Z"
+LINKED_SPEED = 60          # virtual seconds per real second for a board with a port link
 
 # A config that works on the virtual board's wiring (DevKitC pins).
 DEFAULT_CONFIG = {
@@ -123,6 +124,11 @@ class VirtualBoard:
         if config is not None:
             opts["config"] = config
         opts.update(extra or {})
+        if opts.get("speed") is None:
+            # A board behind a port link is one a person (or a tool) talks to: pace it
+            # like a sped-up real board (a 5-minute reading every 5 s) instead of
+            # flooding its console as fast as the CPU allows.
+            opts["speed"] = LINKED_SPEED if port_link else 0
         self.opts = opts
         (self.board_dir / "sim.json").write_text(json.dumps(opts))
 
