@@ -196,6 +196,12 @@ def _uplink_problems(i, u):
         v = u.get(k)
         if v is not None and (not isinstance(v, str) or v.split("://")[0] not in ("http", "https", "mqtt", "mqtts")):
             out.append("uplinks[%d] (%s): 'url' must start with http://, https://, mqtt:// or mqtts://" % (i, t))
+    url = u.get("url")
+    if isinstance(url, str) and url.split("://")[0] in ("https", "mqtts"):
+        ca = u.get("ca")
+        if not isinstance(ca, str) or "-----BEGIN CERTIFICATE-----" not in ca:
+            out.append("uplinks[%d] (%s) uses %s but has no 'ca': paste the server's root certificate (PEM text) "
+                       "so the board can verify it" % (i, t, url.split("://")[0]))
     if u.get("pm") not in (None, "atm", "cf1"):
         out.append("uplinks[%d] (%s): 'pm' must be \"atm\" or \"cf1\"" % (i, t))
     return out

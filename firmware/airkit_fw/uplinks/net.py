@@ -102,12 +102,36 @@ def open_conn(board, host, port, secure, cadata=None, timeout_s=OP_TIMEOUT_S):
         import tls
         ctx = tls.SSLContext(tls.PROTOCOL_TLS_CLIENT)
         ctx.verify_mode = tls.CERT_REQUIRED
-        if cadata:
-            ctx.load_verify_locations(cadata=cadata)
+        for der in ca_certificates(cadata):
+            ctx.load_verify_locations(der)     # the tls module takes DER, one certificate per call
         return ctx.wrap_socket(s, server_hostname=host)
-    except (OSError, ValueError, ImportError) as e:
+    except Exception as e:  # ValueError (bad chain, wrong host), OSError, TypeError: all a TLS failure
         s.close()
         raise NetError("tls", type(e).__name__)
+
+
+def ca_certificates(cadata):
+    """DER certificates from CA data: PEM text (one or more certificates, as pasted
+    into the config's ``ca``) or DER bytes. No CA means nothing can be verified."""
+    if not cadata:
+        raise ValueError("no CA certificate for an https/mqtts uplink")
+    if isinstance(cadata, (bytes, bytearray)) and not cadata.startswith(b"-----"):
+        return [bytes(cadata)]
+    import binascii
+    text = cadata.decode() if isinstance(cadata, (bytes, bytearray)) else cadata
+    out = []
+    begin = "-----BEGIN CERTIFICATE-----"
+    end = "-----END CERTIFICATE-----"
+    i = text.find(begin)
+    while i >= 0:
+        j = text.find(end, i)
+        if j < 0:
+            break
+        out.append(binascii.a2b_base64("".join(text[i + len(begin):j].split())))
+        i = text.find(begin, j)
+    if not out:
+        raise ValueError("the CA data holds no PEM certificate")
+    return out
 
 
 def send_all(sock, data):

@@ -9,6 +9,7 @@ MQTT broker; ``airkit collect add-node`` / ``add-device`` register stations;
 from __future__ import annotations
 
 import signal
+import ssl
 import sys
 import threading
 from pathlib import Path
@@ -29,6 +30,8 @@ def register(sub):
     p.add_argument("--mqtt", help="also subscribe: mqtt://HOST[:PORT]/TOPIC (LASS lines, airkit JSON states)")
     p.add_argument("--node", action="append", default=[],
                    help="accept Sensor.Community pushes from this node (esp32-<chipid>); repeatable")
+    p.add_argument("--tls-cert", help="serve https with this certificate chain (PEM)")
+    p.add_argument("--tls-key", help="private key of --tls-cert (PEM)")
     p.add_argument("--verbose", action="store_true", help="log every request")
     p.set_defaults(func=serve)
     s = p.add_subparsers(dest="collect_cmd", metavar="SUBCOMMAND")
@@ -100,8 +103,15 @@ def serve(args) -> int:
     store = _store(args.db)
     for node in args.node:
         store.add_device(node, "sc")
+    if bool(args.tls_cert) != bool(args.tls_key):
+        raise UserError("https needs both --tls-cert and --tls-key")
     try:
-        srv = Collector(store, args.host, args.port, args.max_body, args.verbose)
+        srv = Collector(store, args.host, args.port, args.max_body, args.verbose, args.tls_cert, args.tls_key)
+    except FileNotFoundError as e:
+        raise UserError("TLS file %s does not exist: check --tls-cert/--tls-key" % e.filename)
+    except ssl.SSLError as e:
+        raise UserError("the TLS certificate or key cannot be used (%s): give a PEM certificate and its key"
+                        % e.reason)
     except OSError as e:
         raise UserError("cannot listen on %s:%d (%s): pick another --port" % (args.host, args.port, e.strerror))
     sub = None
@@ -109,7 +119,7 @@ def serve(args) -> int:
         from airkit.collect.mqttsub import Subscriber
 
         sub = Subscriber(store, args.mqtt).start()
-    print("airkit collect on http://%s:%d (Sensor.Community push: /v1/push-sensor-data/, airkit JSON: "
+    print("airkit collect on " + srv.scheme + "://%s:%d (Sensor.Community push: /v1/push-sensor-data/, airkit JSON: "
           "/api/v1/batch), store %s; Ctrl-C stops" % (args.host, srv.port, args.db), file=sys.stderr, flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *a: stop.set())

@@ -200,8 +200,18 @@ class Collector(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, store: Store, host="127.0.0.1", port=8000, max_body=DEFAULT_MAX_BODY, verbose=False):
+    def __init__(self, store: Store, host="127.0.0.1", port=8000, max_body=DEFAULT_MAX_BODY, verbose=False,
+                 tls_cert=None, tls_key=None):
         super().__init__((host, port), Handler)
+        if tls_cert:
+            # https for stations that upload over the internet; the station verifies
+            # this certificate against the CA pasted into its uplink's "ca".
+            import ssl
+
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(tls_cert, tls_key)
+            self.socket = ctx.wrap_socket(self.socket, server_side=True)
+        self.scheme = "https" if tls_cert else "http"
         self.store = store
         self.max_body = max_body
         self.verbose = verbose

@@ -20,6 +20,7 @@ setting the RTC) runs unchanged. It is unreachable while the WiFi is down.
 """
 
 import errno
+import io
 import socket as _s
 import struct
 import time as _t
@@ -64,7 +65,8 @@ def getaddrinfo(host, port, af=0, type=0, proto=0, flags=0):
     return res
 
 
-class socket:
+class socket(io.IOBase):
+    # io.IOBase: a Python stream that C code (tls.wrap_socket) can read and write.
     def __init__(self, af=AF_INET, type=SOCK_STREAM, proto=0):
         _check_link()
         self._type = type
@@ -160,6 +162,11 @@ class socket:
 
     def close(self):
         self._s.close()
+
+    def ioctl(self, req, arg):
+        if req == 4:        # MP_STREAM_CLOSE
+            self._s.close()
+        return 0
 
     def fileno(self):
         return self._s.fileno()
