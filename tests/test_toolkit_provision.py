@@ -58,3 +58,21 @@ def test_provision_three_boards(tmp_path, capsys):
     finally:
         for b in boards:
             b.stop()
+
+
+def test_reported_config_hash_hides_secrets():
+    """The report's config hash must not let anyone test password guesses offline."""
+    import hashlib
+
+    from airkit.deploy import config_bytes, public_config_hash
+
+    a = {"device": {"id": "st-01"}, "wifi": {"ssid": "school", "password": "pw-class-7"},
+         "uplinks": [{"type": "airkit_json", "url": "http://x/api", "token": "tok-123456"}]}
+    b = json.loads(json.dumps(a))
+    b["wifi"]["password"] = "another-pw"
+    b["uplinks"][0]["token"] = "tok-999999"
+    assert public_config_hash(a) == public_config_hash(b)
+    assert public_config_hash(a) != hashlib.sha256(config_bytes(a)).hexdigest()
+    c = json.loads(json.dumps(a))
+    c["wifi"]["ssid"] = "library"
+    assert public_config_hash(a) != public_config_hash(c)

@@ -29,6 +29,17 @@ def firmware_digest(files: dict[str, str]) -> str:
     return h.hexdigest()
 
 
+def public_config_hash(cfg: dict) -> str:
+    """SHA-256 of the config with every secret masked: safe to print and report.
+
+    A hash of the real file would let anyone holding the report test password
+    guesses offline (the rest of the config is in the report), so reports
+    never carry it; the board-side comparison uses the real file's hash."""
+    from airkit_fw.config import masked
+
+    return hashlib.sha256(config_bytes(masked(cfg))).hexdigest()
+
+
 def config_bytes(cfg: dict) -> bytes:
     """The exact bytes written to /config.json (stable, so its hash is stable)."""
     return json.dumps(cfg, sort_keys=True, separators=(",", ":")).encode()
@@ -143,7 +154,15 @@ def deploy(link, config: dict | None = None, build_dir: Path | None = None, quie
                                 "'airkit deploy' again" % (len(bad), ", ".join(bad[:3])))
             if cfg_hash is not None and final.get("config.json") != cfg_hash:
                 raise UserError("config.json does not match after copying: run 'airkit deploy' again")
-            cfg_hash = final.get("config.json")
+            cfg_hash = None
+            if config is not None:
+                cfg_hash = public_config_hash(config)
+            else:
+                text = link.read_text("config.json")
+                try:
+                    cfg_hash = public_config_hash(json.loads(text)) if text else None
+                except ValueError:
+                    cfg_hash = None
             manifest = {"firmware_hash": firmware_digest(want), "files": want,
                         "version": _fw_version()}
             mdata = json.dumps(manifest, sort_keys=True).encode()

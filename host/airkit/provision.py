@@ -154,7 +154,7 @@ def _provision(job: dict) -> dict:
             if summary["config_sent"]:
                 res["steps"].append("config written")
             prev = job.get("previous") or {}
-            if (not job.get("retest") and prev.get("tests_passed")
+            if (not job.get("retest") and prev.get("tests_passed") and not summary["config_sent"]
                     and prev.get("firmware_hash") == summary["firmware_hash"]
                     and prev.get("config_hash") == summary["config_hash"]):
                 res["doctor"] = prev["doctor"]
