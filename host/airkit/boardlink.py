@@ -282,8 +282,13 @@ class BoardLink:
 
     def reset(self):
         """Hard-reset the board (as the reset button does); the link is unusable afterwards."""
+        # Plain raw-REPL input, then Ctrl-D, and no waiting: mpremote's exec_raw_no_follow
+        # uses raw-paste mode and waits for an acknowledgement that a resetting board
+        # never sends; if the board then prints steadily (a running station), that wait
+        # never ends.
         try:
-            self.t.exec_raw_no_follow("import machine\nmachine.reset()\n")
+            self.t.serial.write(b"import machine\r\nmachine.reset()\r\n\x04")
+            self.t.serial.flush()
         except Exception:
             pass
         self.in_repl = False

@@ -1,0 +1,31 @@
+"""Resetting a board from the host never hangs, even when the restarted station
+prints steadily (it used to wait for an acknowledgement a resetting board never sends)."""
+
+import threading
+import time
+
+from airkit.boardlink import open_board
+from toolkit_helpers import RunningBoard
+
+
+def test_reset_returns_and_the_station_runs_again(tmp_path):
+    # speed 600: the restarted station prints a reading about every half second
+    with RunningBoard(tmp_path, "r1", config={"device": {"id": "r1"}}, extra={"speed": 600}) as b:
+        link = open_board(b.port)
+        done = threading.Event()
+
+        def reset():
+            link.reset()
+            link.close()
+            done.set()
+
+        t0 = time.monotonic()
+        threading.Thread(target=reset, daemon=True).start()
+        assert done.wait(20), "reset() did not return"
+        assert time.monotonic() - t0 < 10
+        # the board really reset (hard reset cause) and its station runs again
+        assert b.wait_line(lambda l: "starting (reset cause: hard)" in l, timeout=20)
+        n = len(b.board.lines)
+        assert b.wait_line(lambda l: l.startswith("reading "), timeout=20, start=n)
+        with open_board(b.port) as again:
+            assert "ok" in again.exec("print('ok')")
