@@ -29,3 +29,21 @@ def test_reset_returns_and_the_station_runs_again(tmp_path):
         assert b.wait_line(lambda l: l.startswith("reading "), timeout=20, start=n)
         with open_board(b.port) as again:
             assert "ok" in again.exec("print('ok')")
+
+
+def test_a_burst_of_ctrl_c_interrupts_but_never_kills_the_board(tmp_path):
+    """Tools send Ctrl-C repeatedly (mpremote does); a board survives that, so must the virtual one."""
+    import serial
+
+    for i in range(6):
+        with RunningBoard(tmp_path, "c%d" % i, config={"device": {"id": "c"}}) as b:
+            s = serial.Serial(b.port, timeout=0.2)
+            t0 = time.monotonic()
+            while time.monotonic() - t0 < 0.6:
+                s.write(b"\x03")
+                time.sleep(0.0005 * (i % 3))
+            s.close()
+            time.sleep(0.5)
+            assert b.error is None and b.board.proc.poll() is None, b.board.lines[-3:]
+            with open_board(b.port) as link:
+                assert "alive" in link.exec("print('alive')")

@@ -37,6 +37,7 @@ EXIT_RESET = 75
 EXIT_WATCHDOG = 76
 DEFAULT_START = "2026-01-05T00:00:00Z"
 LINKED_SPEED = 60          # virtual seconds per real second for a board with a port link
+INTERRUPT_HOLD_S = 3.0     # further Ctrl-C bytes are held back this long while one is pending
 
 # A config that works on the virtual board's wiring (DevKitC pins).
 DEFAULT_CONFIG = {
@@ -104,6 +105,7 @@ class VirtualBoard:
         self.restarts = {"reset": 0, "watchdog": 0, "power_cut": 0}
         self.proc = None
         self._stop = threading.Event()
+        self._last_interrupt = 0.0
         self.heap_kb = heap_kb
         opts = {
             "start_unix": parse_iso(start),
@@ -244,13 +246,31 @@ class VirtualBoard:
                             line, buf = buf.split(b"\n", 1)
                             self._line(line.decode("utf-8", "replace").rstrip("\r"))
                     else:
-                        os.write(master, data)
+                        os.write(master, self._debounce_interrupts(master, data))
                 if self._stop.is_set():
                     self.proc.kill()
         finally:
             sel.close()
             os.close(master)
         return self.proc.wait()
+
+    def _debounce_interrupts(self, master, data: bytes) -> bytes:
+        """Pass at most one Ctrl-C while the board's console turns Ctrl-C into SIGINT.
+
+        On an ESP32 a second Ctrl-C is harmless. The unix port exits when a second
+        SIGINT arrives before the first was handled, or while it has no handler
+        (just before its REPL starts), so tools that send Ctrl-C more than once
+        (mpremote does) would kill the virtual board. At the REPL the console is
+        in raw mode (no ISIG) and Ctrl-C passes as an ordinary byte.
+        """
+        if b"\x03" not in data or not termios.tcgetattr(master)[3] & termios.ISIG:
+            return data
+        now = time.monotonic()
+        if now - self._last_interrupt < INTERRUPT_HOLD_S:
+            return data.replace(b"\x03", b"")
+        self._last_interrupt = now
+        first = data.index(b"\x03") + 1
+        return data[:first] + data[first:].replace(b"\x03", b"")
 
     def stop(self):
         self._stop.set()
