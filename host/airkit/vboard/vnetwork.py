@@ -3,7 +3,8 @@
 The station connects only to the simulated AP (scenario ``wifi``: ``ssid``,
 ``password``; default: whatever the board's config asks for), takes a couple of
 virtual seconds to associate, reports ``STAT_WRONG_PASSWORD`` /
-``STAT_NO_AP_FOUND`` by name, and loses the link during ``down`` windows.
+``STAT_NO_AP_FOUND`` by name, loses the link during ``down`` windows, and
+hangs at ``wedge_at`` hours until the board reboots (a stuck driver).
 Traffic itself uses the unix port's real sockets (loopback servers in tests).
 """
 
@@ -79,9 +80,20 @@ class WLAN:
     def disconnect(self):
         self._status = STAT_IDLE
 
+    def _wedged(self):
+        # The driver hangs at each scenario "wedge_at" hour and stays hung until the
+        # chip restarts (only a reboot clears it): the AP stays visible in scans.
+        for h in _world.scenario.get("wifi", {}).get("wedge_at", []):
+            t = _world.start_ms + int(h * 3600000)
+            if _world.boot_ms < t <= _world.now_ms:
+                return True
+        return False
+
     def status(self, param=None):
         if param == "rssi":
             return -61
+        if self._wedged():
+            return STAT_IDLE if self._status == STAT_IDLE else STAT_CONNECTING
         if self._status == STAT_CONNECTING and _world.now_ms - self._since >= 2500:
             self._status = self._target
         if self._status == STAT_GOT_IP and self._outage():
