@@ -47,3 +47,17 @@ def test_a_burst_of_ctrl_c_interrupts_but_never_kills_the_board(tmp_path):
             assert b.error is None and b.board.proc.poll() is None, b.board.lines[-3:]
             with open_board(b.port) as link:
                 assert "alive" in link.exec("print('alive')")
+
+
+def test_unread_console_never_stalls_the_board(tmp_path):
+    """Nobody reads the port for a long while (kilobytes of readings): the board keeps
+    running (output nobody reads is lost, as on a real serial adapter) and answers after."""
+    with RunningBoard(tmp_path, "q1", config={"device": {"id": "q1"}}, extra={"speed": 30000}) as b:
+        n = len(b.board.readings())
+        deadline = time.monotonic() + 30
+        while len(b.board.readings()) < n + 300 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(b.board.readings()) >= n + 300, "the board stalled while nobody read its console"
+        assert b.board.link_dropped > 4096
+        with open_board(b.port) as link:
+            assert "alive" in link.exec("print('alive')")

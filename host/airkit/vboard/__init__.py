@@ -106,6 +106,7 @@ class VirtualBoard:
         self.proc = None
         self._stop = threading.Event()
         self._last_interrupt = 0.0
+        self.link_dropped = 0          # console bytes nobody read from the port link
         self.heap_kb = heap_kb
         opts = {
             "start_unix": parse_iso(start),
@@ -215,9 +216,14 @@ class VirtualBoard:
         self.proc = subprocess.Popen(self._cmd(), stdin=slave, stdout=slave, stderr=slave, env=env,
                                      cwd=str(self.board_dir), preexec_fn=preexec)
         os.close(slave)
+        os.set_blocking(master, False)
         if not hasattr(self, "_link_master"):
             lm, ls = pty.openpty()
             tty.setraw(ls)
+            # Never block on the link: with no tool reading it, a board's serial output
+            # is simply lost (as on a USB-serial adapter nobody listens to); blocking
+            # here would stall the board itself.
+            os.set_blocking(lm, False)
             self._link_master, self._link_slave = lm, ls
             if self.port_link.is_symlink() or self.port_link.exists():
                 self.port_link.unlink()
@@ -240,13 +246,19 @@ class VirtualBoard:
                     if not data:
                         continue
                     if key.data == "board":
-                        os.write(lm, data)
+                        try:
+                            os.write(lm, data)
+                        except BlockingIOError:
+                            self.link_dropped += len(data)
                         buf += data
                         while b"\n" in buf:
                             line, buf = buf.split(b"\n", 1)
                             self._line(line.decode("utf-8", "replace").rstrip("\r"))
                     else:
-                        os.write(master, self._debounce_interrupts(master, data))
+                        try:
+                            os.write(master, self._debounce_interrupts(master, data))
+                        except BlockingIOError:      # the board's input is full: lost, as on a UART
+                            pass
                 if self._stop.is_set():
                     self.proc.kill()
         finally:
