@@ -59,7 +59,7 @@ def test_deploy_refuses_bad_config_and_missing_port(tmp_path, capsys):
 
 
 def test_monitor_parses_readings(tmp_path):
-    with RunningBoard(tmp_path, "m1", config={"device": {"id": "mon"}}) as b:
+    with RunningBoard(tmp_path, "m1", config={"device": {"id": "mon"}}, extra={"speed": 600}) as b:
         out = subprocess.run(AIRKIT + ["monitor", "--port", b.port, "--count", "3", "--json"],
                              capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
@@ -71,7 +71,8 @@ def test_monitor_parses_readings(tmp_path):
 def test_monitor_ctrl_c_exits_cleanly(tmp_path):
     import signal
     import time
-    with RunningBoard(tmp_path, "m2", config={"device": {"id": "m2"}}) as b:
+    # speed 600: a reading about every half second, so 2.5 s surely shows some
+    with RunningBoard(tmp_path, "m2", config={"device": {"id": "m2"}}, extra={"speed": 600}) as b:
         p = subprocess.Popen(AIRKIT + ["monitor", "--port", b.port], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
         time.sleep(2.5)
@@ -114,7 +115,12 @@ CASES = {
 def test_doctor_diagnoses(tmp_path, name):
     scenario, wiring, cfg, want = CASES[name]
     with RunningBoard(tmp_path, name, scenario=scenario, wiring=wiring, config=cfg) as b:
-        with open_board(b.port) as link:
+        try:
+            link = open_board(b.port)
+        except Exception:
+            print(b.diagnose())
+            raise
+        with link:
             rep = run_doctor(link)
     got = {c["check"]: c for c in rep["checks"]}
     for check, status in want.items():

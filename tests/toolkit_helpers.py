@@ -47,6 +47,23 @@ class RunningBoard:
             time.sleep(0.05)
         return None
 
+    def diagnose(self) -> str:
+        """What the board was doing (for a test that could not reach it)."""
+        import subprocess
+
+        proc = self.board.proc
+        lines = ["board process: %s (exit %s), runner error: %r" % (
+            proc.pid if proc else None, proc.poll() if proc else None, self.error)]
+        lines += ["  " + ln for ln in self.board.lines[-12:]]
+        if proc:
+            lines.append(subprocess.run(["ps", "-o", "pid,stat,wchan:24,time,cmd", "-p", str(proc.pid)],
+                                        capture_output=True, text=True).stdout)
+            try:
+                lines.append("stack: " + open("/proc/%d/stack" % proc.pid).read())
+            except OSError:
+                pass
+        return "\n".join(lines)
+
     def stop(self):
         self.board.stop()
         self.thread.join(10)
