@@ -44,7 +44,7 @@ def main() -> int:
         bdir.mkdir(parents=True, exist_ok=True)
         mac = mac_for(bdir.resolve().name)
         store.add_device(name, "json", TOKEN)
-        store.add_device("esp32-" + chip_id(bytes(int(x, 16) for x in mac.split(":"))), "sc")
+        store.add_device("esp32-" + chip_id(bytes(int(x, 16) for x in mac.split(":"))), "sc", station=name)
         cfg = {"device": {"id": name, "name": name}, "wifi": {"ssid": "airkit-sim", "password": "airkit-sim-wifi"},
                "uplinks": [
                    {"type": "airkit_json", "url": "http://127.0.0.1:%d/api/v1/batch" % coll.port, "token": TOKEN},

@@ -47,6 +47,8 @@ def register(sub):
     a.set_defaults(func=add_device)
     n = s.add_parser("add-node", help="register a Sensor.Community node id (esp32-<chipid>)")
     n.add_argument("node")
+    n.add_argument("--station", help="station id (the config's device.id) to file this node's pushes under, "
+                                     "so they merge with the station's other uplinks")
     n.add_argument("--db", default=DEFAULT_DB)
     n.set_defaults(func=add_node)
 
@@ -66,8 +68,8 @@ def _store(path, must_exist=False):
 def add_node(args) -> int:
     if not args.node.startswith("esp32-") and not args.node.startswith("esp8266-"):
         raise UserError("a Sensor.Community node id looks like esp32-<chipid> (got %s)" % args.node)
-    _store(args.db).add_device(args.node, "sc")
-    print("node %s registered" % args.node)
+    _store(args.db).add_device(args.node, "sc", station=args.station)
+    print("node %s registered%s" % (args.node, " for station %s" % args.station if args.station else ""))
     return 0
 
 

@@ -51,7 +51,8 @@ class Reject(Exception):
 
 def parse_sc(store: Store, headers, body: bytes) -> tuple[list[dict], dict]:
     node = headers.get("X-Sensor") or headers.get("Sensor") or headers.get("Node")
-    if not node or store.device(node) is None:
+    known = store.device(node) if node else None
+    if known is None:
         raise Reject(403, "Node not found")
     try:
         data = json.loads(body)
@@ -60,7 +61,7 @@ def parse_sc(store: Store, headers, body: bytes) -> tuple[list[dict], dict]:
     if not isinstance(data, dict) or not isinstance(data.get("sensordatavalues"), list) \
             or not data["sensordatavalues"]:
         raise Reject(400, "sensordatavalues: a non-empty list is required")
-    row = {"device": node}
+    row = {"device": known[3] or node}        # filed under its station when one was given
     for item in data["sensordatavalues"]:
         if not isinstance(item, dict) or not isinstance(item.get("value_type"), str) or "value" not in item:
             raise Reject(400, "sensordatavalues: each item needs value_type and value")

@@ -22,7 +22,8 @@ EXPORT_COLUMNS = ["time", "device", "pm25_cf1", "pm25_atm", "pm10_cf1", "pm10_at
                   "pm25_corrected", "model"]
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS devices (id TEXT PRIMARY KEY, kind TEXT NOT NULL, token_sha256 TEXT, added TEXT);
+CREATE TABLE IF NOT EXISTS devices (id TEXT PRIMARY KEY, kind TEXT NOT NULL, token_sha256 TEXT, added TEXT,
+  station TEXT);
 CREATE TABLE IF NOT EXISTS readings (
   device TEXT NOT NULL, time TEXT NOT NULL, source TEXT, seq INTEGER, %s, flags TEXT, received TEXT, model TEXT,
   PRIMARY KEY (device, time));
@@ -54,6 +55,9 @@ class Store:
         cols = [row[1] for row in self.db.execute("PRAGMA table_info(readings)")]
         if "model" not in cols:                   # a store made by an older collector
             self.db.execute("ALTER TABLE readings ADD COLUMN model TEXT")
+        cols = [row[1] for row in self.db.execute("PRAGMA table_info(devices)")]
+        if "station" not in cols:
+            self.db.execute("ALTER TABLE devices ADD COLUMN station TEXT")
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.commit()
 
@@ -62,15 +66,19 @@ class Store:
             self.db.close()
 
     # --- devices --------------------------------------------------------------------
-    def add_device(self, device_id: str, kind: str, token: str | None = None):
+    def add_device(self, device_id: str, kind: str, token: str | None = None, station: str | None = None):
+        """Register a device. ``station``: for a Sensor.Community node, the station id its
+        pushes are filed under, so they merge with the same readings from other uplinks."""
         with self.lock:
-            self.db.execute("INSERT OR REPLACE INTO devices VALUES (?, ?, ?, ?)",
-                            (device_id, kind, token_hash(token) if token else None, now_iso()))
+            self.db.execute("INSERT OR REPLACE INTO devices (id, kind, token_sha256, added, station) "
+                            "VALUES (?, ?, ?, ?, ?)",
+                            (device_id, kind, token_hash(token) if token else None, now_iso(), station))
             self.db.commit()
 
     def device(self, device_id: str):
+        """(id, kind, token_sha256, station) or None."""
         with self.lock:
-            return self.db.execute("SELECT id, kind, token_sha256 FROM devices WHERE id = ?",
+            return self.db.execute("SELECT id, kind, token_sha256, station FROM devices WHERE id = ?",
                                    (device_id,)).fetchone()
 
     # --- readings -------------------------------------------------------------------
@@ -81,7 +89,7 @@ class Store:
         cols = ["device", "time", "source", "seq"] + VALUE_COLUMNS + ["flags", "received", "model"]
         ins = "INSERT INTO readings (%s) VALUES (%s)" % (", ".join(cols), ", ".join("?" * len(cols)))
         upd = "UPDATE readings SET %s WHERE device = ? AND time = ?" % ", ".join(
-            "%s = COALESCE(%s, ?)" % (c, c) for c in VALUE_COLUMNS + ["model"])
+            "%s = COALESCE(%s, ?)" % (c, c) for c in VALUE_COLUMNS + ["model", "seq", "flags"])
         with self.lock:
             for r in rows:
                 vals = [r["device"], r["time"], source, r.get("seq")] + [r.get(c) for c in VALUE_COLUMNS] + \
@@ -90,7 +98,8 @@ class Store:
                     self.db.execute(ins, vals)
                     new += 1
                 except sqlite3.IntegrityError:
-                    self.db.execute(upd, [r.get(c) for c in VALUE_COLUMNS] + [r.get("model"), r["device"], r["time"]])
+                    self.db.execute(upd, [r.get(c) for c in VALUE_COLUMNS] +
+                                    [r.get("model"), r.get("seq"), r.get("flags"), r["device"], r["time"]])
                     dup += 1
             self.db.commit()
         return new, dup
