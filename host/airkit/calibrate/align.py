@@ -21,7 +21,8 @@ AB_RECOVERY = 0.90          # PurpleAir practice: a channel needs >= 90 % of its
 # slightly in smoke), DHT22 -40..80 C and 0..100 % RH; reference monitors may
 # read slightly negative near zero.
 LIMITS = {"pm25_cf1": (0.0, 1500.0), "pm25_cf1_a": (0.0, 1500.0), "pm25_cf1_b": (0.0, 1500.0),
-          "rh": (0.0, 100.0), "temp_c": (-40.0, 80.0), "pm25": (-10.0, 1000.0), "ref_pm25": (-10.0, 1000.0)}
+          "rh": (0.0, 100.0), "temp_c": (-40.0, 80.0), "pm25": (-10.0, 1000.0), "ref_pm25": (-10.0, 1000.0),
+          "pm10_cf1": (0.0, 2000.0), "pm10_atm": (0.0, 2000.0), "pm10": (-10.0, 2000.0)}
 
 
 @dataclass
@@ -41,6 +42,9 @@ class Pairs:
     steps: list = field(default_factory=list)
     notes: list = field(default_factory=list)
     lag: dict = None             # {"lags": [...], "r": [...], "best": k, "applied": k}
+    pm10: pd.DataFrame = None    # hourly PM10 pairs (device, pm10, ref10) when both sides carry PM10
+    pm10_field: str = None       # the sensor column used for PM10 (pm10_cf1 or pm10_atm)
+    pm10_note: str = None        # why there are no PM10 pairs
 
     @property
     def devices(self):
@@ -139,7 +143,7 @@ def pair(sensor, reference, lag=0, max_lag=6, completeness=COMPLETENESS):
                       failed.get("pm25_cf1", 0), int(sh["pm25_cf1"].notna().sum())))
     if two:
         sh = ab_clean(sh, steps)
-    r = reference.frame[["pm25"]].copy()
+    r = reference.frame[["pm25"] + (["pm10"] if "pm10" in reference.frame else [])].copy()
     steps.append(Step("reference values read", 0, len(r)))
     r = drop_impossible(r, steps, "reference")
     failed = {}
@@ -167,13 +171,38 @@ def pair(sensor, reference, lag=0, max_lag=6, completeness=COMPLETENESS):
                         "Not applied: check the time zones, or pass --lag %d (or --lag auto)." % best))
     if applied:
         ref.index = ref.index + pd.Timedelta(hours=applied)
+    pm10, field10, note10 = _pm10_pairs(sh, rh_, applied)
     sh = sh.join(ref.rename("ref"), how="left")
     frame = pd.DataFrame({"device": sh["device"], "pm": sh["pm25_cf1"], "rh": sh.get("rh"), "t": sh.get("temp_c"),
                           "ref": sh["ref"]}, index=sh.index)
     before = len(frame)
     frame = frame.dropna(subset=["pm", "ref"])
     steps.append(Step("hours without both a sensor and a reference value", before - len(frame), len(frame)))
-    return _finish(frame, "1h", steps, notes, info)
+    out = _finish(frame, "1h", steps, notes, info)
+    out.pm10, out.pm10_field, out.pm10_note = pm10, field10, note10
+    return out
+
+
+def _pm10_pairs(sh, rh_, lag):
+    """Hourly PM10 pairs (device, pm10, ref10), or (None, None, why not).
+
+    The sensor's CF=1 PM10 is preferred (as CF=1 is for PM2.5); the
+    atmospheric one is used when it is all the sensor has."""
+    field10 = next((c for c in ("pm10_cf1", "pm10_atm") if c in sh and sh[c].notna().any()), None)
+    has_ref = "pm10" in rh_ and rh_["pm10"].notna().any()
+    if field10 is None or not has_ref:
+        side = " or ".join(x for x, miss in (("the sensor (pm10_cf1 / pm10_atm)", field10 is None),
+                                              ("the reference", not has_ref)) if miss)
+        return None, None, "PM10 targets skipped: no PM10 in %s." % side
+    ref10 = rh_["pm10"].dropna()
+    if lag:
+        ref10.index = ref10.index + pd.Timedelta(hours=lag)
+    j = sh[["device", field10]].join(ref10.rename("ref10"), how="inner")
+    j = pd.DataFrame({"device": j["device"], "pm10": j[field10], "ref10": j["ref10"]}, index=j.index).dropna()
+    if j.empty:
+        return None, None, "PM10 targets skipped: no hour with both a sensor and a reference PM10 value."
+    j.index.name = "time"
+    return j.sort_index(kind="stable"), field10, None
 
 
 def _span(index):
@@ -198,7 +227,9 @@ def _pair_daily(table, steps, notes):
     frame = frame.dropna(subset=["pm", "ref"])
     steps.append(Step("days without both a sensor and a reference value", before - len(frame), len(frame)))
     notes.append("lag check skipped: the file already pairs daily means")
-    return _finish(frame, "24h", steps, notes, None)
+    out = _finish(frame, "24h", steps, notes, None)
+    out.pm10_note = "PM10 targets skipped: the daily paired file carries no PM10."
+    return out
 
 
 def _finish(frame, freq, steps, notes, lag):

@@ -121,10 +121,51 @@ def _print_summary(s):
         _say("%s %-14s %s %s %s %s %s" % ("*" if n == s["chosen"] else " ", n, f(h["rmse"]), f(h["mae"]), f(h["bias"]),
                                          f(h["r2"]), f(h["slope"])))
     _say("chosen: %s (%s)" % (s["chosen"], s["chosen_title"]))
+    for line in precision_lines(s.get("precision")) + pm10_lines(s.get("pm10")):
+        _say(line)
     for w in s["warnings"]:
         _say("WARNING: " + w)
     for n in s["notes"]:
         _say("note: " + n)
+
+
+def _v(v, fmt="%.2f"):
+    return fmt % v if v is not None and v == v else "-"
+
+
+def precision_lines(p):
+    """The precision block of the text summary."""
+    if not p:
+        return []
+    out = ["", "precision between sensors (EPA 2021 target: SD <= %g ug/m3 or CV <= %g %%, 24-h means):"
+           % (p["targets"]["sd"], p["targets"]["cv"])]
+    for name in ("raw", p["model"]):
+        q = p.get(name)
+        if q and q.get("sd") is not None:
+            out.append("  %-14s SD %s ug/m3  CV %s %%  (%d sensors, %d days)  %s"
+                       % (name, _v(q["sd"]), _v(q["cv"], "%.1f"), q["sensors"], q["days"],
+                          "meets target" if q["meets"] else "MISSES target"))
+    out.append("  " + p["note"])
+    return out
+
+
+def pm10_lines(p):
+    """The PM10 block of the text summary."""
+    if not p:
+        return []
+    if "metrics_24h" not in p:
+        return ["", p["note"]]
+    m, t = p["metrics_24h"], p["targets_24h"]
+    out = ["", "PM10, %s (EPA 2021 PM10 targets: slope 0.65-1.35, intercept -10..+10, R2 >= 0.70, RMSE <= 14 "
+           "or NRMSE <= 30 %%; 24-h means):" % p["what"],
+           "  n %d  slope %s  intercept %s  R2 %s  RMSE %s  NRMSE %s %%  %s"
+           % (m["n"], _v(m["slope"]), _v(m["intercept"]), _v(m["r2"]), _v(m["rmse"]), _v(m["nrmse"], "%.0f"),
+              "all targets met" if t.get("all") else
+              "missed: " + ", ".join(k for k, v in t.items() if not v and k != "all") if t else "")]
+    for k in ("pooled", "note"):
+        if p.get(k):
+            out.append("  " + p[k])
+    return out
 
 
 def cmd_fit(args):
@@ -140,7 +181,8 @@ def cmd_fit(args):
         out = {"model": args.out, "chosen": doc["validation"]["chosen"], "correction": doc["correction"],
                "models": doc["validation"]["models"], "by_device": doc["validation"]["by_device"],
                "coverage": doc["training"]["coverage"], "warnings": doc["warnings"], "notes": doc["notes"],
-               "improvement_vs_epa_2021": doc["validation"]["improvement_vs_epa_2021"]}
+               "improvement_vs_epa_2021": doc["validation"]["improvement_vs_epa_2021"],
+               "precision": doc["validation"]["precision"], "pm10": doc["validation"]["pm10"]}
         print(json.dumps(out, indent=2))
     else:
         _print_summary(res.summary)

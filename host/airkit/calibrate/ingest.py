@@ -11,8 +11,8 @@ tz-aware), with canonical columns
 
 * sensor: ``pm25_cf1`` (mean of ``pm25_cf1_a``/``pm25_cf1_b`` when both
   exist), ``rh`` (%), ``temp_c``, optional ``pm25_atm``, ``pm10_cf1``,
-  ``device``;
-* reference: ``pm25`` (optional ``site``);
+  ``pm10_atm``, ``device``;
+* reference: ``pm25``, optional ``pm10`` where the format carries PM10;
 * paired (a file that already pairs both, e.g. daily PurpleAir + AQS):
   the sensor columns plus ``ref_pm25``.
 
@@ -316,7 +316,7 @@ def _read_airkit(path, tz=None):
     if pb is not None:
         out["pm25_cf1_b"] = _num(df[pb])
     for canon, names in (("rh", ("rh", "humidity")), ("pm25_atm", ("pm25_atm",)), ("pm10_cf1", ("pm10_cf1",)),
-                         ("device", ("device", "device_id", "station"))):
+                         ("pm10_atm", ("pm10_atm",)), ("device", ("device", "device_id", "station"))):
         c = _find(df.columns, *names)
         if c is not None:
             out[canon] = df[c].astype(str) if canon == "device" else _num(df[c])
@@ -351,7 +351,8 @@ def _read_purpleair(path, tz=None):
         out["pm25_cf1"] = _num(df[_require(path, df.columns, "pm2.5_cf_1")])
         notes.append("one PM channel in the file (A/B already averaged by PurpleAir): no A/B cleaning")
     for canon, names in (("rh", ("humidity", "humidity_a")), ("pm25_atm", ("pm2.5_atm", "pm2.5_atm_a")),
-                         ("pm10_cf1", ("pm10.0_cf_1", "pm10.0_cf_1_a")), ("device", ("sensor_index",))):
+                         ("pm10_cf1", ("pm10.0_cf_1", "pm10.0_cf_1_a")), ("pm10_atm", ("pm10.0_atm", "pm10.0_atm_a")),
+                         ("device", ("sensor_index",))):
         c = _find(df.columns, *names)
         if c is not None:
             out[canon] = df[c].astype(str) if canon == "device" else _num(df[c])
@@ -423,7 +424,7 @@ def _read_instrument_export(path, tz=None):
     return Table(_tidy(path, out, times, notes, ["pm25_cf1"]), "instrument_export", "sensor", path, conv, notes)
 
 
-def _read_paired_daily(path, tz=None):
+def _read_paired_daily(path, tz=None, site=None):
     df = _read_csv(path, _read_text(path))
     out = pd.DataFrame(index=df.index)
     out["device"] = df[_require(path, df.columns, "sensor_index")].astype(str)
@@ -466,10 +467,22 @@ def _one_site(path, df, col, site):
     return df
 
 
-def _ref_table(path, fmt, values, times, conv, notes, interval=None):
+def _ref_table(path, fmt, values, times, conv, notes, interval=None, pm10=None):
+    """``pm10``: optional (values, times) of the same station's PM10; kept
+    as column ``pm10`` when any of it is a number."""
     frame = pd.DataFrame({"pm25": np.asarray(values, dtype=float)})
     frame = _tidy(path, frame, times, notes, ["pm25"])
-    return Table(frame, fmt, "reference", path, conv, notes, interval or _interval(frame.index))
+    interval = interval or _interval(frame.index)
+    if pm10 is not None:
+        v10 = np.asarray(pm10[0], dtype=float)
+        if np.isfinite(v10).any():
+            f10 = pd.DataFrame({"pm10": v10})
+            f10.index = pd.DatetimeIndex(pm10[1], name="time")
+            f10 = f10[~f10.index.isna()]
+            f10 = f10.groupby(level=0).mean()
+            frame = frame.join(f10, how="outer")
+            frame.index.name = "time"
+    return Table(frame, fmt, "reference", path, conv, notes, interval)
 
 
 def _is_pm25(s):
@@ -483,7 +496,9 @@ def _read_plain(path, tz=None, site=None):
     tcol = _require(path, df.columns, "time", "timestamp", "datetime", "date")
     vcol = _require(path, df.columns, "pm25", "pm2.5", "value")
     times, conv = _tz_times(path, df[tcol], 2, tz, notes)
-    return _ref_table(path, "plain", _num(df[vcol]), times, conv + ", interval start", notes)
+    c10 = _find(df.columns, "pm10")
+    return _ref_table(path, "plain", _num(df[vcol]), times, conv + ", interval start", notes,
+                      pm10=(_num(df[c10]), times) if c10 is not None else None)
 
 
 def _read_airnow_dat(path, tz=None, site=None):
@@ -528,7 +543,9 @@ def _read_aqs_hourly(path, tz=None, site=None):
     for c in ("Date GMT", "Time GMT", "Sample Measurement"):
         _require(path, df.columns, c)
     pc = _find(df.columns, "Parameter Code")
+    d10 = None
     if pc is not None:
+        d10 = df[df[pc].str.strip() == "81102"]
         df = df[df[pc].str.strip().isin(["88101", "88502"])]
         if df.empty:
             _fail(path, "no PM2.5 (parameter 88101/88502) rows in this AQS file.")
@@ -541,8 +558,16 @@ def _read_aqs_hourly(path, tz=None, site=None):
     if _find(df.columns, "POC") is not None and df["POC"].nunique() > 1:
         notes.append("%d instruments (POCs) at the site: averaged per hour" % df["POC"].nunique())
     times = _parse_times(path, df["Date GMT"] + " " + df["Time GMT"], 2, fmt="%Y-%m-%d %H:%M")
+    pm10 = None
+    if d10 is not None and len(d10):
+        if sid is not None:
+            d10 = d10.assign(_site=d10["State Code"].str.zfill(2) + d10["County Code"].str.zfill(3)
+                             + d10["Site Num"].str.zfill(4))
+            d10 = d10[d10["_site"].isin(set(df["_site"]))]
+        pm10 = (_num(d10["Sample Measurement"]),
+                _parse_times(path, d10["Date GMT"] + " " + d10["Time GMT"], 2, fmt="%Y-%m-%d %H:%M"))
     return _ref_table(path, "aqs_hourly", _num(df["Sample Measurement"]), times,
-                      "UTC (Date/Time GMT), hour-beginning; missing hours have no row", notes)
+                      "UTC (Date/Time GMT), hour-beginning; missing hours have no row", notes, pm10=pm10)
 
 
 def _read_airnowtech(path, tz=None, site=None):
@@ -551,20 +576,35 @@ def _read_airnowtech(path, tz=None, site=None):
         _require(path, df.columns, c)
     par = _require(path, df.columns, "Param")
     aqs = _find(df.columns, "Param AQS")
-    df = df[_is_pm25(df[par]) | (df[aqs].str.strip().isin(["88101", "88502"]) if aqs else False)]
+    is10 = (df[par].astype(str).str.strip().str.upper().str.startswith("PM10")
+            | (df[aqs].str.strip().isin(["81102"]) if aqs else False))
+    d10 = df[is10]
+    df = df[~is10 & (_is_pm25(df[par]) | (df[aqs].str.strip().isin(["88101", "88502"]) if aqs else False))]
     if df.empty:
         _fail(path, "no PM2.5 rows in this AirNow-Tech export.")
-    df = _one_site(path, df, _find(df.columns, "Site AQS", "Site"), site)
-    vals = _num(df["Value"]).where(lambda v: v > -999)
-    notes = []
+    scol = _find(df.columns, "Site AQS", "Site")
+    df = _one_site(path, df, scol, site)
+    if scol is not None:
+        d10 = d10[d10[scol].astype(str).str.strip().isin(set(df[scol].astype(str).str.strip()))]
     qc = _find(df.columns, "QC Code")
-    if qc is not None:
-        bad = _num(df[qc]).fillna(0) != 0
-        if bad.any():
-            notes.append("%d values with a non-zero QC code treated as missing" % int(bad.sum()))
-        vals = vals.where(~bad)
+    notes = []
+
+    def values(d):
+        v = _num(d["Value"]).where(lambda v: v > -999)
+        bad = (_num(d[qc]).fillna(0) != 0) if qc is not None else pd.Series(False, index=d.index)
+        return v.where(~bad), int(bad.sum())
+    vals, nbad = values(df)
+    if nbad:
+        notes.append("%d values with a non-zero QC code treated as missing" % nbad)
     times = _parse_times(path, df["Date (UTC)"] + " " + df["Time (UTC)"], 2, fmt="%m/%d/%Y %H:%M")
-    return _ref_table(path, "airnowtech", vals, times, "UTC (Date/Time (UTC) columns), hour-beginning", notes)
+    pm10 = None
+    if len(d10):
+        v10, nbad10 = values(d10)
+        if nbad10:
+            notes.append("%d PM10 values with a non-zero QC code treated as missing" % nbad10)
+        pm10 = (v10, _parse_times(path, d10["Date (UTC)"] + " " + d10["Time (UTC)"], 2, fmt="%m/%d/%Y %H:%M"))
+    return _ref_table(path, "airnowtech", vals, times, "UTC (Date/Time (UTC) columns), hour-beginning", notes,
+                      pm10=pm10)
 
 
 def _moenv_values(s):
@@ -732,7 +772,9 @@ def _read_deq_minute(path, tz=None, site=None):
     notes.append("the 'Z' on these timestamps is taken at its word (UTC); regulatory monitors often log local "
                  "standard time: check the lag curve")
     times = _parse_times(path, df[_require(path, df.columns, "time_stamp")], 2)
-    return _ref_table(path, "deq_minute", vals, times, "as written (Z = UTC), minute start", notes)
+    c10 = _find(df.columns, "PM10")
+    return _ref_table(path, "deq_minute", vals, times, "as written (Z = UTC), minute start", notes,
+                      pm10=(_num(df[c10]), times) if c10 is not None else None)
 
 
 SENSOR_READERS = {

@@ -72,7 +72,8 @@ def build(result, sensor, reference, name=None, command=None):
                      "lag": s["lag"]},
         "validation": {"method": s["validation"], "chosen": chosen, "primary": s["primary_metrics"],
                        "models": s["models"], "by_device": s["by_device"],
-                       "improvement_vs_epa_2021": s["improvement_vs_epa_2021"]},
+                       "improvement_vs_epa_2021": s["improvement_vs_epa_2021"],
+                       "precision": s.get("precision"), "pm10": s.get("pm10")},
         "warnings": s["warnings"],
         "notes": s["notes"],
         "provenance": {

@@ -145,6 +145,48 @@ def _metrics_table(summary, key, tkey):
     return "<table>%s%s</table>" % (head, "".join(rows))
 
 
+def _precision_table(p):
+    """Between-sensor precision against the EPA 2021 target."""
+    if not p:
+        return ""
+    head = ("<h3>Precision between identical sensors (24-hour means)</h3><p>EPA 2021 target: SD ≤ %g %s or "
+            "CV ≤ %g %%, over the days on which every sensor has a valid 24-h mean.</p>"
+            % (p["targets"]["sd"], UG, p["targets"]["cv"]))
+    rows = []
+    for name in ("raw", p["model"]):
+        q = p.get(name)
+        if not q or q.get("sd") is None:
+            continue
+        rows.append("<tr><td>%s</td><td>%d</td><td>%d</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>"
+                    % (html.escape("raw sensor" if name == "raw" else "%s (held-out)" % name), q["sensors"], q["days"],
+                       _fmt(q["mean"]), _fmt(q["sd"]), _fmt(q["cv"], 1), "✔ met" if q["meets"] else "✘ missed"))
+    table = ("<table><tr><th>values</th><th>sensors</th><th>days</th><th>mean</th><th>SD</th><th>CV %%</th>"
+             "<th>EPA target</th></tr>%s</table>" % "".join(rows)) if rows else ""
+    return head + table + "<p>%s</p>" % html.escape(p["note"])
+
+
+def _pm10_table(p):
+    """Raw sensor PM10 against the reference PM10 and the EPA 2021 PM10 targets."""
+    if not p:
+        return ""
+    head = "<h3>PM10 (raw sensor, no correction)</h3>"
+    if "metrics_24h" not in p:
+        return head + "<p>%s</p>" % html.escape(p["note"])
+    rows = []
+    for label, mk, tk in (("24-hour means", "metrics_24h", "targets_24h"), ("hourly", "metrics_1h", "targets_1h")):
+        m, t = p[mk], p[tk] or {}
+        mark = "✔ all met" if t.get("all") else ("✘ missed: " + ", ".join(k for k, v in t.items() if not v and k != "all"))
+        rows.append("<tr><td>%s</td><td>%d</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td>"
+                    "<td>%s</td></tr>" % (label, m["n"], _fmt(m["rmse"]), _fmt(m["nrmse"], 0), _fmt(m["bias"]),
+                                          _fmt(m["r2"]), _fmt(m["slope"]), _fmt(m["intercept"]),
+                                          mark if t else "–"))
+    extra = " ".join(html.escape(p[k]) for k in ("pooled", "note") if p.get(k))
+    return (head + "<p>%s. EPA 2021 PM10 targets (24-h means): slope 0.65–1.35, intercept −10…+10 %s, R² ≥ 0.70, "
+            "RMSE ≤ 14 %s or NRMSE ≤ 30 %%. %s</p>" % (html.escape(p["what"][:1].upper() + p["what"][1:]), UG, UG, extra)
+            + "<table><tr><th>averages</th><th>n</th><th>RMSE</th><th>NRMSE %</th><th>bias</th><th>R²</th>"
+              "<th>slope</th><th>intercept</th><th>EPA PM10 targets</th></tr>" + "".join(rows) + "</table>")
+
+
 def write(res, out, title="Calibration report", inputs=None):
     os.makedirs(out, exist_ok=True)
     s = res.summary
@@ -175,6 +217,7 @@ def write(res, out, title="Calibration report", inputs=None):
         tables += "<h3>Hourly</h3>" + _metrics_table(s, "heldout", "targets")
     else:
         tables += "<h3>24-hour means</h3>" + _metrics_table(s, "heldout", "targets")
+    tables += _precision_table(s.get("precision")) + _pm10_table(s.get("pm10"))
     bydev = ""
     if s.get("by_device"):
         bydev = ("<h3>Transfer to an unseen device (leave one device out)</h3><p>RMSE when the model is fitted on the "

@@ -78,6 +78,70 @@ def _valid_ranges(frame, use_t):
     return v
 
 
+def precision_summary(frame, chosen, daily_in):
+    """Between-sensor precision (EPA 2021) of the raw sensor and of the chosen
+    correction's held-out predictions, on 24-h means.
+
+    ``frame``: the workbench rows (device, pm, ref, pred_<model>). Raw and
+    corrected are scored on the same hours (those with a held-out prediction
+    of the chosen model), so the two numbers compare like with like."""
+    devices = sorted(frame["device"].unique())
+    out = {"targets": dict(validate.PRECISION_TARGETS), "sensors": len(devices), "model": chosen}
+    if len(devices) < 2:
+        out["note"] = ("precision between sensors not computed: it needs at least 2 co-located sensors of the same "
+                       "kind (EPA's base test uses 3); only 1 device was given.")
+        return out
+    col = "pred_" + chosen
+    f = frame[np.isfinite(frame[col].to_numpy(float))]
+    if daily_in:
+        ref = f.pivot_table(index=f.index, columns="device", values="ref").dropna()
+        if len(ref) and float((ref.max(axis=1) - ref.min(axis=1)).max()) > 0.05:
+            out["note"] = ("precision between sensors not computed: the %d devices are paired with different "
+                           "reference values on the same day, so they are not co-located." % len(devices))
+            return out
+        d = f
+    else:
+        d = align.daily(f, cols=("pm", col))
+    for name, c in (("raw", "pm"), (chosen, col)):
+        tab = d.pivot_table(index=d.index, columns="device", values=c, dropna=False).reindex(columns=devices)
+        out[name] = validate.precision(tab)
+    p = out["raw"]
+    if not p["days"]:
+        out["note"] = ("precision between sensors not computed: no day on which all %d sensors have a valid 24-h "
+                       "mean (>= 18 hours)." % len(devices))
+    elif len(devices) < 3:
+        out["note"] = ("precision from 2 sensors only (EPA's base test uses 3 identical sensors); %d days on which "
+                       "both have a valid 24-h mean." % p["days"])
+    else:
+        out["note"] = "precision from %d sensors on %d days on which all have a valid 24-h mean." % (len(devices),
+                                                                                                      p["days"])
+    return out
+
+
+def pm10_summary(pairs):
+    """Raw sensor PM10 against the reference PM10 (24-h means, and hourly),
+    judged against the EPA 2021 PM10 targets. No model is fitted."""
+    if pairs.pm10 is None:
+        return {"note": pairs.pm10_note or "PM10 targets skipped: no PM10 pairs."}
+    h = pairs.pm10
+    d = align.daily(h, cols=("pm10", "ref10"))
+    m24 = validate.metrics(d["ref10"], d["pm10"])
+    m1 = validate.metrics(h["ref10"], h["pm10"])
+    out = {"sensor_field": pairs.pm10_field, "what": "raw sensor %s against reference PM10, no correction"
+           % pairs.pm10_field, "metrics_24h": m24, "targets_24h": validate.meets_targets(m24, validate.TARGETS_PM10),
+           "metrics_1h": m1, "targets_1h": validate.meets_targets(m1, validate.TARGETS_PM10),
+           "targets": {"slope": [0.65, 1.35], "intercept": [-10.0, 10.0], "r2_min": 0.70, "rmse_max": 14.0,
+                       "nrmse_max": 30.0}}
+    devs = sorted(h["device"].unique())
+    if len(devs) > 1:
+        out["pooled"] = "%d devices pooled: each device-day is one 24-h pair" % len(devs)
+        out["per_device_24h"] = {g: validate.metrics(d.loc[d["device"] == g, "ref10"], d.loc[d["device"] == g, "pm10"])
+                                 for g in devs}
+    if m24["n"] < 3:
+        out["note"] = "PM10: only %d valid 24-h pairs (>= 18 hours); the 24-h metrics cannot be computed." % m24["n"]
+    return out
+
+
 def run(pairs, k=5, flexible=True, per_device=True, n_boot=500, seed=0):
     """Validate all candidates on ``pairs`` (align.Pairs); returns a Result."""
     f = pairs.frame.copy()
@@ -197,7 +261,13 @@ def run(pairs, k=5, flexible=True, per_device=True, n_boot=500, seed=0):
         notes.append("%d rows could not be scored by every model (no training data before/after them) and are left "
                      "out of all scores." % int(len(f) - scored.sum()))
     primary = "heldout_24h" if not daily_in else "heldout"
+    fr = f.copy()
+    for n, p in preds.items():
+        fr["pred_" + n] = p
+    fr["scored"] = scored
     summary = {
+        "precision": precision_summary(fr, chosen, daily_in),
+        "pm10": pm10_summary(pairs),
         "chosen": chosen,
         "chosen_title": titles[chosen],
         "primary_freq": pairs.freq,
@@ -215,8 +285,4 @@ def run(pairs, k=5, flexible=True, per_device=True, n_boot=500, seed=0):
         "improvement_vs_epa_2021": (1 - res_h[chosen]["rmse"] / res_h["epa_2021"]["rmse"]) if "epa_2021" in res_h else None,
         "primary_metrics": primary,
     }
-    fr = f.copy()
-    for n, p in preds.items():
-        fr["pred_" + n] = p
-    fr["scored"] = scored
     return Result(summary, fr, daily_frame, final, per_dev)
