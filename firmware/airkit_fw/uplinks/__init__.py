@@ -119,12 +119,27 @@ class Uplinks:
         """Deliver one batch. True: progress; False: nothing to do or failed; None: offline."""
         j = self.journal
         cur = j.cursor(u.name)
-        recs = j.read_after(cur, u.batch)
-        if not recs:
-            return False
         u.done = 0
+        recs = None
         try:
+            recs = j.read_after(cur, u.batch)
+            if not recs:
+                return False
             n = u.send(recs)
+        except MemoryError:
+            # A big backfill batch does not fit in this board's RAM: halve it and go on
+            # (nothing is lost: the cursor has not moved past an unsent reading).
+            n = u.done
+            if n and recs:
+                j.ack(u.name, recs[n - 1]["seq"], n)
+            recs = None
+            import gc
+            gc.collect()
+            if u.batch > 1:
+                u.batch = u.batch // 2
+                self.log("uplink %s: low on memory, batches of %d now" % (u.name, u.batch))
+                return True
+            return self._failed(u, NetError("error", "MemoryError"), ()) or n > 0
         except NetError as e:
             n = u.done
             if n:
