@@ -155,6 +155,10 @@ def main():
                 source = None
                 print("virtual board: no", main_py, "- nothing to run")
             if source:
+                import gc
+                gc.collect()
+                # heap the virtual board itself holds (stand-ins, launcher), for memory figures
+                state["heap_before_firmware"] = gc.mem_alloc()
                 exec(source, {"__name__": "__main__"})
         if opts.get("repl"):
             # Like a board whose main.py returned: keep the REPL; time stays.
