@@ -62,6 +62,16 @@ def run() -> dict:
         core.write_text("airkit_fw.app\nairkit_fw.correction")
         heap_core = _micropython([str(ROOT / "benchmarks" / "mp" / "import_heap.py"), str(core)], cwd=str(lib))
         figures["firmware_import_heap_bytes_sensing_core"] = int(heap_core["import_heap"])
+        # The same modules run in place from a ROMFS image (MicroPython 1.25+): bytecode stays in flash.
+        from airkit.firmware_build import build_romfs
+
+        image = Path(tmp) / "firmware.romfs"
+        figures["firmware_romfs_bytes"] = build_romfs(image)
+        script = str(ROOT / "benchmarks" / "mp" / "import_heap_romfs.py")
+        figures["firmware_import_heap_bytes_romfs"] = int(
+            _micropython([script, str(image), str(names)], cwd=tmp)["import_heap"])
+        figures["firmware_import_heap_bytes_sensing_core_romfs"] = int(
+            _micropython([script, str(image), str(core)], cwd=tmp)["import_heap"])
         figures["firmware_import_heap_bytes"] = int(heap["import_heap"])
 
     # A simulated day with the default config: wall time, and the laser's real on-time.

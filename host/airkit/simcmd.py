@@ -37,8 +37,9 @@ def register(sub):
     p.add_argument("--speed", type=float, default=None,
                    help="virtual seconds per real second (0: as fast as possible, the default; "
                         "1: real time; with --port-link the default is 60)")
-    p.add_argument("--firmware", choices=["repo", "flash"], default="repo",
-                   help="run the firmware from this source tree (default) or what 'airkit deploy' put on the board")
+    p.add_argument("--firmware", choices=["repo", "flash", "romfs"], default="repo",
+                   help="run the firmware from this source tree (default), from what 'airkit deploy' put on "
+                        "the board, or from a ROMFS image built on the fly (modules run in place)")
     p.add_argument("--json", action="store_true", help="one JSON object per reading, then a summary line")
     p.add_argument("--endpoint", help="also push every reading, Sensor.Community format, to this URL "
                                       "(e.g. http://127.0.0.1:8000/v1/push-sensor-data/ of 'airkit collect')")
@@ -159,13 +160,20 @@ def run(args) -> int:
             print(line, file=sys.stderr, flush=True)
 
     wiring = {"pms_b": [26, 25, None]} if args.pms_b else {}
+    extra = {"speed": args.speed}
+    if args.firmware == "romfs":
+        from airkit.firmware_build import build_romfs
+
+        rom_tmp = tempfile.TemporaryDirectory(prefix="airkit-romfs-")
+        extra["romfs"] = str(Path(rom_tmp.name) / "firmware.romfs")
+        build_romfs(Path(extra["romfs"]))
     # With WiFi configured the clock is set the real way (NTP through the simulated network);
     # without it the clock is pre-set, as the foundation always did.
     wifi_configured = bool((cfg.get("wifi") or {}).get("ssid"))
     board = VirtualBoard(board_dir, config=cfg, hours=args.hours if args.hours > 0 else None, seed=args.seed,
                          scenario=scenario, start=args.start, series=series, port_link=args.port_link,
                          on_line=on_line, wiring=wiring, ticks_start=args.ticks_start,
-                         firmware_from=args.firmware, extra={"speed": args.speed},
+                         firmware_from=args.firmware, extra=extra,
                          rtc_preset=not wifi_configured)
     if cfg.get("uplinks"):
         from airkit_fw.uplinks.sensor_community import chip_id

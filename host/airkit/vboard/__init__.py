@@ -89,7 +89,9 @@ class VirtualBoard:
     ``start`` (UTC ISO time the simulation starts), ``wiring`` (pins the
     simulated sensors are connected to), ``series`` (measured air series),
     ``port_link`` (path for a pseudo-terminal exposing the REPL),
-    ``firmware_from`` ("repo" or "flash"), ``on_line`` (callback per console line).
+    ``firmware_from`` ("repo", "flash", or "romfs" with ``extra={"romfs": IMAGE}``: the
+    package from a ROMFS image, run in place as on a MicroPython 1.25+ board),
+    ``on_line`` (callback per console line).
     """
 
     def __init__(self, board_dir, *, config=None, hours=24.0, seed=1, scenario=None, start=DEFAULT_START,

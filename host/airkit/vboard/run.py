@@ -115,6 +115,12 @@ def main():
 
     flash = blockdev.FileBlockDev(board_dir + "/flash.img", world=world)
     fw_dir = opts.get("firmware_dir")
+    romfs = None
+    if opts.get("firmware_from") == "romfs":
+        # On an ESP32 the ROMFS partition is memory-mapped flash; here the image
+        # is read into memory (so it costs heap here that it does not on a board).
+        with open(opts["romfs"], "rb") as f:
+            romfs = f.read()
     vfs.umount("/")
     if flash.fresh:
         vfs.VfsLfs2.mkfs(flash)
@@ -124,7 +130,11 @@ def main():
         with open("/config.json.tmp", "w") as f:
             json.dump(opts["config"], f)
         os.rename("/config.json.tmp", "/config.json")
-    if fw_dir and opts.get("firmware_from") != "flash":
+    if romfs is not None:
+        vfs.mount(vfs.VfsRom(romfs), "/rom")
+        vfs.mount(vfs.VfsPosix(fw_dir), "/fw")          # main.py only
+        sys.path[:] = ["/rom", "/lib", ".frozen"]
+    elif fw_dir and opts.get("firmware_from") != "flash":
         vfs.mount(vfs.VfsPosix(fw_dir), "/fw")
         sys.path[:] = ["/fw", "/lib", ".frozen"]
     else:
@@ -145,6 +155,7 @@ def main():
             return
         world.exit(0, "soft")
     board_mod.Board(machine=machine, network=vnetwork, dht=vdht, clock=clock, fs_root="/", name="virtual-esp32")
+    print("virtual board: firmware from", board_mod.__file__.rsplit("/airkit_fw/", 1)[0] or "/")
     try:
         main_py = "/main.py" if opts.get("firmware_from") == "flash" else "/fw/main.py"
         if opts.get("run", True):
