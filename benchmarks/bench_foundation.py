@@ -67,7 +67,7 @@ def run() -> dict:
 
         image = Path(tmp) / "firmware.romfs"
         figures["firmware_romfs_bytes"] = build_romfs(image)
-        script = str(ROOT / "benchmarks" / "mp" / "import_heap_romfs.py")
+        script = str(ROOT / "benchmarks" / "mp" / "import_heap.py")
         figures["firmware_import_heap_bytes_romfs"] = int(
             _micropython([script, str(image), str(names)], cwd=tmp)["import_heap"])
         figures["firmware_import_heap_bytes_sensing_core_romfs"] = int(
