@@ -18,17 +18,15 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 def _station_ok(heap_kb: int, romfs: str | None = None) -> tuple[bool, int]:
     from airkit.vboard import VirtualBoard
-    from uplink_helpers import TOKEN, start_collector
+    from test_reliability import station_config
+    from uplink_helpers import start_collector
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         coll = start_collector(tmp)
         try:
-            cfg = {"device": {"id": "station-1"}, "wifi": {"ssid": "lab", "password": "lab-wifi-pass"},
-                   "uplinks": [{"type": "airkit_json", "url": "http://127.0.0.1:%d/api/v1/batch" % coll.port,
-                                "token": TOKEN}]}
             lines = []
-            board = VirtualBoard(tmp / "b", config=cfg, hours=6, rtc_preset=False, on_line=lines.append,
+            board = VirtualBoard(tmp / "b", config=station_config(coll.port, sc=False), hours=6, rtc_preset=False, on_line=lines.append,
                                  heap_kb=heap_kb, firmware_from="romfs" if romfs else "repo",
                                  extra={"romfs": romfs} if romfs else None, scenario={"wifi": {"ssid": "lab", "password": "lab-wifi-pass",
                                                                      "down": [[1, 3]]}})

@@ -4,17 +4,15 @@ is capped (the unix port is 64-bit: its objects are about twice an ESP32's, and 
 virtual board's own stand-ins take about 54 KB of it)."""
 
 from airkit.vboard import VirtualBoard
-from uplink_helpers import TOKEN, start_collector
+from test_reliability import station_config
+from uplink_helpers import start_collector
 
 
 def test_backfill_fits_in_a_small_heap(tmp_path):
     coll = start_collector(tmp_path)
     try:
-        cfg = {"device": {"id": "station-1"}, "wifi": {"ssid": "lab", "password": "lab-wifi-pass"},
-               "uplinks": [{"type": "airkit_json", "url": "http://127.0.0.1:%d/api/v1/batch" % coll.port,
-                            "token": TOKEN}]}
         lines = []
-        board = VirtualBoard(tmp_path / "b", config=cfg, hours=6, rtc_preset=False, on_line=lines.append,
+        board = VirtualBoard(tmp_path / "b", config=station_config(coll.port, sc=False), hours=6, rtc_preset=False, on_line=lines.append,
                              heap_kb=256, scenario={"wifi": {"ssid": "lab", "password": "lab-wifi-pass",
                                                              "down": [[1, 3]]}})
         board.run()
