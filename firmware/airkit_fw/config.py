@@ -184,12 +184,13 @@ def validate(cfg):
 
 
 def _uplink_problems(i, u):
-    from airkit_fw.uplinks import TYPES, REQUIRED
+    # the registry is a small table: validating never imports an uplink's code
+    from airkit_fw.uplinks import TYPES, required
     t = u["type"]
     if t not in TYPES:
         return ["uplinks[%d] has type '%s'; use one of: %s" % (i, t, ", ".join(TYPES))]
     out = []
-    for k in REQUIRED[t]:
+    for k in required(t):
         if not u.get(k):
             out.append("uplinks[%d] (%s) needs '%s'" % (i, t, k))
     for k in ("url",):
@@ -254,8 +255,39 @@ def _overlay(base, user):
             base[k] = v
 
 
+_URL_SECRETS = ("p", "password", "pass", "pwd", "token", "key", "secret", "api_key", "access_token", "auth")
+
+
+def mask_url(url):
+    """A URL with any credentials in it masked: ``user:***@host`` and secret query
+    parameters (``p=``, ``token=``, ...) as ``***``. Anything else is returned as is."""
+    if not isinstance(url, str) or "://" not in url:
+        return url
+    i = url.find("://") + 3
+    j = len(url)
+    for c in "/?#":
+        k = url.find(c, i)
+        if 0 <= k < j:
+            j = k
+    auth = url[i:j]
+    at = auth.rfind("@")
+    if at >= 0:
+        user = auth[:at].split(":", 1)[0]
+        url = url[:i] + user + (":***" if ":" in auth[:at] else "") + url[i + at:]
+    q = url.find("?")
+    if q < 0:
+        return url
+    params = url[q + 1:].split("&")
+    for n in range(len(params)):
+        kv = params[n].split("=", 1)
+        if len(kv) == 2 and kv[1] and (kv[0].lower() in _URL_SECRETS or _is_secret(kv[0].lower())):
+            params[n] = kv[0] + "=***"
+    return url[:q + 1] + "&".join(params)
+
+
 def masked(cfg):
-    """A copy with every secret replaced by '***' (for printing and reports)."""
+    """A copy with every secret replaced by '***' (for printing and reports),
+    credentials inside URLs included."""
     if isinstance(cfg, dict):
         out = {}
         for k in cfg:
@@ -267,6 +299,8 @@ def masked(cfg):
         return out
     if isinstance(cfg, list):
         return [masked(v) for v in cfg]
+    if isinstance(cfg, str) and "://" in cfg:
+        return mask_url(cfg)
     return cfg
 
 
