@@ -37,8 +37,9 @@ def free_port() -> int:
 class Broker:
     """Mosquitto on a free loopback port; amqtt when mosquitto is not installed."""
 
-    def __init__(self, tmp: Path):
-        self.port = free_port()
+    def __init__(self, tmp: Path, port=None):
+        self.tmp = tmp
+        self.port = port or free_port()
         exe = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
         if exe:
             conf = tmp / "mosquitto.conf"
@@ -71,6 +72,20 @@ class Broker:
             self.proc.wait(5)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+
+    def restart(self):
+        """Stop and start again on the same port, without persistence: retained messages
+        and sessions are gone, as after a real broker restart without persistence."""
+        self.stop()
+        deadline = time.time() + 10
+        while True:
+            try:
+                self.__init__(self.tmp, self.port)
+                return
+            except RuntimeError:
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.2)
 
 
 class InfluxReceiver(ThreadingHTTPServer):
