@@ -10,6 +10,13 @@
 - ``backfill_readings_per_s``: readings delivered per wall-clock second after a
   24 h WiFi outage, virtual board -> airkit JSON -> local collector (the
   Sensor.Community uplink backfills at the same time, 2 requests per reading).
+- ``backfill_drain_ratio_10pct_faults``: after a 48 h WiFi outage, the
+  Sensor.Community backlog's drain rate with 10 % of the requests failing
+  (500/502/503/429 or no answer, through the fault proxy) over its rate with
+  none (virtual seconds from the station's return online until nothing is
+  pending; server: the faithful stand-in, 60-175 ms per answer). Goal >= 0.8.
+  ``uplink_duplicates_10pct_faults``: rows the server stored twice in that run
+  (goal 0).
 - ``upload_bytes_per_reading_<uplink>``: application-layer bytes per reading
   (HTTP request line, headers and body, or MQTT packets, amortised over the
   uplink's batch; TCP/TLS overhead not counted), built with the firmware's own
@@ -109,6 +116,46 @@ def _backfill():
         return backlog / (marks["done"] - marks["outage_over"])
 
 
+def _drain(rate, seed=5):
+    """Virtual seconds from the station's return online after a 48 h outage until the
+    Sensor.Community backlog is delivered, through the fault proxy (``rate`` of the requests answered 500/502/503/429
+    or never answered) to the faithful stand-in (60-175 ms per answer, no de-duplication);
+    and the duplicate rows the server stored."""
+    from airkit.vboard import VirtualBoard
+    from uplink_helpers import MAC, NODE, FaultProxy, SensorCommunityServer
+
+    sc = SensorCommunityServer({NODE: [1, 7]}, seed=seed)
+    proxy = FaultProxy(sc.port, rate=rate, seed=seed)
+    marks = {}
+    outage = (1.0, 49.0)
+    start = 1767571200          # the virtual board's default start (2026-01-05T00:00:00Z)
+
+    def on_line(line):
+        if not line.startswith("uplinks {"):
+            return
+        st = json.loads(line[8:])
+        if "first" not in marks:
+            # the station is back online after the outage (WiFi re-joined): the backfill starts
+            if st.get("online") and (st.get("time") or 0) >= start + outage[1] * 3600:
+                marks["first"] = st["time"]
+        elif "done" not in marks:
+            if st["pending"].get("sensor_community") == 0:
+                marks["done"] = st["time"]
+                marks["backlog"] = st["last_seq"]
+
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = {"device": {"id": "station-1"}, "wifi": {"ssid": "lab", "password": "lab-wifi-pass"},
+               "uplinks": [{"type": "sensor_community",
+                            "url": "http://127.0.0.1:%d/v1/push-sensor-data/" % proxy.port}]}
+        b = VirtualBoard(Path(tmp) / "b", config=cfg, hours=outage[1] + 6, rtc_preset=False, mac=MAC,
+                         on_line=on_line, scenario={"wifi": {"ssid": "lab", "password": "lab-wifi-pass",
+                                                             "down": [list(outage)]}})
+        b.run()
+    proxy.stop()
+    sc.stop()
+    return marks["done"] - marks["first"], sc.duplicates(), sum(proxy.faults.values())
+
+
 def _upload_sizes():
     from airkit_fw import board as board_mod
     from airkit_fw.uplinks import airkit_json, http, influx, lass_mqtt, mqtt, mqtt_ha, opensensemap
@@ -155,6 +202,13 @@ def run():
     res = {"journal_write_bytes_per_reading": round(jb, 1), "journal_erases_per_reading": round(je, 3),
            "journal_write_bytes_per_reading_naive": round(nb, 1), "journal_erases_per_reading_naive": round(ne, 3),
            "backfill_readings_per_s": round(_backfill(), 1)}
+    clean, dup0, _ = _drain(0.0)
+    faulty, dup, faults = _drain(0.1)
+    res["backfill_drain_s_fault_free"] = clean
+    res["backfill_drain_s_10pct_faults"] = faulty
+    res["backfill_drain_ratio_10pct_faults"] = round(clean / faulty, 2)
+    res["uplink_duplicates_10pct_faults"] = dup
+    res["uplink_faults_injected"] = faults
     res.update(_upload_sizes())
     return res
 

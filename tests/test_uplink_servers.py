@@ -65,7 +65,8 @@ def test_sensor_community_pins_are_independent(tmp_path, pins, stored, refused):
             sorted(_iso(r["time"]) for r in readings)
         assert not [r for r in sc.rows if refused in r["values"]]
         assert sc.answers.count(400) == 24                       # each refused push tried once, then skipped
-        assert status["rejected"]["sensor_community"] == 24
+        assert status["rejected"]["sensor_community"] == 24         # refused pushes, counted once each
+        assert status["delivered"]["sensor_community"] == 24        # ... but every reading reached the map
         assert status["pending"]["sensor_community"] == 0 and sc.duplicates() == 0
     finally:
         sc.stop()

@@ -203,6 +203,9 @@ def _uplink_problems(i, u):
         if not isinstance(ca, str) or "-----BEGIN CERTIFICATE-----" not in ca:
             out.append("uplinks[%d] (%s) uses %s but has no 'ca': paste the server's root certificate (PEM text) "
                        "so the board can verify it" % (i, t, url.split("://")[0]))
+    if t == "influx" and u.get("bucket") and not (u.get("token") and u.get("org")):
+        out.append("uplinks[%d] (influx) writes to bucket '%s' (InfluxDB 2.x): it also needs 'org' and 'token'"
+                   % (i, u.get("bucket")))
     if u.get("pm") not in (None, "atm", "cf1"):
         out.append("uplinks[%d] (%s): 'pm' must be \"atm\" or \"cf1\"" % (i, t))
     return out

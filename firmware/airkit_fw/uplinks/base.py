@@ -27,7 +27,7 @@ What a server answer means is decided by the uplink (``classify``), one of:
   that Sensor.Community push) is skipped and counted in ``rejected``;
 - ``RETRY``: 5xx, 429, timeouts, resets: retried after ``Retry-After`` when
   the server sent one (1 s..1 h), else after a back-off that starts at
-  ``RETRY_MIN_MS`` and doubles only while nothing gets through; **any**
+  ``RETRY_MIN_MS`` (0.5 s) and doubles only while nothing gets through; **any**
   acknowledged piece resets it, so 10 % random server errors cost a few
   seconds each instead of stalling the backlog;
 - 413 (too large): the batch is halved.
@@ -54,7 +54,7 @@ REJECTED = const(2)
 RETRY = const(3)
 VERDICTS = ("ok", "config", "rejected", "retry")
 
-RETRY_MIN_MS = const(2000)
+RETRY_MIN_MS = const(500)
 BACKOFF_MAX_MS = const(1800000)
 CONFIG_WAIT_MS = const(1800000)
 MARGIN_MS = const(20000)
@@ -175,6 +175,7 @@ class Uplinks:
         self.wifi = wifi
         self.log = log
         self._last_status = None
+        self._was_online = False
         for u in uplinks:
             u.sink = self
             u.next_try = board.ticks_ms()
@@ -234,25 +235,43 @@ class Uplinks:
         b = self.board
         if not self.uplinks:
             return
+        online = self._online()
+        if online and not self._was_online:
+            self._last_status = None     # back online: say so at once (backfill starts now)
+            self._status()
+        self._was_online = online
         while True:
             if b.ticks_diff(deadline, b.ticks_ms()) < MARGIN_MS or not self._online():
                 break
             progressed = False
-            wait_ms = None
+            offline = False
             for u in self.uplinks:
                 if b.ticks_diff(deadline, b.ticks_ms()) < MARGIN_MS:
                     break
-                left = b.ticks_diff(u.next_try, b.ticks_ms())
-                if left > 0:
-                    if self.journal.last_seq > u.cur and (wait_ms is None or left < wait_ms):
-                        wait_ms = left
+                if b.ticks_diff(u.next_try, b.ticks_ms()) > 0:
                     continue
                 r = self._step(u)
                 if r is None:            # the network went away
+                    offline = True
                     break
                 progressed = progressed or r
             if progressed:
                 continue
+            if offline:
+                break
+            # the earliest retry of an uplink that still has readings to send (including
+            # one that failed just now: a short retry must not wait for the next reading)
+            wait_ms = None
+            now = b.ticks_ms()
+            for u in self.uplinks:
+                if self.journal.last_seq > u.cur:
+                    left = b.ticks_diff(u.next_try, now)
+                    if left <= 0:
+                        left = 0
+                    if wait_ms is None or left < wait_ms:
+                        wait_ms = left
+            if wait_ms == 0:
+                wait_ms = None           # ready but made no progress (nothing it could send): stop
             # nothing moved: sleep until the earliest back-off ends, if that fits before the next reading
             if wait_ms is not None and b.ticks_diff(deadline, b.ticks_add(b.ticks_ms(), wait_ms)) >= MARGIN_MS:
                 b.sleep_ms(wait_ms)
@@ -321,15 +340,18 @@ class Uplinks:
                 u.batch = len(recs) // 2
                 return True
             seq = recs[0]["seq"]
+            stored = False               # another piece of this reading was stored: it counts as delivered
             if u.trying_bit:
-                parts = u.parts | u.trying_bit if seq == u.cur + 1 else u.trying_bit
+                before = u.parts if seq == u.cur + 1 else 0
+                stored = before != 0
+                parts = before | u.trying_bit
                 done = parts == u.all_parts
             else:
                 done = True
             u.rejected += 1
             rj = self.journal.meta.setdefault("rejected", {})
             rj[u.name] = rj.get(u.name, 0) + 1
-            self.acked(u, seq, 0 if done else parts, False)
+            self.acked(u, seq, 0 if done else parts, stored)
             u.batch = u.max_batch
             u.reason = msg
             self.log("uplink %s: reading %d refused by the server, skipped (%s)" % (u.name, seq, msg))
@@ -364,7 +386,8 @@ class Uplinks:
               "pending": dict((u.name, j.last_seq - u.cur) for u in self.uplinks),
               "dropped": m.get("dropped", 0), "rejected": m.get("rejected", {}),
               "corrupt_skipped": j.skipped_corrupt, "wifi_reboots": m.get("wifi_reboots", 0),
-              "state": dict((u.name, u.state) for u in self.uplinks)}
+              "state": dict((u.name, u.state) for u in self.uplinks), "time": self.board.unix_time(),
+              "online": self._online()}
         reasons = dict((u.name, u.reason) for u in self.uplinks if u.reason)
         if reasons:
             st["reason"] = reasons
@@ -372,7 +395,8 @@ class Uplinks:
 
     def _status(self):
         st = self.status()
-        key = json.dumps((st["delivered"], st["state"], st["dropped"], st["rejected"], st.get("reason")))
+        key = json.dumps((st["delivered"], st["state"], st["dropped"], st["rejected"], st.get("reason"),
+                          st["online"]))
         if key != self._last_status or st["last_seq"] % 12 == 0:
             print(STATUS_PREFIX + json.dumps(st))
             self._last_status = key

@@ -38,8 +38,7 @@ except ImportError:
 
 from airkit_fw.uplinks import http
 from airkit_fw.uplinks.base import Uplink, CONFIG, REJECTED, RETRY, OK, short
-from airkit_fw.uplinks.fmt import f2
-from airkit_fw.uplinks.sensor_community import chip_id
+from airkit_fw.uplinks.fmt import f2, chip_id
 
 _PARTIAL = "partial write"
 

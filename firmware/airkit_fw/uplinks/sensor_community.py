@@ -36,19 +36,12 @@ its upper 16 bits followed by the hex of its lower 32 bits, lower-case and
 from airkit_fw import VERSION
 from airkit_fw.uplinks import http
 from airkit_fw.uplinks.base import Uplink, CONFIG, REJECTED, RETRY, OK, short
-from airkit_fw.uplinks.fmt import f2
+from airkit_fw.uplinks.fmt import f2, chip_id  # noqa: F401  (chip_id: the host tools import it here)
 
 DEFAULT_URL = "https://api.sensor.community/v1/push-sensor-data/"
 SOFTWARE = "airkit-" + VERSION
 _PM = 1          # piece bits: the PM push (X-PIN 1), the DHT22 push (X-PIN 7)
 _DHT = 2
-
-
-def chip_id(mac):
-    """airrohr's ESP32 chip id from the 6-byte efuse MAC."""
-    upper = mac[5] << 8 | mac[4]
-    lower = mac[3] << 24 | mac[2] << 16 | mac[1] << 8 | mac[0]
-    return "%x%x" % (upper, lower)
 
 
 def mac_id(mac):
