@@ -204,11 +204,20 @@ class Uplinks:
         return None
 
     def _save_cursor(self, u):
-        try:
-            with open(self._cursor_path(u), "w") as f:
-                f.write(_cursor_text(u.cur, u.parts))
-        except OSError as e:
-            self.log("uplink %s: cannot save its cursor (%s)" % (u.name, e))
+        text = _cursor_text(u.cur, u.parts)
+        for attempt in (0, 1):
+            try:
+                with open(self._cursor_path(u), "w") as f:     # littlefs needs a file buffer: RAM
+                    f.write(text)
+                return
+            except MemoryError:
+                # a fragmented heap: collect and try once more, else keep going (the journal's
+                # own cursor copy is saved every few minutes; a power cut may then resend more)
+                import gc
+                gc.collect()
+            except OSError as e:
+                self.log("uplink %s: cannot save its cursor (%s)" % (u.name, e))
+                return
 
     def acked(self, u, seq, parts, delivered=True):
         """An uplink acknowledged a piece: move its cursor and save it."""
