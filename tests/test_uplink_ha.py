@@ -4,7 +4,6 @@ restart without persistence within one reading interval (issue: uplinks proven
 against the real servers)."""
 
 import json
-import threading
 import time
 
 import paho.mqtt.client as mqtt_client

@@ -88,10 +88,26 @@ class Broker:
                 time.sleep(0.2)
 
 
-class InfluxReceiver(ThreadingHTTPServer):
-    """Accepts InfluxDB 1.x ``/write`` requests and keeps the parsed lines (204 like InfluxDB)."""
+class _Loopback(ThreadingHTTPServer):
+    """An HTTP server on a free loopback port, served from a daemon thread."""
 
     daemon_threads = True
+
+    def _start(self, handler):
+        super().__init__(("127.0.0.1", 0), handler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def port(self):
+        return self.server_address[1]
+
+    def stop(self):
+        self.shutdown()
+        self.server_close()
+
+
+class InfluxReceiver(_Loopback):
+    """Accepts InfluxDB 1.x ``/write`` requests and keeps the parsed lines (204 like InfluxDB)."""
 
     def __init__(self):
         self.lines: list[str] = []
@@ -119,16 +135,7 @@ class InfluxReceiver(ThreadingHTTPServer):
                 self.send_header("Connection", "close")
                 self.end_headers()
 
-        super().__init__(("127.0.0.1", 0), H)
-        threading.Thread(target=self.serve_forever, daemon=True).start()
-
-    @property
-    def port(self):
-        return self.server_address[1]
-
-    def stop(self):
-        self.shutdown()
-        self.server_close()
+        self._start(H)
 
 
 # --- Faithful stand-ins: they answer as the real servers do (upload-protocols reference,
@@ -141,8 +148,7 @@ from datetime import datetime as _dt, timedelta as _td, timezone as _tz
 SC_VALUE_TYPES = {"P0", "P1", "P2", "P4", "temperature", "humidity", "pressure", "noise_LAeq"}
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
+class _Server(_Loopback):
     allow_reuse_address = True
 
     def __init__(self, latency=(0.06, 0.175), seed=1):
@@ -175,16 +181,7 @@ class _Server(ThreadingHTTPServer):
                 self.wfile.write(data)
                 self.close_connection = True
 
-        super().__init__(("127.0.0.1", 0), H)
-        threading.Thread(target=self.serve_forever, daemon=True).start()
-
-    @property
-    def port(self):
-        return self.server_address[1]
-
-    def stop(self):
-        self.shutdown()
-        self.server_close()
+        self._start(H)
 
 
 class SensorCommunityServer(_Server):

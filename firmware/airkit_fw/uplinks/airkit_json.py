@@ -19,7 +19,6 @@ de-duplicates by (device, time), so at-least-once delivery is safe.
 
 from airkit_fw import VERSION
 from airkit_fw.pms5003 import KEYS
-from airkit_fw.uplinks import http
 from airkit_fw.uplinks.base import Uplink
 from airkit_fw.uplinks.fmt import jstr, jnum
 
@@ -76,7 +75,6 @@ class AirkitJson(Uplink):
         def body(w):
             batch_body(dev, records, b, model, w)
 
-        self.trying(records)
-        status, retry, resp = http.request(b, "POST", self.url, self._hdrs, body, self.cadata)
+        status, retry, resp = self.post(records, self.url, self._hdrs, body)
         self.check(status, retry, resp)
         self.ack(records[-1]["seq"])

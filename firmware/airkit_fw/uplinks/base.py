@@ -122,6 +122,12 @@ class Uplink:
         self.trying_recs = recs
         self.trying_bit = bit
 
+    def post(self, recs, url, headers, body, bit=0):
+        """One POST carrying ``recs`` (piece ``bit``): (status, retry_after_s, body)."""
+        from airkit_fw.uplinks import http
+        self.trying(recs, bit)
+        return http.request(self.board, "POST", url, headers, body, self.cadata)
+
     def check(self, status, retry_after, body):
         """Raise NetError unless the answer is a success."""
         if status < 200 or status >= 300:

@@ -36,7 +36,6 @@ except ImportError:
     def const(v):
         return v
 
-from airkit_fw.uplinks import http
 from airkit_fw.uplinks.base import Uplink, CONFIG, REJECTED, RETRY, OK, short
 from airkit_fw.uplinks.fmt import f2, chip_id
 
@@ -166,8 +165,7 @@ class Influx(Uplink):
                 for r in recs:
                     line(r, node, which, meas, w)
 
-            self.trying(records)
-            status, retry, resp = http.request(self.board, "POST", self.url, self._hdrs, body, self.cadata)
+            status, retry, resp = self.post(records, self.url, self._hdrs, body)
             if status == 400:
                 n = dropped(resp)
                 if n is not None:

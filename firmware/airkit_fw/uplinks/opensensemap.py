@@ -27,7 +27,6 @@ except ImportError:
     def const(v):
         return v
 
-from airkit_fw.uplinks import http
 from airkit_fw.uplinks.base import Uplink, CONFIG, REJECTED, RETRY, OK, short
 
 MAX_VALUES = const(2500)
@@ -102,8 +101,7 @@ class OpenSenseMap(Uplink):
                 for r in recs:
                     csv_lines(r, sensors, b, which, w)
 
-            self.trying(records)
-            status, retry, resp = http.request(b, "POST", self.url, self._hdrs, body, self.cadata)
+            status, retry, resp = self.post(records, self.url, self._hdrs, body)
             self.check(status, retry, resp)
         self.skipped += len(records) - len(recs)
         self.ack(records[-1]["seq"])

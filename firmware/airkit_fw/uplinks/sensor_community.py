@@ -34,7 +34,6 @@ its upper 16 bits followed by the hex of its lower 32 bits, lower-case and
 """
 
 from airkit_fw import VERSION
-from airkit_fw.uplinks import http
 from airkit_fw.uplinks.base import Uplink, CONFIG, REJECTED, RETRY, OK, short
 from airkit_fw.uplinks.fmt import f2, chip_id  # noqa: F401  (chip_id: the host tools import it here)
 
@@ -115,8 +114,7 @@ class SensorCommunity(Uplink):
                     continue
                 body = pm_body(rec, b, self.which) if bit == _PM else dht_body(rec, b)
                 if body is not None:
-                    self.trying((rec,), bit)
-                    status, retry, resp = http.request(b, "POST", self.url, self._hdr[bit - 1], body, self.cadata)
+                    status, retry, resp = self.post((rec,), self.url, self._hdr[bit - 1], body, bit)
                     self.check(status, retry, resp)
                 parts |= bit
                 self.ack(seq, parts)
