@@ -7,6 +7,9 @@
   ``journal_erases_per_reading`` likewise. For comparison,
   ``journal_write_bytes_per_reading_naive`` appends each record with
   open-append-close, the pattern the journal avoids.
+- ``uplink_cursor_write_bytes_per_push`` / ``uplink_cursor_erases_per_push``:
+  flash cost of saving an uplink's cursor after every acknowledged push (the
+  tiny ``j/c<name>`` file, littlefs metadata included), 1,000 saves.
 - ``backfill_readings_per_s``: readings delivered per wall-clock second after a
   24 h WiFi outage, virtual board -> airkit JSON -> local collector (the
   Sensor.Community uplink backfills at the same time, 2 requests per reading).
@@ -71,6 +74,46 @@ else:
             f.write(buf)
 print(dev.bytes_written / N, dev.erases / N)
 """
+
+
+_CURSOR_MP = r"""
+import os, sys, vfs
+import blockdev, vclock, vmachine, vworld
+from airkit_fw import board as board_mod, journal as jmod
+from airkit_fw.uplinks import base
+img = sys.argv[-1]
+dev = blockdev.FileBlockDev(img)
+vfs.VfsLfs2.mkfs(dev)
+vfs.mount(vfs.VfsLfs2(dev), "/f")
+w = vworld.world()
+clock = vclock.VirtualClock(w)
+b = board_mod.Board(machine=vmachine.Machine(w, clock, {}, "power-on", b"\x24\x0a\xc4\x01\x02\x03"), clock=clock, fs_root="/f")
+j = jmod.Journal(b, log=lambda m: None)
+class U(base.Uplink):
+    all_parts = 3
+u = U(b, {}, None)
+u.name = "sensor_community"
+q = base.Uplinks(b, j, [u], log=lambda m: None)
+N = 1000
+dev.bytes_written = 0
+dev.erases = 0
+for i in range(N // 2):
+    q.acked(u, i + 1, 1)       # the PM push of reading i+1
+    q.acked(u, i + 1, 0)       # its DHT22 push: the reading is done
+print(dev.bytes_written / N, dev.erases / N)
+"""
+
+
+def _cursor_cost():
+    mp = Path(sys.executable).parent / "micropython"
+    with tempfile.TemporaryDirectory() as tmp:
+        script = Path(tmp) / "c.py"
+        script.write_text(_CURSOR_MP)
+        env = dict(os.environ, MICROPYPATH=":".join([str(ROOT / "tests" / "mp"), str(ROOT / "firmware"),
+                                                     str(ROOT / "host" / "airkit" / "vboard"), ".frozen"]))
+        out = subprocess.run([str(mp), str(script), str(Path(tmp) / "f.img")], capture_output=True,
+                             text=True, env=env, timeout=300, check=True).stdout.split()
+    return float(out[0]), float(out[1])
 
 
 def _journal_cost(mode):
@@ -204,6 +247,9 @@ def run():
     res = {"journal_write_bytes_per_reading": round(jb, 1), "journal_erases_per_reading": round(je, 3),
            "journal_write_bytes_per_reading_naive": round(nb, 1), "journal_erases_per_reading_naive": round(ne, 3),
            "backfill_readings_per_s": round(_backfill(), 1)}
+    cb, ce = _cursor_cost()
+    res["uplink_cursor_write_bytes_per_push"] = round(cb, 1)
+    res["uplink_cursor_erases_per_push"] = round(ce, 4)
     clean, dup0, _ = _drain(0.0)
     faulty, dup, faults = _drain(0.1)
     res["backfill_drain_s_fault_free"] = clean

@@ -26,8 +26,10 @@ What a server answer means is decided by the uplink (``classify``), one of:
   halved until the offending reading is found, and only that reading (or
   that Sensor.Community push) is skipped and counted in ``rejected``;
 - ``RETRY``: 5xx, 429, timeouts, resets: retried after ``Retry-After`` when
-  the server sent one (1 s..1 h), else after a back-off that starts at
-  ``RETRY_MIN_MS`` (0.5 s) and doubles only while nothing gets through; **any**
+  the server sent one (1 s..1 h); else the first failure after progress is
+  retried at once (``FIRST_RETRY_MS``; a 429 waits ``RETRY_MIN_MS``), then
+  the wait starts at ``RETRY_MIN_MS`` (0.5 s) and doubles only while
+  nothing gets through; **any**
   acknowledged piece resets it, so 10 % random server errors cost a few
   seconds each instead of stalling the backlog;
 - 413 (too large): the batch is halved.
@@ -54,6 +56,7 @@ REJECTED = const(2)
 RETRY = const(3)
 VERDICTS = ("ok", "config", "rejected", "retry")
 
+FIRST_RETRY_MS = const(50)
 RETRY_MIN_MS = const(500)
 BACKOFF_MAX_MS = const(1800000)
 CONFIG_WAIT_MS = const(1800000)
@@ -381,7 +384,11 @@ class Uplinks:
             delay = (1 if s < 1 else (3600 if s > 3600 else s)) * 1000
         else:
             u.failures += 1
-            delay = RETRY_MIN_MS << min(u.failures - 1, 10)
+            if u.failures == 1 and st != 429:
+                # the first failure after progress (one 5xx, one lost answer): try again almost at once
+                delay = FIRST_RETRY_MS
+            else:
+                delay = RETRY_MIN_MS << min(u.failures - (1 if st == 429 else 2), 12)
             if delay > BACKOFF_MAX_MS:
                 delay = BACKOFF_MAX_MS
         u.next_try = b.ticks_add(now, delay)
