@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from . import align, models, validate
+from . import align, forward, models, validate
 
 # Complexity order for "prefer the simpler": published equations first.
 ORDER = ["epa_2021", "linear", "mlr_rh", "kappa", "mlr_rh_t"]
@@ -27,6 +27,7 @@ class Result:
     daily: pd.DataFrame = None          # 24-h means of held-out predictions (hourly input)
     chosen: object = None               # the final fitted estimator (pooled)
     per_device: dict = field(default_factory=dict)   # device -> final fitted estimator
+    forward_records: dict = None        # model -> forward residual records (device, origin, day, horizon, pred, ref)
 
 
 def coverage(frame, freq):
@@ -142,8 +143,89 @@ def pm10_summary(pairs):
     return out
 
 
-def run(pairs, k=5, flexible=True, per_device=True, n_boot=500, seed=0):
-    """Validate all candidates on ``pairs`` (align.Pairs); returns a Result."""
+def _common(recs, names):
+    """The (device, origin, day) rows every named model predicted, as one frame
+    with a pred_<name> column per model."""
+    j = None
+    for n in names:
+        r = recs.get(n)
+        if r is None:
+            return None
+        r = r.rename(columns={"pred": "pred_" + n})
+        j = r if j is None else j.merge(r[["device", "origin", "day", "pred_" + n]], on=["device", "origin", "day"])
+    return j
+
+
+def forward_summary(recs, w_days, pool, horizon_days, n_boot=500, seed=0):
+    """Forward RMSE of every model (on the rows all of them predicted), the
+    horizon curve, and the forward choice: the lowest forward RMSE, except
+    that the simplest model within one bootstrap SE (days resampled, paired)
+    wins."""
+    out = {"method": "expanding windows from the first %s days on; each fit predicts every later day (24-h means)"
+                     % w_days, "window_days": w_days, "horizon_days": int(horizon_days), "models": {}}
+    live = [n for n in recs if recs[n] is not None and len(recs[n]) >= 5]
+    fpool = [n for n in pool if n in live]
+    if not fpool:
+        out.update(chosen_by="blocked", why="the record is too short for a fit window and days after it "
+                                            "(need at least %d days)" % 9)
+        return out
+    j = _common(recs, live)
+    if j is None or len(j) < 5:
+        out.update(chosen_by="blocked", why="too few days predicted by every model")
+        return out
+    days = pd.factorize(j["device"].astype(str) + ":" + j["day"].astype(str))[0]
+    ref = j["ref"].to_numpy(float)
+    ci, samples = validate.bootstrap(ref, {n: j["pred_" + n].to_numpy(float) for n in live}, days,
+                                     n_boot=n_boot, seed=seed)
+    for n in live:
+        m = validate.metrics(ref, j["pred_" + n])
+        curve = forward.horizon_curve(j[["device", "origin", "day", "horizon", "ref"]].assign(pred=j["pred_" + n]))
+        out["models"][n] = {"rmse": m["rmse"], "nrmse": m["nrmse"], "bias": m["bias"], "r2": m["r2"], "n": m["n"],
+                            "ci95_mean": ci[n]["rmse"], "horizon_curve": curve}
+    best = min(fpool, key=lambda n: out["models"][n]["rmse"])
+    chosen = best
+    for n in fpool:
+        se = float(np.nanstd(samples[n] - samples[best]))
+        out["models"][n]["rmse_minus_best"] = out["models"][n]["rmse"] - out["models"][best]["rmse"]
+        out["models"][n]["rmse_diff_se"] = se
+    for n in fpool:
+        if out["models"][n]["rmse_minus_best"] <= out["models"][n]["rmse_diff_se"]:
+            chosen = n
+            break
+    out.update(chosen_by="forward", best=chosen, lowest=best, rows=int(len(j)),
+               origins=int(j[["device", "origin"]].drop_duplicates().shape[0]))
+    if chosen != best:
+        out["simpler_note"] = ("%s had the lowest forward RMSE (%.2f) but %s (%.2f) is within the noise and simpler, "
+                               "so it was chosen." % (best, out["models"][best]["rmse"], chosen,
+                                                      out["models"][chosen]["rmse"]))
+    return out
+
+
+def forward_chosen(rec, horizon_days, frame, fgroups, fwd):
+    """The chosen model's forward interval for the next ``horizon_days`` days,
+    per device, and the recalibration advice."""
+    out = {}
+    if rec is None or fwd.get("chosen_by") != "forward":
+        out["interval"] = None
+        out["advice"] = forward.advice([], None)
+        return out
+    out["interval"] = forward.interval(rec, horizon_days)
+    if len(np.unique(fgroups)) > 1:
+        # one device's few weeks are too few to judge its own spread: each device's interval comes from the
+        # forward errors of all devices (the between-device spread is part of what a period of use can bring)
+        out["per_device"] = {str(g): out["interval"] for g in np.unique(fgroups)}
+    curve = forward.horizon_curve(rec)
+    out["horizon_curve"] = curve
+    out["advice"] = forward.advice(curve, float(frame["ref"].mean()))
+    return out
+
+
+def run(pairs, k=5, flexible=True, per_device=True, n_boot=500, seed=0, horizon_days=28, progress=None):
+    """Validate all candidates on ``pairs`` (align.Pairs); returns a Result.
+
+    ``horizon_days``: the period of use after the co-location the forward
+    interval is stated for. ``progress``: optional callable(step_text)."""
+    say = progress or (lambda text: None)
     f = pairs.frame.copy()
     has_rh = bool(f["rh"].notna().mean() > 0.9)
     has_t = bool(f["t"].notna().mean() > 0.9)
@@ -171,11 +253,25 @@ def run(pairs, k=5, flexible=True, per_device=True, n_boot=500, seed=0):
     for m in base:
         preds[m.name] = m.fit().predict(X)
         titles[m.name], kinds[m.name] = m.title, "baseline"
-    for m in cands:
+    dropped = {}
+    notes = list(pairs.notes)
+    for m in list(cands):
         def make(m=m):
             return models.clone(m)
         grp = groups if (per_device and multi) else None
-        preds[m.name] = validate.held_out(make, X, y, folds, groups=grp, min_train=min_train)
+        say("time-block validation: %s" % m.name)
+        try:
+            with np.errstate(all="ignore"):
+                p = validate.held_out(make, X, y, folds, groups=grp, min_train=min_train)
+            if not np.isfinite(p).any():
+                raise models.FitError("no finite prediction")
+        except Exception as e:  # never crash on real data: drop the candidate, say why
+            why = "%s: %s" % (type(e).__name__, (str(e).splitlines() or [""])[0][:160])
+            dropped[m.name] = why
+            notes.append("candidate %s dropped: its fit failed (%s)." % (m.name, why))
+            cands.remove(m)
+            continue
+        preds[m.name] = p
         titles[m.name], kinds[m.name] = m.title, "fitted" if m.device_ok else "comparison"
 
     scored = np.all([np.isfinite(p) for p in preds.values()], axis=0)
@@ -201,10 +297,10 @@ def run(pairs, k=5, flexible=True, per_device=True, n_boot=500, seed=0):
             out_models[n]["heldout_24h"] = m24
             out_models[n]["targets_24h"] = validate.meets_targets(m24)
 
-    # Choice: the simplest device-capable model within one SE of the best.
+    # Blocked choice (interleaved blocks; kept beside the forward score).
     pool = [n for n in ORDER if n in preds]
     best = min(pool, key=lambda n: res_h[n]["rmse"])
-    chosen = best
+    blocked_choice = best
     for n in pool:
         diff = samples[n] - samples[best]
         se = float(np.nanstd(diff))
@@ -212,16 +308,41 @@ def run(pairs, k=5, flexible=True, per_device=True, n_boot=500, seed=0):
         out_models[n]["rmse_diff_se"] = se
     for n in pool:
         if out_models[n]["rmse_minus_best"] <= out_models[n]["rmse_diff_se"]:
-            chosen = n
+            blocked_choice = n
             break
-    notes = list(pairs.notes)
-    if chosen != best:
-        notes.append("%s had the lowest held-out RMSE (%.2f) but %s (%.2f) is within the noise and simpler, so it "
-                     "was chosen." % (best, res_h[best]["rmse"], chosen, res_h[chosen]["rmse"]))
+
+    # Forward validation: fit on a past window, predict every later day (the headline score).
+    say("forward validation (fit on the past, predict the future)")
+    fw_models = {n: (lambda m=m: models.clone(m)) for m in base + cands for n in [m.name]
+                 if n in pool or n == "raw" or n == "gbm"}
+    fgroups = groups if (per_device and multi) else np.array(["all"] * len(groups))
+    recs, w_days = forward.run(fw_models, X, y, f.index, fgroups, hourly=not daily_in, notes=notes)
+    fwd = forward_summary(recs, w_days, pool, horizon_days, n_boot, seed)
+    if fwd["chosen_by"] == "forward":
+        chosen = fwd["best"]
+        if blocked_choice != chosen:
+            notes.append("%s scores best on interleaved time blocks but not forward (fitted on the past, scored on "
+                         "the future): %s is chosen (forward RMSE %.2f vs %.2f)."
+                         % (blocked_choice, chosen, fwd["models"][chosen]["rmse"],
+                            fwd["models"][blocked_choice]["rmse"] if blocked_choice in fwd["models"] else float("nan")))
+        if fwd.get("simpler_note"):
+            notes.append(fwd["simpler_note"])
+    else:
+        chosen = blocked_choice
+        notes.append("forward validation impossible (%s): the model is chosen on interleaved time blocks, which "
+                     "overstate how well it holds up afterwards." % fwd["why"])
+        if chosen != best:
+            notes.append("%s had the lowest held-out RMSE (%.2f) but %s (%.2f) is within the noise and simpler, "
+                         "so it was chosen." % (best, res_h[best]["rmse"], chosen, res_h[chosen]["rmse"]))
     if "gbm" in preds:
         d = samples["gbm"] - samples[chosen]
         lo = float(np.nanquantile(d, 0.975))
-        if lo < 0:
+        g_f, c_f = fwd["models"].get("gbm", {}).get("rmse"), fwd["models"].get(chosen, {}).get("rmse")
+        if lo < 0 and g_f is not None and c_f is not None and g_f >= c_f:
+            notes.append("the gradient-boosting comparison model only wins on interleaved blocks (held-out RMSE "
+                         "%.2f vs %.2f): forward, fitted on the past, it does no better (%.2f vs %.2f)."
+                         % (res_h["gbm"]["rmse"], res_h[chosen]["rmse"], g_f, c_f))
+        elif lo < 0:
             notes.append("the gradient-boosting comparison model is clearly better (held-out RMSE %.2f vs %.2f) but "
                          "cannot run on the device; consider more data or a richer device model."
                          % (res_h["gbm"]["rmse"], res_h[chosen]["rmse"]))
@@ -232,6 +353,8 @@ def run(pairs, k=5, flexible=True, per_device=True, n_boot=500, seed=0):
                             "not clearly better than", chosen, res_h["gbm"]["rmse"], res_h[chosen]["rmse"]))
     if chosen == "epa_2021":
         notes.append("no fitted model beat the EPA 2021 US-wide equation beyond the noise: the device keeps EPA 2021.")
+    fwd["chosen"] = chosen
+    fwd.update(forward_chosen(recs.get(chosen), horizon_days, f, fgroups, fwd))
 
     # By-device validation: transfer to a device the model never saw.
     by_dev = None
@@ -271,6 +394,8 @@ def run(pairs, k=5, flexible=True, per_device=True, n_boot=500, seed=0):
         "chosen": chosen,
         "chosen_title": titles[chosen],
         "primary_freq": pairs.freq,
+        "forward": fwd,
+        "dropped_candidates": dropped,
         "validation": {"method": "contiguous time blocks", "folds": len(folds), "gap_hours": 24,
                        "per_device_fit": bool(per_device and multi), "bootstrap": "%d day-block resamples" % n_boot,
                        "scored_rows": int(scored.sum())},
@@ -285,4 +410,4 @@ def run(pairs, k=5, flexible=True, per_device=True, n_boot=500, seed=0):
         "improvement_vs_epa_2021": (1 - res_h[chosen]["rmse"] / res_h["epa_2021"]["rmse"]) if "epa_2021" in res_h else None,
         "primary_metrics": primary,
     }
-    return Result(summary, fr, daily_frame, final, per_dev)
+    return Result(summary, fr, daily_frame, final, per_dev, recs)
