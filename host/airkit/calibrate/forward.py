@@ -30,10 +30,11 @@ HORIZON_BINS = [(0, 3), (3, 7), (7, 14), (14, 28), (28, 56), (56, 112), (112, 22
 BLOCK_DAYS = 7
 
 
-def _day_index(times):
+def _day_index(times, tz=None):
+    """Day numbers from the first day (local days in ``tz``, else UTC days)."""
     t = pd.DatetimeIndex(times)
     if t.tz is not None:
-        t = t.tz_convert("UTC").tz_localize(None)
+        t = t.tz_convert(tz if tz else "UTC").tz_localize(None)
     return ((t.normalize() - t.normalize().min()) / pd.Timedelta("1D")).to_numpy().astype(int)
 
 
@@ -68,7 +69,7 @@ def _daily_errors(pred, ref, day, hourly):
     return keep, sp[keep] / n[keep], sr[keep] / n[keep]
 
 
-def run(make_models, X, y, times, groups, hourly, fallback_min=None, notes=None):
+def run(make_models, X, y, times, groups, hourly, fallback_min=None, notes=None, tz=None, progress=None):
     """Sliding-window forward validation for several models.
 
     ``make_models``: {name: callable returning an unfitted estimator}
@@ -82,10 +83,12 @@ def run(make_models, X, y, times, groups, hourly, fallback_min=None, notes=None)
     w_used = None
     for g in np.unique(groups):
         sel = np.flatnonzero(groups == g)
-        day = _day_index(times[sel])
+        day = _day_index(times[sel], tz)
         n_days = int(day.max()) + 1
         w = window_days(n_days)
         w_used = w if w_used is None else max(w_used, w)
+        if progress:
+            progress("forward validation: device %s" % g)
         for o in origins(n_days, w):
             tr = sel[day < o]
             te_mask = day >= o
@@ -204,34 +207,45 @@ def interval(rec, horizon_days, n_boot=2000, seed=0, level=0.95):
             "extrapolated": bool(horizon_days > h_max + 1)}
 
 
-def advice(curve, mean_ref, last_good=None):
+def advice(curve, rec=None):
     """How long the correction stays within the EPA 24-h error target, and when
-    to co-locate again, from the horizon curve."""
+    to co-locate again, from the horizon curve (and, beyond the horizons the
+    data show, the error's growth rate)."""
     if not curve:
-        return {"within_target_days": None, "recolocate_after_days": None,
+        return {"within_target_days": None, "recolocate_after_days": None, "basis": "none",
                 "text": "not enough data after the fitting windows to measure how the correction holds up; "
                         "co-locate again within 3 months to check it."}
-    ok_until = 0
-    failed_at = None
-    for row in curve:
-        good = (row["rmse"] is not None and row["rmse"] <= RMSE_TARGET) or \
+
+    def good(row):
+        return (row["rmse"] is not None and row["rmse"] <= RMSE_TARGET) or \
             (row["nrmse"] is not None and row["nrmse"] <= NRMSE_TARGET)
-        if good and failed_at is None:
-            ok_until = row["to_day"]
-        elif not good and failed_at is None:
-            failed_at = row["from_day"]
-    seen = curve[-1]["to_day"]
-    if failed_at == 0:
-        return {"within_target_days": 0, "recolocate_after_days": 0,
+    if not good(curve[0]):
+        return {"within_target_days": 0, "recolocate_after_days": 0, "basis": "horizon curve",
                 "text": "the correction misses the EPA 24-h error target (RMSE <= 7 ug/m3 or NRMSE <= 30 %) from the "
                         "first days after the co-location: co-locate longer, or in conditions closer to use."}
-    if failed_at is None:
-        rec = int(max(14, min(seen, 365) * 0.75))
-        return {"within_target_days": int(seen), "recolocate_after_days": rec,
-                "text": "the correction stayed within the EPA 24-h error target for the %d days the data can show; "
-                        "co-locate again after about %d days (or after a season change) to check it."
-                        % (seen, rec)}
-    rec = int(max(7, ok_until * 0.75))
-    return {"within_target_days": int(ok_until), "recolocate_after_days": rec,
-            "text": "the correction stays within the EPA 24-h error target for about %d days, then drifts out of "
-                    "it: co-locate again after about %d days." % (ok_until, rec)}
+    bad = next((r for r in curve if not good(r)), None)
+    if bad is not None:
+        ok_until = bad["from_day"]
+        rec_days = int(max(7, ok_until * 0.75))
+        return {"within_target_days": int(ok_until), "recolocate_after_days": rec_days, "basis": "horizon curve",
+                "text": "the correction stays within the EPA 24-h error target for about %d days after the "
+                        "co-location, then drifts out of it: co-locate again after about %d days."
+                        % (ok_until, rec_days)}
+    seen = int(curve[-1]["to_day"])
+    # Beyond what the data show: the error's growth rate (variogram slope) says when RMSE would reach 7 ug/m3.
+    q = growth(rec) if rec is not None else 0.0
+    mse0 = curve[-1]["rmse"] ** 2
+    if q > 0:
+        reach = int(seen + (RMSE_TARGET ** 2 - mse0) / q)
+        rec_days = int(min(max(seen, 0.75 * reach), 365))
+        txt = ("the correction stayed within the EPA 24-h error target for the %d days the data show; at the rate its "
+               "error grows (%.3f ug^2/m^6 per day) it would reach RMSE 7 ug/m3 after about %d days. Co-locate again "
+               "after about %d days, or sooner after a season change." % (seen, q, reach, rec_days))
+    else:
+        rec_days = int(min(max(seen, 90), 365))
+        reach = None
+        txt = ("the correction stayed within the EPA 24-h error target for the %d days the data show, with no sign "
+               "of the error growing; co-locate again after about %d days or after a season change (the data say "
+               "nothing beyond %d days)." % (seen, rec_days, seen))
+    return {"within_target_days": seen, "recolocate_after_days": rec_days, "target_reached_after_days": reach,
+            "basis": "growth rate beyond the horizons seen", "text": txt}

@@ -79,7 +79,7 @@ def _valid_ranges(frame, use_t):
     return v
 
 
-def precision_summary(frame, chosen, daily_in):
+def precision_summary(frame, chosen, daily_in, tz=None):
     """Between-sensor precision (EPA 2021) of the raw sensor and of the chosen
     correction's held-out predictions, on 24-h means.
 
@@ -102,7 +102,7 @@ def precision_summary(frame, chosen, daily_in):
             return out
         d = f
     else:
-        d = align.daily(f, cols=("pm", col))
+        d = align.daily(f, cols=("pm", col), tz=tz)
     for name, c in (("raw", "pm"), (chosen, col)):
         tab = d.pivot_table(index=d.index, columns="device", values=c, dropna=False).reindex(columns=devices)
         out[name] = validate.precision(tab)
@@ -125,7 +125,7 @@ def pm10_summary(pairs):
     if pairs.pm10 is None:
         return {"note": pairs.pm10_note or "PM10 targets skipped: no PM10 pairs."}
     h = pairs.pm10
-    d = align.daily(h, cols=("pm10", "ref10"))
+    d = align.daily(h, cols=("pm10", "ref10"), tz=pairs.tz)
     m24 = validate.metrics(d["ref10"], d["pm10"])
     m1 = validate.metrics(h["ref10"], h["pm10"])
     out = {"sensor_field": pairs.pm10_field, "what": "raw sensor %s against reference PM10, no correction"
@@ -154,6 +154,18 @@ def _common(recs, names):
         r = r.rename(columns={"pred": "pred_" + n})
         j = r if j is None else j.merge(r[["device", "origin", "day", "pred_" + n]], on=["device", "origin", "day"])
     return j
+
+
+def dropped_rows(steps):
+    """Every row removed, by reason: {reason: rows} from the cleaning steps
+    (impossible values split by column and kind)."""
+    out = {}
+    for st in steps:
+        if st.get("reasons"):
+            out.update({"%s (%s)" % (st["step"].split(":")[0], k): v for k, v in st["reasons"].items()})
+        elif st.get("removed"):
+            out[st["step"]] = st["removed"]
+    return out
 
 
 def forward_summary(recs, w_days, pool, horizon_days, n_boot=500, seed=0):
@@ -207,7 +219,7 @@ def forward_chosen(rec, horizon_days, frame, fgroups, fwd):
     out = {}
     if rec is None or fwd.get("chosen_by") != "forward":
         out["interval"] = None
-        out["advice"] = forward.advice([], None)
+        out["advice"] = forward.advice([])
         return out
     out["interval"] = forward.interval(rec, horizon_days)
     if len(np.unique(fgroups)) > 1:
@@ -216,7 +228,7 @@ def forward_chosen(rec, horizon_days, frame, fgroups, fwd):
         out["per_device"] = {str(g): out["interval"] for g in np.unique(fgroups)}
     curve = forward.horizon_curve(rec)
     out["horizon_curve"] = curve
-    out["advice"] = forward.advice(curve, float(frame["ref"].mean()))
+    out["advice"] = forward.advice(curve, rec)
     return out
 
 
@@ -275,7 +287,7 @@ def run(pairs, k=5, flexible=True, per_device=True, n_boot=500, seed=0, horizon_
         titles[m.name], kinds[m.name] = m.title, "fitted" if m.device_ok else "comparison"
 
     scored = np.all([np.isfinite(p) for p in preds.values()], axis=0)
-    days = validate.day_codes(f.index[scored])
+    days = validate.day_codes(f.index[scored], tz=pairs.tz)
     res_h = {n: validate.metrics(y[scored], p[scored]) for n, p in preds.items()}
     ci, samples = validate.bootstrap(y[scored], {n: p[scored] for n, p in preds.items()}, days, n_boot=n_boot,
                                      seed=seed)
@@ -291,7 +303,7 @@ def run(pairs, k=5, flexible=True, per_device=True, n_boot=500, seed=0, horizon_
         for n, p in preds.items():
             hf["pred_" + n] = p[scored]
         cols = ["ref"] + ["pred_" + n for n in preds]
-        daily_frame = align.daily(hf, cols=cols)
+        daily_frame = align.daily(hf, cols=cols, tz=pairs.tz)
         for n in preds:
             m24 = validate.metrics(daily_frame["ref"], daily_frame["pred_" + n])
             out_models[n]["heldout_24h"] = m24
@@ -316,7 +328,8 @@ def run(pairs, k=5, flexible=True, per_device=True, n_boot=500, seed=0, horizon_
     fw_models = {n: (lambda m=m: models.clone(m)) for m in base + cands for n in [m.name]
                  if n in pool or n == "raw" or n == "gbm"}
     fgroups = groups if (per_device and multi) else np.array(["all"] * len(groups))
-    recs, w_days = forward.run(fw_models, X, y, f.index, fgroups, hourly=not daily_in, notes=notes)
+    recs, w_days = forward.run(fw_models, X, y, f.index, fgroups, hourly=not daily_in, notes=notes, tz=pairs.tz,
+                               progress=say)
     fwd = forward_summary(recs, w_days, pool, horizon_days, n_boot, seed)
     if fwd["chosen_by"] == "forward":
         chosen = fwd["best"]
@@ -389,12 +402,15 @@ def run(pairs, k=5, flexible=True, per_device=True, n_boot=500, seed=0, horizon_
         fr["pred_" + n] = p
     fr["scored"] = scored
     summary = {
-        "precision": precision_summary(fr, chosen, daily_in),
+        "precision": precision_summary(fr, chosen, daily_in, tz=pairs.tz),
+        "days": ("24-h means over local days (%s)" % pairs.tz) if pairs.tz and pairs.tz.upper() != "UTC" and not daily_in
+        else ("24-h means over UTC days" if not daily_in else "daily values as given in the file"),
         "pm10": pm10_summary(pairs),
         "chosen": chosen,
         "chosen_title": titles[chosen],
         "primary_freq": pairs.freq,
         "forward": fwd,
+        "dropped_rows": dropped_rows(steps),
         "dropped_candidates": dropped,
         "validation": {"method": "contiguous time blocks", "folds": len(folds), "gap_hours": 24,
                        "per_device_fit": bool(per_device and multi), "bootstrap": "%d day-block resamples" % n_boot,
