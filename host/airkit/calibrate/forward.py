@@ -10,9 +10,12 @@ labelled with its horizon (days after the end of the window). Scores are on
 24-h means (days with >= 18 valid hours) or on the daily input.
 
 The interval for "the RMSE over the next H days of use" is a prediction
-interval, not a confidence interval for a mean: a moving-block bootstrap over
-days (block = 7 days, keeps serial correlation) of the forward errors, drawn
-from the longest horizons available, with the number of independent days
+interval, not a confidence interval for a mean: each draw takes one fitted
+model (one device and origin: the correction in use is one such fit, and its
+parameters shift the whole period) and a moving-block bootstrap over its days
+(block = 7 days, circular, keeps serial correlation), its spread widened
+for the uncertainty of the estimate itself (variances of the future period's
+mean and of the record's mean add), with the number of days
 capped at what the record holds (a record of n days says nothing about the
 variance between periods longer than n days, so the interval does not narrow
 beyond it); when the forward error grows with horizon (drift) the growth is
@@ -164,6 +167,18 @@ def growth(rec, max_lag=14):
     return float(coef[1])
 
 
+def _lag1(seqs):
+    """Lag-1 (day-to-day) autocorrelation of the forward errors, within each fitted model's sequence; 0..0.95."""
+    num = den = 0.0
+    for s in seqs:
+        if len(s) < 3:
+            continue
+        x = s - s.mean()
+        num += float(np.sum(x[1:] * x[:-1]))
+        den += float(np.sum(x * x))
+    return float(np.clip(num / den, 0.0, 0.95)) if den > 0 else 0.0
+
+
 def interval(rec, horizon_days, n_boot=2000, seed=0, level=0.95):
     """Point and prediction interval for the RMSE of 24-h means over the
     ``horizon_days`` days after the co-location (see the module doc)."""
@@ -182,13 +197,19 @@ def interval(rec, horizon_days, n_boot=2000, seed=0, level=0.95):
     p_seq = lens / lens.sum()
     draws = np.empty(n_boot)
     for b in range(n_boot):
-        parts = []
-        for k in rng.choice(len(seqs), size=nb, p=p_seq):
-            s = seqs[k]
-            start = rng.integers(0, max(1, len(s) - BLOCK_DAYS + 1))
-            parts.append(s[start:start + BLOCK_DAYS])
-        v = np.concatenate(parts)[:n_eff]
+        # one fitted model per draw (one device and origin): the correction in use is one such fit, and its
+        # own parameters shift the whole period; its days are drawn in 7-day blocks (circular)
+        s = seqs[rng.choice(len(seqs), p=p_seq)]
+        n = len(s)
+        starts = rng.integers(0, n, size=nb)
+        idx = (starts[:, None] + np.arange(BLOCK_DAYS)[None, :]) % n
+        v = s[idx].ravel()[:n_eff]
         draws[b] = np.mean(v * v)
+    # A prediction interval: the spread of a future period's mean (over n_eff days) plus the uncertainty of the
+    # estimate itself (from n_days of record): variances add, so the deviations widen by sqrt(1 + n_eff/n_days).
+    widen = np.sqrt(1.0 + n_eff / float(n_days))
+    centre = float(np.mean(e * e))
+    draws = np.maximum(centre + (draws - centre) * widen, 0.0)
     # Drift: the error's growth with horizon (variogram slope) carried to the mean horizon of use, but no
     # further than twice the longest horizon the record shows (beyond it the data say nothing).
     slope = growth(rec)
@@ -201,8 +222,20 @@ def interval(rec, horizon_days, n_boot=2000, seed=0, level=0.95):
     draws = draws * scale
     a = (1 - level) / 2
     lo, hi = np.sqrt(np.quantile(draws, [a, 1 - a]))
+    # A bootstrap cannot leave the range of a short record: beside it, the parametric interval for a ratio of
+    # mean squares, F(nu_future, nu_record), with degrees of freedom reduced for the day-to-day correlation of
+    # the errors (nu = n (1 - rho) / (1 + rho)). The reported interval spans both.
+    from scipy.stats import f as fdist
+    rho = _lag1(seqs)
+    shrink = (1 - rho) / (1 + rho)
+    n_rec = int(rec[["device", "day"]].drop_duplicates().shape[0])
+    nu_rec, nu_fut = max(1.0, n_rec * shrink), max(1.0, n_eff * shrink)
+    flo, fhi = fdist.ppf([a, 1 - a], nu_fut, nu_rec)
+    lo = min(lo, float(np.sqrt(mse_point * flo)))
+    hi = max(hi, float(np.sqrt(mse_point * fhi)))
     return {"rmse": float(np.sqrt(mse_point)), "ci95": [float(lo), float(hi)], "horizon_days": int(horizon_days),
-            "independent_days": n_eff, "block_days": BLOCK_DAYS, "growth_per_day": slope,
+            "independent_days": n_eff, "block_days": BLOCK_DAYS, "day_to_day_correlation": rho,
+            "effective_days_record": nu_rec, "effective_days_use": nu_fut, "growth_per_day": slope,
             "growth_applied": bool(growth_mse > 0), "longest_horizon_seen_days": int(h_max),
             "extrapolated": bool(horizon_days > h_max + 1)}
 
