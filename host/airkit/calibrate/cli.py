@@ -164,8 +164,21 @@ def _load_pair(args, sensor_files, reference_file, progress):
     return sensor, reference, pairs
 
 
+def _check_later(args):
+    later = getattr(args, "later", None)
+    if not later:
+        return
+    if len(later) > 2:
+        raise UserError("--later takes a sensor file and, when it does not pair both, a reference file; got %d files."
+                        % len(later))
+    for p in later:
+        if not os.path.isfile(p):
+            raise UserError("--later %s: file not found; check the path." % p)
+
+
 def _workbench(args):
     from . import workbench
+    _check_later(args)
     with _Progress(getattr(args, "progress", False)) as progress:
         sensor, reference, pairs = _load_pair(args, args.sensor, args.reference, progress)
         _say("sensor:    %s" % sensor.label)
@@ -182,9 +195,6 @@ def _workbench(args):
                 res.summary["notes"].insert(0, "%s: %s" % (os.path.basename(t.path.split(",")[0]), n))
         if getattr(args, "later", None):
             from . import drift
-            if len(args.later) > 2:
-                raise UserError("--later takes a sensor file and, when it does not pair both, a reference file; "
-                                "got %d files." % len(args.later))
             progress("scoring the later co-location")
             _, _, later = _load_pair(args, args.later[:1], args.later[1] if len(args.later) > 1 else None, progress)
             later.tz = tz
