@@ -298,8 +298,10 @@ def test_fit_report_apply_json_and_horizon_figure(tmp_path, capsys):
     assert run_cli("apply", "--model", model, "--sensor", sp, "--out", tmp_path / "c.csv") == 5
     capsys.readouterr()
     assert run_cli("report", "--sensor", sp, "--reference", rp, "--out", tmp_path / "rep2", "--json",
-                   "--no-flexible") == 0
-    r = json.loads(capsys.readouterr().out)
+                   "--no-flexible", "--progress") == 0
+    cap = capsys.readouterr()
+    r = json.loads(cap.out)
+    assert "forward validation" in cap.err and "s] reading" in cap.err     # --progress without a terminal
     assert r["report"].endswith("report.html") and r["forward"]["chosen_by"] == "forward"
     assert run_cli("fit", "--sensor", sp, "--reference", rp, "--out", tmp_path / "x.json", "--tz", "Mars/Olympus") == 2
     assert "unknown time zone" in capsys.readouterr().err

@@ -104,11 +104,14 @@ def _lag(value):
 
 
 class _Progress:
-    """Progress on stderr (rich), only on a terminal or when asked (--progress)."""
+    """Progress on stderr: a rich status line on a terminal; with --progress
+    and no terminal (a log file), one timestamped line per step."""
 
     def __init__(self, wanted):
         self.status = None
-        if wanted or sys.stderr.isatty():
+        self.lines = bool(wanted) and not sys.stderr.isatty()
+        self.t0 = time.time()
+        if sys.stderr.isatty():
             from rich.console import Console
             self.status = Console(stderr=True).status("starting", spinner="dots")
 
@@ -119,7 +122,9 @@ class _Progress:
 
     def __call__(self, text):
         if self.status:
-            self.status.update(text)
+            self.status.update("%s (%.0f s)" % (text, time.time() - self.t0))
+        elif self.lines:
+            print("[%5.1f s] %s" % (time.time() - self.t0, text), file=sys.stderr, flush=True)
 
     def __exit__(self, *exc):
         if self.status:

@@ -206,10 +206,13 @@ def interval(rec, horizon_days, n_boot=2000, seed=0, level=0.95):
         v = s[idx].ravel()[:n_eff]
         draws[b] = np.mean(v * v)
     # A prediction interval: the spread of a future period's mean (over n_eff days) plus the uncertainty of the
-    # estimate itself (from n_days of record): variances add, so the deviations widen by sqrt(1 + n_eff/n_days).
-    widen = np.sqrt(1.0 + n_eff / float(n_days))
-    centre = float(np.mean(e * e))
-    draws = np.maximum(centre + (draws - centre) * widen, 0.0)
+    # estimate itself (from the record's device-days): variances add, so the deviations widen by
+    # sqrt(1 + n_eff / n_record). Mean squares are skewed and positive: widened as ratios to the median (log space).
+    n_rec = int(rec[["device", "day"]].drop_duplicates().shape[0])
+    widen = np.sqrt(1.0 + n_eff / float(max(n_rec, 1)))
+    draws = np.maximum(draws, 1e-12)
+    centre = float(np.median(draws))
+    draws = centre * (draws / centre) ** widen
     # Drift: the error's growth with horizon (variogram slope) carried to the mean horizon of use, but no
     # further than twice the longest horizon the record shows (beyond it the data say nothing).
     slope = growth(rec)
@@ -228,7 +231,6 @@ def interval(rec, horizon_days, n_boot=2000, seed=0, level=0.95):
     from scipy.stats import f as fdist
     rho = _lag1(seqs)
     shrink = (1 - rho) / (1 + rho)
-    n_rec = int(rec[["device", "day"]].drop_duplicates().shape[0])
     nu_rec, nu_fut = max(1.0, n_rec * shrink), max(1.0, n_eff * shrink)
     flo, fhi = fdist.ppf([a, 1 - a], nu_fut, nu_rec)
     lo = min(lo, float(np.sqrt(mse_point * flo)))
