@@ -72,11 +72,13 @@ def _daily_errors(pred, ref, day, hourly):
     return keep, sp[keep] / n[keep], sr[keep] / n[keep]
 
 
-def run(make_models, X, y, times, groups, hourly, fallback_min=None, notes=None, tz=None, progress=None):
+def run(make_models, X, y, times, groups, hourly, fallback_min=None, notes=None, tz=None, progress=None,
+        sparse=None):
     """Sliding-window forward validation for several models.
 
     ``make_models``: {name: callable returning an unfitted estimator}
-    (baselines too: their fit does nothing). Returns a dict of per-model
+    (baselines too: their fit does nothing). ``sparse``: {name: n} fits that
+    model at only n of the origins (slow comparison models). Returns a dict of per-model
     residual records: {name: DataFrame(device, origin, day, horizon, pred, ref)}
     and the window length used."""
     y = np.asarray(y, dtype=float)
@@ -92,13 +94,18 @@ def run(make_models, X, y, times, groups, hourly, fallback_min=None, notes=None,
         w_used = w if w_used is None else max(w_used, w)
         if progress:
             progress("forward validation: device %s" % g)
-        for o in origins(n_days, w):
+        ors = origins(n_days, w)
+        for o in ors:
             tr = sel[day < o]
             te_mask = day >= o
             te = sel[te_mask]
             if len(tr) < (fallback_min or 3) or len(te) == 0:
                 continue
             for name, make in make_models.items():
+                n_sp = (sparse or {}).get(name)
+                if n_sp and o not in set(np.asarray(ors)[np.unique(np.linspace(0, len(ors) - 1, n_sp).round()
+                                                                  .astype(int))]):
+                    continue
                 try:
                     m = make().fit(X.iloc[tr], y[tr])
                     p = np.asarray(m.predict(X.iloc[te]), dtype=float)
