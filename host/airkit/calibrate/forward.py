@@ -19,8 +19,11 @@ mean and of the record's mean add), with the number of days
 capped at what the record holds (a record of n days says nothing about the
 variance between periods longer than n days, so the interval does not narrow
 beyond it); when the forward error grows with horizon (drift) the growth is
-carried to the horizons of use. All of it is computed from the co-location
-record alone.
+carried to the horizons of use; and since the forward fits use fewer days
+than the final fit on the whole record, the estimate follows the record's
+own learning curve (squared error against 1/days of training, paired on the
+same days) to the final fit's length. All of it is computed from the
+co-location record alone.
 """
 
 import numpy as np
@@ -174,6 +177,27 @@ def growth(rec, max_lag=14):
     return float(coef[1])
 
 
+def learning_curve(rec):
+    """How the forward error depends on the length of the fit window, from the
+    record itself: the slope b of squared error on 1/(days of training),
+    paired on the same device-day (day fixed effects: the same day predicted by
+    fits of different lengths). Expanding-window fits use fewer days than the
+    final fit on the whole record; MSE(n) ~ a + b/n carries the estimate to the
+    final fit's length. Returns (b, mean 1/n of the records, 1/n of the final fit)."""
+    n = rec["origin"].to_numpy(float)
+    if len(n) < 10 or np.ptp(n) == 0:
+        return 0.0, 0.0, 0.0
+    x = 1.0 / np.maximum(n, 1.0)
+    y = ((rec["pred"] - rec["ref"]) ** 2).to_numpy()
+    key = (rec["device"].astype(str) + ":" + rec["day"].astype(str)).to_numpy()
+    xd = x - pd.Series(x).groupby(key).transform("mean").to_numpy()
+    yd = y - pd.Series(y).groupby(key).transform("mean").to_numpy()
+    sxx = float(np.sum(xd * xd))
+    b = float(np.sum(xd * yd) / sxx) if sxx > 0 else 0.0
+    final = float(np.mean(1.0 / (rec.groupby("device")["day"].max().to_numpy(float) + 1)))
+    return b, float(np.mean(x)), final
+
+
 def _lag1(seqs):
     """Lag-1 (day-to-day) autocorrelation of the forward errors, within each fitted model's sequence; 0..0.95."""
     num = den = 0.0
@@ -227,7 +251,11 @@ def interval(rec, horizon_days, n_boot=2000, seed=0, level=0.95):
     h_max = float(rec["horizon"].max())
     h_use = min(horizon_days / 2.0, 2.0 * h_max)
     growth_mse = slope * max(0.0, h_use - h_seen) if slope > 0 else 0.0
-    mse_point = point ** 2 + growth_mse
+    # Fits on the whole record use more days than the forward fits: carry the estimate to the final fit's
+    # length along the record's own learning curve (at most a factor 4 either way in mean square).
+    b, x_mean, x_final = learning_curve(rec)
+    lc_factor = float(np.clip((point ** 2 + b * (x_final - x_mean)) / point ** 2, 0.25, 4.0)) if point > 0 else 1.0
+    mse_point = point ** 2 * lc_factor + growth_mse
     scale = mse_point / point ** 2 if point > 0 else 1.0
     draws = draws * scale
     a = (1 - level) / 2
@@ -245,7 +273,8 @@ def interval(rec, horizon_days, n_boot=2000, seed=0, level=0.95):
     return {"rmse": float(np.sqrt(mse_point)), "ci95": [float(lo), float(hi)], "horizon_days": int(horizon_days),
             "independent_days": n_eff, "block_days": BLOCK_DAYS, "day_to_day_correlation": rho,
             "effective_days_record": nu_rec, "effective_days_use": nu_fut, "growth_per_day": slope,
-            "growth_applied": bool(growth_mse > 0), "longest_horizon_seen_days": int(h_max),
+            "growth_applied": bool(growth_mse > 0), "learning_curve_slope": b,
+            "learning_curve_factor": lc_factor, "forward_rmse_as_measured": point, "longest_horizon_seen_days": int(h_max),
             "extrapolated": bool(horizon_days > h_max + 1)}
 
 
