@@ -305,3 +305,18 @@ def test_fit_report_apply_json_and_horizon_figure(tmp_path, capsys):
     assert r["report"].endswith("report.html") and r["forward"]["chosen_by"] == "forward"
     assert run_cli("fit", "--sensor", sp, "--reference", rp, "--out", tmp_path / "x.json", "--tz", "Mars/Olympus") == 2
     assert "unknown time zone" in capsys.readouterr().err
+
+
+def test_learning_curve_carries_the_estimate_to_the_final_fit_length():
+    # the same days predicted by fits of 10..19 days: squared error 0.5 + 20/n  -> at the final 30 days: 0.5 + 20/30
+    rows = []
+    for o in range(10, 20):
+        for d in range(20, 30):
+            rows.append({"device": "a", "origin": o, "day": d, "horizon": d - o, "ref": 10.0,
+                         "pred": 10.0 + np.sqrt(0.5 + 20.0 / o) * (1 if d % 2 else -1)})
+    rec = pd.DataFrame(rows)
+    b, x_mean, x_final = forward.learning_curve(rec)
+    assert b == pytest.approx(20.0, rel=1e-6) and x_final == pytest.approx(1 / 30)
+    iv = forward.interval(rec, 10)
+    assert iv["learning_curve_factor"] < 1
+    assert iv["rmse"] == pytest.approx(np.sqrt(0.5 + 20 / 30), rel=0.02)
