@@ -7,10 +7,10 @@ Everything runs against a loopback HTTPS copy of the download site (tests/flash_
 import hashlib
 import json
 import os
-import socket
 
 import pytest
 from flash_helpers import CA, TLS, DownloadSite, listing_page, merged_image
+from uplink_helpers import free_port as closed_port   # a free port nobody listens on
 
 from airkit.cli import main
 from airkit.configcmd import load_profile
@@ -44,14 +44,6 @@ def images(**kw):
 
 def leftovers(cache):
     return sorted(p.name for p in cache.glob("*") if p.name.endswith((".part", ".tmp")))
-
-
-def closed_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def test_listing_parsed_stable_first_variants_apart():
@@ -214,3 +206,18 @@ def test_profiles_state_recommended_and_oldest_versions():
     readme = (boards_dir().parent / "README.md").read_text()
     assert "1.28.0" in readme and "1.23.0" in readme
     assert os.path.exists(boards_dir() / "esp32-wrover.json")
+
+
+def test_blank_port_without_board_detects_first_and_downloads_nothing(site, capsys):
+    """`airkit flash --port P` alone: esptool's detection runs first (here a pty printing a boot log)."""
+    from test_toolkit_flash import _not_an_esp32
+
+    master, slave, stop = _not_an_esp32(b"rst:0x1 (POWERON_RESET),boot:0x13 (SPI_FAST_FLASH_BOOT)\r\n")
+    try:
+        rc = main(["flash", "--port", os.ttyname(slave), "--erase", "no"])
+    finally:
+        stop.set()
+        os.close(slave)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 3 and "hold the BOOT button" in err[-1] and "Traceback" not in "".join(err)
+    assert site.requests == []
