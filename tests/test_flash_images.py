@@ -221,3 +221,19 @@ def test_blank_port_without_board_detects_first_and_downloads_nothing(site, caps
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 3 and "hold the BOOT button" in err[-1] and "Traceback" not in "".join(err)
     assert site.requests == []
+
+
+def test_version_spellings_lock_folder_and_https_only(site, tmp_path):
+    lockdir = tmp_path / "class"
+    lockdir.mkdir()
+    assert images(lock=lockdir).resolve(load_profile("esp32-devkitc"), "v1.27").version == "1.27.0"
+    pre = images(lock=lockdir).resolve(load_profile("esp32-devkitc"), "1.29.0-preview.3")
+    assert pre.version == "1.29.0-preview.3.g0625f07ad"
+    assert set(json.loads((lockdir / LOCK_NAME).read_text())["images"]) == {
+        "ESP32_GENERIC-20251209-v1.27.0.bin", "ESP32_GENERIC-20261015-v1.29.0-preview.3.g0625f07ad.bin"}
+    with pytest.raises(InputError, match="not https://"):
+        images(base=site.url.replace("https:", "http:"))
+    with pytest.raises(InputError, match="not published for ESP32_GENERIC .*1.28.0"):
+        images().resolve(load_profile("esp32-devkitc"), "1.25.0")
+    with pytest.raises(InputError, match="CA file .* does not exist"):
+        images(cafile=str(tmp_path / "nope.pem"))

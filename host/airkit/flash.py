@@ -317,7 +317,10 @@ def choose_profile(port: str, chip: str, interactive: bool, ask=input) -> dict:
     for i, p in enumerate(fits, 1):
         print("  %d. %s - %s" % (i, p["name"], p.get("description", "")), file=sys.stderr)
     for _ in range(3):
-        a = ask("number or name: ").strip()
+        try:
+            a = ask("number or name: ").strip()
+        except EOFError:
+            break
         for i, p in enumerate(fits, 1):
             if a == str(i) or a == p["name"]:
                 return p

@@ -298,10 +298,15 @@ class Images:
                  bundle: str | Path | None = None, allow_download: bool = True, progress: bool = True,
                  log=None):
         self.base = (base or base_url()).rstrip("/")
+        if urlsplit(self.base).scheme != "https":
+            raise InputError("the download site %s is not https://: images are only fetched over HTTPS with a "
+                             "verified certificate (give an https:// URL, and its CA with --ca-file if needed)"
+                             % safe_url(self.base))
         self.cafile = cafile or ca_file()
         if self.cafile and not Path(self.cafile).is_file():
             raise InputError("the CA file %s does not exist: give the PEM file of the CA to trust" % self.cafile)
-        self.lock = ImageLock(Path(lock) if lock else default_lock())
+        lock = Path(lock) if lock else default_lock()
+        self.lock = ImageLock(lock / LOCK_NAME if lock.is_dir() else lock)
         self.bundle = Path(bundle) if bundle else None
         if self.bundle is not None and not self.bundle.is_dir():
             raise InputError("the bundle folder %s does not exist: make one with 'airkit flash bundle --out %s' "
@@ -359,7 +364,7 @@ class Images:
                 url = self.page_url((profile.get("micropython") or {}).get("port") or board)
                 r = self._get(url)
                 try:
-                    rel = parse_listing(r.text, board, url)
+                    rel = parse_listing(r.text, board, safe_url(url))
                 finally:
                     r.close()
                 if rel:
@@ -402,11 +407,11 @@ class Images:
                                  "--out DIR --board %s --version %s' on a connected computer)"
                                  % (version, board, self.bundle or self.cache, profile.get("name"), version))
             rel, _ = self.releases(profile)
-            release = next((r for r in rel if r.version == version), None)
+            release = next((r for r in rel if r.version == version or r.version.startswith(version + ".g")), None)
             if release is None:
                 raise InputError("MicroPython %s is not published for %s (available: %s): pick one with "
                                  "--version" % (version, board, ", ".join(r.version for r in rel[:6]) or "none"))
-            name = release.file
+            name, version = release.file, release.version
         # Which hash must it have?
         if pinned.get("sha256"):
             want, trust, where = pinned["sha256"].lower(), "pinned", "boards/%s.json" % profile.get("name")
@@ -460,7 +465,7 @@ class Images:
             raise InputError("%s is not in the bundle %s nor in the cache: add it to the bundle ('airkit flash "
                              "bundle --out DIR --board %s --version %s')" % (name, self.bundle or self.cache,
                                                                              profile.get("name"), version))
-        url = release.url if release else "%s/resources/firmware/%s" % (self.base, name)
+        url = "%s/resources/firmware/%s" % (self.base, name)      # the official layout (listing links are relative)
         got = self._download(url, name, cached, want, where, chip, off)
         return self._accept(cached, board, version, got, want, trust, where, safe_url(url))
 
@@ -544,6 +549,8 @@ def check_version(profile: dict, version: str | None) -> str:
     fw = profile.get("firmware") or {}
     rec = fw.get("recommended")
     version = (version or rec or "").lstrip("v")
+    if re.fullmatch(r"\d+\.\d+", version):
+        version += ".0"                 # "1.28" is published as v1.28.0
     if not version:
         raise InputError("board profile %s recommends no MicroPython version: give --version X (see "
                          "'airkit flash --list')" % profile.get("name"))
