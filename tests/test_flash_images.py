@@ -30,6 +30,7 @@ def site(tmp_path, monkeypatch):
     with DownloadSite() as s:
         s.add_board("ESP32_GENERIC", "ESP32", RELEASES, PREVIEWS)
         s.add_board("ESP32_GENERIC_C3", "ESP32-C3", RELEASES[:2], variants=())
+        s.add_board("ESP32_GENERIC_S3", "ESP32-S3", RELEASES[:1], variants=("SPIRAM_OCT",))
         monkeypatch.setenv("AIRKIT_FIRMWARE_URL", s.url)
         monkeypatch.setenv("AIRKIT_CA_FILE", CA)
         s.cache = tmp_path / "cache" / "firmware"
@@ -128,11 +129,15 @@ def test_pinned_hash_wins_over_first_use(site, monkeypatch, tmp_path):
 
 def test_bundle_made_online_is_used_offline_on_another_computer(site, tmp_path, monkeypatch, capsys):
     out = tmp_path / "usb-stick"
-    assert main(["flash", "bundle", "--out", str(out), "--board", "esp32-devkitc", "--board", "esp32-c3-devkitm",
-                 "--board", "esp32-wrover", "--json"]) == 0
+    assert main(["flash", "bundle", "--out", str(out), "--json"]) == 0          # every profile in boards/
     rows = json.loads(capsys.readouterr().out)
     assert {r["file"] for r in rows} == {FILE, "ESP32_GENERIC_C3-20260410-v1.28.0.bin",
-                                         "ESP32_GENERIC-SPIRAM-20260410-v1.28.0.bin"}
+                                         "ESP32_GENERIC-SPIRAM-20260410-v1.28.0.bin",
+                                         "ESP32_GENERIC_S3-20260410-v1.28.0.bin"}
+    # Run again: nothing downloaded twice, nothing overwritten.
+    n = len(site.requests)
+    assert main(["flash", "bundle", "--out", str(out), "--board", "esp32-devkitc", "--json"]) == 0
+    assert len(site.requests) == n and json.loads(capsys.readouterr().out)[0]["trust"] == "lock"
     assert set(json.loads((out / LOCK_NAME).read_text())["images"]) == {r["file"] for r in rows}
     # A classroom computer: empty cache, no lock, no network.
     monkeypatch.setenv("AIRKIT_CACHE", str(tmp_path / "classroom"))
@@ -192,6 +197,7 @@ def test_profile_from_the_detected_chip(tmp_path):
     answers = iter(["7", "2"])
     assert choose_profile("/dev/ttyUSB0", "ESP32", True, ask=lambda q: next(answers))["name"] == "esp32-wrover"
     assert choose_profile("/dev/ttyUSB0", "ESP32-C3", interactive=False)["name"] == "esp32-c3-devkitm"
+    assert choose_profile("/dev/ttyUSB0", "ESP32-S3", interactive=False)["name"] == "esp32-s3-devkitc"
     with pytest.raises(InputError, match="no profile in boards/ is for that chip"):
         choose_profile("/dev/ttyUSB0", "ESP32-P4", interactive=False)
 
@@ -237,3 +243,13 @@ def test_version_spellings_lock_folder_and_https_only(site, tmp_path):
         images().resolve(load_profile("esp32-devkitc"), "1.25.0")
     with pytest.raises(InputError, match="CA file .* does not exist"):
         images(cafile=str(tmp_path / "nope.pem"))
+
+
+def test_bundle_never_overwrites_a_different_file_without_force(site, tmp_path, capsys):
+    out = tmp_path / "b"
+    out.mkdir()
+    (out / FILE).write_bytes(b"someone else's file")
+    assert main(["flash", "bundle", "--out", str(out), "--board", "esp32-devkitc"]) == 5
+    assert (out / FILE).read_bytes() == b"someone else's file" and "--force" in capsys.readouterr().err
+    assert main(["flash", "bundle", "--out", str(out), "--board", "esp32-devkitc", "--force"]) == 0
+    assert (out / FILE).read_bytes() == site.files[FILE]
