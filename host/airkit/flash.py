@@ -3,11 +3,13 @@
 Why this exists: flashing is where beginners get stuck, and where generic
 tools do risky things (force an image onto the wrong chip, flash whatever a
 download produced). Here the chip is identified with ``esptool.cmds``
-(never by scraping esptool's output), the image and offset come from the
-board profile, an image built for another chip is refused, every image is
-checked against the SHA-256 pinned in ``boards/`` before it is written
-(cached, offline bundle or download), and each esptool failure is translated
-into the plain-language remedy from the beginner failure table.
+(never by scraping esptool's output) and picks the board profile, the
+official image comes verified from ``airkit.mpimages`` (pinned SHA-256, else
+the first-use lock file; cache, offline bundle or HTTPS download), the offset
+comes from the profile, an image built for another chip is refused, and each
+esptool failure is translated into the plain-language remedy from the
+beginner failure table (a board that is running its program instead of
+waiting in the bootloader gets the BOOT-button remedy).
 
 esptool's logger is process-global: run one flashing process per port
 (``airkit provision`` does).
@@ -16,7 +18,6 @@ esptool's logger is process-global: run one flashing process per port
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -27,7 +28,6 @@ from airkit.mpimages import Images, board_id, cache_dir, check_version, sha256_p
 FAST_BAUD = 460800
 ROM_BAUD = 115200
 
-# esptool's chip names as written in board profiles.
 ESP_IMAGE_MAGIC = 0xE9
 
 
