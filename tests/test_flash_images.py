@@ -167,6 +167,12 @@ def test_no_network_one_sentence_with_the_way_out(site, monkeypatch, capsys, tmp
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 4 and len(err) == 1 and "--firmware FILE" in err[0] and "--bundle DIR" in err[0]
     assert "Traceback" not in err[0]
+    # Once downloaded (and locked), the same version flashes offline from the cache.
+    monkeypatch.setenv("AIRKIT_FIRMWARE_URL", site.url)
+    images().resolve(load_profile("esp32-devkitc"))
+    monkeypatch.setenv("AIRKIT_FIRMWARE_URL", "https://localhost:%d" % closed_port())
+    res = images().resolve(load_profile("esp32-devkitc"))
+    assert (res.source, res.trust) == ("cache", "lock")
 
 
 def test_certificate_is_verified_never_skipped(site, monkeypatch, capsys):
