@@ -58,10 +58,11 @@ def listing_page(board: str, releases: list[tuple[str, str]], previews: list[tup
 
     def line(b, date, v, latest=False):
         base = "/resources/firmware/%s-%s-v%s" % (b, date, v)
-        return ('<strong>v%s (%s-%s-%s)</strong> <a href="%s.bin">.bin</a> / <a href="%s.app-bin">[.app-bin]</a> / '
-                '<a href="%s.elf">[.elf]</a> / <a href="%s.map">[.map]</a> / '
-                '<a href="https://github.com/micropython/micropython/releases/tag/v%s">[Release notes]</a>%s<br>\n'
-                % (v, date[:4], date[4:6], date[6:], base, base, base, base, v, " (latest)" if latest else ""))
+        when = "%s-%s-%s" % (date[:4], date[4:6], date[6:])
+        return ('<strong>\n<a href="%s.bin">v%s (%s) .bin</a>\n</strong>\n / <a href="%s.app-bin">[.app-bin]</a>\n'
+                ' / <a href="%s.elf">[.elf]</a>\n / <a href="%s.map">[.map]</a>\n / '
+                '<a href="https://github.com/micropython/micropython/releases/tag/v%s">[Release notes]</a>\n%s<br>\n'
+                % (base, v, when, base, base, base, v, "(latest)" if latest else ""))
 
     html = ["<!DOCTYPE html><html><head><title>MicroPython - Python for microcontrollers</title></head><body>",
             '<h1>ESP32 / WROOM</h1><p>Vendor: Espressif</p><h2>Installation instructions</h2>'

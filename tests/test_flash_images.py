@@ -18,7 +18,8 @@ from airkit.errors import InputError, NetworkError
 from airkit.flash import choose_profile
 from airkit.mpimages import LOCK_NAME, Images, check_image_structure, parse_listing
 
-RELEASES = [("20260410", "1.28.0"), ("20251209", "1.27.0"), ("20241129", "1.24.1"), ("20230426", "1.20.0")]
+RELEASES = [("20260410", "1.28.0"), ("20251209", "1.27.0"), ("20241129", "1.24.1"), ("20230426", "1.20.0"),
+            ("20220117", "1.18")]
 PREVIEWS = [("20261101", "1.29.0-preview.12.gabc1234"), ("20261015", "1.29.0-preview.3.g0625f07ad")]
 FILE = "ESP32_GENERIC-20260410-v1.28.0.bin"
 
@@ -50,8 +51,9 @@ def leftovers(cache):
 def test_listing_parsed_stable_first_variants_apart():
     page = listing_page("ESP32_GENERIC", RELEASES, PREVIEWS)
     rel = parse_listing(page, "ESP32_GENERIC", "https://micropython.org/download/ESP32_GENERIC/")
-    assert [r.version for r in rel] == ["1.28.0", "1.27.0", "1.24.1", "1.20.0",
+    assert [r.version for r in rel] == ["1.28.0", "1.27.0", "1.24.1", "1.20.0", "1.18.0",
                                         "1.29.0-preview.12.gabc1234", "1.29.0-preview.3.g0625f07ad"]
+    assert rel[4].file == "ESP32_GENERIC-20220117-v1.18.bin"
     assert rel[0].file == FILE and rel[0].date == "2026-04-10"
     assert rel[0].url == "https://micropython.org/resources/firmware/" + FILE
     spiram = parse_listing(page, "ESP32_GENERIC-SPIRAM", "https://micropython.org/download/ESP32_GENERIC/")

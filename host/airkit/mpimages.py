@@ -152,8 +152,10 @@ def parse_listing(html: str, board: str, page_url: str) -> list[Release]:
         if not m or m.group("board") != board or name in seen:
             continue
         seen.add(name)
-        d = m.group("date")
-        out.append(Release(m.group("version"), name, urljoin(page_url, href), "%s-%s-%s" % (d[:4], d[4:6], d[6:])))
+        d, v = m.group("date"), m.group("version")
+        if re.match(r"\d+\.\d+(-|$)", v):
+            v = v.replace("-", ".0-", 1) if "-" in v else v + ".0"       # v1.18 -> 1.18.0, as users write it
+        out.append(Release(v, name, urljoin(page_url, href), "%s-%s-%s" % (d[:4], d[4:6], d[6:])))
     out.sort(key=lambda r: version_key(r.version), reverse=True)
     return out
 
