@@ -261,3 +261,15 @@ def test_bundle_never_overwrites_a_different_file_without_force(site, tmp_path, 
     assert (out / FILE).read_bytes() == b"someone else's file" and "--force" in capsys.readouterr().err
     assert main(["flash", "bundle", "--out", str(out), "--board", "esp32-devkitc", "--force"]) == 0
     assert (out / FILE).read_bytes() == site.files[FILE]
+
+
+def test_boards_flashed_at_once_share_one_download(site, tmp_path):
+    """provision flashes one process per board: the first fetches and records, the others wait and reuse."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    lock = tmp_path / "class" / LOCK_NAME
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda i: images(lock=lock).resolve(load_profile("esp32-devkitc")), range(4)))
+    assert site.downloads(FILE) == 1 and len({r.sha256 for r in got}) == 1
+    assert sorted(r.trust for r in got) == ["first use", "lock", "lock", "lock"]
+    assert list(json.loads(lock.read_text())["images"]) == [FILE]

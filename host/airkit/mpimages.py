@@ -209,22 +209,31 @@ class ImageLock:
 
 
 class _locked:
-    """An advisory lock beside the lock file (provision flashes from several processes at once)."""
+    """An advisory cross-process lock (provision flashes from one process per board), bounded wait."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, wait_s: float = 600):
         key = hashlib.sha256(str(Path(path).resolve()).encode()).hexdigest()[:16]
         self.path = Path(tempfile.gettempdir()) / ("airkit-images-%s.lck" % key)
+        self.wait_s = wait_s
         self.f = None
 
     def __enter__(self):
         self.f = open(self.path, "a")
         try:
             import fcntl
-
-            fcntl.flock(self.f.fileno(), fcntl.LOCK_EX)
         except ImportError:         # Windows: one flashing process per lock is the documented use
-            pass
-        return self
+            return self
+        t_end = time.monotonic() + self.wait_s
+        while True:
+            try:
+                fcntl.flock(self.f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return self
+            except BlockingIOError:
+                if time.monotonic() > t_end:
+                    self.f.close()
+                    raise NetworkError("another airkit has been fetching the same image for %d s: let it finish, "
+                                       "then run again" % self.wait_s)
+                time.sleep(0.1)
 
     def __exit__(self, *exc):
         self.f.close()
@@ -371,9 +380,10 @@ class Images:
                     r.close()
                 if rel:
                     cached.parent.mkdir(parents=True, exist_ok=True)
-                    tmp = cached.with_name(cached.name + ".tmp")
-                    tmp.write_text(json.dumps({"fetched": _now(), "page": safe_url(url),
-                                               "releases": [asdict(x) for x in rel]}, indent=1))
+                    fd, tmp = tempfile.mkstemp(dir=cached.parent, prefix=cached.name + ".", suffix=".tmp")
+                    with os.fdopen(fd, "w") as f:
+                        json.dump({"fetched": _now(), "page": safe_url(url),
+                                   "releases": [asdict(x) for x in rel]}, f, indent=1)
                     os.replace(tmp, cached)
                     return rel, None
                 if not cached.exists():
@@ -414,6 +424,11 @@ class Images:
                 raise InputError("MicroPython %s is not published for %s (available: %s): pick one with "
                                  "--version" % (version, board, ", ".join(r.version for r in rel[:6]) or "none"))
             name, version = release.file, release.version
+        self.cache.mkdir(parents=True, exist_ok=True)
+        with _locked(self.cache / name):         # one download per file, however many boards are flashing
+            return self._fetch(profile, board, version, name, pinned)
+
+    def _fetch(self, profile, board, version, name, pinned) -> Resolved:
         # Which hash must it have?
         if pinned.get("sha256"):
             want, trust, where = pinned["sha256"].lower(), "pinned", "boards/%s.json" % profile.get("name")
@@ -433,7 +448,6 @@ class Images:
                 want, trust, where = None, "first use", str(self.lock.path)
         chip = profile["chip"]
         off = int(profile.get("flash_offset", 0))
-        self.cache.mkdir(parents=True, exist_ok=True)
         cached = self.cache / name
         if cached.exists():
             got = sha256_path(cached)
