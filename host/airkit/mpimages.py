@@ -496,8 +496,10 @@ class Images:
                                          "size": path.stat().st_size, "first_seen": _now()})
             self.log("first use of %s: SHA-256 %s recorded in %s; every later flash of it must match (share "
                      "this file with the class)" % (path.name, got, self.lock.path))
-        elif trust == "lock" and where != str(self.lock.path) and not self.lock.get(path.name):
-            self.lock.record(path.name, dict(self.bundle_lock.get(path.name), first_seen=_now()))
+        else:
+            if trust == "lock" and where != str(self.lock.path) and not self.lock.get(path.name):
+                self.lock.record(path.name, dict(self.bundle_lock.get(path.name), first_seen=_now()))
+            self.log("%s (%s): SHA-256 %s... matches %s" % (path.name, source, got[:12], where))
         return Resolved(path, version, got, trust, source)
 
     def _download(self, url, name, dest: Path, want, where, chip, off) -> str:
