@@ -23,7 +23,6 @@ import time
 from pathlib import Path
 
 from airkit.errors import BoardError, InputError, UserError
-from airkit.mpimages import Images, board_id, cache_dir, check_version, sha256_path  # noqa: F401  (cache_dir: public)
 
 FAST_BAUD = 460800
 ROM_BAUD = 115200
@@ -92,6 +91,8 @@ def resolve_image(profile: dict, version: str | None = None, bundle: str | None 
     Trust: SHA-256 pinned in the profile, else the lock file (first use records it);
     see ``airkit.mpimages``. A damaged or changed file is never returned.
     """
+    from airkit.mpimages import Images
+
     res = Images(bundle=bundle, allow_download=allow_download, lock=lock, progress=progress, log=log).resolve(
         profile, version)
     return res.path, res.version, res.sha256
@@ -232,7 +233,7 @@ def flash_board(port: str, profile: dict, image: Path, erase: bool = True, baud:
     except (FatalError, OSError) as e:
         raise esptool_error(port, e)
     return {"port": port, "chip": chip, "mac": mac, "offset": offset, "image": image.name,
-            "image_sha256": sha256_path(image), "erased": erase, "baud": used}
+            "image_sha256": _sha256(image), "erased": erase, "baud": used}
 
 
 def register(sub):
@@ -289,7 +290,15 @@ def _source_options(p, suppress: bool = False):
                                              "the cache, or $AIRKIT_IMAGES_LOCK)")
 
 
-def _images(args, bundle=None, progress=True, log=None) -> Images:
+def _sha256(path: Path) -> str:
+    from airkit.mpimages import sha256_path
+
+    return sha256_path(path)
+
+
+def _images(args, bundle=None, progress=True, log=None):
+    from airkit.mpimages import Images
+
     return Images(base=getattr(args, "base_url", None), cafile=getattr(args, "ca_file", None),
                   lock=getattr(args, "lock", None), bundle=bundle, allow_download=not bundle, progress=progress,
                   log=log)
@@ -371,7 +380,7 @@ def run(args) -> int:
         image = Path(args.firmware)
         if not image.is_file():
             raise InputError("firmware file %s does not exist: give the path of a downloaded .bin" % args.firmware)
-        version, sha, trust = "file", sha256_path(image), "given file"
+        version, sha, trust = "file", _sha256(image), "given file"
         if profile:
             check_image_for_chip(image, profile["chip"])
     elif profile:           # image first: nothing touches the port when the image is not right
@@ -401,8 +410,10 @@ def run(args) -> int:
     return 0
 
 
-def list_versions(images: Images, profiles: list[dict], as_json: bool) -> int:
+def list_versions(images, profiles: list[dict], as_json: bool) -> int:
     """The versions on the download site per profile, stable first, with what airkit thinks of each."""
+    from airkit.mpimages import board_id, check_version
+
     out = []
     for prof in profiles:
         fw = prof.get("firmware") or {}
