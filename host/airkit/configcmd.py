@@ -13,20 +13,7 @@ import os
 from pathlib import Path
 
 from airkit.errors import UserError
-
-BOARDS_DIR = Path(__file__).resolve().parents[2] / "boards"
-
-
-def boards_dir() -> Path:
-    return Path(os.environ.get("AIRKIT_BOARDS_DIR", BOARDS_DIR))
-
-
-def load_profile(name: str) -> dict:
-    path = boards_dir() / (name + ".json")
-    if not path.exists():
-        names = sorted(p.stem for p in boards_dir().glob("*.json"))
-        raise UserError("unknown board '%s': use one of %s" % (name, ", ".join(names)))
-    return json.loads(path.read_text())
+from airkit.resources import boards_dir, load_profile  # noqa: F401  (board profiles ship with the package)
 
 
 def config_from_profile(profile: dict) -> dict:
@@ -88,7 +75,7 @@ def _secret(path):
 
 
 def read_config(path: str) -> dict:
-    from airkit.simcmd import load_json_file
+    from airkit.files import load_json_file
 
     cfg = load_json_file(path, "config")
     if not isinstance(cfg, dict):

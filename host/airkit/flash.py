@@ -311,7 +311,7 @@ def has_micropython(port: str) -> bool:
 
 
 def run(args) -> int:
-    from airkit.configcmd import load_profile
+    from airkit.resources import load_profile
 
     profile = load_profile(args.board)
     quiet = args.json

@@ -10,7 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-from airkit.errors import UserError
+from airkit.errors import InputError, UserError
 
 
 def register(sub):
@@ -25,15 +25,22 @@ def register(sub):
 
 def read_capture(name: str) -> bytes:
     if name == "-":
+        if sys.stdin.isatty():
+            raise InputError("'-' reads the capture from standard input, but nothing is piped in: give a file, "
+                             "or pipe one in (airkit pms decode - < capture.bin)")
         return sys.stdin.buffer.read()
     try:
-        return Path(name).read_bytes()
+        data = Path(name).read_bytes()
     except FileNotFoundError:
         raise UserError("capture file %s does not exist: check the path" % name)
     except IsADirectoryError:
         raise UserError("%s is a folder, not a capture file" % name)
     except OSError as e:
         raise UserError("cannot read capture file %s (%s)" % (name, e.strerror))
+    if not data:
+        raise InputError("capture file %s is empty: capture the sensor's TX pin at 9600 baud for a few seconds "
+                         "(e.g. examples/pms-capture.bin shows what one looks like)" % name)
+    return data
 
 
 def decode(args) -> int:
