@@ -59,9 +59,12 @@ def decode(args) -> int:
     summary = {"frames_accepted": dec.frames, "checksum_failures": dec.checksum_errors,
                "bytes_skipped": dec.bytes_skipped, "unsupported_frames": dec.unsupported_frames,
                "bytes_total": len(data)}
-    print(json.dumps(summary) if args.json else
-          "%(frames_accepted)d frames accepted, %(checksum_failures)d checksum failures, "
-          "%(bytes_skipped)d bytes skipped (of %(bytes_total)d)" % summary, file=sys.stderr)
+    if n and args.json:
+        print(json.dumps(summary), file=sys.stderr)
+    elif n:
+        print(
+"%(frames_accepted)d frames accepted, %(checksum_failures)d checksum failures, "
+              "%(bytes_skipped)d bytes skipped (of %(bytes_total)d)" % summary, file=sys.stderr)
     if dec.unsupported_frames:
         print("note: %d frames of another Plantower model (frame length %d bytes) were seen; "
               "only the PMS5003/7003/A003 32-byte frame is decoded" % (dec.unsupported_frames, dec.unsupported_length),
