@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
 HEAVY = ("pandas", "numpy", "scipy", "matplotlib", "sklearn", "serial", "esptool", "mpremote", "rich")
 
 
@@ -21,14 +22,11 @@ def airkit(*args, cwd=None, timeout=120, stdin=subprocess.DEVNULL):
 
 
 def one_line_error(proc, code, *words):
+    """One ``airkit: ...`` line on stderr naming ``words``, no traceback, and exit code ``code``."""
+    from test_cli_errors import one_line_error as one_line
+
     assert proc.returncode == code, (proc.returncode, proc.stderr)
-    assert "Traceback" not in proc.stderr + proc.stdout
-    lines = [line for line in proc.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, proc.stderr
-    assert lines[0].startswith("airkit: ")
-    for w in words:
-        assert w in lines[0], (w, lines[0])
-    return lines[0]
+    return one_line(proc, *words)
 
 
 def imported_after(code: str) -> set:
@@ -61,7 +59,6 @@ def test_library_errors_are_the_error_tree(tmp_path):
 
 
 def test_fit_and_apply_as_functions(tmp_path):
-    sys.path.insert(0, str(ROOT / "tests"))
     from test_calibrate_workbench import write
 
     import airkit

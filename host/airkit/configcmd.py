@@ -13,21 +13,7 @@ import os
 from pathlib import Path
 
 from airkit.errors import UserError
-from airkit.resources import boards_dir, load_profile  # noqa: F401  (board profiles ship with the package)
-
-
-def config_from_profile(profile: dict) -> dict:
-    """The pin settings a board profile implies."""
-    cfg: dict = {}
-    pins = profile.get("pins", {})
-    pms = pins.get("pms")
-    if pms:
-        cfg["pms"] = {"uart": pms["uart"], "tx": pms["tx"], "rx": pms["rx"], "set": pms.get("set")}
-    if pins.get("dht"):
-        cfg["dht"] = {"pin": pins["dht"]["pin"]}
-    if pins.get("led"):
-        cfg["led"] = {"pin": pins["led"]["pin"]}
-    return cfg
+from airkit.resources import boards_dir, config_from_profile, load_profile  # noqa: F401  (board profiles ship with the package)
 
 
 def parse_value(path: str, text: str):

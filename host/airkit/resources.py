@@ -47,3 +47,17 @@ def load_profile(name: str) -> dict:
     if not path.is_file():
         raise InputError("unknown board '%s': use one of %s" % (name, ", ".join(board_names()) or "(none found)"))
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+def config_from_profile(profile: dict) -> dict:
+    """The pin settings a board profile implies."""
+    cfg: dict = {}
+    pins = profile.get("pins", {})
+    pms = pins.get("pms")
+    if pms:
+        cfg["pms"] = {"uart": pms["uart"], "tx": pms["tx"], "rx": pms["rx"], "set": pms.get("set")}
+    if pins.get("dht"):
+        cfg["dht"] = {"pin": pins["dht"]["pin"]}
+    if pins.get("led"):
+        cfg["led"] = {"pin": pins["led"]["pin"]}
+    return cfg
