@@ -240,6 +240,8 @@ def test_stale_port_link_of_a_killed_simulator_is_replaced(tmp_path):
 def test_pms_decode_empty_and_stdin_mistakes(tmp_path):
     (tmp_path / "empty.bin").write_bytes(b"")
     one_line_error(airkit("pms", "decode", tmp_path / "empty.bin"), 2, "empty")
+    with open(tmp_path / "empty.bin") as f:
+        one_line_error(airkit("pms", "decode", "-", stdin=f), 2, "standard input")
     (tmp_path / "photo.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)
     proc = airkit("pms", "decode", tmp_path / "photo.png")
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
@@ -253,6 +255,8 @@ def test_build_json_and_out_mistakes(tmp_path):
     assert res["files"] > 10 and res["bytes"] > 0 and (tmp_path / "fw" / "main.py").exists()
     (tmp_path / "file").write_text("x")
     one_line_error(airkit("build", "--out", tmp_path / "file"), 2, "is a file")
+    one_line_error(airkit("build", "--out", tmp_path / "fw", "--romfs", str(tmp_path / "new") + "/"), 2, "folder")
+    assert not (tmp_path / "new").exists()
 
 
 # ----------------------------------------------------------------- examples

@@ -56,6 +56,8 @@ def run(args) -> int:
     out = Path(args.out)
     check_out_folder(out)
     if args.romfs:
+        if args.romfs.endswith("/"):
+            raise InputError("--romfs %s names a folder: give a file name, e.g. %sfw.romfs" % (args.romfs, args.romfs))
         check_romfs_file(Path(args.romfs), args.force)
     result: dict = {"out": str(out)}
     say = (lambda msg: None) if args.json else print

@@ -28,7 +28,10 @@ def read_capture(name: str) -> bytes:
         if sys.stdin.isatty():
             raise InputError("'-' reads the capture from standard input, but nothing is piped in: give a file, "
                              "or pipe one in (airkit pms decode - < capture.bin)")
-        return sys.stdin.buffer.read()
+        data = sys.stdin.buffer.read()
+        if not data:
+            raise InputError("nothing came in on standard input: pipe a capture in (airkit pms decode - < capture.bin)")
+        return data
     try:
         data = Path(name).read_bytes()
     except FileNotFoundError:
