@@ -274,3 +274,19 @@ def test_example_files_work_as_the_readme_says(tmp_path):
     readme = (ROOT / "README.md").read_text()
     for name in ("pms-capture.bin", "faults.json", "station.json"):
         assert "examples/" + name in readme, name
+
+
+@pytest.mark.slow
+def test_provision_as_a_function(tmp_path):
+    from toolkit_helpers import RunningBoard
+
+    import airkit
+
+    (tmp_path / "class.csv").write_text("device_id,name,wifi_ssid,wifi_password\nlib-01,Library,lab,lab-pass-1\n")
+    with RunningBoard(tmp_path, "p1", firmware_from="flash", scenario={"wifi": {"ssid": "lab",
+                                                                                 "password": "lab-pass-1"}}) as b:
+        rep = airkit.provision_class(tmp_path / "class.csv", ports=b.port)
+    assert [(x["device_id"], x["ok"]) for x in rep["boards"]] == [("lib-01", True)], rep["boards"]
+    assert (tmp_path / "class-report.csv").exists()
+    with pytest.raises(airkit.InputError):
+        airkit.provision_class(tmp_path / "class.csv", ports=b.port, no_such_option=True)

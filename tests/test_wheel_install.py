@@ -60,6 +60,9 @@ def test_wheel_in_a_fresh_venv_runs_config_init_build_and_sim(tmp_path):
     assert '"pms"' in (work / "station.json").read_text()
     run("build", "--out", "fw")
     assert (work / "fw" / "main.py").is_file() and (work / "fw" / "lib" / "airkit_fw" / "pms5003.mpy").is_file()
+    p = subprocess.run([airkit, "build", "--package-json"], capture_output=True, text=True, timeout=60, cwd=work,
+                       env=env)
+    assert p.returncode == 2 and "source checkout" in p.stderr     # never writes into site-packages
     p = run("sim", "--hours", "1", "--json")
     summary = json.loads(p.stdout.splitlines()[-1])
     assert summary["summary"] and summary["readings"] >= 10

@@ -18,6 +18,7 @@ Public API::
         airkit.deploy.deploy(link, {"device": {"id": "lab-1"}})   # incremental, verified by hash
         report = airkit.doctor.run_doctor(link)       # {"checks": [...], ...}, a remedy per failure
     rows = airkit.provision.read_class("class.csv")   # a class list, checked row by row
+    report = airkit.provision_class("class.csv", ports="auto")   # the whole class: {"boards": [...], ...}
 
     board = airkit.VirtualBoard("/tmp/vb", hours=1)   # the real firmware on a simulated ESP32
     board.run(); board.readings()
@@ -45,6 +46,7 @@ _NAMES = {
     "boards_dir": ("airkit.resources", "boards_dir"),
     "fit": ("airkit.api", "fit"),
     "apply": ("airkit.api", "apply"),
+    "provision_class": ("airkit.api", "provision"),
 }
 
 __all__ = sorted(_MODULES | set(_NAMES) | {"AirkitError", "BoardError", "CheckFailed", "InputError",

@@ -1,8 +1,8 @@
-"""Function API for what the CLI does in several steps (calibration fit/apply).
+"""Function API for what the CLI does in several steps (provisioning, calibration fit/apply).
 
 Each function takes plain values, raises ``airkit.errors`` children on bad
-input, and goes through the same code as ``airkit calibrate fit/apply`` (the
-calibrate command's own parser supplies every default), so library and CLI
+input, and goes through the same code as ``airkit provision`` and ``airkit
+calibrate fit/apply`` (each command's own parser supplies every default), so library and CLI
 cannot drift apart.
 """
 
@@ -11,18 +11,21 @@ from __future__ import annotations
 import argparse
 
 
-def _calibrate_args(action: str, argv: list[str]) -> argparse.Namespace:
-    from airkit.calibrate import cli
+def _command_args(command: list[str], argv: list[str]) -> argparse.Namespace:
+    """Parse ``airkit COMMAND... ARGV`` with the command's own parser (all its defaults); never exits."""
+    import importlib
+
+    from airkit.cli import COMMANDS
     from airkit.errors import InputError
 
     parser = argparse.ArgumentParser(prog="airkit", exit_on_error=False)
-    cli.register(parser.add_subparsers(dest="command"))
+    importlib.import_module(COMMANDS[command[0]][0]).register(parser.add_subparsers(dest="command"))
     try:
-        args, unknown = parser.parse_known_args(["calibrate", action, *argv])
+        args, unknown = parser.parse_known_args([*command, *argv])
     except (argparse.ArgumentError, SystemExit) as e:
-        raise InputError("calibrate %s: %s" % (action, e))
+        raise InputError("%s: %s" % (" ".join(command), e))
     if unknown:
-        raise InputError("calibrate %s: unknown option(s) %s" % (action, " ".join(unknown)))
+        raise InputError("%s: unknown option(s) %s" % (" ".join(command), " ".join(unknown)))
     return args
 
 
@@ -51,7 +54,7 @@ def fit(sensor, reference=None, out=None, **options) -> dict:
     argv = ["--sensor", *map(str, sensors), "--out", str(out or "-")] + _options(options)
     if reference is not None:
         argv += ["--reference", str(reference)]
-    args = _calibrate_args("fit", argv)
+    args = _command_args(["calibrate", "fit"], argv)
     sensor_t, reference_t, res = cli._workbench(args)
     doc = modelfile.build(res, sensor_t, reference_t, name=options.get("name"))
     if out is not None:
@@ -62,7 +65,25 @@ def fit(sensor, reference=None, out=None, **options) -> dict:
 def apply(model, sensor, out, **options) -> str:
     """Apply a model file to sensor data (``airkit calibrate apply``); writes and returns ``out`` (CSV)."""
     sensors = [sensor] if isinstance(sensor, str) else list(sensor)
-    args = _calibrate_args("apply", ["--model", str(model), "--sensor", *map(str, sensors), "--out", str(out)]
+    args = _command_args(["calibrate", "apply"], ["--model", str(model), "--sensor", *map(str, sensors), "--out", str(out)]
                            + _options(options))
     args.func(args)
     return str(out)
+
+
+def provision(class_csv, ports="auto", **options) -> dict:
+    """Provision a class set of boards (``airkit provision``); returns its JSON report.
+
+    ``{"rows": [...], "boards": [{"port", "device_id", "steps", "ok", "error"}], "seconds": ...}``;
+    ``options`` are the command's options by name (``out=...``, ``retest=True``, ``bundle=...``).
+    Boards that failed are in the report with ``ok`` false (the command would exit 1).
+    """
+    import contextlib
+    import io
+    import json
+
+    args = _command_args(["provision"], [str(class_csv), "--ports", str(ports), "--json"] + _options(options))
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        args.func(args)
+    return json.loads(out.getvalue())

@@ -53,6 +53,11 @@ def check_romfs_file(path: Path, force: bool):
 def run(args) -> int:
     from airkit.firmware_build import build, write_package_json
 
+    from airkit.resources import from_checkout
+
+    if args.package_json and not from_checkout():
+        raise InputError("--package-json regenerates firmware/package.json of a source checkout; this airkit is "
+                         "an installed package: run it from a clone of the repository")
     out = Path(args.out)
     check_out_folder(out)
     if args.romfs:

@@ -26,6 +26,11 @@ def _shipped(name: str) -> Path:
     return checkout
 
 
+def from_checkout() -> bool:
+    """True when running from a source checkout (editable install), False from an installed wheel."""
+    return not (files("airkit") / "firmware").is_dir()
+
+
 def firmware_dir() -> Path:
     """The firmware folder as it goes onto a board: ``main.py``, ``manifest.py``, ``airkit_fw/``."""
     return _shipped("firmware")
