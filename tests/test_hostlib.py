@@ -290,3 +290,20 @@ def test_provision_as_a_function(tmp_path):
     assert (tmp_path / "class-report.csv").exists()
     with pytest.raises(airkit.InputError):
         airkit.provision_class(tmp_path / "class.csv", ports=b.port, no_such_option=True)
+
+
+def test_series_csv_mistakes(tmp_path):
+    cases = {"head.csv": ("time,pm25\n", "no rows"),
+             "text.csv": ("time,pm25\n2026-01-05T00:00:00Z,abc\n2026-01-05T01:00:00Z,12\n", "pm25=abc"),
+             "rh.csv": ("time,pm25,rh\n2026-01-05T00:00:00Z,5,250\n", "rh=250"),
+             "inf.csv": ("time,pm25\n2026-01-05T00:00:00Z,inf\n", "pm25=inf"),
+             "when.csv": ("time,pm25\nmonday,5\n", "ISO 8601"),
+             "empty.csv": ("", "empty")}
+    for name, (text, word) in cases.items():
+        (tmp_path / name).write_text(text)
+        one_line_error(airkit("sim", "--hours", 1, "--series", tmp_path / name), 2, name, word)
+    # What Excel writes in much of Europe: ';' between columns, an empty humidity column
+    (tmp_path / "excel.csv").write_text("time;pm25;rh\n2026-01-05T00:00:00Z;5;\n2026-01-05T01:00:00Z;40;\n")
+    proc = airkit("sim", "--hours", 1, "--series", tmp_path / "excel.csv", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout.splitlines()[-1])["readings"] >= 10

@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 from airkit.errors import BoardError, InputError, UserError
-from airkit.files import load_json_file
+from airkit.files import load_json_file, read_text_file
 
 SIM_AP = {"ssid": "airkit-sim", "password": "airkit-sim-wifi"}   # the simulated access point (not a secret)
 
@@ -133,22 +133,50 @@ def station_config(args) -> dict:
     return cfg
 
 
+SERIES_RANGES = {"pm25": (0.0, 2000.0), "rh": (0.0, 100.0), "temp_c": (-40.0, 80.0)}   # what the sensors measure
+
+
 def load_series(path: str) -> dict:
+    """The air the simulated sensors see, from a CSV (``time,pm25[,rh,temp_c]``; ``,`` or ``;``)."""
+    import io
+
     import pandas as pd
 
+    text = read_text_file(path, "series")
+    if not text.strip():
+        raise InputError("series file %s is empty: it needs a header time,pm25 and one row per time" % path)
     try:
-        df = pd.read_csv(path)
-    except FileNotFoundError:
-        raise UserError("series file %s does not exist" % path)
+        df = pd.read_csv(io.StringIO(text), sep=None, engine="python")
     except Exception as e:  # pandas raises many kinds for a broken CSV
-        raise UserError("cannot read series CSV %s: %s" % (path, e))
+        raise InputError("cannot read series CSV %s (%s): it needs a header time,pm25 and one row per time"
+                         % (path, str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__))
+    df.columns = [str(c).strip().lower() for c in df.columns]
     if "time" not in df.columns or "pm25" not in df.columns:
-        raise UserError("series CSV %s needs columns time,pm25 (optional rh,temp_c); it has %s"
-                        % (path, ", ".join(df.columns)))
+        raise InputError("series CSV %s needs columns time,pm25 (optional rh,temp_c); it has %s"
+                         % (path, ", ".join(df.columns)))
+    if df.empty:
+        raise InputError("series CSV %s has a header but no rows: add one row per time (time,pm25)" % path)
     t = pd.to_datetime(df["time"], utc=True, errors="coerce")
     if t.isna().any():
-        raise UserError("series CSV %s: row %d has a time that is not ISO 8601" % (path, int(t.isna().idxmax()) + 2))
-    df = df.assign(time=t).set_index("time").sort_index()
+        raise InputError("series CSV %s: row %d has a time that is not ISO 8601 (e.g. 2026-01-05T00:00:00Z)"
+                         % (path, int(t.isna().to_numpy().argmax()) + 2))
+    df = df.assign(time=t)
+    for col, (lo, hi) in SERIES_RANGES.items():
+        if col not in df:
+            continue
+        v = pd.to_numeric(df[col], errors="coerce")
+        bad = (v.isna() & df[col].notna()) | ~(v.isna() | v.between(lo, hi))
+        if bad.any():
+            i = int(bad.to_numpy().argmax())
+            raise InputError("series CSV %s: row %d has %s=%s, not a number from %g to %g: fix it and run again"
+                             % (path, i + 2, col, df[col].iloc[i], lo, hi))
+        if v.isna().all():
+            if col == "pm25":
+                raise InputError("series CSV %s: the pm25 column is empty" % path)
+            df = df.drop(columns=[col])
+            continue
+        df[col] = v
+    df = df.set_index("time").sort_index()
     step = df.index.to_series().diff().median()
     step_ms = int(step.total_seconds() * 1000) if pd.notna(step) and step.total_seconds() > 0 else 60000
     out = {"t0_ms": int(df.index[0].timestamp() * 1000), "step_ms": step_ms,
