@@ -307,3 +307,9 @@ def test_series_csv_mistakes(tmp_path):
     proc = airkit("sim", "--hours", 1, "--series", tmp_path / "excel.csv", "--json")
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout.splitlines()[-1])["readings"] >= 10
+
+
+def test_sim_from_an_empty_flash_says_so(tmp_path):
+    line = one_line_error(airkit("sim", "--hours", 0.2, "--firmware", "flash", "--board-dir", tmp_path / "b"), 2,
+                          "no airkit firmware", "airkit deploy")
+    assert str(tmp_path / "b") in line

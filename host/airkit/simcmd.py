@@ -303,7 +303,7 @@ def run(args) -> int:
     if board_dir is None:
         tmp = tempfile.TemporaryDirectory(prefix="airkit-vboard-")
         board_dir = tmp.name
-    counts = {"readings": 0, "safe_mode": [], "uplinks": None}
+    counts = {"readings": 0, "safe_mode": [], "uplinks": None, "no_firmware": False}
 
     def on_line(line: str):
         if line.startswith("reading "):
@@ -318,6 +318,11 @@ def run(args) -> int:
                 counts["uplinks"] = json.loads(line[len("uplinks "):])
             except ValueError:
                 pass
+        elif line.startswith("virtual board: no airkit firmware on the flash"):
+            counts["no_firmware"] = True
+            if args.port_link:
+                print("the virtual board's flash holds no airkit firmware yet: put it there with "
+                      "'airkit deploy --port %s --config station.json'" % args.port_link, file=sys.stderr, flush=True)
         elif line.startswith("airkit SAFE MODE: "):
             counts["safe_mode"].append(line[len("airkit SAFE MODE: "):])
             print(line, file=sys.stderr, flush=True)
@@ -357,6 +362,12 @@ def run(args) -> int:
     if link_failed:
         raise BoardError("the virtual board's port link %s could not be made" % args.port_link)
     state = board.state()
+    if counts["no_firmware"] and counts["readings"] == 0 and not args.port_link:
+        if tmp:
+            tmp.cleanup()
+        raise InputError("the virtual board's flash holds no airkit firmware (--firmware flash): run the board with "
+                         "--port-link PATH --board-dir %s and 'airkit deploy --port PATH' first, or leave out "
+                         "--firmware flash" % (args.board_dir or "DIR"))
     summary = {"summary": True, "readings": counts["readings"],
                "reboots": sum(board.restarts.values()), "restarts": board.restarts,
                "counters": state.get("counters", {})}
