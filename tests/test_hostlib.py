@@ -117,6 +117,19 @@ def test_ports_does_not_load_the_heavy_libraries():
     assert not mods & {"pandas", "numpy", "scipy", "matplotlib", "esptool", "mpremote"}
 
 
+def test_an_error_and_its_remedy_are_one_line(capsys, monkeypatch):
+    from airkit import cli, errors
+
+    def fail(args):
+        raise errors.BoardError("nothing answers on /dev/ttyX", remedy="press EN on the board and try again")
+
+    monkeypatch.setitem(cli.COMMANDS, "ports", ("airkit.ports", "list serial ports"))
+    monkeypatch.setattr("airkit.ports.run", fail)
+    assert cli.main(["ports"]) == 3
+    err = capsys.readouterr().err
+    assert err == "airkit: nothing answers on /dev/ttyX: press EN on the board and try again\n"
+
+
 def test_no_command_and_unknown_command():
     proc = airkit()
     assert proc.returncode == 2 and "COMMAND" in proc.stderr and "Traceback" not in proc.stderr
@@ -182,6 +195,7 @@ def test_sim_option_mistakes(tmp_path):
     one_line_error(airkit("sim", "--hours", 1, "--start", "yesterday"), 2, "--start", "ISO 8601")
     (tmp_path / "f").write_text("x")
     one_line_error(airkit("sim", "--hours", 1, "--board-dir", tmp_path / "f"), 2, "is a file")
+    one_line_error(airkit("sim", "--hours", 1, "--board-dir", tmp_path / "f" / "board"), 2, "cannot create")
 
 
 def test_port_link_in_a_missing_folder_is_refused_not_created(tmp_path):

@@ -214,6 +214,12 @@ def check_args(args):
     if args.board_dir and Path(args.board_dir).exists() and not Path(args.board_dir).is_dir():
         raise InputError("--board-dir %s is a file, not a folder: give a folder (it is created if missing)"
                          % args.board_dir)
+    if args.board_dir:
+        try:
+            Path(args.board_dir).mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise InputError("cannot create the board folder %s (%s): give a folder you can write"
+                             % (args.board_dir, e.strerror))
 
 
 def _pid_alive(pid: int) -> bool:
