@@ -327,3 +327,14 @@ def test_sim_from_an_empty_flash_says_so(tmp_path):
     line = one_line_error(airkit("sim", "--hours", 0.2, "--firmware", "flash", "--board-dir", tmp_path / "b"), 2,
                           "no airkit firmware", "airkit deploy")
     assert str(tmp_path / "b") in line
+
+
+def test_readme_scenario_example_passes_the_scenario_check():
+    from airkit.simcmd import check_scenario
+
+    text = (ROOT / "README.md").read_text()
+    block = text[text.index("Scenario file"):]
+    block = block[block.index("```json") + len("```json"):]
+    example = json.loads(block[:block.index("```")])
+    assert check_scenario(example) is example
+    assert check_scenario(json.loads((ROOT / "examples" / "faults.json").read_text()))
