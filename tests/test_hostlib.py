@@ -168,11 +168,12 @@ def test_misspelt_or_wrongly_shaped_scenario_keys(tmp_path):
              '{"wifi": {"down": [6, 54]}}': ["wifi.down", "[start, end]"],
              '{"pms": {"garbage_rate": 3}}': ["pms.garbage_rate", "0 to 1"],
              '{"power_cuts": "3.25"}': ["power_cuts"],
-             '{"pms": []}': ["pms", "object"]}
+             '{"pms": []}': ["pms", "object"],
+             '{"wifi": {"password": 12345678}}': ["wifi.password", "a string"]}
     for i, (text, words) in enumerate(cases.items()):
         (tmp_path / ("s%d.json" % i)).write_text(text)
         line = one_line_error(airkit("sim", "--hours", 1, "--scenario", tmp_path / ("s%d.json" % i)), 2, *words)
-        assert "MicroPython" not in line
+        assert "MicroPython" not in line and "12345678" not in line
 
 
 def test_non_utf8_and_non_json_files(tmp_path):

@@ -83,7 +83,8 @@ def _check_value(where: str, kind, v):
     else:
         ok, want = isinstance(v, str), "a string"
     if not ok:
-        raise InputError("scenario %s must be %s, not %s: fix it and run again" % (where, want, json.dumps(v)))
+        shown = "(hidden)" if "password" in where else json.dumps(v)
+        raise InputError("scenario %s must be %s, not %s: fix it and run again" % (where, want, shown))
 
 
 def check_scenario(sc) -> dict:
