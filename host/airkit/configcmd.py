@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 from airkit.errors import UserError
-from airkit.resources import boards_dir, config_from_profile, load_profile  # noqa: F401  (board profiles ship with the package)
+from airkit.resources import config_from_profile, load_profile  # board profiles ship with the package
 
 
 def parse_value(path: str, text: str):
