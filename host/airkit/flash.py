@@ -354,7 +354,7 @@ def has_micropython(port: str) -> bool:
 
 
 def run(args) -> int:
-    from airkit.configcmd import load_profile
+    from airkit.resources import load_profile
 
     quiet = args.json
 

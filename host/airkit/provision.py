@@ -30,7 +30,7 @@ COLUMNS = ("device_id", "name", "lat", "lon", "wifi_ssid", "wifi_password", "upl
 
 # --- the class list ---------------------------------------------------------------------------
 def read_class(path: str) -> list[dict]:
-    from airkit.configcmd import config_from_profile, load_profile
+    from airkit.resources import config_from_profile, load_profile
     from airkit.deploy import check_config
 
     try:
@@ -130,7 +130,7 @@ def _provision(job: dict) -> dict:
     t0 = time.monotonic()
     try:
         if not job.get("micropython"):
-            from airkit.configcmd import load_profile
+            from airkit.resources import load_profile
             from airkit.flash import flash_board, resolve_image
 
             profile = load_profile(job["board"])
