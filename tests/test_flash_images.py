@@ -211,7 +211,7 @@ def test_profile_from_the_detected_chip(tmp_path):
 
 
 def test_profiles_state_recommended_and_oldest_versions():
-    from airkit.configcmd import boards_dir
+    from airkit.resources import boards_dir
 
     for p in sorted(boards_dir().glob("*.json")):
         fw = json.loads(p.read_text())["firmware"]

@@ -305,7 +305,7 @@ def _images(args, bundle=None, progress=True, log=None):
 
 
 def all_profiles() -> list[dict]:
-    from airkit.configcmd import boards_dir, load_profile
+    from airkit.resources import boards_dir, load_profile
 
     return [load_profile(p.stem) for p in sorted(boards_dir().glob("*.json"))]
 
@@ -462,7 +462,7 @@ def list_versions(images, profiles: list[dict], as_json: bool) -> int:
 
 
 def run_bundle(args) -> int:
-    from airkit.configcmd import load_profile
+    from airkit.resources import load_profile
 
     profiles = [load_profile(b) for b in args.bundle_boards] if args.bundle_boards else all_profiles()
     quiet = args.json
