@@ -63,8 +63,8 @@ def station_health(s: dict, now: float, silent_after: int) -> dict:
     interval = s.get("interval_s") or 300
     last_seen = epoch_of(s["last_seen"]) if s.get("last_seen") else None
     silent = last_seen is None or now - last_seen > silent_after * interval
-    flags = (s.get("flags") or "").split(";") if s.get("flags") else []
-    latest = epoch_of(s["time"]) if s.get("time") else None
+    flags = s["flags"].split(";") if s.get("flags") else []
+    latest = s.get("epoch")
     if s.get("pending") is not None:
         backlog, how = s["pending"], "reported by the station"
     elif latest is not None:
@@ -77,14 +77,15 @@ def station_health(s: dict, now: float, silent_after: int) -> dict:
 
 
 def latest_doc(coll, silent_after=None) -> dict:
+    """Every station's latest reading and health; empty values are left out of each station."""
     st = settings(coll)
     n = silent_after or st["silent_after"]
     now = time.time()
     out = []
     for s in coll.store.stations():
-        s = dict(s)
         s["health"] = station_health(s, now, n)
-        out.append(s)
+        del s["epoch"]
+        out.append({k: v for k, v in s.items() if v is not None})
     return {"licence": st["licence"], "licence_url": st["licence_url"], "attribution": st["attribution"],
             "generated": iso_of(int(now)), "silent_after_intervals": n, "stations": out}
 
@@ -227,6 +228,10 @@ def routes(coll):
             n = int(q["silent_after"]) if q.get("silent_after") else None
         except ValueError:
             return bad("silent_after must be a whole number of intervals")
+        if q.get("format", "json") == "json":
+            body = await run_in_threadpool(lambda: json.dumps(latest_doc(coll, n), separators=(",", ":"),
+                                                              check_circular=False).encode())
+            return Response(body, media_type="application/json")
         doc = await run_in_threadpool(latest_doc, coll, n)
         head = ["id", "name", "lat", "lon", "time", "last_seen", "fw", "model", "flags"] + VALUE_COLUMNS
         return out(doc, doc["stations"], head, q, "latest")

@@ -272,7 +272,7 @@ class Store:
     # --- open data queries ----------------------------------------------------------------
     def stations(self) -> list[dict]:
         """Every station with its latest reading (one query; the latest table points at it)."""
-        cols = ", ".join("r.%s" % c for c in ["time", "received", "flags"] + VALUE_COLUMNS)
+        cols = ", ".join("r.%s" % c for c in ["time", "epoch", "flags"] + VALUE_COLUMNS)
         sql = ("SELECT s.id, s.name, s.lat, s.lon, s.fw, s.model, s.last_seen, s.pending, s.interval_s, %s "
                "FROM stations s LEFT JOIN latest l ON l.device = s.id "
                "LEFT JOIN readings r ON r.device = l.device AND r.epoch = l.epoch AND r.n = l.n ORDER BY s.id" % cols)
