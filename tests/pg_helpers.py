@@ -10,11 +10,12 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
 from pathlib import Path
+
+from uplink_helpers import free_port
 
 
 def pg_bindir() -> Path | None:
@@ -24,14 +25,6 @@ def pg_bindir() -> Path | None:
         return Path(found[-1]).parent
     initdb = shutil.which("initdb")
     return Path(initdb).parent if initdb else None
-
-
-def _free_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def _run_as(user):
@@ -58,7 +51,7 @@ class PgCluster:
             os.chmod(self.dir, 0o755)
             shutil.chown(self.dir, self.user)
         self.data = self.dir / "data"
-        self.port = _free_port()
+        self.port = free_port()
         env = dict(os.environ, LC_ALL="C.UTF-8", LANG="C.UTF-8")
         subprocess.run(_run_as(self.user) + [str(self.bindir / "initdb"), "-D", str(self.data), "-A", "trust",
                                              "-U", "airkit", "-E", "UTF8", "--no-sync"],

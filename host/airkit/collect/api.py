@@ -222,12 +222,21 @@ def routes(coll):
             return bad("format must be json or csv")
         return JSONResponse(doc)
 
-    async def latest(request):
-        q = request.query_params
+    def silent_after(q):
         try:
             n = int(q["silent_after"]) if q.get("silent_after") else None
         except ValueError:
-            return bad("silent_after must be a whole number of intervals")
+            n = 0
+        if n is not None and n < 1:
+            raise BadQuery("silent_after must be a whole number of intervals (1 or more)")
+        return n
+
+    async def latest(request):
+        q = request.query_params
+        try:
+            n = silent_after(q)
+        except BadQuery as e:
+            return bad(str(e))
         if q.get("format", "json") == "json":
             body = await run_in_threadpool(lambda: json.dumps(latest_doc(coll, n), separators=(",", ":"),
                                                               check_circular=False).encode())
@@ -253,11 +262,10 @@ def routes(coll):
         return out(doc, doc["readings"], head, request.query_params, "%s-%s" % (sid, doc["every"]))
 
     async def health(request):
-        q = request.query_params
         try:
-            n = int(q["silent_after"]) if q.get("silent_after") else None
-        except ValueError:
-            return bad("silent_after must be a whole number of intervals")
+            n = silent_after(request.query_params)
+        except BadQuery as e:
+            return bad(str(e))
         doc = await run_in_threadpool(latest_doc, coll, n)
         pick = lambda key: [s["id"] for s in doc["stations"] if s["health"][key]]  # noqa: E731
         return JSONResponse({"generated": doc["generated"], "silent_after_intervals": doc["silent_after_intervals"],
