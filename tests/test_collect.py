@@ -282,8 +282,12 @@ def test_cli_export_refuses_to_overwrite_and_json_outputs(coll, tmp_path):
     (["--port", "-1"], 2, "not a TCP port"),
     (["--db", "postgresql://someone:hunter2@127.0.0.1:1/x"], 4, "cannot open the PostgreSQL database"),
     (["--tls-cert", "x.pem"], 2, "--tls-key"),
+    (["--tls-cert", "nope.pem", "--tls-key", "nope.key"], 2, "TLS file nope.pem does not exist"),
+    (["--tls-cert", "junk.pem", "--tls-key", "junk.pem"], 2, "cannot be used (not PEM)"),
+    (["--max-body", "10"], 2, "too small"),
 ])
 def test_cli_serve_mistakes_are_one_sentence(tmp_path, args, code, words):
+    (tmp_path / "junk.pem").write_text("not a certificate\n")
     r = run_cli("collect", *args, cwd=tmp_path)
     assert r.returncode == code, r.stderr
     assert words in r.stderr and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1

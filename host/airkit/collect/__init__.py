@@ -98,7 +98,7 @@ def _store(url, must_exist=False):
         try:
             return open_store(s)
         except psycopg.OperationalError as e:
-            reason = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
+            reason = " ".join(str(e).split())[:240] or type(e).__name__
             raise NetworkError("cannot open the PostgreSQL database %s (%s): check the server, user and database "
                                "name" % (shown, reason.replace(s, shown)))
         except psycopg.Error as e:
@@ -189,7 +189,7 @@ def serve(args) -> int:
 
     if not 0 <= args.port <= 65535:
         raise InputError("--port %d is not a TCP port: use 1-65535 (or 0 for any free port)" % args.port)
-    if args.max_body < 1024:
+    if args.max_body < 65536:
         raise InputError("--max-body %d is too small: stations send up to ~40 KB, use at least 65536" % args.max_body)
     if not 0.5 <= args.timeout <= 600:
         raise InputError("--timeout must be between 0.5 and 600 seconds")
@@ -197,6 +197,9 @@ def serve(args) -> int:
         raise InputError("--silent-after must be 1 or more intervals")
     if bool(args.tls_cert) != bool(args.tls_key):
         raise InputError("https needs both --tls-cert and --tls-key")
+    for f in (args.tls_cert, args.tls_key):
+        if f and not Path(f).is_file():
+            raise InputError("TLS file %s does not exist: check --tls-cert/--tls-key" % f)
     store = _store(args.db)
     for node in args.node:
         store.add_device(node, "sc")
@@ -210,7 +213,7 @@ def serve(args) -> int:
         raise InputError("TLS file %s does not exist: check --tls-cert/--tls-key" % e.filename)
     except ssl.SSLError as e:
         raise InputError("the TLS certificate or key cannot be used (%s): give a PEM certificate and its key"
-                         % e.reason)
+                         % (e.reason or e.strerror or "not PEM"))
     except OSError as e:
         raise NetworkError("cannot listen on %s:%d (%s): pick another --port" % (args.host, args.port,
                                                                                    e.strerror or e))
