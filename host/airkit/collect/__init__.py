@@ -213,7 +213,7 @@ def serve(args) -> int:
         raise InputError("TLS file %s does not exist: check --tls-cert/--tls-key" % e.filename)
     except ssl.SSLError as e:
         raise InputError("the TLS certificate or key cannot be used (%s): give a PEM certificate and its key"
-                         % (e.reason or e.strerror or "not PEM"))
+                         % (e.reason or "not PEM"))
     except OSError as e:
         raise NetworkError("cannot listen on %s:%d (%s): pick another --port" % (args.host, args.port,
                                                                                    e.strerror or e))
