@@ -142,3 +142,46 @@ def test_http_apis_on_both_backends(store):
     finally:
         coll.stop()
 
+
+
+def test_two_collectors_on_one_database_store_each_reading_once(store_url):
+    """Several collector processes behind a proxy share one database: the same readings
+    delivered to both at once are stored once, different ones all kept."""
+    a, b = open_store(store_url), open_store(store_url)
+    base = epoch_of("2026-01-05T00:00:00Z")
+    same = [row(iso_of(base + i * 300), pm25_atm=5.0) for i in range(100)]
+    errors = []
+
+    def work(s, extra):
+        try:
+            for i in range(0, 100, 10):
+                s.put(same[i:i + 10] + [row(iso_of(base + i * 300), pm25_atm=extra)], "x")
+        except Exception as e:      # noqa: BLE001 - reported below
+            errors.append(e)
+
+    ts = [threading.Thread(target=work, args=(a, 7.0)), threading.Thread(target=work, args=(b, 8.0))]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(60)
+    assert not errors
+    assert a.count() == 100 + 10 + 10
+    a.close()
+    b.close()
+
+
+def test_postgres_connection_lost_is_reopened(store_url):
+    if not store_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL only")
+    import psycopg
+
+    s = open_store(store_url)
+    s.put([row("2026-01-05T00:00:00Z", pm25_atm=1.0)], "x")
+    pid = s.db.info.backend_pid
+    with psycopg.connect(store_url, autocommit=True) as c:
+        c.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    with pytest.raises(psycopg.OperationalError):
+        s.put([row("2026-01-05T00:05:00Z", pm25_atm=2.0)], "x")        # this one is refused (not acknowledged)
+    assert s.put([row("2026-01-05T00:05:00Z", pm25_atm=2.0)], "x") == (1, 0)   # the retry is stored
+    assert s.count() == 2
+    s.close()

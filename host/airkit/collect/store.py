@@ -107,6 +107,12 @@ class Store:
         with self.lock:
             self.db.close()
 
+    def _rollback(self):
+        try:
+            self.db.rollback()
+        except Exception:      # a broken connection: the next statement reconnects (PostgreSQL)
+            pass
+
     # --- migrations -------------------------------------------------------------------
     def migrate(self):
         """Bring any earlier schema to SCHEMA_VERSION (version 0: the http.server collector's tables)."""
@@ -190,36 +196,44 @@ class Store:
         sel = "SELECT n, %s FROM readings WHERE device = ? AND epoch = ?" % ", ".join(VALUE_COLUMNS)
         fill = "UPDATE readings SET %s WHERE device = ? AND epoch = ? AND n = ?" % ", ".join(
             "%s = COALESCE(%s, ?)" % (c, c) for c in VALUE_COLUMNS + ["model", "seq", "flags"])
-        newest = {}
         with self.lock:
-            try:
-                for r in rows:
-                    ep = r.get("epoch")
-                    if ep is None:
-                        ep = epoch_of(r["time"])
-                    vals = [r.get(c) for c in VALUE_COLUMNS]
-                    n = self._match(sel, r["device"], ep, vals)
-                    if n is None or n < 0:
-                        n = 0 if n is None else -n
-                        self._exec(ins, [r["device"], r.get("time") or iso_of(ep), ep, n, source, r.get("seq")] + vals +
-                                   [r.get("flags") or None, recv, r.get("model")])
-                        new += 1
-                        if ep >= newest.get(r["device"], (-1, 0))[0]:
-                            newest[r["device"]] = (ep, n)
-                    else:
-                        self._exec(fill, vals + [r.get("model"), r.get("seq"), r.get("flags") or None,
-                                                 r["device"], ep, n])
-                        dup += 1
-                for dev, (ep, n) in newest.items():
-                    self._exec("INSERT INTO latest (device, epoch, n) VALUES (?, ?, ?) ON CONFLICT (device) DO "
-                               "UPDATE SET epoch = excluded.epoch, n = excluded.n WHERE excluded.epoch >= "
-                               "latest.epoch", (dev, ep, n))
-                for dev in {r["device"] for r in rows}:
-                    self._touch(dev, recv, meta, rows)
-                self.db.commit()
-            except BaseException:
-                self.db.rollback()
-                raise
+            for attempt in range(3):
+                new = dup = 0
+                newest = {}
+                try:
+                    for r in rows:
+                        ep = r.get("epoch")
+                        if ep is None:
+                            ep = epoch_of(r["time"])
+                        vals = [r.get(c) for c in VALUE_COLUMNS]
+                        n = self._match(sel, r["device"], ep, vals)
+                        if n is None or n < 0:
+                            n = 0 if n is None else -n
+                            self._exec(ins, [r["device"], r.get("time") or iso_of(ep), ep, n, source, r.get("seq")] +
+                                       vals + [r.get("flags") or None, recv, r.get("model")])
+                            new += 1
+                            if ep >= newest.get(r["device"], (-1, 0))[0]:
+                                newest[r["device"]] = (ep, n)
+                        else:
+                            self._exec(fill, vals + [r.get("model"), r.get("seq"), r.get("flags") or None,
+                                                     r["device"], ep, n])
+                            dup += 1
+                    for dev, (ep, n) in newest.items():
+                        self._exec("INSERT INTO latest (device, epoch, n) VALUES (?, ?, ?) ON CONFLICT (device) DO "
+                                   "UPDATE SET epoch = excluded.epoch, n = excluded.n WHERE excluded.epoch >= "
+                                   "latest.epoch", (dev, ep, n))
+                    for dev in {r["device"] for r in rows}:
+                        self._touch(dev, recv, meta, rows)
+                    self.db.commit()
+                    break
+                except self.IntegrityError:
+                    # another collector process stored the same reading meanwhile: look again
+                    self.db.rollback()
+                    if attempt == 2:
+                        raise
+                except BaseException:
+                    self._rollback()
+                    raise
         return new, dup
 
     def _match(self, sel, device, ep, vals):
@@ -348,6 +362,10 @@ class PostgresStore(Store):
         return sql.replace("?", "%s")
 
     def _exec(self, sql, args=()):
+        if self.db.broken or self.db.closed:          # the server restarted: a new session
+            import psycopg
+
+            self.db = psycopg.connect(self.url, connect_timeout=10)
         return self.db.execute(self.q(sql), args)
 
     def _tables(self) -> set[str]:
