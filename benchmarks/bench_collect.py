@@ -73,8 +73,8 @@ def _fill_city(db: Path, days: int, end: int):
         s.db.executemany(ins, rows("year", 365 * 86400 // STEP))
         s.db.execute("INSERT INTO stations (id, name, lat, lon, last_seen, interval_s) VALUES "
                      "('year', 'A year of data', 25.0, 121.5, ?, 300)", (iso_of(end),))
-        s.db.execute("INSERT INTO latest (device, epoch, n) SELECT device, MAX(epoch), 0 FROM readings GROUP BY device")
         s.db.commit()
+        s.rebuild_latest()
         total = s.db.execute("SELECT COUNT(*) FROM readings").fetchone()[0]
     s.close()
     return total

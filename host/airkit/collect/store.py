@@ -67,7 +67,8 @@ def _ddl(real: str, bigint: str) -> list[str]:
         "CREATE TABLE IF NOT EXISTS readings (device TEXT NOT NULL, time TEXT NOT NULL, epoch %s NOT NULL, "
         "n INTEGER NOT NULL DEFAULT 0, source TEXT, seq %s, %s, flags TEXT, received TEXT, model TEXT, "
         "PRIMARY KEY (device, epoch, n))" % (bigint, bigint, vals),
-        "CREATE TABLE IF NOT EXISTS latest (device TEXT PRIMARY KEY, epoch %s NOT NULL, n INTEGER NOT NULL)" % bigint,
+        "CREATE TABLE IF NOT EXISTS latest (device TEXT PRIMARY KEY, epoch %s NOT NULL, n INTEGER NOT NULL, "
+        "time TEXT, flags TEXT, model TEXT, %s)" % (bigint, vals),
         "CREATE TABLE IF NOT EXISTS stations (id TEXT PRIMARY KEY, name TEXT, lat %s, lon %s, fw TEXT, model TEXT, "
         "last_seen TEXT, pending INTEGER, interval_s INTEGER)" % (real, real),
     ]
@@ -142,8 +143,7 @@ class Store:
                 for r in rows:
                     self._exec(ins, (epoch_of(r[1]),) + tuple(r))
                 self._exec("DROP TABLE readings_v0")
-                self._exec("INSERT INTO latest (device, epoch, n) SELECT device, MAX(epoch), 0 FROM readings "
-                           "GROUP BY device")
+                self.rebuild_latest(commit=False)
                 self._exec("INSERT INTO stations (id, last_seen) SELECT device, MAX(received) FROM readings "
                            "GROUP BY device")
             self.after_create()
@@ -152,6 +152,24 @@ class Store:
 
     def after_create(self):
         pass
+
+    _LATEST = ["device", "epoch", "n", "time", "flags", "model"] + VALUE_COLUMNS
+
+    def _refresh_latest(self, device):
+        """Copy the station's newest reading into ``latest`` (one row per station, so the
+        latest-of-all document is one small scan)."""
+        cols = ", ".join(self._LATEST)
+        self._exec("DELETE FROM latest WHERE device = ?", (device,))
+        self._exec("INSERT INTO latest (%s) SELECT %s FROM readings WHERE device = ? ORDER BY epoch DESC, n DESC "
+                   "LIMIT 1" % (cols, cols), (device,))
+
+    def rebuild_latest(self, commit=True):
+        with self.lock:
+            devices = [r[0] for r in self._exec("SELECT DISTINCT device FROM readings").fetchall()]
+            for d in devices:
+                self._refresh_latest(d)
+            if commit:
+                self.db.commit()
 
     # --- devices --------------------------------------------------------------------
     def add_device(self, device_id: str, kind: str, token: str | None = None, station: str | None = None):
@@ -199,7 +217,6 @@ class Store:
         with self.lock:
             for attempt in range(3):
                 new = dup = 0
-                newest = {}
                 try:
                     for r in rows:
                         ep = r.get("epoch")
@@ -212,17 +229,12 @@ class Store:
                             self._exec(ins, [r["device"], r.get("time") or iso_of(ep), ep, n, source, r.get("seq")] +
                                        vals + [r.get("flags") or None, recv, r.get("model")])
                             new += 1
-                            if ep >= newest.get(r["device"], (-1, 0))[0]:
-                                newest[r["device"]] = (ep, n)
                         else:
                             self._exec(fill, vals + [r.get("model"), r.get("seq"), r.get("flags") or None,
                                                      r["device"], ep, n])
                             dup += 1
-                    for dev, (ep, n) in newest.items():
-                        self._exec("INSERT INTO latest (device, epoch, n) VALUES (?, ?, ?) ON CONFLICT (device) DO "
-                                   "UPDATE SET epoch = excluded.epoch, n = excluded.n WHERE excluded.epoch >= "
-                                   "latest.epoch", (dev, ep, n))
                     for dev in {r["device"] for r in rows}:
+                        self._refresh_latest(dev)
                         self._touch(dev, recv, meta, rows)
                     self.db.commit()
                     break
@@ -286,10 +298,9 @@ class Store:
     # --- open data queries ----------------------------------------------------------------
     def stations(self) -> list[dict]:
         """Every station with its latest reading (one query; the latest table points at it)."""
-        cols = ", ".join("r.%s" % c for c in ["time", "epoch", "flags"] + VALUE_COLUMNS)
+        cols = ", ".join("l.%s" % c for c in ["time", "epoch", "flags"] + VALUE_COLUMNS)
         sql = ("SELECT s.id, s.name, s.lat, s.lon, s.fw, s.model, s.last_seen, s.pending, s.interval_s, %s "
-               "FROM stations s LEFT JOIN latest l ON l.device = s.id "
-               "LEFT JOIN readings r ON r.device = l.device AND r.epoch = l.epoch AND r.n = l.n ORDER BY s.id" % cols)
+               "FROM stations s LEFT JOIN latest l ON l.device = s.id ORDER BY s.id" % cols)
         return self._select(sql)
 
     def station(self, station: str) -> dict | None:
