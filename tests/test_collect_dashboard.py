@@ -34,7 +34,7 @@ def filled(tmp_path_factory):
     end = int(time.time()) // 300 * 300
     for name, (pm, lat, lon) in STATIONS.items():
         store.add_device(name, "json", TOKEN)
-        store.set_station(name, name=name.title(), lat=lat, lon=lon)
+        store.set_station(name, name=name.title() + (" <img id=pwn src=x>" if name == "heavy" else ""), lat=lat, lon=lon)
         recs = [{"seq": k, "time": iso_of(end - (287 - k) * 300), "flags": ["dht_stuck"] if k == 100 else [],
                  "pm25_atm": pm, "pm25_cf1": pm * 1.4, "pm10_atm": pm * 1.3, "rh": 55.0 + k % 10,
                  "temp_c": 15 + (k % 48) / 4} for k in range(288)]
@@ -73,6 +73,11 @@ def test_map_markers_colours_silent_and_offline_tiles(filled, browser):
     assert "silent" in row and "h ago" in row
     wait_for(d, "!document.getElementById('tiles-note').hidden")               # tiles failed: said so
     assert "Gone" in d.find_element("id", "station-table").text               # positions and values still there
+    d.execute_script("document.querySelector('path.station-marker[data-station=heavy]')"
+                     ".dispatchEvent(new MouseEvent('mouseover', {bubbles: true}))")
+    wait_for(d, "document.querySelector('.leaflet-tooltip') !== null")
+    assert "Heavy <img id=pwn src=x>: 80.0" in d.find_element("css selector", ".leaflet-tooltip").text
+    assert d.execute_script("return document.getElementById('pwn') === null")  # names are text, never HTML
     screenshot(d, "dashboard-map-us.png")
     d.execute_script("var s = document.getElementById('aqi'); s.value = 'tw'; s.dispatchEvent(new Event('change'));")
     wait_for(d, "document.querySelector('path.station-marker[data-station=twelve]').getAttribute('fill') == '#00e800'")

@@ -73,7 +73,8 @@
           className: "station-marker" + (silent ? " silent" : "")
         });
         var a = aqiOf(scale(), pmOf(s));
-        m.bindTooltip(label(s) + ": " + (silent ? "silent" : fmt(pmOf(s)) + " \u00b5g/m\u00b3" + (a ? " (" + a.label + ")" : "")));
+        // a DOM node, never an HTML string: station ids can come from anyone publishing on the MQTT broker
+        m.bindTooltip(el("span", {"class": "tip"}, label(s) + ": " + (silent ? "silent" : fmt(pmOf(s)) + " \u00b5g/m\u00b3" + (a ? " (" + a.label + ")" : ""))));
         m.on("click", function () { location.hash = "#/station/" + encodeURIComponent(s.id); });
         m.addTo(state.layer);
         m.getElement && m.getElement() && m.getElement().setAttribute("data-station", s.id);
