@@ -156,6 +156,9 @@ def test_batch_refuses_non_finite_and_flags_out_of_range(coll):
     body = json.dumps(batch([REC])).replace('"rh": 55.2', '"rh": NaN').encode()
     assert post(coll, "/api/v1/batch", body, auth)[0] == 400
     assert post(coll, "/api/v1/batch", batch([dict(REC, time="2999-01-01T00:00:00Z")]), auth)[0] == 400
+    assert post(coll, "/api/v1/batch", batch([dict(REC, seq=10 ** 30)]), auth)[0] == 400
+    body = json.dumps(batch([REC])).replace('"rh": 55.2', '"rh": ' + "9" * 5000).encode()
+    assert post(coll, "/api/v1/batch", body, auth)[0] == 400
     assert coll.store.count() == 0
     st, body = post(coll, "/api/v1/batch", batch([dict(REC, rh=250, pm25_atm=-1)]), auth)
     assert st == 200 and json.loads(body)["accepted"] == 1
