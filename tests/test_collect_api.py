@@ -74,7 +74,8 @@ def test_history_ranges_averaging_and_csv(coll):
     assert body.decode().splitlines() == ["time,readings,flagged,pm25_atm,rh", "2026-01-05T00:00:00Z,12,0,5.5,50.0",
                                           "2026-01-05T01:00:00Z,12,0,5.5,50.0"]
     assert "attachment" in hd["content-disposition"]
-    for bad in ("every=weekly", "from=yesterday", "columns=password", "format=xml", "span=x"):
+    for bad in ("every=weekly", "from=yesterday", "columns=password", "format=xml", "span=x", "span=%d" % 10 ** 20,
+                "span=-5"):
         st, _, body = get(coll, "/api/v1/stations/a/history?" + bad)
         assert st == 400 and json.loads(body)["detail"], bad
 

@@ -112,7 +112,9 @@ def history_doc(coll, station, q) -> tuple[dict, list[str]]:
             try:
                 span = int(q["span"])
             except ValueError:
-                raise BadQuery("span must be seconds")
+                span = 0
+            if not 0 < span <= 10 * 366 * 86400:
+                raise BadQuery("span must be a number of seconds, at most 10 years")
         end = (last or int(time.time())) + 1
         start = end - span
     cols = q.get("columns")
