@@ -76,7 +76,7 @@ TIME_FIXED = const(0x8000)
 BATCH = 24                 # readings per segment append
 SEG_RECORDS = 512          # records per segment file
 MAX_SEGMENTS = 10          # bound: 5,120 records
-META_EVERY_MS = 600000      # cursor saves at most every 10 min (a power cut re-sends <= 10 min: de-duplicated)
+META_EVERY_MS = const(600000)      # cursor saves at most every 10 min (a power cut re-sends <= 10 min: de-duplicated)
 DIR = "j"
 _FMT = "<BBHIIIHBB12H12HhhHBBI"
 _TICKS_HALF = const(1 << 29)   # anchors are trusted within +-6 days (ESP32 ticks wrap at 2^30)
@@ -203,8 +203,11 @@ class Journal:
             pass
         self._rec = bytearray(REC_SIZE)
         self._chunk = bytearray(REC_SIZE * 16)
-        self.pending = []          # records (bytes) written as tiny files, not yet in a segment
-        self.pending_seqs = []
+        # records written as tiny files, not yet in a segment: one buffer allocated here,
+        # while the heap is still whole, instead of a bytes object per reading and a
+        # join of them (which needs ~2 KB contiguous in a fragmented heap)
+        self._pend = bytearray(REC_SIZE * BATCH)
+        self.n_pending = 0
         self.segments = []         # segment numbers, oldest first
         self.seg_first = {}        # segment number -> first seq in it (cached)
         self.last_seq = 0
@@ -265,8 +268,11 @@ class Journal:
             except OSError:
                 pass
             if ok:
-                self.pending.append(bytes(buf))
-                self.pending_seqs.append(seq)
+                if self.n_pending >= BATCH:
+                    self.last_seq = last
+                    self.flush()
+                self._pend[self.n_pending * REC_SIZE:(self.n_pending + 1) * REC_SIZE] = buf
+                self.n_pending += 1
                 last = rec_seq(buf)
             else:
                 if n and (n != REC_SIZE or not valid(buf)):
@@ -276,7 +282,7 @@ class Journal:
                 except OSError:
                     pass
         self.last_seq = max(last, self.meta.get("last_seq", 0))
-        if self.pending:
+        if self.n_pending:
             self.flush()
 
     def _scan_last(self, seg):
@@ -326,16 +332,19 @@ class Journal:
         with open(path, "wb") as f:
             f.write(rec)
         self.last_seq = seq
-        self.pending.append(bytes(rec))
-        self.pending_seqs.append(seq)
-        if len(self.pending) >= BATCH:
+        i = self.n_pending * REC_SIZE
+        self._pend[i:i + REC_SIZE] = rec
+        self.n_pending += 1
+        if self.n_pending >= BATCH:
             self.flush()
         return seq
 
     def flush(self):
         """Append the pending records to the current segment in one write."""
-        if not self.pending:
+        n = self.n_pending
+        if not n:
             return
+        pend = self._pend
         seg = self.segments[-1] if self.segments else 0
         size = 0
         if self.segments:
@@ -343,10 +352,10 @@ class Journal:
                 size = os.stat("%s/s%d" % (self.dir, seg))[6]
             except OSError:
                 size = 0
-        if not self.segments or size // REC_SIZE + len(self.pending) > SEG_RECORDS:
+        if not self.segments or size // REC_SIZE + n > SEG_RECORDS:
             seg = seg + 1 if self.segments else 1
             self.segments.append(seg)
-            self.seg_first[seg] = rec_seq(self.pending[0])
+            self.seg_first[seg] = rec_seq(pend)
             size = 0
         if size % REC_SIZE:
             # a torn tail (power cut mid-append): pad to a record boundary; the
@@ -356,15 +365,14 @@ class Journal:
             pad = 0
         with open("%s/s%d" % (self.dir, seg), "ab") as f:
             if pad:
-                f.write(b"\0" * pad)
-            f.write(b"".join(self.pending))
-        for s in self.pending_seqs:
+                f.write(bytes(pad))
+            f.write(memoryview(pend)[:n * REC_SIZE])
+        for off in range(0, n * REC_SIZE, REC_SIZE):
             try:
-                os.remove("%s/p%d" % (self.dir, s))
+                os.remove("%s/p%d" % (self.dir, rec_seq(pend, off)))
             except OSError:
                 pass
-        self.pending = []
-        self.pending_seqs = []
+        self.n_pending = 0
         self._enforce_bound()
         self.meta["last_seq"] = self.last_seq
         self.save_meta()
@@ -436,9 +444,10 @@ class Journal:
                 start = (cursor - first + 1) * REC_SIZE
             if self._read_seg(seg, start, cursor, limit, out):
                 return out
-        for r in self.pending:
-            if rec_seq(r) > cursor:
-                out.append(self._fix_time(decode(r)))
+        pend = self._pend
+        for off in range(0, self.n_pending * REC_SIZE, REC_SIZE):
+            if rec_seq(pend, off) > cursor:
+                out.append(self._fix_time(decode(pend, off)))
                 if len(out) >= limit:
                     break
         return out
@@ -476,8 +485,8 @@ class Journal:
         i = self.segments.index(seg)
         if i + 1 < len(self.segments):
             return self._first_seq(self.segments[i + 1])
-        if self.pending:
-            return rec_seq(self.pending[0])
+        if self.n_pending:
+            return rec_seq(self._pend)
         return None
 
     # --- cursors ---------------------------------------------------------------------
@@ -495,8 +504,8 @@ class Journal:
             s = self._first_seq(seg)
             if s is not None:
                 return s
-        if self.pending:
-            return rec_seq(self.pending[0])
+        if self.n_pending:
+            return rec_seq(self._pend)
         return self.last_seq + 1
 
     def ack(self, name, seq, count):

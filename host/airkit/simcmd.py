@@ -37,9 +37,16 @@ def register(sub):
     p.add_argument("--speed", type=float, default=None,
                    help="virtual seconds per real second (0: as fast as possible, the default; "
                         "1: real time; with --port-link the default is 60)")
-    p.add_argument("--firmware", choices=["repo", "flash", "romfs"], default="repo",
+    p.add_argument("--firmware", choices=["repo", "flash", "romfs", "mpy"], default="repo",
                    help="run the firmware from this source tree (default), from what 'airkit deploy' put on "
-                        "the board, or from a ROMFS image built on the fly (modules run in place)")
+                        "the board, from a ROMFS image built on the fly (modules run in place), or compiled "
+                        "to .mpy and copied onto the virtual flash (as 'airkit deploy' installs it)")
+    p.add_argument("--micropython", metavar="PATH",
+                   help="the MicroPython unix port that runs the board (default: the one installed with airkit); "
+                        "e.g. a 32-bit build, whose heap figures are close to an ESP32's")
+    p.add_argument("--heap-kb", type=int, default=None, metavar="N",
+                   help="the board's MicroPython heap in KiB (an ESP32 without PSRAM has about 110; default: "
+                        "the interpreter's own)")
     p.add_argument("--json", action="store_true", help="one JSON object per reading, then a summary line")
     p.add_argument("--endpoint", help="also push every reading, Sensor.Community format, to this URL "
                                       "(e.g. http://127.0.0.1:8000/v1/push-sensor-data/ of 'airkit collect')")
@@ -174,7 +181,7 @@ def run(args) -> int:
                          scenario=scenario, start=args.start, series=series, port_link=args.port_link,
                          on_line=on_line, wiring=wiring, ticks_start=args.ticks_start,
                          firmware_from=args.firmware, extra=extra,
-                         rtc_preset=not wifi_configured)
+                         rtc_preset=not wifi_configured, heap_kb=args.heap_kb, micropython=args.micropython)
     if cfg.get("uplinks"):
         from airkit_fw.uplinks.sensor_community import chip_id
 
