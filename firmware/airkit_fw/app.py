@@ -2,9 +2,15 @@
 
 Why this exists: it ties the board, the sampler and the optional services
 (journal, uplinks: anything with ``on_reading(reading_dict)`` and
-``poll(deadline_ticks)``) together, and it owns the rule that a bad config or a
-start-up crash never causes a boot loop: the board enters *safe mode*, prints
+``poll(deadline_ticks)``) together, and it owns two rules. A bad config (or the
+``SAFE`` file) never causes a boot loop: the board enters *safe mode*, prints
 what is wrong (secrets masked) and keeps the REPL free for the host tools.
+Anything else that goes wrong, at start-up or in the loop (a MemoryError on a
+board short of RAM, a bug), never leaves a dead station: it is counted, printed
+and retried after a bounded wait and a reset (``Board.crashed``).
+
+The free heap is printed at boot and in the status line (``status {json}``,
+every ``_STATE_EVERY`` readings), so a board short of RAM shows it.
 
 Each reading is printed as one log line ``reading {json}``: this is what
 ``airkit sim`` and ``airkit monitor`` parse.
@@ -12,17 +18,18 @@ Each reading is printed as one log line ``reading {json}``: this is what
 
 import json
 
+import gc
+
 from airkit_fw import VERSION
 from airkit_fw import board as board_mod
-from airkit_fw import config
 from airkit_fw import sampler as sampler_mod
 from airkit_fw.pms5003 import KEYS
 
 READING_PREFIX = "reading "
+STATUS_PREFIX = "status "
 SAFE_PREFIX = "airkit SAFE MODE: "
 SAFE_FILE = "SAFE"           # present on flash: stay in safe mode (airkit deploy --safe)
 STATE_FILE = "state.json"    # counters kept across reboots
-_CRASH_LIMIT = 3             # crashes in a row (RTC memory) before staying in safe mode
 _STATE_EVERY = 12            # readings between state saves (flash wear)
 
 
@@ -56,18 +63,6 @@ def _write_state(board, state):
     with open(tmp, "w") as f:
         f.write(json.dumps(state))
     os.rename(tmp, board.path(STATE_FILE))
-
-
-def _crash_count(board, value=None):
-    # RTC memory survives the reset that follows a crash, not a power cut.
-    try:
-        mem = board.rtc_memory()
-        n = mem[0] if len(mem) == 1 else 0
-        if value is not None:
-            board.rtc_memory(bytes((value,)))
-        return n
-    except Exception:
-        return 0
 
 
 def reading_dict(board, r, station_id, correction=None):
@@ -104,9 +99,12 @@ def reading_dict(board, r, station_id, correction=None):
 
 class Station:
     def __init__(self, board, cfg):
+        from airkit_fw import config
+
         self.board = board
         self.cfg = cfg
         self.interval_ms = config.get(cfg, "interval_s", 300) * 1000
+        self.watchdog_ms = config.get(cfg, "watchdog_s", 60) * 1000
         self.sampler = sampler_mod.Sampler(board, cfg)
         self.services = []
         self.station_id = config.get(cfg, "device.id") or default_station_id(board)
@@ -129,7 +127,13 @@ class Station:
             s.on_reading(d)
         if r.seq % _STATE_EVERY == 0:
             self.save_state()
+            self.print_status()
         return d
+
+    def print_status(self):
+        gc.collect()
+        print(STATUS_PREFIX + json.dumps({"seq": self.sampler.reading.seq, "free_heap": gc.mem_free(),
+                                          "crashes": self.state.get("crashes", 0)}))
 
     def wait_until(self, deadline):
         b = self.board
@@ -143,13 +147,18 @@ class Station:
 
     def run(self, readings=-1):
         b = self.board
-        b.start_watchdog(config.get(self.cfg, "watchdog_s", 60) * 1000)
+        b.start_watchdog(self.watchdog_ms)
         next_at = b.ticks_ms()
         first = True
         while readings != 0:
             self.step()
             if first:
-                _crash_count(b, 0)        # a good reading: the crash streak is over
+                n = b.crash_streak()
+                if n:                     # a good reading: the crash streak is over
+                    b.crash_streak(0)
+                    self.state["crashes"] = self.state.get("crashes", 0) + n
+                    self.save_state()
+                    self.print_status()
                 first = False
             readings -= 1
             next_at = b.ticks_add(next_at, self.interval_ms)
@@ -164,7 +173,7 @@ def _correction_for(cfg):
     The formula module is shared with the host (``airkit calibrate``), so the
     board and the desk compute identical numbers. Raw values are never replaced.
     """
-    c = config.get(cfg, "correction")
+    c = cfg.get("correction")
     if not c:
         return None, None
     from airkit_fw import correction
@@ -207,36 +216,61 @@ def _exists(board, name):
 def main(board=None):
     """Start the station; returns only in safe mode (or when interrupted)."""
     board = board or board_mod.current()
+    gc.collect()
     print("airkit %s starting (reset cause: %s)" % (VERSION, board.reset_cause()))
+    print("airkit: free heap %d bytes at boot" % gc.mem_free())
     if _exists(board, SAFE_FILE):
         return safe_mode(board, ["the SAFE file is on the board (remove it with 'airkit deploy')"])
-    crashes = _crash_count(board)
-    if crashes >= _CRASH_LIMIT:
-        _crash_count(board, 0)
-        return safe_mode(board, ["the station crashed %d times in a row; fix the cause shown above, then reset" % crashes])
     try:
+        from airkit_fw import config
+
         cfg, problems = config.load(board.path(config.CONFIG_FILE))
+    except MemoryError as e:
+        return board.crashed("loading the config: %s" % _describe(e))
     except Exception as e:  # e.g. a config file that is not text at all
         return safe_mode(board, ["the config file cannot be read (%s): write a new one with 'airkit config init'"
                                  % _describe(e)])
     if problems:
         return safe_mode(board, problems)
+    station = None
+    running = False
     try:
         station = Station(board, cfg)
         _setup_services(station)
-    except Exception as e:
-        return safe_mode(board, ["start-up failed: %s" % _describe(e)])
-    try:
+        config = None
+        _drop_start_up_modules()
+        gc.collect()
+        print("airkit: started, free heap %d bytes" % gc.mem_free())
+        running = True
         station.run()
     except Exception as e:
-        # Crashed while running: remember it, save counters, reset (the watchdog is armed).
-        print(SAFE_PREFIX + "crashed: %s; resetting" % _describe(e))
-        _crash_count(board, crashes + 1)
+        # Crashed at start-up or while running: save the counters, then count, wait, reset, retry.
+        what = "%s: %s" % ("crashed" if running else "start-up failed", _describe(e))
         try:
-            station.save_state()
+            if station is not None:
+                station.save_state()
         except Exception:
             pass
-        board.reset()
+        station = None
+        gc.collect()
+        board.crashed(what)
+
+
+def _drop_start_up_modules():
+    """Forget modules only start-up needs (config schema, service set-up): on a board
+    without PSRAM every KiB of heap counts. Only on MicroPython: host tools keep them."""
+    import sys
+
+    if sys.implementation.name != "micropython":
+        return
+    import airkit_fw
+
+    for name in ("config", "services"):
+        sys.modules.pop("airkit_fw." + name, None)
+        try:
+            delattr(airkit_fw, name)
+        except (AttributeError, TypeError):
+            pass
 
 
 def _setup_services(station):
