@@ -8,7 +8,7 @@
 # The drivers import nothing from airkit: pms5003.py and dht22.py also install alone with
 # mip (drivers/pms5003/package.json, drivers/dht22/package.json).
 metadata(description="airkit air-quality station firmware (PMS5003 + DHT22)", version="0.1.0")
-package("airkit_fw", base_path=".", files=(
+package("airkit_fw", base_path=".", opt=3, files=(
     "__init__.py",
     "app.py",
     "board.py",

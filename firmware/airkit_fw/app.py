@@ -237,7 +237,7 @@ def main(board=None):
     try:
         station = Station(board, cfg)
         _setup_services(station)
-        config = None
+        config = cfg = station.cfg = None      # what the services need they keep; the rest goes
         _drop_start_up_modules()
         gc.collect()
         print("airkit: started, free heap %d bytes" % gc.mem_free())

@@ -202,7 +202,7 @@ class Journal:
         except OSError:
             pass
         self._rec = bytearray(REC_SIZE)
-        self._chunk = bytearray(REC_SIZE * 16)
+        self._chunk = bytearray(REC_SIZE * 4)      # reads: 4 records per call, one buffer
         # records written as tiny files, not yet in a segment: one buffer allocated here,
         # while the heap is still whole, instead of a bytes object per reading and a
         # join of them (which needs ~2 KB contiguous in a fragmented heap)

@@ -110,7 +110,9 @@ def build(out: Path, src: Path | None = None, arch: str | None = None) -> dict[s
             continue
         dst = out / "lib" / rel.with_suffix(".mpy")
         dst.parent.mkdir(parents=True, exist_ok=True)
-        args = cmd + ["-o", str(dst)]
+        # -O3: no source line numbers in the bytecode (about 4 % less heap per module on
+        # a board; crash reports name the exception, not the line)
+        args = cmd + ["-O3", "-o", str(dst)]
         if arch:
             args.append("-march=" + arch)
         args += ["-s", str(rel), str(src / rel)]

@@ -113,7 +113,8 @@ class VirtualBoard:
     simulated sensors are connected to), ``series`` (measured air series),
     ``port_link`` (path for a pseudo-terminal exposing the REPL),
     ``firmware_from`` ("repo", "flash", "mpy": compiled and copied onto the virtual flash
-    as ``airkit deploy`` does, or "romfs" with ``extra={"romfs": IMAGE}``: the
+    as ``airkit deploy`` does, "frozen": the package frozen into ``micropython`` (a build
+    made with ``firmware/manifest.py``), or "romfs" with ``extra={"romfs": IMAGE}``: the
     package from a ROMFS image, run in place as on a MicroPython 1.25+ board),
     ``on_line`` (callback per console line), ``micropython`` (path of the MicroPython
     unix port that runs the board; default the one installed with airkit, e.g. a

@@ -171,6 +171,11 @@ def main():
         vfs.mount(vfs.VfsRom(romfs), "/rom")
         vfs.mount(vfs.VfsPosix(fw_dir), "/fw")          # main.py only
         sys.path[:] = ["/rom", "/lib", ".frozen"]
+    elif opts.get("firmware_from") == "frozen":
+        # the package is frozen into the interpreter (a custom build, `firmware/manifest.py`);
+        # main.py is on the filesystem as on a board (here: the repository's)
+        vfs.mount(vfs.VfsPosix(fw_dir), "/fw")
+        sys.path[:] = ["/lib", ".frozen"]
     elif fw_dir and opts.get("firmware_from") != "flash":
         vfs.mount(vfs.VfsPosix(fw_dir), "/fw")
         sys.path[:] = ["/fw", "/lib", ".frozen"]
