@@ -33,30 +33,6 @@ STATE_FILE = "state.json"    # counters kept across reboots
 _STATE_EVERY = 12            # readings between state saves (flash wear)
 
 
-def safe_mode(board, problems):
-    """Print what is wrong and return to the REPL. Never resets."""
-    for p in problems:
-        print(SAFE_PREFIX + p)
-    print(SAFE_PREFIX + "the station is stopped; the REPL is free for 'airkit doctor' / 'airkit deploy'")
-    return False
-
-
-def _read_state(board):
-    """Counters kept across reboots; a damaged file is ignored, never fatal."""
-    try:
-        with open(board.path(STATE_FILE)) as f:
-            s = json.loads(f.read())
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(s, dict):
-        return {}
-    for k in ("laser_on_s", "seq"):
-        v = s.get(k)
-        if not isinstance(v, int) or isinstance(v, bool) or v < 0:
-            s[k] = 0
-    return s
-
-
 def _write_state(board, state):
     import os
     tmp = board.path(STATE_FILE + ".tmp")
@@ -98,7 +74,9 @@ def reading_dict(board, r, station_id, correction=None):
 
 
 class Station:
-    def __init__(self, board, cfg):
+    """Built at start-up by ``services.start`` (which also reads the counters and the id)."""
+
+    def __init__(self, board, cfg, station_id, state):
         from airkit_fw import config
 
         self.board = board
@@ -107,9 +85,9 @@ class Station:
         self.watchdog_ms = config.get(cfg, "watchdog_s", 60) * 1000
         self.sampler = sampler_mod.Sampler(board, cfg)
         self.services = []
-        self.station_id = config.get(cfg, "device.id") or default_station_id(board)
+        self.station_id = station_id
         self.correction, self.correction_name = _correction_for(cfg)
-        self.state = _read_state(board)
+        self.state = state
         self.sampler.laser_on_ms = self.state.get("laser_on_s", 0) * 1000
         self.sampler.reading.seq = self.state.get("seq", 0)
 
@@ -199,56 +177,35 @@ def _correction_for(cfg):
     return apply, name
 
 
-def default_station_id(board):
-    mac = board.unique_id()
-    return "airkit-" + "".join("%02x" % x for x in mac[-3:])
-
-
-def _exists(board, name):
-    import os
-    try:
-        os.stat(board.path(name))
-        return True
-    except OSError:
-        return False
-
-
 def main(board=None):
     """Start the station; returns only in safe mode (or when interrupted)."""
     board = board or board_mod.current()
     gc.collect()
     print("airkit %s starting (reset cause: %s)" % (VERSION, board.reset_cause()))
     print("airkit: free heap %d bytes at boot" % gc.mem_free())
-    if _exists(board, SAFE_FILE):
-        return safe_mode(board, ["the SAFE file is on the board (remove it with 'airkit deploy')"])
-    try:
-        from airkit_fw import config
-
-        cfg, problems = config.load(board.path(config.CONFIG_FILE))
-    except MemoryError as e:
-        return board.crashed("loading the config: %s" % _describe(e))
-    except Exception as e:  # e.g. a config file that is not text at all
-        return safe_mode(board, ["the config file cannot be read (%s): write a new one with 'airkit config init'"
-                                 % _describe(e)])
-    if problems:
-        return safe_mode(board, problems)
     station = None
-    running = False
     try:
-        station = Station(board, cfg)
-        _setup_services(station)
-        config = cfg = station.cfg = None      # what the services need they keep; the rest goes
+        from airkit_fw import services     # start-up only: config, safe mode, the services
+
+        station = services.start(board)    # None: safe mode (printed)
+        services = None
+    except Exception as e:
+        station = None
         _drop_start_up_modules()
         gc.collect()
-        print("airkit: started, free heap %d bytes" % gc.mem_free())
-        running = True
+        return board.crashed("start-up failed: %s" % _describe(e))
+    _drop_start_up_modules()
+    if station is None:
+        return False
+    gc.collect()
+    print("airkit: started, free heap %d bytes" % gc.mem_free())
+    try:
         station.run()
     except Exception as e:
-        # Crashed at start-up or while running: save the counters, then count, wait, reset, retry.
-        what = "%s: %s" % ("crashed" if running else "start-up failed", _describe(e))
+        # Crashed while running: save the counters, then count, wait, reset, retry.
+        what = "crashed: %s" % _describe(e)
         try:
-            if station is not None:
-                station.save_state()
+            station.save_state()
         except Exception:
             pass
         station = None
@@ -257,8 +214,9 @@ def main(board=None):
 
 
 def _drop_start_up_modules():
-    """Forget modules only start-up needs (config schema, service set-up): on a board
-    without PSRAM every KiB of heap counts. Only on MicroPython: host tools keep them."""
+    """Forget the modules only start-up needs (config schema, set-up of the services):
+    on a board without PSRAM every KiB of heap counts. Only on MicroPython: the host
+    tools keep them."""
     import sys
 
     if sys.implementation.name != "micropython":
@@ -271,15 +229,6 @@ def _drop_start_up_modules():
             delattr(airkit_fw, name)
         except (AttributeError, TypeError):
             pass
-
-
-def _setup_services(station):
-    """Attach optional modules (journal, uplinks, on-device correction) when present."""
-    try:
-        from airkit_fw import services
-    except ImportError:
-        return
-    services.attach(station)
 
 
 def _describe(e):
