@@ -227,7 +227,7 @@ def _drop_start_up_modules():
         sys.modules.pop("airkit_fw." + name, None)
         try:
             delattr(airkit_fw, name)
-        except (AttributeError, TypeError):
+        except Exception:      # not there (MicroPython raises KeyError)
             pass
 
 

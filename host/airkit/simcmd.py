@@ -37,10 +37,11 @@ def register(sub):
     p.add_argument("--speed", type=float, default=None,
                    help="virtual seconds per real second (0: as fast as possible, the default; "
                         "1: real time; with --port-link the default is 60)")
-    p.add_argument("--firmware", choices=["repo", "flash", "romfs", "mpy"], default="repo",
+    p.add_argument("--firmware", choices=["repo", "flash", "romfs", "mpy"], default=None,
                    help="run the firmware from this source tree (default), from what 'airkit deploy' put on "
                         "the board, from a ROMFS image built on the fly (modules run in place), or compiled "
-                        "to .mpy and copied onto the virtual flash (as 'airkit deploy' installs it)")
+                        "to .mpy and copied onto the virtual flash (as 'airkit deploy' installs it; the "
+                        "default with --heap-kb, since compiling source on the board needs far more heap)")
     p.add_argument("--micropython", metavar="PATH",
                    help="the MicroPython unix port that runs the board (default: the one installed with airkit); "
                         "e.g. a 32-bit build, whose heap figures are close to an ESP32's")
@@ -162,10 +163,14 @@ def run(args) -> int:
                 counts["uplinks"] = json.loads(line[len("uplinks "):])
             except ValueError:
                 pass
+        elif line.startswith("airkit CRASH: "):
+            print(line, file=sys.stderr, flush=True)
         elif line.startswith("airkit SAFE MODE: "):
             counts["safe_mode"].append(line[len("airkit SAFE MODE: "):])
             print(line, file=sys.stderr, flush=True)
 
+    if args.firmware is None:
+        args.firmware = "mpy" if args.heap_kb else "repo"
     wiring = {"pms_b": [26, 25, None]} if args.pms_b else {}
     extra = {"speed": args.speed}
     if args.firmware == "romfs":
