@@ -16,9 +16,14 @@ Each reading is printed as one log line ``reading {json}``: this is what
 ``airkit sim`` and ``airkit monitor`` parse.
 """
 
+import gc
 import json
 
-import gc
+try:
+    from micropython import const
+except ImportError:  # CPython
+    def const(value):
+        return value
 
 from airkit_fw import VERSION
 from airkit_fw import board as board_mod
@@ -30,7 +35,7 @@ STATUS_PREFIX = "status "
 SAFE_PREFIX = "airkit SAFE MODE: "
 SAFE_FILE = "SAFE"           # present on flash: stay in safe mode (airkit deploy --safe)
 STATE_FILE = "state.json"    # counters kept across reboots
-_STATE_EVERY = 12            # readings between state saves (flash wear)
+_STATE_EVERY = const(12)     # readings between state saves (flash wear) and status lines
 
 
 def _write_state(board, state):
