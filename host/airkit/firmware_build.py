@@ -182,13 +182,9 @@ def build_romfs(out_file: Path, src: Path | None = None) -> int:
 
     src = src or firmware_dir()
     with tempfile.TemporaryDirectory() as tmp:
-        for rel in source_files(src):
-            if rel == Path("main.py"):
-                continue
-            (Path(tmp) / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(src / rel, Path(tmp) / rel)
+        build(Path(tmp), src)             # the manifest's modules as .mpy, compiled as for deploy
         with contextlib.redirect_stdout(io.StringIO()):
-            image = make_romfs(tmp, mpy_cross=True)
+            image = make_romfs(str(Path(tmp) / "lib"), mpy_cross=False)
     out_file = Path(out_file)
     out_file.parent.mkdir(parents=True, exist_ok=True)
     out_file.write_bytes(image)
