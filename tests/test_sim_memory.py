@@ -64,3 +64,16 @@ def test_wrong_interpreter_or_heap_is_one_clear_error(tmp_path):
     one_line(airkit("sim", "--heap-kb", "4", "--hours", "0.1"), 2, "at least 16")
     with pytest.raises(InputError):
         VirtualBoard(tmp_path / "b", heap_kb=0)
+
+
+def test_heap_too_small_says_so_in_one_line(tmp_path):
+    # too small for the virtual board itself
+    one_line(airkit("sim", "--heap-kb", "30", "--hours", "0.5"), 2, "too small for the virtual board")
+    # enough for the board, not for the station: it retries (crash lines), then the run ends in one error
+    p = airkit("sim", "--heap-kb", "96", "--hours", "0.5")
+    assert p.returncode == 2
+    crash = [ln for ln in p.stderr.splitlines() if ln.startswith("airkit CRASH: ")]
+    assert crash and "MemoryError" in crash[0]
+    last = p.stderr.strip().splitlines()[-1]
+    assert last.startswith("airkit: the station crashed at every start") and "--heap-kb" in last
+    assert "Traceback" not in p.stderr

@@ -148,7 +148,7 @@ def run(args) -> int:
     if board_dir is None:
         tmp = tempfile.TemporaryDirectory(prefix="airkit-vboard-")
         board_dir = tmp.name
-    counts = {"readings": 0, "safe_mode": [], "uplinks": None}
+    counts = {"readings": 0, "safe_mode": [], "uplinks": None, "crashes": []}
 
     def on_line(line: str):
         if line.startswith("reading "):
@@ -164,6 +164,7 @@ def run(args) -> int:
             except ValueError:
                 pass
         elif line.startswith("airkit CRASH: "):
+            counts["crashes"].append(line[len("airkit CRASH: "):])
             print(line, file=sys.stderr, flush=True)
         elif line.startswith("airkit SAFE MODE: "):
             counts["safe_mode"].append(line[len("airkit SAFE MODE: "):])
@@ -224,6 +225,12 @@ def run(args) -> int:
                 summary["dropped"]), file=sys.stderr)
     if tmp:
         tmp.cleanup()
+    if counts["crashes"] and counts["readings"] == 0:
+        hint = (": give it more heap (--heap-kb), or a 32-bit interpreter (--micropython)"
+                if args.heap_kb and "MemoryError" in counts["crashes"][-1] else "")
+        last = counts["crashes"][-1]
+        what = last[last.find("(") + 1:last.rfind(");")] if "(" in last and ");" in last else last
+        raise UserError("the station crashed at every start, %d times (%s)%s" % (len(counts["crashes"]), what, hint))
     if counts["safe_mode"] and counts["readings"] == 0:
         raise UserError("the station stayed in safe mode: " + "; ".join(counts["safe_mode"][:3]))
     return 0

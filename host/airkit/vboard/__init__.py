@@ -216,6 +216,11 @@ class VirtualBoard:
                     break
                 self.restarts["power_cut"] += 1
             else:
+                if self.heap_kb and any("MemoryError" in ln for ln in self.lines[-3:]) and not any(
+                        ln.startswith("virtual board: stand-ins hold") for ln in self.lines[-40:]):
+                    raise InputError("a heap of %d KiB is too small for the virtual board itself (its stand-ins "
+                                     "take about 35 KiB on a 32-bit interpreter, 55 on a 64-bit one): give a "
+                                     "larger --heap-kb" % self.heap_kb)
                 tail = "\n".join(self.lines[-15:])
                 raise UserError("the virtual board's interpreter stopped with exit code %s; its last output:\n%s"
                                 % (code, tail))
