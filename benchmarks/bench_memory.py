@@ -106,11 +106,16 @@ def station_run(heap_kb: int, *, micropython=None, firmware_from="repo", hours=6
             coll.stop()
 
 
-def smallest_heap(lo, hi, step, **kw) -> tuple[int, dict]:
-    """Smallest heap (KiB, to ``step``) in which ``station_run`` passes; ``hi`` must pass."""
+def smallest_heap(lo, hi, step, margin=0, **kw) -> tuple[int, dict]:
+    """Smallest heap (KiB, to ``step``) in which ``station_run`` passes; ``hi`` must pass.
+
+    Passing is not quite monotonic in the heap size (where objects land decides how
+    fragmented it gets), so with ``margin`` the answer is also checked at the next
+    ``margin`` sizes above it and moved up past any that fails."""
     best = station_run(hi, **kw)
     if not best["ok"]:
         raise RuntimeError("the station does not run even with %d KiB of heap (%s)" % (hi, kw))
+    top = hi
     while hi - lo > step:
         mid = (lo + hi) // 2
         r = station_run(mid, **kw)
@@ -118,6 +123,16 @@ def smallest_heap(lo, hi, step, **kw) -> tuple[int, dict]:
             hi, best = mid, r
         else:
             lo = mid
+    k = 1
+    while k <= margin and hi + k * step < top:
+        if station_run(hi + k * step, **kw)["ok"]:
+            k += 1
+        else:
+            hi, k = hi + (k + 1) * step, 1
+            best = station_run(hi, **kw)
+            while not best["ok"] and hi < top:
+                hi += step
+                best = station_run(hi, **kw)
     return hi, best
 
 
@@ -180,10 +195,10 @@ def figures_32bit(tool: Path) -> dict:
         figs["firmware_import_heap_bytes_32bit_station"] = _import_heap(interp, station, lib)
         figs["firmware_import_heap_bytes_32bit_romfs"] = _import_heap(interp, modules, str(tmp), image)
 
-        step = 2
+        step = 1
         for method, kw in (("mpy", {"firmware_from": "mpy", "mpy_dir": str(tmp / "mpy")}),
                            ("romfs", {"firmware_from": "romfs", "romfs": image})):
-            hi, r = smallest_heap(48, 256, step, micropython=interp, hours=HOURS_32, **kw)
+            hi, r = smallest_heap(48, 256, step, margin=3, micropython=interp, hours=HOURS_32, **kw)
             figs["station_min_heap_kib_32bit_" + method] = hi
             figs["vboard_standins_heap_kib_32bit_" + method] = round(r["standins"] / 1024, 1)
             figs["station_firmware_heap_kib_32bit_" + method] = round(hi - r["standins"] / 1024, 1)
@@ -197,7 +212,7 @@ def figures_32bit(tool: Path) -> dict:
                   "on an ESP32, mbedTLS keeps its buffers outside the GC heap", flush=True)
         for kind in kinds:
             try:
-                hi, r = smallest_heap(48, 320, step, micropython=interp, hours=HOURS_32, kind=kind,
+                hi, r = smallest_heap(48, 320, step, margin=3, micropython=interp, hours=HOURS_32, kind=kind,
                                       firmware_from="mpy", mpy_dir=str(tmp / "mpy"))
             except RuntimeError as e:
                 print("  %s: not measured: %s" % (kind, e), flush=True)
@@ -213,7 +228,8 @@ def figures_32bit(tool: Path) -> dict:
         return figs
     with tempfile.TemporaryDirectory() as tmp:
         figs["firmware_import_heap_bytes_32bit_frozen"] = _import_heap(str(frozen), modules, "")
-    hi, r = smallest_heap(32, 256, step, micropython=str(frozen), hours=HOURS_32, firmware_from="frozen")
+    hi, r = smallest_heap(32, 256, step, margin=3, micropython=str(frozen), hours=HOURS_32,
+                          firmware_from="frozen")
     figs["station_min_heap_kib_32bit_frozen"] = hi
     figs["vboard_standins_heap_kib_32bit_frozen"] = round(r["standins"] / 1024, 1)
     figs["station_firmware_heap_kib_32bit_frozen"] = round(hi - r["standins"] / 1024, 1)
