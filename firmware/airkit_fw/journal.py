@@ -164,18 +164,28 @@ def rec_seq(buf, off=0):
     return buf[off + 4] | (buf[off + 5] << 8) | (buf[off + 6] << 16) | (buf[off + 7] << 24)
 
 
-def decode(buf, off=0):
-    """A valid record as a dict (caller checked ``valid``)."""
+def decode(buf, off=0, into=None):
+    """A valid record as a dict (caller checked ``valid``); ``into``: fill that dict instead
+    of a new one (its table is reused)."""
     v = struct.unpack_from(_FMT, buf, off)
     present = v[7]
-    d = {"seq": v[3], "time": v[4] or None, "ticks": v[5], "boot": v[6], "flags_bits": v[2],
-         "frames": v[8]}
+    d = {} if into is None else into
+    d["seq"] = v[3]
+    d["time"] = v[4] or None
+    d["ticks"] = v[5]
+    d["boot"] = v[6]
+    d["flags_bits"] = v[2]
+    d["frames"] = v[8]
     for k in range(12):
         d[KEYS[k]] = v[9 + k] if present & P_PMS_A else None
     if present & P_PMS_B:
         for k in range(12):
             d[KEYS[k] + "_b"] = v[21 + k]
         d["frames_b"] = v[37]
+    elif "frames_b" in d:
+        for k in range(12):
+            d.pop(KEYS[k] + "_b", None)
+        del d["frames_b"]
     d["rh"] = v[33] / 10 if present & P_RH else None
     d["temp_c"] = v[34] / 10 if present & P_TEMP else None
     d["pm25_corrected"] = v[35] / 10 if present & P_CORR else None
@@ -430,8 +440,25 @@ class Journal:
 
     # --- reading --------------------------------------------------------------------
     def read_after(self, cursor, limit):
-        """Up to ``limit`` decoded records with seq > cursor, oldest first."""
+        """Up to ``limit`` decoded records with seq > cursor, oldest first (a list of dicts:
+        ``iter_after`` needs no heap per record kept)."""
         out = []
+        for buf, off in self._records_after(cursor, limit):
+            out.append(self._fix_time(decode(buf, off)))
+        return out
+
+    def iter_after(self, cursor, limit):
+        """The same records one by one, each decoded into the same dict (valid until the
+        next: copy what you keep), so sending a batch record by record needs no heap
+        that grows with the batch."""
+        d = {}
+        for buf, off in self._records_after(cursor, limit):
+            yield self._fix_time(decode(buf, off, d))
+
+    def _records_after(self, cursor, limit):
+        """(buffer, offset) of up to ``limit`` valid records with seq > cursor, oldest
+        first; the buffer is the journal's own, reused: each pair is valid until the next."""
+        n = 0
         for seg in self.segments:
             first = self._first_seq(seg)
             nxt = self._next_first(seg)
@@ -442,31 +469,35 @@ class Journal:
                 # records are in seq order, one per seq; torn-tail padding only moves
                 # them later, so this offset is never past the wanted record
                 start = (cursor - first + 1) * REC_SIZE
-            if self._read_seg(seg, start, cursor, limit, out):
-                return out
+            while True:
+                gap = False
+                checked = start == 0
+                for buf, got in self._iter_chunks(seg, start):
+                    for off in range(0, got - REC_SIZE + 1, REC_SIZE):
+                        if valid(buf, off):
+                            s = rec_seq(buf, off)
+                            if not checked:
+                                checked = True
+                                if s > cursor + 1:      # a gap: read the segment from its start
+                                    gap = True
+                                    break
+                            if s > cursor:
+                                yield buf, off
+                                n += 1
+                                if n >= limit:
+                                    return
+                    if gap:
+                        break
+                if not gap:
+                    break
+                start = 0
         pend = self._pend
         for off in range(0, self.n_pending * REC_SIZE, REC_SIZE):
             if rec_seq(pend, off) > cursor:
-                out.append(self._fix_time(decode(pend, off)))
-                if len(out) >= limit:
-                    break
-        return out
-
-    def _read_seg(self, seg, start, cursor, limit, out):
-        checked = start == 0
-        for buf, n in self._iter_chunks(seg, start):
-            for off in range(0, n - REC_SIZE + 1, REC_SIZE):
-                if valid(buf, off):
-                    s = rec_seq(buf, off)
-                    if not checked:
-                        checked = True
-                        if s > cursor + 1:      # a gap: read the segment from its start
-                            return self._read_seg(seg, 0, cursor, limit, out)
-                    if s > cursor:
-                        out.append(self._fix_time(decode(buf, off)))
-                        if len(out) >= limit:
-                            return True
-        return False
+                yield pend, off
+                n += 1
+                if n >= limit:
+                    return
 
     def _first_seq(self, seg):
         s = self.seg_first.get(seg)
