@@ -218,9 +218,11 @@ class VirtualBoard:
             else:
                 if self.heap_kb and any("MemoryError" in ln for ln in self.lines[-3:]) and not any(
                         ln.startswith("virtual board: stand-ins hold") for ln in self.lines[-40:]):
+                    rom = (", and it reads the ROMFS image, about 55 KB, into its heap: flash on a board"
+                           if self.opts.get("firmware_from") == "romfs" else "")
                     raise InputError("a heap of %d KiB is too small for the virtual board itself (its stand-ins "
-                                     "take about 35 KiB on a 32-bit interpreter, 55 on a 64-bit one): give a "
-                                     "larger --heap-kb" % self.heap_kb)
+                                     "take about 35 KiB on a 32-bit interpreter, 55 on a 64-bit one%s): give a "
+                                     "larger --heap-kb" % (self.heap_kb, rom))
                 tail = "\n".join(self.lines[-15:])
                 raise UserError("the virtual board's interpreter stopped with exit code %s; its last output:\n%s"
                                 % (code, tail))
