@@ -55,7 +55,7 @@ def check_config(cfg, source="the config") -> dict:
 
 
 def load_config_file(path: str) -> dict:
-    from airkit.simcmd import load_json_file
+    from airkit.files import load_json_file
 
     return check_config(load_json_file(path, "config"), "config file %s" % path)
 
