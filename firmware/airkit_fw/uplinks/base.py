@@ -397,7 +397,8 @@ class Uplinks:
             u.reason = msg
         if u.state != what:
             self.log("uplink %s: %s, retrying in %d s (readings kept)%s"
-                     % (u.name, what, delay // 1000, (": " + msg) if verdict == CONFIG else ""))
+                     % (u.name, what, delay // 1000, (": " + msg) if verdict == CONFIG else
+                        (" (%s)" % e.detail if st is None and e.detail else "")))
         u.state = what
         return False
 

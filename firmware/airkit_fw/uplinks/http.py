@@ -106,15 +106,28 @@ def request(board, method, url, headers=(), body=None, cadata=None, exchange_ms=
     head = build_head(method, host, port, path, headers, body_length(body), 443 if secure else 80)
     s = open_conn(board, host, port, secure, cadata)
     try:
-        if callable(body):
-            send_all(s, head)
-            head = None
-            w = _Writer(s)
-            body(w)
-            w.flush()
+        try:
+            if callable(body):
+                send_all(s, head)
+                head = None
+                w = _Writer(s)
+                body(w)
+                w.flush()
+            else:
+                send_all(s, head + body if body else head)
+        except NetError as e:
+            # a server may answer (401, 413) and close before reading the whole body:
+            # its answer is what counts, if it sent one
+            if e.kind == "timeout":
+                raise
+            try:
+                line = read_line(board, s, deadline)
+            except NetError:
+                raise e
         else:
-            send_all(s, head + body if body else head)
-        line = read_line(board, s, deadline)
+            line = None
+        if line is None:
+            line = read_line(board, s, deadline)
         try:
             status = int(line.split(None, 2)[1])
         except (IndexError, ValueError):
