@@ -41,11 +41,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-_JOURNAL_MP = r"""
+# a fresh littlefs image on the virtual board's block device, and a board on it
+_FLASH_MP = r"""
 import os, sys, vfs
 import blockdev, vclock, vmachine, vworld
 from airkit_fw import board as board_mod, journal as jmod
-img = sys.argv[-2]
+img = sys.argv[1]
 mode = sys.argv[-1]
 dev = blockdev.FileBlockDev(img)
 vfs.VfsLfs2.mkfs(dev)
@@ -53,6 +54,9 @@ vfs.mount(vfs.VfsLfs2(dev), "/f")
 w = vworld.world()
 clock = vclock.VirtualClock(w)
 b = board_mod.Board(machine=vmachine.Machine(w, clock, {}, "power-on", b"\x24\x0a\xc4\x01\x02\x03"), clock=clock, fs_root="/f")
+"""
+
+_JOURNAL_MP = _FLASH_MP + r"""
 N = 1000
 d = {"ticks": 0, "flags": [], "frames": 9, "checksum_errors": 0, "rh": 50.0, "temp_c": 20.0}
 for k in jmod.KEYS:
@@ -76,18 +80,8 @@ print(dev.bytes_written / N, dev.erases / N)
 """
 
 
-_CURSOR_MP = r"""
-import os, sys, vfs
-import blockdev, vclock, vmachine, vworld
-from airkit_fw import board as board_mod, journal as jmod
+_CURSOR_MP = _FLASH_MP + r"""
 from airkit_fw.uplinks import base
-img = sys.argv[-1]
-dev = blockdev.FileBlockDev(img)
-vfs.VfsLfs2.mkfs(dev)
-vfs.mount(vfs.VfsLfs2(dev), "/f")
-w = vworld.world()
-clock = vclock.VirtualClock(w)
-b = board_mod.Board(machine=vmachine.Machine(w, clock, {}, "power-on", b"\x24\x0a\xc4\x01\x02\x03"), clock=clock, fs_root="/f")
 j = jmod.Journal(b, log=lambda m: None)
 class U(base.Uplink):
     all_parts = 3
@@ -105,22 +99,14 @@ print(dev.bytes_written / N, dev.erases / N)
 
 
 def _cursor_cost():
-    mp = Path(sys.executable).parent / "micropython"
-    with tempfile.TemporaryDirectory() as tmp:
-        script = Path(tmp) / "c.py"
-        script.write_text(_CURSOR_MP)
-        env = dict(os.environ, MICROPYPATH=":".join([str(ROOT / "tests" / "mp"), str(ROOT / "firmware"),
-                                                     str(ROOT / "host" / "airkit" / "vboard"), ".frozen"]))
-        out = subprocess.run([str(mp), str(script), str(Path(tmp) / "f.img")], capture_output=True,
-                             text=True, env=env, timeout=300, check=True).stdout.split()
-    return float(out[0]), float(out[1])
+    return _journal_cost("cursor", _CURSOR_MP)
 
 
-def _journal_cost(mode):
+def _journal_cost(mode, source=_JOURNAL_MP):
     mp = Path(sys.executable).parent / "micropython"
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "j.py"
-        script.write_text(_JOURNAL_MP)
+        script.write_text(source)
         env = dict(os.environ, MICROPYPATH=":".join([str(ROOT / "tests" / "mp"), str(ROOT / "firmware"),
                                                      str(ROOT / "host" / "airkit" / "vboard"), ".frozen"]))
         out = subprocess.run([str(mp), str(script), str(Path(tmp) / "f.img"), mode], capture_output=True,

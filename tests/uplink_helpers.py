@@ -106,6 +106,13 @@ class _Loopback(ThreadingHTTPServer):
         self.server_close()
 
 
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *a):
+        pass
+
+
 class InfluxReceiver(_Loopback):
     """Accepts InfluxDB 1.x ``/write`` requests and keeps the parsed lines (204 like InfluxDB)."""
 
@@ -114,12 +121,7 @@ class InfluxReceiver(_Loopback):
         self.queries: list[str] = []
         outer = self
 
-        class H(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *a):
-                pass
-
+        class H(_Handler):
             def do_POST(self):
                 n = int(self.headers.get("Content-Length", 0))
                 body = self.rfile.read(n).decode()
@@ -157,12 +159,7 @@ class _Server(_Loopback):
         self.lock = threading.Lock()
         outer = self
 
-        class H(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *a):
-                pass
-
+        class H(_Handler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0) or 0))
                 with outer.lock:
