@@ -54,7 +54,7 @@ def test_deploy_refuses_bad_config_and_missing_port(tmp_path, capsys):
     assert main(["deploy", "--port", str(tmp_path / "nope"), "--config", str(tmp_path / "bad.json")]) == 2
     err = capsys.readouterr().err
     assert "interval_s" in err and "wifi.pasword" in err and "Traceback" not in err
-    assert main(["deploy", "--port", str(tmp_path / "nope")]) == 2
+    assert main(["deploy", "--port", str(tmp_path / "nope")]) == 3
     assert "does not exist" in capsys.readouterr().err
 
 
@@ -87,7 +87,11 @@ def test_monitor_line_parser():
     assert parse_line('reading {"pm25_atm": 4}') == ("reading", {"pm25_atm": 4})
     assert parse_line("airkit SAFE MODE: no config.json") == ("safe", "no config.json")
     assert parse_line("reading {broken") is None and parse_line(">>> ") is None
-    assert sparkline([1, 5, 9]) == "▁▄█"
+    assert sparkline([0, 50, 100]) == "▁▅█"
+    # a 1 µg/m³ change is not drawn as the full height of the chart (was ▁ vs █)
+    small = sparkline([13, 14])
+    assert abs("▁▂▃▄▅▆▇█".index(small[0]) - "▁▂▃▄▅▆▇█".index(small[1])) <= 1
+    assert sparkline([1, 5, 9]) == "▁▂▄"
 
 
 CASES = {

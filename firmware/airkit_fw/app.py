@@ -18,8 +18,7 @@ from airkit_fw import config
 from airkit_fw import sampler as sampler_mod
 from airkit_fw.pms5003 import KEYS
 
-READING_PREFIX = "reading "
-SAFE_PREFIX = "airkit SAFE MODE: "
+from airkit_fw.console import READING as READING_PREFIX, SAFE as SAFE_PREFIX   # the console line protocol
 SAFE_FILE = "SAFE"           # present on flash: stay in safe mode (airkit deploy --safe)
 STATE_FILE = "state.json"    # counters kept across reboots
 _CRASH_LIMIT = 3             # crashes in a row (RTC memory) before staying in safe mode

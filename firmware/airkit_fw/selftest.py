@@ -19,13 +19,12 @@ from airkit_fw import board as board_mod
 from airkit_fw import config
 from airkit_fw import pms5003
 
-PREFIX = "selftest "
+from airkit_fw.console import SELFTEST as PREFIX, emit as _console_emit
 _OTHER_BAUDS = (115200, 57600, 38400, 19200, 4800, 2400)
 
 
 def _emit(d):
-    print(PREFIX + json.dumps(d))
-    return d
+    return _console_emit(PREFIX, d)
 
 
 def facts(board=None):

@@ -145,15 +145,9 @@ def chip_name(machine: str) -> str:
 
 
 def parse_selftest(text: str) -> list[dict]:
-    out = []
-    for line in text.splitlines():
-        line = line.strip()
-        if line.startswith("selftest "):
-            try:
-                out.append(json.loads(line[len("selftest "):]))
-            except ValueError:
-                pass
-    return out
+    from airkit_fw.console import parse_all
+
+    return parse_all(text, "selftest")
 
 
 def integrity(link) -> dict:

@@ -15,34 +15,28 @@ import time
 from airkit.errors import UserError
 
 BLOCKS = " ▁▂▃▄▅▆▇█"
-READING_PREFIX = "reading "
-SAFE_PREFIX = "airkit SAFE MODE: "
+MIN_SPAN = 25.0      # µg/m³ a full-height chart spans at least: 13 vs 14 is not ▁ vs █
 
 
 def parse_line(line: str):
-    """('reading', dict) | ('safe', text) | None for any other console line."""
-    line = line.strip().lstrip("\x00")
-    i = line.find(READING_PREFIX + "{")
-    if i >= 0:
-        try:
-            d = json.loads(line[i + len(READING_PREFIX):])
-        except ValueError:
-            return None
-        return ("reading", d) if isinstance(d, dict) else None
-    i = line.find(SAFE_PREFIX)
-    if i >= 0:
-        return ("safe", line[i + len(SAFE_PREFIX):])
-    return None
+    """('reading', dict) | ('safe', text) | None for any other console line (the firmware's own parser)."""
+    from airkit_fw.console import parse
+
+    p = parse(line)
+    return p if p is not None and p[0] in ("reading", "safe") else None
 
 
-def sparkline(values, width=40) -> str:
+def sparkline(values, width=40, min_span=MIN_SPAN) -> str:
+    """Bars from 0 (or the lowest value, if higher) over at least ``min_span``, so small changes stay small."""
     vals = [v for v in values[-width:]]
     nums = [v for v in vals if v is not None]
     if not nums:
         return ""
-    lo, hi = min(nums), max(nums)
-    span = (hi - lo) or 1
-    return "".join("·" if v is None else BLOCKS[1 + int((v - lo) / span * (len(BLOCKS) - 2))] for v in vals)
+    hi = max(nums)
+    lo = min(min(nums), max(0.0, hi - min_span))
+    span = max(hi - lo, min_span)
+    top = len(BLOCKS) - 2
+    return "".join("·" if v is None else BLOCKS[1 + min(top, int(round((v - lo) / span * top)))] for v in vals)
 
 
 def fmt(v, spec):

@@ -142,21 +142,17 @@ def run(args) -> int:
         board_dir = tmp.name
     counts = {"readings": 0, "safe_mode": [], "uplinks": None}
 
+    from airkit_fw.console import parse as parse_console
+
     def on_line(line: str):
-        if line.startswith("reading "):
-            try:
-                d = json.loads(line[len("reading "):])
-            except ValueError:
-                return
+        kind, d = parse_console(line) or (None, None)
+        if kind == "reading":
             counts["readings"] += 1
             print(json.dumps(d) if args.json else format_reading(d), flush=True)
-        elif line.startswith("uplinks {"):
-            try:
-                counts["uplinks"] = json.loads(line[len("uplinks "):])
-            except ValueError:
-                pass
-        elif line.startswith("airkit SAFE MODE: "):
-            counts["safe_mode"].append(line[len("airkit SAFE MODE: "):])
+        elif kind == "uplinks":
+            counts["uplinks"] = d
+        elif kind == "safe":
+            counts["safe_mode"].append(d)
             print(line, file=sys.stderr, flush=True)
 
     wiring = {"pms_b": [26, 25, None]} if args.pms_b else {}
