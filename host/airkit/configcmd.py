@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 from airkit.errors import CheckFailed, UserError
@@ -188,6 +189,7 @@ def register(sub):
     sh.add_argument("--port", help="read /config.json from the board on this port")
     sh.add_argument("--schema", action="store_true", help="list every setting with its type and default")
     sh.add_argument("--json", action="store_true", help="machine-readable output")
+    sh.add_argument("--no-reset", action="store_true", help="with --port: leave the board at the REPL afterwards")
     sh.set_defaults(func=run_show)
     v = s.add_parser("validate", help="check a config against the schema (one line per problem)")
     v.add_argument("file")
@@ -286,6 +288,11 @@ def run_show(args) -> int:
 
         with open_board(args.port) as link:
             text = link.read_text(fw.CONFIG_FILE)
+            if not args.no_reset:
+                link.reset()        # entering the REPL stopped the station: start it again
+        if args.no_reset:
+            print("the station on %s is stopped at the REPL (--no-reset): press its reset button to restart it"
+                  % args.port, file=sys.stderr)
         if text is None:
             raise UserError("the board on %s has no config.json: run 'airkit deploy --config FILE'" % args.port)
         try:

@@ -274,4 +274,7 @@ def run(args) -> int:
         print(json.dumps(rep, indent=1))
     else:
         print(format_report(rep))
+    if args.no_reset:
+        print("the station on %s is stopped at the REPL (--no-reset): press its reset button to restart it"
+              % args.port, file=sys.stderr)
     return 0 if rep["ok"] else 1
