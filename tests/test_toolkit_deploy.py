@@ -138,30 +138,47 @@ def test_doctor_diagnoses(tmp_path, name):
 
 
 def test_doctor_cli_uplink_and_exit_codes(tmp_path):
+    """The doctor tests the real upload against the real collector (storing nothing): an unregistered
+    Sensor.Community node is a FAIL naming the node to register; a good token passes; a closed port fails."""
     import socket
-    srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(4)
-    open_port = srv.getsockname()[1]
+    from airkit.collect.server import Collector
+    from airkit.collect.store import Store
+    store = Store(tmp_path / "c.sqlite")
+    store.add_device("dr-1", "json", "tok-good-123")
+    coll = Collector(store, "127.0.0.1", 0).start()
     closed = socket.socket()
     closed.bind(("127.0.0.1", 0))
     closed_port = closed.getsockname()[1]
     closed.close()
-    cfg = {"wifi": {"ssid": "school", "password": "pw-school"},
-           "uplinks": [{"type": "http", "url": "http://127.0.0.1:%d/in" % open_port},
-                       {"type": "http", "url": "http://127.0.0.1:%d/in" % closed_port}]}
+    base = "http://127.0.0.1:%d" % coll.port
+    cfg = {"device": {"id": "dr-1"}, "wifi": {"ssid": "school", "password": "pw-school"},
+           "uplinks": [{"type": "airkit_json", "url": base + "/api/v1/batch", "token": "tok-good-123"},
+                       {"type": "sensor_community", "url": base + "/v1/push-sensor-data/"},
+                       {"type": "airkit_json", "url": "http://127.0.0.1:%d/api/v1/batch" % closed_port,
+                        "token": "tok-good-123"},
+                       {"type": "airkit_json", "url": base + "/api/v1/batch", "token": "tok-wrong"}]}
     try:
         with RunningBoard(tmp_path, "u1", scenario={"wifi": {"ssid": "school", "password": "pw-school"}},
                           config=cfg) as b:
             out = subprocess.run(AIRKIT + ["doctor", "--port", b.port, "--json", "--no-reset"],
-                                 capture_output=True, text=True, timeout=60)
+                                 capture_output=True, text=True, timeout=120)
+            rep = json.loads(out.stdout)
+            ups = [c for c in rep["checks"] if c["check"] == "uplink"]
+            node = ups[1].get("node")
+            store.add_device(node, "sc")
+            stored = store.count()          # the station is stopped at the REPL from here on
+            again = subprocess.run(AIRKIT + ["doctor", "--port", b.port, "--only", "wifi,uplinks", "--no-reset"],
+                                   capture_output=True, text=True, timeout=120)
+            assert store.count() == stored  # the doctor's exchanges (accepted ones too) stored nothing
             text = subprocess.run(AIRKIT + ["doctor", "--port", b.port, "--only", "pms,dht"],
-                                  capture_output=True, text=True, timeout=60)
+                                  capture_output=True, text=True, timeout=120)
     finally:
-        srv.close()
-    rep = json.loads(out.stdout)
-    ups = [c for c in rep["checks"] if c["check"] == "uplink"]
-    assert [u["status"] for u in ups] == ["ok", "unreachable"]
-    assert out.returncode == 1          # the unreachable uplink (and missing manifest) fail
+        coll.stop()
+    assert [u["status"] for u in ups] == ["ok", "rejected", "unreachable", "rejected"], ups
+    assert ups[1]["http_status"] == 403 and node.startswith("esp32-")
+    assert "register node %s at https://devices.sensor.community" % node in ups[1]["remedy"]
+    assert ups[3]["http_status"] == 401 and "tok-wrong" not in out.stdout
+    assert out.returncode == 1          # the refused uplinks (and missing manifest) fail
+    assert "PASS  uplink    uplink 1 (sensor_community)" in again.stdout, again.stdout
     assert "PASS  pms" in text.stdout and "PASS  dht" in text.stdout and "FAIL  firmware" in text.stdout
     assert "-> run 'airkit deploy" in text.stdout
