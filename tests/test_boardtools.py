@@ -216,6 +216,8 @@ def test_config_schema_indexed_keys_and_secrets(tmp_path, capsys):
     assert main(["config", "set", f, 'uplinks=[{"type":"airkit_json","token":"tok-bad"']) == 2
     cap = capsys.readouterr()
     assert "tok-bad" not in cap.out + cap.err
+    assert main(["config", "set", f, "uplinks[1]=sensor_community"]) == 0
+    assert json.loads(open(f).read())["uplinks"][1] == {"type": "sensor_community"}
     assert main(["config", "set", f, "uplinks[5].token=x"]) == 2
     assert "no entry 5" in capsys.readouterr().err
     assert main(["config", "show", f]) == 0

@@ -154,10 +154,12 @@ class BoardLink:
                         seen += ser.read(ser.in_waiting)
             delay = 0.1
             while True:
+                # Never wait past the deadline that applies (a silent port must be told in < 10 s).
+                left = start + (alive_s if alive else silent_s) - time.monotonic()
                 ser.write(b"\r\x03\x03")
-                got = self._read_for(delay)
+                got = self._read_for(max(0.05, min(delay, left / 3)))
                 ser.write(b"\r\x01")
-                ok, more = self._read_until(RAW_BANNER, 1.0 + 2 * delay)
+                ok, more = self._read_until(RAW_BANNER, max(0.3, min(1.0 + 2 * delay, left)))
                 got += more
                 seen += got
                 del seen[:-4096]

@@ -232,6 +232,8 @@ def run_set(args) -> int:
         parts = split_key(key)
         if len(parts) > 1 and any(isinstance(p, int) for p in parts):
             value = parse_item_value(parts, text)
+            if len(parts) == 2 and parts[0] == "uplinks" and isinstance(value, str):
+                value = {"type": value}         # uplinks[1]=sensor_community adds that uplink
             put_path(cfg, parts, value)
         else:
             value = parse_value(key, text)
