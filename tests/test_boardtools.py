@@ -257,3 +257,27 @@ def test_console_protocol_one_module():
     assert console.parse("airkit 0.1.0 starting (reset cause: power)")[0] == "start"
     assert console.parse("reading {bad") is None and console.parse("") is None
     assert console.parse_all('reading {"a": 1}\nx\nreading {"a": 2}', "reading") == [{"a": 1}, {"a": 2}]
+
+
+def test_deploy_merges_or_reports_the_board_correction():
+    from airkit.deploy import merge_board_correction
+    local = {"device": {"id": "a"}}
+    board = json.dumps({"device": {"id": "a"}, "correction": CORR})
+    merged, what, _ = merge_board_correction(local, board)
+    assert what == "kept" and merged["correction"] == CORR and "correction" not in local
+    other = dict(CORR, name="site B")
+    merged, what, old = merge_board_correction(dict(local, correction=other), board)
+    assert what == "replaced" and merged["correction"] == other and old == CORR
+    assert merge_board_correction(local, "{broken")[1] is None
+    assert merge_board_correction(local, None)[1] is None
+
+
+@pytest.mark.parametrize("kind,status,needle", [
+    ("sensor_community", 403, "register node esp32-abc at https://devices.sensor.community"),
+    ("opensensemap", 401, "access token"), ("opensensemap", 404, "box_id"),
+    ("influx", 404, "CREATE DATABASE"), ("airkit_json", 401, "token"), ("mqtt_ha", None, "user name and password")])
+def test_doctor_uplink_verdicts_name_the_remedy(kind, status, needle):
+    from airkit.doctor import verdict
+    v = verdict({"check": "uplink", "index": 0, "type": kind, "status": "rejected", "http_status": status,
+                 "host": "h", "port": 80, "node": "esp32-abc"})
+    assert v["passed"] is False and needle in v["remedy"]
