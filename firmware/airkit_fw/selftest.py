@@ -13,13 +13,11 @@ and on the virtual board. Waits feed the watchdog (the station may have
 armed it before being interrupted).
 """
 
-import json
-
 from airkit_fw import board as board_mod
 from airkit_fw import config
 from airkit_fw import pms5003
-
 from airkit_fw.console import SELFTEST as PREFIX, emit as _console_emit
+
 _OTHER_BAUDS = (115200, 57600, 38400, 19200, 4800, 2400)
 
 
@@ -261,34 +259,6 @@ def check_wifi(cfg=None, board=None, timeout_ms=15000):
         except (OSError, ValueError, TypeError):
             pass
     return _emit(d)
-
-
-def _parse_url(url):
-    try:
-        from airkit_fw.uplinks.net import parse_url
-        return parse_url(url)
-    except ImportError:
-        pass
-    i = url.find("://")
-    scheme = url[:i]
-    rest = url[i + 3:]
-    hostport = rest.split("/", 1)[0]
-    port = {"http": 80, "https": 443, "mqtt": 1883, "mqtts": 8883}.get(scheme, 80)
-    host = hostport
-    if ":" in hostport:
-        host, p = hostport.rsplit(":", 1)
-        port = int(p)
-    return scheme, host, port, "/"
-
-
-def _socket(b):
-    if hasattr(b, "socket_module"):
-        try:
-            return b.socket_module()
-        except ImportError:
-            pass
-    import socket
-    return socket
 
 
 class _Station:
