@@ -37,7 +37,7 @@ ALIVE_MARKS = (b">>>", b"raw REPL", b"MicroPython", b"Traceback", b"KeyboardInte
                b"airkit ", b"soft reboot", b"rst:0x", b"ets ")
 SILENT_S = 6.0          # a silent or garbage-printing port is given up after this (< 10 s)
 ALIVE_S = 40.0          # a board that shows signs of life gets this long to reach the prompt
-IO_TIMEOUT_S = 5.0      # no single serial read or write may block longer than this
+IO_TIMEOUT_S = 15.0     # no single serial read or write may block longer than this
 
 
 class BoardExecError(BoardError):
@@ -166,14 +166,21 @@ class BoardLink:
                 alive = alive or any(m in seen for m in ALIVE_MARKS)
                 if ok:
                     self.t.in_raw_repl = True
+                    # A Ctrl-C can reach a busy board late: prove the prompt works before using it.
+                    # Plain raw mode, not raw-paste: if this times out on a loaded machine, the
+                    # board is left at the raw REPL (Ctrl-B recovers it), never inside a paste
+                    # that would swallow every later Ctrl-C as data.
+                    paste = self.t.use_raw_paste
+                    self.t.use_raw_paste = False
                     try:
-                        # A Ctrl-C can reach a busy board late: prove the prompt works before using it.
-                        out, err = self.t.exec_raw("print('airkit-ok')", timeout=5)
+                        out, err = self.t.exec_raw("print('airkit-ok')", timeout=IO_TIMEOUT_S)
                         if b"airkit-ok" in out and not err:
                             self.in_repl = True
                             return self
                     except TransportError:
                         pass
+                    finally:
+                        self.t.use_raw_paste = paste
                     alive = True
                 elapsed = time.monotonic() - start
                 if elapsed >= (alive_s if alive else silent_s):
