@@ -174,7 +174,7 @@ def test_doctor_cli_uplink_and_exit_codes(tmp_path):
             node = ups[1].get("node")
             store.add_device(node, "sc")
             stored = store.count()          # the station is stopped at the REPL from here on
-            again = subprocess.run(AIRKIT + ["doctor", "--port", b.port, "--only", "wifi,uplinks", "--no-reset"],
+            again = subprocess.run(AIRKIT + ["doctor", "--port", b.port, "--only", "uplinks", "--no-reset"],
                                    capture_output=True, text=True, timeout=120)
             assert store.count() == stored  # the doctor's exchanges (accepted ones too) stored nothing
             text = subprocess.run(AIRKIT + ["doctor", "--port", b.port, "--only", "pms,dht"],

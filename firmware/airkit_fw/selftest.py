@@ -395,6 +395,8 @@ def run(checks=("pms", "dht", "wifi", "uplinks", "clock")):
             elif c == "wifi":
                 wifi_ok = check_wifi(cfg, b)["status"] == "ok"
             elif c == "uplinks":
+                if "wifi" not in checks:        # the uploads need the WiFi: join it first
+                    wifi_ok = check_wifi(cfg, b)["status"] == "ok"
                 check_uplinks(cfg, b, wifi_ok)
             elif c == "clock":
                 check_clock(b)

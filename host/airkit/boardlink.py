@@ -38,6 +38,7 @@ ALIVE_MARKS = (b">>>", b"raw REPL", b"MicroPython", b"Traceback", b"KeyboardInte
 SILENT_S = 6.0          # a silent or garbage-printing port is given up after this (< 10 s)
 ALIVE_S = 40.0          # a board that shows signs of life gets this long to reach the prompt
 IO_TIMEOUT_S = 15.0     # no single serial read or write may block longer than this
+INTERRUPT_GAP_S = 3.5   # at most one Ctrl-C this often (a second one can kill the unix port mid-interrupt)
 
 
 class BoardExecError(BoardError):
@@ -152,18 +153,33 @@ class BoardLink:
                     time.sleep(0.05)
                     if ser.in_waiting:
                         seen += ser.read(ser.in_waiting)
-            delay = 0.1
+            delay = 0.2
+            last_ctrl_c = None
+            at_prompt = False
             while True:
                 # Never wait past the deadline that applies (a silent port must be told in < 10 s).
                 left = start + (alive_s if alive else silent_s) - time.monotonic()
-                ser.write(b"\r\x03\x03")
-                got = self._read_for(max(0.05, min(delay, left / 3)))
-                ser.write(b"\r\x01")
+                got = b""
+                if at_prompt:
+                    # The board is at a prompt: never interrupt it again. A Ctrl-C that reaches the
+                    # MicroPython unix port (the virtual board) while its console is between modes
+                    # kills it, and a real board needs none. Ctrl-B leaves a half-entered raw REPL.
+                    ser.write(b"\x02")
+                    more = self._read_quiet(min(delay, max(0.05, left / 3)), until=b">>> ")
+                    got += more
+                elif last_ctrl_c is None or time.monotonic() - last_ctrl_c >= INTERRUPT_GAP_S:
+                    # One Ctrl-C (no CR in front: a CR makes the REPL leave raw terminal mode for a
+                    # moment), then let the board finish its traceback and print its prompt.
+                    ser.write(b"\x03")
+                    last_ctrl_c = time.monotonic()
+                    got += self._read_quiet(max(0.1, min(1.5, left / 3)), until=b">>> ")
+                ser.write(b"\x01")
                 ok, more = self._read_until(RAW_BANNER, max(0.3, min(1.0 + 2 * delay, left)))
                 got += more
                 seen += got
                 del seen[:-4096]
                 alive = alive or any(m in seen for m in ALIVE_MARKS)
+                at_prompt = at_prompt or b">>> " in got or b"raw REPL" in got
                 if ok:
                     self.t.in_raw_repl = True
                     # A Ctrl-C can reach a busy board late: prove the prompt works before using it.
@@ -185,9 +201,7 @@ class BoardLink:
                 elapsed = time.monotonic() - start
                 if elapsed >= (alive_s if alive else silent_s):
                     break
-                # Back to the friendly REPL, so the next Ctrl-A prints a fresh banner.
-                ser.write(b"\r\x02")
-                delay = min(delay * 2, 1.0)
+                delay = min(delay * 2, 2.0)
         except SERIAL_ERRORS as e:
             raise self.lost(e)
         if not seen:
@@ -213,6 +227,25 @@ class BoardLink:
                 out += ser.read(n)
             else:
                 time.sleep(0.02)
+        return out
+
+    def _read_quiet(self, seconds: float, until: bytes = b"", quiet_s: float = 0.3) -> bytes:
+        """Read until the output ends with ``until`` and the board has been quiet ``quiet_s``,
+        or ``seconds`` have passed."""
+        ser = self.t.serial
+        out = b""
+        now = time.monotonic()
+        end, last = now + seconds, now
+        while now < end:
+            n = ser.in_waiting
+            if n:
+                out += ser.read(n)
+                last = time.monotonic()
+            elif until and out.endswith(until) and now - last >= quiet_s:
+                break
+            else:
+                time.sleep(0.02)
+            now = time.monotonic()
         return out
 
     def _read_until(self, ending: bytes, seconds: float):
