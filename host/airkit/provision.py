@@ -211,7 +211,7 @@ def _identify(port: str) -> dict:
                 marker = json.loads(link.read_text(MARKER) or "null")
             except ValueError:
                 pass
-            link.reset()            # entering the REPL stopped the station: start it again
+            # The station stays stopped only until this board's job (or _restart) resets it.
             return {"port": port, "mac": mac, "micropython": True, "marker": marker}
     except UserError as e:
         first = str(e)
@@ -223,6 +223,18 @@ def _identify(port: str) -> dict:
         return {"port": port, "mac": info["mac"], "micropython": False, "chip": info["chip"]}
     except UserError as e:
         return {"port": port, "error": "%s; %s" % (first, e)}
+
+
+def _restart(port: str) -> str | None:
+    """Reset a board that was identified but gets no job (skipped, or no free row): it runs again."""
+    from airkit.boardlink import open_board
+
+    try:
+        with contextlib.redirect_stdout(sys.stderr), open_board(port) as link:
+            link.reset()
+    except UserError as e:
+        return str(e)
+    return None
 
 
 def _provision(job: dict) -> dict:
@@ -507,6 +519,11 @@ def run(args) -> int:
                          "micropython": b.get("micropython"), "bundle": args.bundle, "version": args.version,
                          "retest": args.retest, "built": built, "previous": state["boards"].get(r["device_id"]),
                          "warnings": r["warnings"], "marker": dict(class_marker, device_id=r["device_id"])})
+        busy = {j["port"] for j in jobs}
+        idle = [b["port"] for b in boards if b.get("micropython") and b["port"] not in busy]
+        for port, err in zip(idle, pool.map(_restart, idle)):
+            say("%s: %s" % (port, "not provisioned; board reset, its station runs as before" if err is None
+                            else "not provisioned, and could not be reset (%s): press its reset button" % err))
         results = _run_jobs(pool, jobs, say)
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     for (b, r), res in zip(pairs, results):
