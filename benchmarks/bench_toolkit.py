@@ -8,6 +8,8 @@ mpremote's real serial transport.
 - deploy_full_s: wall time of that full deploy (compile + copy + verify)
 - provision_1_board_s / provision_3_boards_s: 'airkit provision' of one vs. three blank
   boards in parallel (deploy, configure, kit test, report)
+- cli_start_s: wall time of 'airkit --help' in a fresh process, median of 7 runs (goal <= 0.3);
+  cli_ports_s the same for 'airkit ports --json'
 """
 
 from __future__ import annotations
@@ -47,12 +49,24 @@ def _provision(tmp: Path, n: int) -> float:
             b.stop()
 
 
+def _median_wall_s(argv: list[str], runs: int = 7) -> float:
+    airkit = Path(sys.executable).parent / "airkit"
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        subprocess.run([str(airkit), *argv], capture_output=True, timeout=60, cwd=tempfile.gettempdir())
+        times.append(time.perf_counter() - t0)
+    return round(sorted(times)[len(times) // 2], 3)
+
+
 def run() -> dict:
     from airkit.boardlink import open_board
     from airkit.deploy import deploy
     from toolkit_helpers import RunningBoard
 
-    m = {}
+    m = {"cli_start_s": _median_wall_s(["--help"]), "cli_ports_s": _median_wall_s(["ports", "--json"])}
+    if os.environ.get("AIRKIT_BENCH_ONLY") == "cli":      # just the start-up figures
+        return m
     with tempfile.TemporaryDirectory(prefix="airkit-bench-") as d:
         tmp = Path(d)
         cfg = {"device": {"id": "bench"}}

@@ -10,6 +10,7 @@ import time
 import tty
 
 import pytest
+from flash_helpers import merged_image
 
 from airkit.cli import main
 from airkit.configcmd import load_profile
@@ -29,17 +30,18 @@ def pinned(tmp_path, monkeypatch):
     """A boards folder whose ESP32 profile pins a test image by SHA-256, and an empty cache."""
     boards = tmp_path / "boards"
     boards.mkdir()
-    img = esp_image(0)
+    img = merged_image("ESP32")
     prof = load_profile("esp32-devkitc")
-    prof["firmware"] = {"default": "9.9.9", "images": {"9.9.9": {
-        "file": "ESP32_TEST-v9.9.9.bin", "url": "", "sha256": hashlib.sha256(img).hexdigest()}}}
+    prof["firmware"] = {"recommended": "9.9.9", "oldest": "1.23.0", "images": {"9.9.9": {
+        "file": "ESP32_GENERIC-20990101-v9.9.9.bin", "sha256": hashlib.sha256(img).hexdigest()}}}
     (boards / "esp32-devkitc.json").write_text(json.dumps(prof))
     (boards / "esp32-c3-devkitm.json").write_text(json.dumps(load_profile("esp32-c3-devkitm")))
     bundle = tmp_path / "bundle"
     bundle.mkdir()
-    (bundle / "ESP32_TEST-v9.9.9.bin").write_bytes(img)
+    (bundle / "ESP32_GENERIC-20990101-v9.9.9.bin").write_bytes(img)
     monkeypatch.setenv("AIRKIT_BOARDS_DIR", str(boards))
     monkeypatch.setenv("AIRKIT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("AIRKIT_FIRMWARE_URL", "https://127.0.0.1:9")     # never reached in these tests
     return {"profile": prof, "bundle": bundle, "image": img, "cache": tmp_path / "cache" / "firmware"}
 
 
@@ -72,24 +74,27 @@ def test_cache_from_bundle_and_corruption_detected(pinned):
     data = bytearray(path.read_bytes())
     data[100] ^= 1
     path.write_bytes(bytes(data))
-    with pytest.raises(UserError, match="corrupted"):
-        resolve_image(pinned["profile"], "9.9.9", allow_download=False)
-    assert not path.exists()
-    with pytest.raises(UserError, match="not in the cache"):
-        resolve_image(pinned["profile"], "9.9.9", allow_download=False)
-    with pytest.raises(UserError, match="no MicroPython 1.0.0 image is pinned"):
+    logged = []
+    with pytest.raises(UserError, match="not in the bundle .* nor in the cache"):
+        resolve_image(pinned["profile"], "9.9.9", allow_download=False, log=logged.append)
+    assert not path.exists() and "damaged" in logged[0]
+    # The bundle (still intact) heals the cache.
+    again, _, _ = resolve_image(pinned["profile"], "9.9.9", str(pinned["bundle"]))
+    assert again.read_bytes() == pinned["image"]
+    with pytest.raises(UserError, match="older than 1.23.0"):
         resolve_image(pinned["profile"], "1.0.0")
 
 
 def test_cli_refuses_corrupted_cache_before_touching_the_port(pinned, capsys):
     resolve_image(pinned["profile"], None, str(pinned["bundle"]))
-    cached = pinned["cache"] / "ESP32_TEST-v9.9.9.bin"
+    cached = pinned["cache"] / "ESP32_GENERIC-20990101-v9.9.9.bin"
     cached.write_bytes(cached.read_bytes()[:-1] + b"\x00")
     master, slave = pty.openpty()
     port = os.ttyname(slave)
-    rc = main(["flash", "--port", port, "--erase", "no"])
+    rc = main(["flash", "--port", port, "--board", "esp32-devkitc", "--erase", "no"])
     err = capsys.readouterr().err
-    assert rc == 2 and "corrupted" in err and "Traceback" not in err
+    assert rc == 4 and "damaged" in err and "cannot reach 127.0.0.1" in err and "Traceback" not in err
+    assert not cached.exists()
     os.set_blocking(master, False)
     with pytest.raises(BlockingIOError):
         os.read(master, 100)          # not a byte went to the "board"
@@ -124,9 +129,12 @@ def _not_an_esp32(boot_text: bytes | None):
 
 @pytest.mark.parametrize("boot_text,needle,remedy", [
     (None, "No serial data received", "data USB cable"),
-    # a board chattering its boot log instead of answering the sync: esptool reports garbled packets
+    # a board running its program (boot log, no auto-reset into the bootloader): esptool sees garbled
+    # packets, the user is told to use the BOOT button
     (b"rst:0x1 (POWERON_RESET),boot:0x13 (SPI_FAST_FLASH_BOOT)\r\n", "Invalid head of packet",
-     "--baud 115200"),
+     "hold the BOOT button"),
+    # real line noise: garbled packets, and the noise remedy (not the BOOT button)
+    (bytes([0x00, 0xFF, 0x13, 0x88, 0x5A, 0x01]) * 8, "Invalid head of packet", "--baud 115200"),
 ])
 def test_real_esptool_errors_become_remedies(tmp_path, boot_text, needle, remedy):
     img = tmp_path / "fw.bin"
@@ -141,6 +149,8 @@ def test_real_esptool_errors_become_remedies(tmp_path, boot_text, needle, remedy
         os.close(slave)
     msg = str(e.value)
     assert needle in msg and remedy in msg and "\n" not in msg
+    assert ("instead of waiting in bootloader mode" in msg) == (b"boot:" in (boot_text or b""))
+    assert e.value.exit_code == 3
 
 
 def test_flash_cli_one_line_on_failure(tmp_path, capsys):
@@ -148,9 +158,10 @@ def test_flash_cli_one_line_on_failure(tmp_path, capsys):
     img.write_bytes(esp_image(0))
     master, slave, stop = _not_an_esp32(None)
     try:
-        rc = main(["flash", "--port", os.ttyname(slave), "--firmware", str(img), "--erase", "no"])
+        rc = main(["flash", "--port", os.ttyname(slave), "--board", "esp32-devkitc", "--firmware", str(img),
+                   "--erase", "no"])
     finally:
         stop.set()
         os.close(slave)
     err = capsys.readouterr().err.strip().splitlines()
-    assert rc == 2 and err[-1].startswith("airkit: flashing") and "No serial data received" in err[-1]
+    assert rc == 3 and err[-1].startswith("airkit: flashing") and "No serial data received" in err[-1]

@@ -139,8 +139,6 @@ class BoardLink:
         for that long first, to catch a board that crashes and reboots in a loop.
         ``attempts`` is accepted for compatibility; the deadlines bound the tries.
         """
-        from mpremote.transport import TransportError
-
         ser = self.t.serial
         start = time.monotonic()
         seen = bytearray()
@@ -153,9 +151,17 @@ class BoardLink:
                     time.sleep(0.05)
                     if ser.in_waiting:
                         seen += ser.read(ser.in_waiting)
+            # A board already at its prompt (safe mode, --no-reset, after a burst of Ctrl-C) needs
+            # no interrupt at all: ask for the raw REPL first, and interrupt only if it is busy.
+            ser.write(b"\x01")
+            ok, got = self._read_until(RAW_BANNER, 0.5)
+            seen += got
+            if ok and self._prove():
+                return self
             delay = 0.2
             last_ctrl_c = None
-            at_prompt = False
+            at_prompt = ok or b">>> " in got
+            alive = at_prompt
             while True:
                 # Never wait past the deadline that applies (a silent port must be told in < 10 s).
                 left = start + (alive_s if alive else silent_s) - time.monotonic()
@@ -181,22 +187,8 @@ class BoardLink:
                 alive = alive or any(m in seen for m in ALIVE_MARKS)
                 at_prompt = at_prompt or b">>> " in got or b"raw REPL" in got
                 if ok:
-                    self.t.in_raw_repl = True
-                    # A Ctrl-C can reach a busy board late: prove the prompt works before using it.
-                    # Plain raw mode, not raw-paste: if this times out on a loaded machine, the
-                    # board is left at the raw REPL (Ctrl-B recovers it), never inside a paste
-                    # that would swallow every later Ctrl-C as data.
-                    paste = self.t.use_raw_paste
-                    self.t.use_raw_paste = False
-                    try:
-                        out, err = self.t.exec_raw("print('airkit-ok')", timeout=IO_TIMEOUT_S)
-                        if b"airkit-ok" in out and not err:
-                            self.in_repl = True
-                            return self
-                    except TransportError:
-                        pass
-                    finally:
-                        self.t.use_raw_paste = paste
+                    if self._prove():
+                        return self
                     alive = True
                 elapsed = time.monotonic() - start
                 if elapsed >= (alive_s if alive else silent_s):
@@ -204,6 +196,7 @@ class BoardLink:
                 delay = min(delay * 2, 2.0)
         except SERIAL_ERRORS as e:
             raise self.lost(e)
+        self.last_output = bytes(seen[-600:])       # for a diagnosis by whoever catches the error
         if not seen:
             raise BoardError("nothing answers on %s: no byte came back in %d s; check that the board is plugged "
                              "in with a data cable and powered, that this is its port ('airkit ports'), and that "
@@ -215,6 +208,28 @@ class BoardLink:
         raise BoardError("the board on %s does not answer at the MicroPython prompt: press its reset button and "
                          "run again; if it crash-loops use 'airkit deploy --safe', and if it has no MicroPython "
                          "yet run 'airkit flash'" % self.port)
+
+    def _prove(self) -> bool:
+        """After the raw-REPL banner: prove the prompt works with a real exec before using it.
+
+        A Ctrl-C can reach a busy board late. Plain raw mode, not raw-paste: if this times
+        out on a loaded machine, the board is left at the raw REPL (Ctrl-B recovers it),
+        never inside a paste that would swallow every later Ctrl-C as data."""
+        from mpremote.transport import TransportError
+
+        self.t.in_raw_repl = True
+        paste = self.t.use_raw_paste
+        self.t.use_raw_paste = False
+        try:
+            out, err = self.t.exec_raw("print('airkit-ok')", timeout=IO_TIMEOUT_S)
+            if b"airkit-ok" in out and not err:
+                self.in_repl = True
+                return True
+        except TransportError:
+            pass
+        finally:
+            self.t.use_raw_paste = paste
+        return False
 
     def _read_for(self, seconds: float) -> bytes:
         """Everything that arrives in ``seconds``."""

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
+
+from airkit.errors import InputError, WouldOverwrite
+
+ROMFS_MAGIC = b"\xd2\xcd\x31"     # the first bytes of every ROMFS image (mpremote's writer)
 
 
 def register(sub):
@@ -13,19 +19,66 @@ def register(sub):
                         "put it on a MicroPython 1.25+ board with 'mpremote romfs deploy FILE')")
     p.add_argument("--package-json", action="store_true",
                    help="also regenerate firmware/package.json (the mip install list)")
+    p.add_argument("--force", action="store_true", help="overwrite a --romfs FILE that is not a ROMFS image")
+    p.add_argument("--json", action="store_true", help="print what was written as one JSON object")
     p.set_defaults(func=run)
+
+
+def check_out_folder(out: Path):
+    if out.exists() and not out.is_dir():
+        raise InputError("--out %s is a file, not a folder: give a folder for the compiled firmware" % out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise InputError("cannot create the output folder %s (%s): give a folder you can write" % (out, e.strerror))
+    if not os.access(out, os.W_OK):
+        raise InputError("the output folder %s is not writable: give a folder you can write" % out)
+
+
+def check_romfs_file(path: Path, force: bool):
+    if path.is_dir():
+        raise InputError("--romfs %s is a folder: give a file name, e.g. fw.romfs" % path)
+    if path.exists() and not force:
+        with open(path, "rb") as f:
+            if f.read(len(ROMFS_MAGIC)) != ROMFS_MAGIC:
+                raise WouldOverwrite("--romfs %s exists and is not a ROMFS image: give another name, or add --force "
+                                     "to overwrite it" % path)
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise InputError("cannot write %s: the folder %s does not exist" % (path, parent))
+    if not os.access(parent, os.W_OK):
+        raise InputError("cannot write %s: the folder %s is not writable" % (path, parent))
 
 
 def run(args) -> int:
     from airkit.firmware_build import build, write_package_json
 
+    from airkit.resources import from_checkout
+
+    if args.package_json and not from_checkout():
+        raise InputError("--package-json regenerates firmware/package.json of a source checkout; this airkit is "
+                         "an installed package: run it from a clone of the repository")
+    out = Path(args.out)
+    check_out_folder(out)
+    if args.romfs:
+        if args.romfs.endswith("/"):
+            raise InputError("--romfs %s names a folder: give a file name, e.g. %sfw.romfs" % (args.romfs, args.romfs))
+        check_romfs_file(Path(args.romfs), args.force)
+    result: dict = {"out": str(out)}
+    say = (lambda msg: None) if args.json else print
     if args.package_json:
-        print("wrote %s" % write_package_json())
+        result["package_json"] = str(write_package_json())
+        say("wrote %s" % result["package_json"])
     if args.romfs:
         from airkit.firmware_build import build_romfs
 
-        print("wrote %s (%d bytes, ROMFS)" % (args.romfs, build_romfs(Path(args.romfs))))
-    files = build(Path(args.out))
-    total = sum(p.stat().st_size for p in files.values())
-    print("compiled %d files, %d bytes, into %s" % (len(files), total, args.out))
+        result["romfs"] = args.romfs
+        result["romfs_bytes"] = build_romfs(Path(args.romfs))
+        say("wrote %s (%d bytes, ROMFS)" % (args.romfs, result["romfs_bytes"]))
+    files = build(out)
+    result["files"] = len(files)
+    result["bytes"] = sum(p.stat().st_size for p in files.values())
+    say("compiled %(files)d files, %(bytes)d bytes, into %(out)s" % result)
+    if args.json:
+        print(json.dumps(result))
     return 0

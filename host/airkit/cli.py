@@ -1,8 +1,12 @@
 """The ``airkit`` command: a thin argparse front over the toolkit's modules.
 
 Each command module exposes ``register(subparsers)``, adding its sub-command
-with ``func=handler(args) -> exit code``. User errors (``UserError``) end in one
-clear line on stderr and a non-zero exit code, never a traceback.
+with ``func=handler(args) -> exit code``. The parser is built lazily: the
+table below gives every command's module and one-line help, ``--help`` lists
+the table, and only the module of the command being run is imported (so
+``airkit --help`` and ``airkit ports`` never load pandas, numpy or esptool).
+Errors from ``airkit.errors`` end in one line on stderr and the exit code of
+their class, never a traceback.
 """
 
 from __future__ import annotations
@@ -12,53 +16,78 @@ import importlib
 import sys
 
 from airkit import __version__
-from airkit.errors import UserError
+from airkit.errors import AirkitError, InputError
 
-# Modules that add sub-commands, in the order they appear in --help.
-COMMAND_MODULES = [
-    "airkit.simcmd",
-    "airkit.pmscmd",
-    "airkit.buildcmd",
-    "airkit.calibrate.cli",
-    "airkit.ports",
-    "airkit.flash",
-    "airkit.deploy",
-    "airkit.configcmd",
-    "airkit.doctor",
-    "airkit.monitor",
-    "airkit.provision",
-    "airkit.collect",
-]
+# command -> (module with register(), one-line help), in the order --help lists them.
+COMMANDS = {
+    "sim": ("airkit.simcmd", "run the firmware on a virtual board (simulated sensors and time)"),
+    "pms": ("airkit.pmscmd", "PMS5003 tools (decode a raw serial capture)"),
+    "build": ("airkit.buildcmd", "compile the firmware to .mpy (mpy-cross)"),
+    "calibrate": ("airkit.calibrate.cli", "fit, validate, report and push a sensor correction"),
+    "ports": ("airkit.ports", "list serial ports, which chip each is, and why one cannot be used"),
+    "flash": ("airkit.flash", "install MicroPython on a board (esptool), image checked by SHA-256"),
+    "deploy": ("airkit.deploy", "copy the firmware and config to a board, verified by hash"),
+    "config": ("airkit.configcmd", "create, edit, show and validate station configs"),
+    "doctor": ("airkit.doctor", "test a board and its sensors; a pass/fail line and remedy per check"),
+    "monitor": ("airkit.monitor", "live readings from a board (parsed, with a chart)"),
+    "provision": ("airkit.provision", "flash, deploy, configure and test a class set of boards in parallel"),
+    "collect": ("airkit.collect", "run a local collector for stations (Sensor.Community API, airkit JSON, MQTT)"),
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def chosen_command(argv: list[str]) -> str | None:
+    """The command named on the command line (the first word that is not an option), if any."""
+    for word in argv:
+        if word == "--":
+            return None
+        if not word.startswith("-"):
+            return word if word in COMMANDS else None
+    return None
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; only ``command``'s module is imported, the others are listed from the table."""
     parser = argparse.ArgumentParser(
         prog="airkit",
         description="Flash, deploy, test, simulate and calibrate PMS5003 + DHT22 air-quality stations.",
+        epilog="'airkit COMMAND --help' describes a command. Exit codes: 0 ok, 1 checks failed, 2 wrong input, "
+               "3 board or port, 4 network, 5 would overwrite (use --force), 130 interrupted.",
     )
     parser.add_argument("--version", action="version", version="airkit " + __version__)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
+    for name, (modname, helptext) in COMMANDS.items():
+        if name != command:
+            sub.add_parser(name, help=helptext, add_help=False)
+            continue
         try:
-            module = importlib.import_module(name)
+            module = importlib.import_module(modname)
         except ModuleNotFoundError as e:
-            if e.name == name:      # a command module not present in this build
-                continue
+            if e.name == modname:      # a command module not present in this build
+                raise InputError("the command '%s' is not part of this airkit installation" % name)
             raise
         module.register(sub)
     return parser
 
 
+def one_line(e: AirkitError) -> str:
+    msg = str(e).strip() or type(e).__name__
+    remedy = getattr(e, "remedy", None)
+    if remedy and remedy not in msg:
+        msg = "%s: %s" % (msg.rstrip(".:;"), remedy)
+    return "airkit: " + msg
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 2
+    argv = sys.argv[1:] if argv is None else list(argv)
     try:
+        parser = build_parser(chosen_command(argv))
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            parser.print_help(sys.stderr)
+            return 2
         return int(args.func(args) or 0)
-    except UserError as e:
-        print("airkit: " + str(e), file=sys.stderr)
+    except AirkitError as e:
+        print(one_line(e), file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
         print("airkit: interrupted", file=sys.stderr)

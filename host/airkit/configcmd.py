@@ -14,34 +14,7 @@ import sys
 from pathlib import Path
 
 from airkit.errors import CheckFailed, UserError
-
-BOARDS_DIR = Path(__file__).resolve().parents[2] / "boards"
-
-
-def boards_dir() -> Path:
-    return Path(os.environ.get("AIRKIT_BOARDS_DIR", BOARDS_DIR))
-
-
-def load_profile(name: str) -> dict:
-    path = boards_dir() / (name + ".json")
-    if not path.exists():
-        names = sorted(p.stem for p in boards_dir().glob("*.json"))
-        raise UserError("unknown board '%s': use one of %s" % (name, ", ".join(names)))
-    return json.loads(path.read_text())
-
-
-def config_from_profile(profile: dict) -> dict:
-    """The pin settings a board profile implies."""
-    cfg: dict = {}
-    pins = profile.get("pins", {})
-    pms = pins.get("pms")
-    if pms:
-        cfg["pms"] = {"uart": pms["uart"], "tx": pms["tx"], "rx": pms["rx"], "set": pms.get("set")}
-    if pins.get("dht"):
-        cfg["dht"] = {"pin": pins["dht"]["pin"]}
-    if pins.get("led"):
-        cfg["led"] = {"pin": pins["led"]["pin"]}
-    return cfg
+from airkit.resources import config_from_profile, load_profile  # board profiles ship with the package
 
 
 # Keys inside an uplink entry that always hold text (a token of digits stays text).
@@ -154,9 +127,9 @@ def _secret(path):
 
 
 def read_config(path: str) -> dict:
-    from airkit.localfiles import read_json
+    from airkit.files import load_json_file
 
-    cfg = read_json(path, "config")
+    cfg = load_json_file(path, "config")
     if not isinstance(cfg, dict):
         raise UserError("config file %s must hold a JSON object ({...})" % path)
     return cfg

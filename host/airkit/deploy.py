@@ -56,9 +56,9 @@ def check_config(cfg, source="the config") -> dict:
 
 
 def load_config_file(path: str) -> dict:
-    from airkit.localfiles import read_json
+    from airkit.files import load_json_file
 
-    cfg = read_json(path, "config")
+    cfg = load_json_file(path, "config")
     if not isinstance(cfg, dict):
         raise InputError("config file %s must hold a JSON object ({...})" % path)
     return check_config(cfg, "config file %s" % path)

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from airkit.errors import UserError
-from airkit.vboard import firmware_dir
+from airkit.resources import firmware_dir
 
 
 def mpy_cross_command() -> list[str]:

@@ -3,11 +3,13 @@
 Why this exists: flashing is where beginners get stuck, and where generic
 tools do risky things (force an image onto the wrong chip, flash whatever a
 download produced). Here the chip is identified with ``esptool.cmds``
-(never by scraping esptool's output), the image and offset come from the
-board profile, an image built for another chip is refused, every image is
-checked against the SHA-256 pinned in ``boards/`` before it is written
-(cached, offline bundle or download), and each esptool failure is translated
-into the plain-language remedy from the beginner failure table.
+(never by scraping esptool's output) and picks the board profile, the
+official image comes verified from ``airkit.mpimages`` (pinned SHA-256, else
+the first-use lock file; cache, offline bundle or HTTPS download), the offset
+comes from the profile, an image built for another chip is refused, and each
+esptool failure is translated into the plain-language remedy from the
+beginner failure table (a board that is running its program instead of
+waiting in the bootloader gets the BOOT-button remedy).
 
 esptool's logger is process-global: run one flashing process per port
 (``airkit provision`` does).
@@ -15,27 +17,17 @@ esptool's logger is process-global: run one flashing process per port
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import shutil
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
-from airkit.errors import UserError
+from airkit.errors import BoardError, InputError, UserError
 
 FAST_BAUD = 460800
 ROM_BAUD = 115200
 
-# esptool's chip names as written in board profiles.
 ESP_IMAGE_MAGIC = 0xE9
-
-
-def cache_dir() -> Path:
-    base = os.environ.get("AIRKIT_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "airkit")
-    return Path(base) / "firmware"
 
 
 def chip_defs():
@@ -92,79 +84,18 @@ def flash_offset(profile: dict, chip_name: str | None = None) -> int:
     return int(off)
 
 
-def sha256_path(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 16), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def pinned_image(profile: dict, version: str | None) -> tuple[str, dict]:
-    fw = profile.get("firmware") or {}
-    images = fw.get("images") or {}
-    version = version or fw.get("default")
-    if not version or version not in images:
-        known = ", ".join(sorted(images)) or "none"
-        raise UserError("no MicroPython %s image is pinned for board %s (pinned: %s): pin it in boards/%s.json "
-                        "or give a file with --firmware" % (version or "(default)", profile.get("name"), known,
-                                                             profile.get("name")))
-    return version, images[version]
-
-
 def resolve_image(profile: dict, version: str | None = None, bundle: str | None = None,
-                  allow_download: bool = True, log=print) -> tuple[Path, str, str]:
-    """(path, version, sha256) of a verified image: cache, then bundle, then download.
+                  allow_download: bool = True, log=print, lock=None, progress: bool = False) -> tuple[Path, str, str]:
+    """(path, version, sha256) of a verified official image: cache, then bundle, then download.
 
-    Every candidate is checked against the pinned SHA-256; a corrupted cached
-    file is removed and never flashed.
+    Trust: SHA-256 pinned in the profile, else the lock file (first use records it);
+    see ``airkit.mpimages``. A damaged or changed file is never returned.
     """
-    version, entry = pinned_image(profile, version)
-    want = entry.get("sha256")
-    name = entry["file"]
-    if not want:
-        raise UserError("MicroPython %s for %s has no SHA-256 pinned in boards/%s.json: pin the hash of the "
-                        "official image before flashing it" % (version, profile.get("name"), profile.get("name")))
-    cache = cache_dir()
-    cached = cache / name
-    if cached.exists():
-        got = sha256_path(cached)
-        if got == want:
-            return cached, version, want
-        cached.unlink()
-        raise UserError("the cached image %s is corrupted (SHA-256 %s..., expected %s...): it was deleted and "
-                        "not flashed; run again to fetch it fresh" % (name, got[:12], want[:12]))
-    if bundle:
-        cand = Path(bundle) / name
-        if not cand.exists():
-            raise UserError("the offline bundle %s has no %s: copy it there or use another bundle" % (bundle, name))
-        got = sha256_path(cand)
-        if got != want:
-            raise UserError("%s in the bundle does not match the pinned SHA-256 (%s..., expected %s...): the "
-                            "bundle copy is damaged or a different build" % (name, got[:12], want[:12]))
-        cache.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(cand, cached)
-        return cached, version, want
-    if not allow_download or not entry.get("url"):
-        raise UserError("MicroPython %s (%s) is not in the cache %s: give --bundle DIR with the file, or allow "
-                        "the download" % (version, name, cache))
-    cache.mkdir(parents=True, exist_ok=True)
-    part = cache / (name + ".part")
-    log("downloading %s" % entry["url"])
-    try:
-        with urllib.request.urlopen(entry["url"], timeout=30) as r, open(part, "wb") as f:
-            shutil.copyfileobj(r, f)
-    except OSError as e:
-        part.unlink(missing_ok=True)
-        raise UserError("cannot download %s (%s): check the internet connection or use --bundle DIR"
-                        % (entry["url"], getattr(e, "reason", e)))
-    got = sha256_path(part)
-    if got != want:
-        part.unlink()
-        raise UserError("the downloaded %s does not match its pinned SHA-256: not flashed; try again later"
-                        % name)
-    os.replace(part, cached)
-    return cached, version, want
+    from airkit.mpimages import Images
+
+    res = Images(bundle=bundle, allow_download=allow_download, lock=lock, progress=progress, log=log).resolve(
+        profile, version)
+    return res.path, res.version, res.sha256
 
 
 # --- esptool failures -> what to do -----------------------------------------------------------
@@ -208,9 +139,40 @@ def explain(message: str) -> str:
     return "run again with --baud 115200; if it keeps failing, try another USB cable and port"
 
 
+BOOT_REMEDY = ("the board is running its program instead of waiting in bootloader mode: hold the BOOT button, "
+               "tap RST (EN), release BOOT, and run again")
+NO_ANSWER = ("No serial data received", "Invalid head of packet", "Timed out waiting for packet")
+
+
+def running_not_bootloader(port: str, listen_s: float = 0.6) -> bool:
+    """True when the port carries a running program's output (ROM boot log, REPL) rather than a bootloader.
+
+    esptool only sees bytes that are not a bootloader reply ("garbled data"); a
+    short listen tells a board stuck in normal boot mode (no auto-reset circuit)
+    from real line noise, so the user gets the BOOT-button remedy.
+    """
+    try:
+        import serial
+
+        with serial.Serial(port, ROM_BAUD, timeout=0.1) as ser:
+            seen = b""
+            t_end = time.monotonic() + listen_s
+            while time.monotonic() < t_end and len(seen) < 4096:
+                seen += ser.read(256)
+    except (OSError, ValueError, ImportError) as e:  # serial.SerialException is an OSError
+        del e
+        return False
+    if b"waiting for download" in seen:
+        return False
+    return any(k in seen for k in (b"boot:0x", b"rst:0x", b">>>", b"MicroPython", b"ets "))
+
+
 def esptool_error(port: str, e: BaseException) -> UserError:
     msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-    return UserError("flashing %s failed (%s): %s" % (port, msg, explain(str(e))))
+    remedy = explain(str(e))
+    if any(k in str(e) for k in NO_ANSWER) and running_not_bootloader(port):
+        remedy = BOOT_REMEDY
+    return BoardError("flashing %s failed (%s): %s" % (port, msg, remedy))
 
 
 # --- the flash itself ---------------------------------------------------------------------------
@@ -271,26 +233,107 @@ def flash_board(port: str, profile: dict, image: Path, erase: bool = True, baud:
     except (FatalError, OSError) as e:
         raise esptool_error(port, e)
     return {"port": port, "chip": chip, "mac": mac, "offset": offset, "image": image.name,
-            "image_sha256": sha256_path(image), "erased": erase, "baud": used}
+            "image_sha256": _sha256(image), "erased": erase, "baud": used}
 
 
 def register(sub):
-    p = sub.add_parser("flash", help="install MicroPython on a board (esptool), image checked by SHA-256",
-                       description="Identify the chip with esptool, pick image and offset from the board profile, "
-                                   "refuse images for another chip, erase on first install, write (verified), "
-                                   "reset. Images come from the local cache, an offline --bundle, or a download "
-                                   "of a version not yet cached; all are checked against SHA-256s pinned in boards/.")
-    p.add_argument("--port", required=True, help="serial port (see 'airkit ports')")
-    p.add_argument("--board", default="esp32-devkitc", help="board profile in boards/ (default esp32-devkitc)")
+    import argparse
+
+    p = sub.add_parser("flash", help="install the official MicroPython image on a board (esptool), verified",
+                       description="Detect the chip with esptool, pick the board profile (asks when several fit), "
+                                   "download the recommended official MicroPython image over HTTPS (certificate "
+                                   "checked), verify it (SHA-256 pinned in boards/, else the lock file "
+                                   "airkit-images.lock: the first download's hash is recorded and every later one "
+                                   "must match), erase on first install, write (verified), reset. Offline: "
+                                   "--bundle DIR (made with 'airkit flash bundle') or --firmware FILE.")
+    p.add_argument("--port", help="serial port (see 'airkit ports')")
+    p.add_argument("--board", help="board profile in boards/ (default: chosen from the chip esptool detects)")
     src = p.add_mutually_exclusive_group()
-    src.add_argument("--firmware", help="flash this .bin instead of a pinned version (still chip-checked)")
-    src.add_argument("--version", help="MicroPython version from the profile's pinned images")
-    p.add_argument("--bundle", help="folder with pinned images for offline use (no download)")
+    src.add_argument("--firmware", help="flash this .bin instead of an official image (still chip-checked)")
+    src.add_argument("--version", help="MicroPython version to flash (default: the profile's recommended one; "
+                                       "see --list)")
+    src.add_argument("--list", action="store_true", help="list the MicroPython versions published for the board "
+                                                         "(stable first; saved for offline use)")
+    p.add_argument("--bundle", help="folder made by 'airkit flash bundle': flash offline from it (no download)")
+    _source_options(p)
     p.add_argument("--erase", choices=["auto", "yes", "no"], default="auto",
                    help="erase the whole flash first (auto: when the board has no MicroPython yet)")
     p.add_argument("--baud", type=int, default=FAST_BAUD, help="transfer baud (default 460800, falls back to 115200)")
     p.add_argument("--json", action="store_true", help="machine-readable summary")
     p.set_defaults(func=run)
+    fsub = p.add_subparsers(dest="flash_command", metavar="bundle")
+    b = fsub.add_parser("bundle", help="download verified images for a class once, for offline flashing",
+                        description="Copy the verified official images for the given boards (default: every "
+                                    "profile in boards/) into DIR with their lock file. In a classroom without "
+                                    "internet: 'airkit flash --port P --bundle DIR' or 'airkit provision CSV "
+                                    "--bundle DIR'.")
+    b.add_argument("--out", required=True, help="folder for the bundle (a USB stick, a shared folder)")
+    b.add_argument("--board", dest="bundle_boards", action="append", help="board profile (repeat for several)")
+    b.add_argument("--version", dest="bundle_version", help="MicroPython version (default: each profile's "
+                                                            "recommended one)")
+    b.add_argument("--force", action="store_true", help="replace a different file of the same name in DIR")
+    b.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable summary")
+    _source_options(b, suppress=True)
+    b.set_defaults(func=run_bundle)
+
+
+def _source_options(p, suppress: bool = False):
+    import argparse
+
+    d = argparse.SUPPRESS if suppress else None
+    p.add_argument("--base-url", default=d,
+                   help="download site (default https://micropython.org, or $AIRKIT_FIRMWARE_URL)")
+    p.add_argument("--ca-file", default=d,
+                   help="extra CA (PEM) to trust for the download site, e.g. a school's HTTPS proxy "
+                        "($AIRKIT_CA_FILE); verification is never switched off")
+    p.add_argument("--lock", default=d, help="lock file of trusted image hashes (default: airkit-images.lock in "
+                                             "the cache, or $AIRKIT_IMAGES_LOCK)")
+
+
+def _sha256(path: Path) -> str:
+    from airkit.mpimages import sha256_path
+
+    return sha256_path(path)
+
+
+def _images(args, bundle=None, progress=True, log=None):
+    from airkit.mpimages import Images
+
+    return Images(base=getattr(args, "base_url", None), cafile=getattr(args, "ca_file", None),
+                  lock=getattr(args, "lock", None), bundle=bundle, allow_download=not bundle, progress=progress,
+                  log=log)
+
+
+def all_profiles() -> list[dict]:
+    from airkit.resources import boards_dir, load_profile
+
+    return [load_profile(p.stem) for p in sorted(boards_dir().glob("*.json"))]
+
+
+def choose_profile(port: str, chip: str, interactive: bool, ask=input) -> dict:
+    """The profile for a detected chip: the only one that fits, or the user's pick from a list."""
+    fits = [p for p in all_profiles() if chip_key(p.get("chip", "")) == chip_key(chip)]
+    if len(fits) == 1:
+        return fits[0]
+    if not fits:
+        raise InputError("the board on %s is an %s, and no profile in boards/ is for that chip: add one (copy the "
+                         "closest boards/*.json) or flash a .bin with --firmware FILE --board NAME" % (port, chip))
+    names = ", ".join("%s (%s)" % (p["name"], p.get("description", "")) for p in fits)
+    if not interactive:
+        raise InputError("the board on %s is an %s, which fits several profiles: %s; say which with --board NAME"
+                         % (port, chip, names))
+    print("The board on %s is an %s. Which board is it?" % (port, chip), file=sys.stderr)
+    for i, p in enumerate(fits, 1):
+        print("  %d. %s - %s" % (i, p["name"], p.get("description", "")), file=sys.stderr)
+    for _ in range(3):
+        try:
+            a = ask("number or name: ").strip()
+        except EOFError:
+            break
+        for i, p in enumerate(fits, 1):
+            if a == str(i) or a == p["name"]:
+                return p
+    raise InputError("no board chosen: run again with --board NAME (one of %s)" % ", ".join(p["name"] for p in fits))
 
 
 def has_micropython(port: str) -> bool:
@@ -311,34 +354,131 @@ def has_micropython(port: str) -> bool:
 
 
 def run(args) -> int:
-    from airkit.configcmd import load_profile
+    from airkit.resources import load_profile
 
-    profile = load_profile(args.board)
     quiet = args.json
 
     def log(msg):
         if not quiet:
             print(msg, file=sys.stderr, flush=True)
 
+    interactive = not quiet and sys.stdin.isatty()
+    if args.list:
+        if args.board:
+            profiles = [load_profile(args.board)]
+        elif args.port:
+            profiles = [choose_profile(args.port, identify(args.port)["chip"], interactive)]
+        else:
+            profiles = all_profiles()
+        return list_versions(_images(args, progress=False, log=log), profiles, args.json)
+    if not args.port:
+        raise InputError("say which board to flash with --port PORT (see 'airkit ports'), or use --list / "
+                         "'airkit flash bundle --out DIR'")
+    profile = load_profile(args.board) if args.board else None
+    image = None
     if args.firmware:
         image = Path(args.firmware)
-        if not image.exists():
-            raise UserError("firmware file %s does not exist" % args.firmware)
-        version, sha = "file", sha256_path(image)
-        check_image_for_chip(image, profile["chip"])
-    else:
-        image, version, sha = resolve_image(profile, args.version, args.bundle, allow_download=not args.bundle,
-                                            log=log)
+        if not image.is_file():
+            raise InputError("firmware file %s does not exist: give the path of a downloaded .bin" % args.firmware)
+        version, sha, trust = "file", _sha256(image), "given file"
+        if profile:
+            check_image_for_chip(image, profile["chip"])
+    elif profile:           # image first: nothing touches the port when the image is not right
+        res = _images(args, bundle=args.bundle, progress=not quiet, log=log).resolve(profile, args.version)
+        image, version, sha, trust = res.path, res.version, res.sha256, res.trust
     if args.erase == "auto":
         erase = not has_micropython(args.port)
     else:
         erase = args.erase == "yes"
+    if profile is None:
+        chip = identify(args.port)["chip"]
+        profile = choose_profile(args.port, chip, interactive)
+        log("the board on %s is an %s: profile %s" % (args.port, chip, profile["name"]))
+        if image is None:
+            res = _images(args, bundle=args.bundle, progress=not quiet, log=log).resolve(profile, args.version)
+            image, version, sha, trust = res.path, res.version, res.sha256, res.trust
+        else:
+            check_image_for_chip(image, profile["chip"])
     t0 = time.monotonic()
     res = flash_board(args.port, profile, image, erase=erase, baud=args.baud, log=log)
-    res.update(version=version, seconds=round(time.monotonic() - t0, 1))
+    res.update(version=version, seconds=round(time.monotonic() - t0, 1), trust=trust, board=profile["name"])
     if args.json:
         print(json.dumps(res))
     else:
-        print("flashed MicroPython %s (%s, SHA-256 %s...) to the %s on %s at 0x%x; MAC %s"
-              % (version, image.name, sha[:12], res["chip"], args.port, res["offset"], res["mac"]))
+        print("flashed MicroPython %s (%s, SHA-256 %s..., %s) to the %s on %s at 0x%x; MAC %s"
+              % (version, image.name, sha[:12], trust, res["chip"], args.port, res["offset"], res["mac"]))
+    return 0
+
+
+def list_versions(images, profiles: list[dict], as_json: bool) -> int:
+    """The versions on the download site per profile, stable first, with what airkit thinks of each."""
+    from airkit.mpimages import board_id, check_version
+
+    out = []
+    for prof in profiles:
+        fw = prof.get("firmware") or {}
+        rel, offline_since = images.releases(prof)
+        pinned = fw.get("images") or {}
+        rows = []
+        for r in rel:
+            notes = []
+            if r.version == fw.get("recommended"):
+                notes.append("recommended")
+            if r.version == fw.get("oldest"):
+                notes.append("oldest supported")
+            try:
+                check_version(prof, r.version)
+            except InputError:
+                notes.append("too old for airkit")
+            if r.preview:
+                notes.append("preview")
+            if (pinned.get(r.version) or {}).get("sha256"):
+                notes.append("pinned")
+            elif images.lock.get(r.file):
+                notes.append("in lock file")
+            if (images.cache / r.file).exists():
+                notes.append("downloaded")
+            rows.append({"version": r.version, "date": r.date, "file": r.file, "notes": notes})
+        out.append({"board": prof["name"], "micropython_board": board_id(prof), "offline_since": offline_since,
+                    "recommended": fw.get("recommended"), "oldest": fw.get("oldest"), "versions": rows})
+    if as_json:
+        print(json.dumps(out, indent=1))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    con = Console()
+    for b in out:
+        title = "%s (%s)" % (b["board"], b["micropython_board"])
+        if b["offline_since"]:
+            title += " - offline, list saved %s" % b["offline_since"]
+        t = Table(title=title, title_justify="left")
+        for col in ("version", "date", "notes"):
+            t.add_column(col)
+        for r in b["versions"]:
+            t.add_row(r["version"], r["date"], ", ".join(r["notes"]))
+        con.print(t)
+    return 0
+
+
+def run_bundle(args) -> int:
+    from airkit.resources import load_profile
+
+    profiles = [load_profile(b) for b in args.bundle_boards] if args.bundle_boards else all_profiles()
+    quiet = args.json
+
+    def log(msg):
+        if not quiet:
+            print(msg, file=sys.stderr, flush=True)
+
+    rows = _images(args, progress=not quiet, log=log).make_bundle(profiles, args.bundle_version, Path(args.out),
+                                                                  force=args.force)
+    if args.json:
+        print(json.dumps(rows))
+    else:
+        for r in rows:
+            print("%s: MicroPython %s  %s  SHA-256 %s (%s)" % (r["board"], r["version"], r["file"], r["sha256"],
+                                                              r["trust"]))
+        print("bundle ready in %s (images + %s): flash offline with 'airkit flash --port PORT --bundle %s' or "
+              "'airkit provision CLASS.csv --bundle %s'" % (args.out, "airkit-images.lock", args.out, args.out))
     return 0

@@ -10,7 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-from airkit.errors import UserError
+from airkit.errors import InputError, UserError
 
 
 def register(sub):
@@ -25,15 +25,25 @@ def register(sub):
 
 def read_capture(name: str) -> bytes:
     if name == "-":
-        return sys.stdin.buffer.read()
+        if sys.stdin.isatty():
+            raise InputError("'-' reads the capture from standard input, but nothing is piped in: give a file, "
+                             "or pipe one in (airkit pms decode - < capture.bin)")
+        data = sys.stdin.buffer.read()
+        if not data:
+            raise InputError("nothing came in on standard input: pipe a capture in (airkit pms decode - < capture.bin)")
+        return data
     try:
-        return Path(name).read_bytes()
+        data = Path(name).read_bytes()
     except FileNotFoundError:
         raise UserError("capture file %s does not exist: check the path" % name)
     except IsADirectoryError:
         raise UserError("%s is a folder, not a capture file" % name)
     except OSError as e:
         raise UserError("cannot read capture file %s (%s)" % (name, e.strerror))
+    if not data:
+        raise InputError("capture file %s is empty: capture the sensor's TX pin at 9600 baud for a few seconds "
+                         "(e.g. examples/pms-capture.bin shows what one looks like)" % name)
+    return data
 
 
 def decode(args) -> int:
@@ -52,9 +62,12 @@ def decode(args) -> int:
     summary = {"frames_accepted": dec.frames, "checksum_failures": dec.checksum_errors,
                "bytes_skipped": dec.bytes_skipped, "unsupported_frames": dec.unsupported_frames,
                "bytes_total": len(data)}
-    print(json.dumps(summary) if args.json else
-          "%(frames_accepted)d frames accepted, %(checksum_failures)d checksum failures, "
-          "%(bytes_skipped)d bytes skipped (of %(bytes_total)d)" % summary, file=sys.stderr)
+    if n and args.json:
+        print(json.dumps(summary), file=sys.stderr)
+    elif n:
+        print(
+"%(frames_accepted)d frames accepted, %(checksum_failures)d checksum failures, "
+              "%(bytes_skipped)d bytes skipped (of %(bytes_total)d)" % summary, file=sys.stderr)
     if dec.unsupported_frames:
         print("note: %d frames of another Plantower model (frame length %d bytes) were seen; "
               "only the PMS5003/7003/A003 32-byte frame is decoded" % (dec.unsupported_frames, dec.unsupported_length),

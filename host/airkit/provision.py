@@ -97,7 +97,7 @@ def parse_uplinks(text: str, extra: dict, where: str) -> list:
 
 # --- the class list ---------------------------------------------------------------------------
 def read_class(path: str, base: dict | None = None) -> list[dict]:
-    from airkit.configcmd import config_from_profile, load_profile
+    from airkit.resources import config_from_profile, load_profile
     from airkit.deploy import check_config
 
     try:
@@ -253,12 +253,13 @@ def _provision_job(job: dict) -> dict:
     t0 = time.monotonic()
     try:
         if not job.get("micropython"):
-            from airkit.configcmd import load_profile
+            from airkit.resources import load_profile
             from airkit.flash import flash_board, resolve_image
 
             profile = load_profile(job["board"])
             image, version, sha = resolve_image(profile, job.get("version"), job.get("bundle"),
-                                                allow_download=not job.get("bundle"), log=lambda m: None)
+                                                allow_download=not job.get("bundle"), log=lambda m: None,
+                                                lock=job.get("lock"))
             res["flash"] = flash_board(port, profile, image, erase=True, log=lambda m: None)
             res["steps"].append("flashed")
             time.sleep(2)           # MicroPython's first boot formats the filesystem
@@ -397,7 +398,7 @@ def register(sub):
     p.add_argument("class_csv", help="the class list (CSV)")
     p.add_argument("--ports", default="auto", help="'auto' (every board on USB) or P1,P2,...")
     p.add_argument("--out", help="folder for the report (default: next to the CSV)")
-    p.add_argument("--bundle", help="folder with pinned MicroPython images (offline flashing)")
+    p.add_argument("--bundle", help="folder made by 'airkit flash bundle' (offline flashing, verified images)")
     p.add_argument("--version", help="MicroPython version to flash onto blank boards (default: profile's)")
     p.add_argument("--retest", action="store_true", help="run the kit test again even where it passed")
     p.add_argument("--base", metavar="STATION.json",
@@ -457,7 +458,7 @@ def assign(rows, boards, state) -> list[tuple[dict, dict]]:
 def run(args) -> int:
     base = None
     if getattr(args, "base", None):
-        from airkit.localfiles import read_json
+        from airkit.files import load_json_file as read_json
 
         base = read_json(args.base, "base config")
         if not isinstance(base, dict):
@@ -517,6 +518,7 @@ def run(args) -> int:
         for b, r in pairs:
             jobs.append({"port": b["port"], "device_id": r["device_id"], "board": r["board"], "config": r["config"],
                          "micropython": b.get("micropython"), "bundle": args.bundle, "version": args.version,
+                         "lock": str(csv_path.with_name("airkit-images.lock")),
                          "retest": args.retest, "built": built, "previous": state["boards"].get(r["device_id"]),
                          "warnings": r["warnings"], "marker": dict(class_marker, device_id=r["device_id"])})
         busy = {j["port"] for j in jobs}

@@ -12,9 +12,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from airkit.errors import UserError
+from airkit.errors import BoardError, InputError, UserError
+from airkit.files import load_json_file, read_text_file
 
-SCENARIO_KEYS = {"pms", "pms_b", "dht", "wifi", "power_cuts", "power_cut_on_write"}
 SIM_AP = {"ssid": "airkit-sim", "password": "airkit-sim-wifi"}   # the simulated access point (not a secret)
 
 
@@ -46,27 +46,65 @@ def register(sub):
     p.set_defaults(func=run)
 
 
-def load_json_file(path: str, what: str):
-    try:
-        text = Path(path).read_text()
-    except FileNotFoundError:
-        raise UserError("%s file %s does not exist: check the path" % (what, path))
-    except OSError as e:
-        raise UserError("cannot read %s file %s (%s)" % (what, path, e.strerror))
-    try:
-        return json.loads(text)
-    except ValueError as e:
-        raise UserError("%s file %s is not valid JSON (line %d: %s): fix it and run again"
-                        % (what, path, e.lineno, e.msg))
+_RATE = "rate"          # a probability, 0..1
+_WINDOWS = "windows"    # [[start_h, end_h], ...]
+_HOURS = "hours"        # [h, ...]
+_PMS_FAULTS = {"garbage_rate": _RATE, "checksum_error_rate": _RATE, "truncated_rate": _RATE, "silent": _WINDOWS,
+               "stuck": _WINDOWS, "no_fan": _WINDOWS, "no_wake": _WINDOWS, "baud": int}
+# Every key the virtual board reads from a scenario (vboard/pms_sim.py, vdht.py, vnetwork.py, world.py).
+SCENARIO_SCHEMA = {
+    "pms": _PMS_FAULTS,
+    "pms_b": _PMS_FAULTS,
+    "dht": {"failure_rate": _RATE, "stuck": _WINDOWS, "missing": _WINDOWS, "low_stuck": _WINDOWS},
+    "wifi": {"ssid": str, "password": str, "down": _WINDOWS, "wedge_at": _HOURS},
+    "power_cuts": _HOURS,
+    "power_cut_on_write": bool,
+}
+
+
+def _is_num(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and v == v and abs(v) != float("inf")
+
+
+def _check_value(where: str, kind, v):
+    """Raise InputError when a scenario value has the wrong shape (the board would crash on it)."""
+    if kind is _RATE:
+        ok, want = _is_num(v) and 0 <= v <= 1, "a number from 0 to 1"
+    elif kind is _WINDOWS:
+        ok = isinstance(v, list) and all(isinstance(w, list) and len(w) == 2 and all(_is_num(x) for x in w)
+                                         for w in v)
+        want = "a list of [start, end] hours, e.g. [[10, 11.5]]"
+    elif kind is _HOURS:
+        ok, want = isinstance(v, list) and all(_is_num(x) for x in v), "a list of hours, e.g. [3.25, 12.5]"
+    elif kind is int:
+        ok, want = isinstance(v, int) and not isinstance(v, bool) and v > 0, "a whole number above 0"
+    elif kind is bool:
+        ok, want = isinstance(v, bool), "true or false"
+    else:
+        ok, want = isinstance(v, str), "a string"
+    if not ok:
+        shown = "(hidden)" if "password" in where else json.dumps(v)
+        raise InputError("scenario %s must be %s, not %s: fix it and run again" % (where, want, shown))
 
 
 def check_scenario(sc) -> dict:
+    """The scenario if every key is one the virtual board knows and every value has the right shape."""
     if not isinstance(sc, dict):
-        raise UserError("the scenario must be a JSON object like {\"pms\": {...}, \"dht\": {...}}")
-    unknown = set(sc) - SCENARIO_KEYS
-    if unknown:
-        raise UserError("unknown scenario key(s) %s: use %s" % (", ".join(sorted(unknown)),
-                                                               ", ".join(sorted(SCENARIO_KEYS))))
+        raise InputError("the scenario must be a JSON object like {\"pms\": {...}, \"dht\": {...}}")
+    for key, v in sc.items():
+        kind = SCENARIO_SCHEMA.get(key)
+        if kind is None:
+            raise InputError("unknown scenario key '%s': use %s" % (key, ", ".join(SCENARIO_SCHEMA)))
+        if not isinstance(kind, dict):
+            _check_value(key, kind, v)
+            continue
+        if not isinstance(v, dict):
+            raise InputError("scenario %s must be an object with keys %s" % (key, ", ".join(kind)))
+        for sub, sv in v.items():
+            if sub not in kind:
+                raise InputError("unknown scenario key '%s.%s': the keys of %s are %s"
+                                 % (key, sub, key, ", ".join(kind)))
+            _check_value(key + "." + sub, kind[sub], sv)
     return sc
 
 
@@ -74,6 +112,9 @@ def station_config(args) -> dict:
     from airkit_fw import config as fwconfig
 
     cfg = load_json_file(args.config, "config") if args.config else {}
+    if not isinstance(cfg, dict):
+        raise InputError("config file %s must hold a JSON object like {\"interval_s\": 300}: "
+                         "start one with 'airkit config init'" % args.config)
     if args.interval_s is not None:
         cfg["interval_s"] = args.interval_s
     if args.pms_b:
@@ -93,22 +134,50 @@ def station_config(args) -> dict:
     return cfg
 
 
+SERIES_RANGES = {"pm25": (0.0, 2000.0), "rh": (0.0, 100.0), "temp_c": (-40.0, 80.0)}   # what the sensors measure
+
+
 def load_series(path: str) -> dict:
+    """The air the simulated sensors see, from a CSV (``time,pm25[,rh,temp_c]``; ``,`` or ``;``)."""
+    import io
+
     import pandas as pd
 
+    text = read_text_file(path, "series")
+    if not text.strip():
+        raise InputError("series file %s is empty: it needs a header time,pm25 and one row per time" % path)
     try:
-        df = pd.read_csv(path)
-    except FileNotFoundError:
-        raise UserError("series file %s does not exist" % path)
+        df = pd.read_csv(io.StringIO(text), sep=None, engine="python")
     except Exception as e:  # pandas raises many kinds for a broken CSV
-        raise UserError("cannot read series CSV %s: %s" % (path, e))
+        raise InputError("cannot read series CSV %s (%s): it needs a header time,pm25 and one row per time"
+                         % (path, str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__))
+    df.columns = [str(c).strip().lower() for c in df.columns]
     if "time" not in df.columns or "pm25" not in df.columns:
-        raise UserError("series CSV %s needs columns time,pm25 (optional rh,temp_c); it has %s"
-                        % (path, ", ".join(df.columns)))
+        raise InputError("series CSV %s needs columns time,pm25 (optional rh,temp_c); it has %s"
+                         % (path, ", ".join(df.columns)))
+    if df.empty:
+        raise InputError("series CSV %s has a header but no rows: add one row per time (time,pm25)" % path)
     t = pd.to_datetime(df["time"], utc=True, errors="coerce")
     if t.isna().any():
-        raise UserError("series CSV %s: row %d has a time that is not ISO 8601" % (path, int(t.isna().idxmax()) + 2))
-    df = df.assign(time=t).set_index("time").sort_index()
+        raise InputError("series CSV %s: row %d has a time that is not ISO 8601 (e.g. 2026-01-05T00:00:00Z)"
+                         % (path, int(t.isna().to_numpy().argmax()) + 2))
+    df = df.assign(time=t)
+    for col, (lo, hi) in SERIES_RANGES.items():
+        if col not in df:
+            continue
+        v = pd.to_numeric(df[col], errors="coerce")
+        bad = (v.isna() & df[col].notna()) | ~(v.isna() | v.between(lo, hi))
+        if bad.any():
+            i = int(bad.to_numpy().argmax())
+            raise InputError("series CSV %s: row %d has %s=%s, not a number from %g to %g: fix it and run again"
+                             % (path, i + 2, col, df[col].iloc[i], lo, hi))
+        if v.isna().all():
+            if col == "pm25":
+                raise InputError("series CSV %s: the pm25 column is empty" % path)
+            df = df.drop(columns=[col])
+            continue
+        df[col] = v
+    df = df.set_index("time").sort_index()
     step = df.index.to_series().diff().median()
     step_ms = int(step.total_seconds() * 1000) if pd.notna(step) and step.total_seconds() > 0 else 60000
     out = {"t0_ms": int(df.index[0].timestamp() * 1000), "step_ms": step_ms,
@@ -129,18 +198,119 @@ def format_reading(d: dict) -> str:
         num(d.get("rh"), "%5.1f%%"), num(d.get("temp_c"), "%5.1fC"), d.get("frames", 0), flags)
 
 
+def check_args(args):
+    """Refuse, in one sentence, options the virtual board would crash or hang on."""
+    from airkit.vboard import parse_iso
+
+    if args.hours < 0:
+        raise InputError("--hours must be 0 (run until stopped) or more, not %g" % args.hours)
+    if args.speed is not None and args.speed < 0:
+        raise InputError("--speed must be 0 (as fast as possible) or more, not %g" % args.speed)
+    if args.ticks_start < 0:
+        raise InputError("--ticks-start must be 0 or more, not %d" % args.ticks_start)
+    try:
+        parse_iso(args.start)
+    except ValueError:
+        raise InputError("--start %s is not a UTC ISO 8601 time: use e.g. 2026-01-05T00:00:00Z" % args.start)
+    if args.board_dir and Path(args.board_dir).exists() and not Path(args.board_dir).is_dir():
+        raise InputError("--board-dir %s is a file, not a folder: give a folder (it is created if missing)"
+                         % args.board_dir)
+    if args.board_dir:
+        try:
+            Path(args.board_dir).mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise InputError("cannot create the board folder %s (%s): give a folder you can write"
+                             % (args.board_dir, e.strerror))
+
+
+def _pid_alive(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def claim_port_link(path: str) -> Path:
+    """Make ``path`` ready for a new port link, safely; returns the owner file written beside it.
+
+    The link is a symlink to the board's pseudo-terminal. One left by a simulator
+    that was killed points to a pty that may now belong to another program (or
+    another virtual board), so it is replaced, and said so; one whose simulator
+    still runs is refused; a path that is not a link is never deleted.
+    """
+    import os
+
+    link = Path(path)
+    parent = link.parent
+    if not parent.is_dir():
+        raise InputError("--port-link %s: the folder %s does not exist: give a path in an existing folder, "
+                         "e.g. /tmp/vb" % (path, parent))
+    if not os.access(parent, os.W_OK):
+        raise InputError("--port-link %s: the folder %s is not writable: give a path in a folder you can write, "
+                         "e.g. /tmp/vb" % (path, parent))
+    owner = parent / (link.name + ".pid")
+    if link.is_symlink():
+        try:
+            pid = int(owner.read_text().strip())
+        except (OSError, ValueError):
+            pid = None
+        if pid and pid != os.getpid() and _pid_alive(pid):
+            raise BoardError("--port-link %s belongs to a virtual board that is still running (process %d): "
+                             "stop it or give another path" % (path, pid))
+        print("replacing the stale port link %s (its simulator is gone; it pointed to %s)"
+              % (path, os.readlink(link)), file=sys.stderr, flush=True)
+        link.unlink()
+    elif link.exists():
+        raise InputError("--port-link %s exists and is not a port link: give another path (it is not overwritten)"
+                         % path)
+    owner.write_text("%d\n" % os.getpid())
+    return owner
+
+
+def announce_link_when_made(board, link: Path, timeout_s: float = 10.0):
+    """Say where the REPL is once the link exists; if it never appears, say so and stop the board."""
+    import threading
+    import time
+
+    def watch():
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and not board._stop.is_set():
+            if link.is_symlink():
+                print("virtual board REPL on %s (mpremote connect %s resume ...); Ctrl-C stops it"
+                      % (link, link), file=sys.stderr, flush=True)
+                return
+            time.sleep(0.05)
+        if not board._stop.is_set():
+            print("airkit: the port link %s was not made within %.0f s; stopping the virtual board"
+                  % (link, timeout_s), file=sys.stderr, flush=True)
+            failed.append(True)
+            board.stop()
+
+    failed: list = []
+    t = threading.Thread(target=watch, daemon=True)
+    t.start()
+    return failed
+
+
 def run(args) -> int:
     from airkit.vboard import VirtualBoard
 
+    check_args(args)
     cfg = station_config(args)
     scenario = check_scenario(load_json_file(args.scenario, "scenario")) if args.scenario else {}
     series = load_series(args.series) if args.series else None
+    owner = claim_port_link(args.port_link) if args.port_link else None
     tmp = None
     board_dir = args.board_dir
     if board_dir is None:
         tmp = tempfile.TemporaryDirectory(prefix="airkit-vboard-")
         board_dir = tmp.name
-    counts = {"readings": 0, "safe_mode": [], "uplinks": None}
+    counts = {"readings": 0, "safe_mode": [], "uplinks": None, "no_firmware": False}
 
     from airkit_fw.console import parse as parse_console
 
@@ -151,6 +321,11 @@ def run(args) -> int:
             print(json.dumps(d) if args.json else format_reading(d), flush=True)
         elif kind == "uplinks":
             counts["uplinks"] = d
+        elif line.startswith("virtual board: no airkit firmware on the flash"):
+            counts["no_firmware"] = True
+            if args.port_link:
+                print("the virtual board's flash holds no airkit firmware yet: put it there with "
+                      "'airkit deploy --port %s --config station.json'" % args.port_link, file=sys.stderr, flush=True)
         elif kind == "safe":
             counts["safe_mode"].append(d)
             print(line, file=sys.stderr, flush=True)
@@ -177,9 +352,7 @@ def run(args) -> int:
         mac = bytes(int(x, 16) for x in board.opts["mac"].split(":"))
         print("virtual board MAC %s, Sensor.Community node id esp32-%s" % (board.opts["mac"], chip_id(mac)),
               file=sys.stderr, flush=True)
-    if args.port_link:
-        print("virtual board REPL on %s (mpremote connect %s resume ...); Ctrl-C stops it"
-              % (args.port_link, args.port_link), file=sys.stderr, flush=True)
+    link_failed = announce_link_when_made(board, Path(args.port_link)) if args.port_link else []
     signal.signal(signal.SIGTERM, lambda *a: board.stop())
     try:
         board.run()
@@ -187,7 +360,17 @@ def run(args) -> int:
         board.stop()
     finally:
         board.stop()
+        if owner is not None:
+            owner.unlink(missing_ok=True)
+    if link_failed:
+        raise BoardError("the virtual board's port link %s could not be made" % args.port_link)
     state = board.state()
+    if counts["no_firmware"] and counts["readings"] == 0 and not args.port_link:
+        if tmp:
+            tmp.cleanup()
+        raise InputError("the virtual board's flash holds no airkit firmware (--firmware flash): run the board with "
+                         "--port-link PATH --board-dir %s and 'airkit deploy --port PATH' first, or leave out "
+                         "--firmware flash" % (args.board_dir or "DIR"))
     summary = {"summary": True, "readings": counts["readings"],
                "reboots": sum(board.restarts.values()), "restarts": board.restarts,
                "counters": state.get("counters", {})}

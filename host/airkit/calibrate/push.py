@@ -80,7 +80,8 @@ def push(corr, port, baudrate=115200, path=CONFIG, transport=None, restart=True)
 
 def update_local(config_path: str, corr) -> bool:
     """Put ``corr`` into the local config file (write-then-rename); True if it changed."""
-    from airkit.localfiles import read_json, write_json
+    from airkit.files import load_json_file as read_json
+    from airkit.localfiles import write_json
 
     cfg = read_json(config_path, "config")
     if not isinstance(cfg, dict):
@@ -107,7 +108,7 @@ def run(args, corr, say) -> int:
 
     config_path = getattr(args, "config", None)
     if config_path:
-        from airkit.localfiles import read_json
+        from airkit.files import load_json_file as read_json
 
         read_json(config_path, "config")        # a bad path fails before the board is touched
     restart = not getattr(args, "no_reset", False)

@@ -30,9 +30,9 @@ import tty
 from pathlib import Path
 
 from airkit.errors import UserError
+from airkit.resources import firmware_dir  # noqa: F401  (the firmware as shipped: checkout or package data)
 
 HERE = Path(__file__).resolve().parent
-REPO_FIRMWARE = HERE.parents[2] / "firmware"
 EXIT_RESET = 75
 EXIT_WATCHDOG = 76
 DEFAULT_START = "2026-01-05T00:00:00Z"
@@ -44,15 +44,6 @@ DEFAULT_CONFIG = {
     "device": {"id": "", "name": "virtual station"},
     "interval_s": 300,
 }
-
-
-def firmware_dir() -> Path:
-    """The firmware folder: from the source tree, or the installed package's parent."""
-    if (REPO_FIRMWARE / "main.py").exists():
-        return REPO_FIRMWARE
-    import airkit_fw
-
-    return Path(airkit_fw.__file__).resolve().parents[1]
 
 
 def micropython_command() -> list[str]:
