@@ -86,6 +86,8 @@ def register(subparsers):
     p.add_argument("--port", required=True, help="serial port of the board, e.g. /dev/ttyUSB0")
     p.add_argument("--device", help="push this device's own correction from a multi-device model")
     p.add_argument("--baud", type=int, default=115200)
+    from .push import add_arguments as _push_arguments
+    _push_arguments(p)
     p.set_defaults(func=cmd_push)
     return cal
 
@@ -439,10 +441,7 @@ def cmd_push(args):
     if doc.get("devices") and args.device is None:
         _say("note: this model also holds per-device corrections (%s); pushing the pooled one. Use --device ID to "
              "push a device's own." % ", ".join(doc["devices"]))
-    back = push.push(corr, args.port, baudrate=args.baud)
-    _say("correction '%s' (%s) written to %s on %s" % (back.get("name") or back["kind"], back["kind"], push.CONFIG,
-                                                       args.port))
-    return 0
+    return push.run(args, corr, _say)
 
 
 def main(argv=None):
