@@ -247,7 +247,7 @@ def test_deploy_sentence_is_sensible():
 
 def test_console_protocol_one_module():
     from airkit_fw import app, console, selftest
-    from airkit_fw.uplinks import STATUS_PREFIX
+    from airkit_fw.uplinks.base import STATUS_PREFIX
     assert app.READING_PREFIX == console.READING and app.SAFE_PREFIX == console.SAFE
     assert selftest.PREFIX == console.SELFTEST and STATUS_PREFIX == console.STATUS
     assert console.parse('\x00>>> reading {"seq": 1}') == ("reading", {"seq": 1})
@@ -255,6 +255,10 @@ def test_console_protocol_one_module():
     assert console.parse('selftest {"check": "pms"}') == ("selftest", {"check": "pms"})
     assert console.parse("airkit SAFE MODE: no config") == ("safe", "no config")
     assert console.parse("airkit 0.1.0 starting (reset cause: power)")[0] == "start"
+    assert console.parse('status {"free_heap": 1}') == ("status", {"free_heap": 1})
+    assert console.parse("airkit CRASH: crash 1 in a row") == ("crash", "crash 1 in a row")
+    from airkit_fw import board
+    assert board.CRASH_PREFIX == console.CRASH and app.STATUS_PREFIX == console.HEALTH
     assert console.parse("reading {bad") is None and console.parse("") is None
     assert console.parse_all('reading {"a": 1}\nx\nreading {"a": 2}', "reading") == [{"a": 1}, {"a": 2}]
 
