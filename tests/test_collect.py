@@ -295,3 +295,41 @@ def test_cli_serve_mistakes_are_one_sentence(tmp_path, args, code, words):
     assert r.returncode == code, r.stderr
     assert words in r.stderr and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
     assert "hunter2" not in r.stderr
+
+
+def test_cli_db_before_the_subcommand_is_used(tmp_path):
+    """`airkit collect --db X export` (the option where `airkit collect --db X` takes it) must use X,
+    not silently the default file in the current folder."""
+    db = tmp_path / "school.sqlite"
+    (tmp_path / "tok").write_text("a-long-secret-token")
+    r = run_cli("collect", "--db", str(db), "add-device", "yard", "--token-file", "tok", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    r = run_cli("collect", "--db", str(db), "add-node", "esp32-abc", "--station", "yard", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert not (tmp_path / "airkit-collect.sqlite").exists()
+    from airkit.collect.store import open_store
+    assert open_store(db).device("esp32-abc") is not None
+    r = run_cli("collect", "--db", "postgresql://someone:hunter2@127.0.0.1:1/x", "export", cwd=tmp_path)
+    assert r.returncode == 4 and "PostgreSQL" in r.stderr and "hunter2" not in r.stderr, r.stderr
+    r = run_cli("collect", "--db", str(db), "--json", "export", cwd=tmp_path)
+    assert r.returncode == 0 and json.loads(r.stdout) == []
+
+
+def test_cli_add_device_makes_a_token_when_the_file_is_new(tmp_path):
+    """The README's first line names a token file the teacher does not have yet: it is created
+    (random, owner-only), never printed, and a second run reuses it."""
+    db = str(tmp_path / "c.sqlite")
+    r = run_cli("collect", "add-device", "yard", "--token-file", "yard.token", "--db", db, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    tok = (tmp_path / "yard.token").read_text().strip()
+    assert len(tok) >= 20 and tok not in r.stdout + r.stderr and "yard.token" in r.stdout + r.stderr
+    assert (tmp_path / "yard.token").stat().st_mode & 0o077 == 0
+    r = run_cli("collect", "add-device", "yard", "--token-file", "yard.token", "--db", db, cwd=tmp_path)
+    assert r.returncode == 0 and (tmp_path / "yard.token").read_text().strip() == tok
+    r = run_cli("collect", "add-device", "gym", "--token-file", "nodir/gym.token", "--db", db, cwd=tmp_path)
+    assert r.returncode == 2 and "Traceback" not in r.stderr and "gym.token" in r.stderr
+
+
+def test_cli_serve_unknown_host_names_the_host(tmp_path):
+    r = run_cli("collect", "--host", "999.1.1.1", "--port", "0", "--db", str(tmp_path / "c.sqlite"), cwd=tmp_path)
+    assert r.returncode == 2 and "--host 999.1.1.1" in r.stderr and "Traceback" not in r.stderr, r.stderr

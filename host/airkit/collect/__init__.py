@@ -10,8 +10,12 @@ export`` writes the calibration-ready CSV.
 
 from __future__ import annotations
 
+import argparse
+import errno
 import json
 import os
+import secrets
+import socket
 import signal
 import ssl
 import sys
@@ -23,10 +27,13 @@ from airkit.errors import InputError, NetworkError, UserError, WouldOverwrite
 DEFAULT_DB = "airkit-collect.sqlite"
 
 
-def _common(p):
-    p.add_argument("--db", default=DEFAULT_DB,
+def _common(p, sub=False):
+    # On a subcommand the defaults are suppressed, so `airkit collect --db X export` keeps X
+    # (argparse would otherwise overwrite it with the subcommand's own default).
+    p.add_argument("--db", default=argparse.SUPPRESS if sub else DEFAULT_DB,
                    help="SQLite file or postgresql://user[:password]@host[:port]/dbname (default %s)" % DEFAULT_DB)
-    p.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    p.add_argument("--json", action="store_true", default=argparse.SUPPRESS if sub else False,
+                   help="print the result as one JSON object")
 
 
 def _place(p):
@@ -65,22 +72,23 @@ def register(sub):
     p.set_defaults(func=serve)
     s = p.add_subparsers(dest="collect_cmd", metavar="SUBCOMMAND")
     e = s.add_parser("export", help="write readings as CSV (time UTC, device, PM CF=1/atm, counts, rh, temp_c, flags)")
-    _common(e)
+    _common(e, sub=True)
     e.add_argument("--out", "-o", help="CSV file (default: standard output)")
     e.add_argument("--force", action="store_true", help="overwrite --out when it exists")
     e.add_argument("--device", help="only this device")
     e.set_defaults(func=export)
     a = s.add_parser("add-device", help="register a station for the airkit JSON API with its token")
     a.add_argument("device", help="station id (the config's device.id)")
-    a.add_argument("--token-file", required=True, help="file holding the device's token (never printed)")
-    _common(a)
+    a.add_argument("--token-file", required=True, help="file holding the device's token (never printed); "
+                                                       "created with a new random token when it does not exist")
+    _common(a, sub=True)
     _place(a)
     a.set_defaults(func=add_device)
     n = s.add_parser("add-node", help="register a Sensor.Community node id (esp32-<chipid>)")
     n.add_argument("node")
     n.add_argument("--station", help="station id (the config's device.id) to file this node's pushes under, "
                                      "so they merge with the station's other uplinks")
-    _common(n)
+    _common(n, sub=True)
     _place(n)
     n.set_defaults(func=add_node)
 
@@ -142,16 +150,44 @@ def add_node(args) -> int:
     return 0
 
 
-def add_device(args) -> int:
+def _new_token_file(path: Path) -> str:
+    """A new random token in a new owner-only file (never printed)."""
+    token = secrets.token_urlsafe(24)
     try:
-        token = Path(args.token_file).read_text().strip()
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputError("cannot read the token file %s (%s)" % (args.token_file, getattr(e, "strerror", None) or e))
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(token + "\n")
+    except OSError as e:
+        raise InputError("cannot create the token file %s (%s): check the folder or choose another --token-file"
+                         % (path, e.strerror or e))
+    return token
+
+
+def add_device(args) -> int:
+    tf = Path(args.token_file)
+    created = False
+    if not tf.exists():
+        token = _new_token_file(tf)
+        created = True
+    else:
+        try:
+            token = tf.read_text().strip()
+        except (OSError, UnicodeDecodeError) as e:
+            raise InputError("cannot read the token file %s (%s)" % (args.token_file,
+                                                                     getattr(e, "strerror", None) or e))
     if len(token) < 8:
         raise InputError("the token in %s is shorter than 8 characters: use a longer random token" % args.token_file)
-    store = _store(args.db)
-    store.add_device(args.device, "json", token)
-    _place_station(store, args.device, args)
+    try:
+        store = _store(args.db)
+        store.add_device(args.device, "json", token)
+        _place_station(store, args.device, args)
+    except Exception:
+        if created:
+            tf.unlink(missing_ok=True)
+        raise
+    if created and not getattr(args, "json", False):
+        print("a new token was written to %s (readable by you only): put it in the station's airkit_json uplink "
+              "as \"token\"" % tf, file=sys.stderr)
     _say(args, "device %s registered for the airkit JSON API" % args.device, device=args.device, registered=True)
     return 0
 
@@ -214,9 +250,12 @@ def serve(args) -> int:
     except ssl.SSLError as e:
         raise InputError("the TLS certificate or key cannot be used (%s): give a PEM certificate and its key"
                          % (e.reason or "not PEM"))
-    except OSError as e:
-        raise NetworkError("cannot listen on %s:%d (%s): pick another --port" % (args.host, args.port,
-                                                                                   e.strerror or e))
+    except (socket.gaierror, OSError) as e:
+        if not isinstance(e, socket.gaierror) and e.errno != errno.EADDRNOTAVAIL:
+            raise NetworkError("cannot listen on %s:%d (%s): pick another --port" % (args.host, args.port,
+                                                                                       e.strerror or e))
+        raise InputError("--host %s is not an address of this computer (%s): use 127.0.0.1 (this computer only) "
+                         "or 0.0.0.0 (the whole network)" % (args.host, e.strerror or e))
     sub = None
     if args.mqtt:
         from airkit.collect.mqttsub import Subscriber
