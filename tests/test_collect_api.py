@@ -80,6 +80,16 @@ def test_history_ranges_averaging_and_csv(coll):
         assert st == 400 and json.loads(body)["detail"], bad
 
 
+def test_history_mistakes_a_researcher_makes(coll):
+    """from after to, or a station id that does not exist, is a clear error, not an empty 200."""
+    st, _, body = get(coll, "/api/v1/stations/a/history?from=2026-01-06T00:00:00Z&to=2026-01-05T00:00:00Z")
+    assert st == 400 and "swap" in json.loads(body)["detail"]
+    st, _, body = get(coll, "/api/v1/stations/a/history?from=2026-01-05T00:00:00Z&to=2026-01-05T00:00:00Z")
+    assert st == 400
+    st, _, body = get(coll, "/api/v1/stations/no-such-station/history?every=hourly")
+    assert st == 404 and "no station no-such-station" in json.loads(body)["detail"]
+
+
 def test_openapi_docs_and_write_endpoints_still_need_keys(coll):
     spec = json.loads(get(coll, "/api/openapi.json")[2])
     assert spec["openapi"].startswith("3.") and "/api/v1/latest" in spec["paths"]

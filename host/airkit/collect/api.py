@@ -40,7 +40,9 @@ EVERY = ("raw", "hourly", "daily")
 
 
 class BadQuery(Exception):
-    pass
+    def __init__(self, msg, status=400):
+        super().__init__(msg)
+        self.status = status
 
 
 def settings(coll) -> dict:
@@ -105,8 +107,12 @@ def history_doc(coll, station, q) -> tuple[dict, list[str]]:
     if every not in EVERY:
         raise BadQuery("every must be raw, hourly or daily")
     start, end = _epoch_param(q, "from"), _epoch_param(q, "to")
+    if start is not None and end is not None and start >= end:
+        raise BadQuery("from=%s is not before to=%s: swap them" % (q.get("from")[:40], q.get("to")[:40]))
+    last = coll.store.last_epoch(station)
+    if last is None and coll.store.station(station) is None:
+        raise BadQuery("no station %s (the ids are in /api/v1/latest)" % station[:60], 404)
     if start is None and end is None:
-        last = coll.store.last_epoch(station)
         span = {"raw": 86400, "hourly": 7 * 86400, "daily": 30 * 86400}[every]
         if q.get("span"):
             try:
@@ -260,7 +266,7 @@ def routes(coll):
         try:
             doc, head = await run_in_threadpool(history_doc, coll, sid, request.query_params)
         except BadQuery as e:
-            return bad(str(e))
+            return bad(str(e), e.status)
         return out(doc, doc["readings"], head, request.query_params, "%s-%s" % (sid, doc["every"]))
 
     async def health(request):
