@@ -135,3 +135,24 @@ def test_mqtt_lines_get_the_same_checks(tmp_path):
     finally:
         sub.stop()
         broker.stop()
+
+
+def test_station_with_a_correction_and_a_late_backlog(tmp_path):
+    """A station whose correction is known but whose newest row came from its Sensor.Community
+    copy (no corrected value) is not 'uncorrected'; a latest reading hours older than its
+    arrival is reported with its age, so the dashboard never calls it 'now'."""
+    store = Store(tmp_path / "c.sqlite")
+    now = int(time.time())
+    store.put([{"device": "c", "time": iso_of(now - 600), "pm25_atm": 9.0, "pm25_corrected": 6.0}], "airkit_json",
+              {"model": "epa-2021"})
+    store.put([{"device": "c", "time": iso_of(now - 300), "pm25_atm": 9.5}], "sc", {})
+    store.put([{"device": "late", "time": iso_of(now - 5 * 3600), "pm25_atm": 60.0}], "airkit_json", {})
+    c = Collector(store, "127.0.0.1", 0).start()
+    try:
+        s = {x["id"]: x for x in json.loads(get(c, "/api/v1/latest")[2])["stations"]}
+    finally:
+        c.stop()
+    assert s["c"]["model"] == "epa-2021" and not s["c"]["health"]["uncorrected"]
+    assert not s["late"]["health"]["silent"] and s["late"]["health"]["stale"]
+    assert 5 * 3600 - 60 <= s["late"]["health"]["reading_age_s"] <= 5 * 3600 + 120
+    assert not s["c"]["health"]["stale"]

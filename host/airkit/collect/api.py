@@ -73,8 +73,15 @@ def station_health(s: dict, now: float, silent_after: int) -> dict:
         backlog, how = max(0, int((now - latest) // interval) - 1), "estimated from the last reading time"
     else:
         backlog, how = None, "unknown"
+    age = None if latest is None else max(0, int(now - latest))
     return {"silent": silent, "silent_for_s": None if last_seen is None else max(0, int(now - last_seen)),
-            "ab_disagree": "ab_disagree" in flags, "uncorrected": s.get("pm25_corrected") is None,
+            # the newest reading is older than the silence limit although the station was heard:
+            # a backlog is arriving, the value is not "now"
+            "reading_age_s": age, "stale": age is not None and not silent and age > silent_after * interval,
+            "ab_disagree": "ab_disagree" in flags,
+            # a station with a known correction is corrected even when its newest row is the
+            # Sensor.Community copy (which carries no corrected value)
+            "uncorrected": s.get("pm25_corrected") is None and not s.get("model"),
             "flags": flags, "backlog": backlog, "backlog_source": how, "interval_s": interval}
 
 
