@@ -301,3 +301,33 @@ def test_published_models_load_and_match_the_equations():
     _, corr = modelfile.load(str(root / "epa_2021.json"))
     from airkit_fw import correction as fw
     assert fw.correct(corr, 20.0, 50.0) == pytest.approx(0.524 * 20 - 0.0862 * 50 + 5.75)
+
+
+def test_readme_calibration_lines_run_as_written(tmp_path):
+    """The README's `calibrate fit` line and calibration/README.md's fit/apply/report lines
+    run as written (from the repository folder) on the shipped example files."""
+    import re
+    import shlex
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    (tmp_path / "examples").symlink_to(root / "examples")
+    lines = [ln for ln in (root / "README.md").read_text().splitlines() if ln.startswith("airkit calibrate fit")]
+    lines += re.findall(r"^airkit calibrate (?:fit|apply|report) .*$", (root / "calibration" / "README.md").read_text(),
+                        re.M)
+    assert len(lines) == 4, lines
+    for i, line in enumerate(lines):
+        if i == 1:                          # the second fit writes the same model.json: a fresh folder
+            tmp_path = tmp_path / "again"
+            tmp_path.mkdir()
+            (tmp_path / "examples").symlink_to(root / "examples")
+        argv = shlex.split(line.split("#")[0])[1:]
+        for a in argv:
+            if a.startswith("examples/"):
+                assert (root / a).is_file(), a
+        r = subprocess.run([sys.executable, "-m", "airkit.cli", *argv], cwd=tmp_path, capture_output=True,
+                           text=True, timeout=240)
+        assert r.returncode == 0, (line, r.stderr[-800:])
+    assert (tmp_path / "corrected.csv").is_file() and any((tmp_path / "report").iterdir())
+    assert "CC0" in (root / "examples" / "CALIBRATION-DATA.md").read_text()
