@@ -329,5 +329,21 @@ def test_readme_calibration_lines_run_as_written(tmp_path):
         r = subprocess.run([sys.executable, "-m", "airkit.cli", *argv], cwd=tmp_path, capture_output=True,
                            text=True, timeout=240)
         assert r.returncode == 0, (line, r.stderr[-800:])
+        if i == 0:      # two weeks, smoke in the first one: the forward days never saw it, and the summary says so
+            assert "in plain words: a corrected daily (24-h) mean will typically be about" in r.stdout
+            assert "caution: the days scored forward reached reference 24-h means of" in r.stdout
     assert (tmp_path / "corrected.csv").is_file() and any((tmp_path / "report").iterdir())
     assert "CC0" in (root / "examples" / "CALIBRATION-DATA.md").read_text()
+
+
+def test_forward_caveat_never_claims_untested_skill():
+    fwd = {"interval": {"rmse": 2.0, "ci95": [1.0, 4.0]}}
+    calm = pd.DataFrame({"ref": [5.0, 8.0, 12.0]})
+    smoky_record = pd.Series([5.0, 60.0, 8.0, 12.0])
+    c = workbench.forward_caveat(fwd, calm, smoky_record, {"rmse": 3.0})
+    assert c.startswith("caution: the days scored forward reached reference 24-h means of 12 ug/m3 at most, "
+                        "the record 60")
+    c = workbench.forward_caveat(fwd, calm, pd.Series([5.0, 12.0]), {"rmse": 6.0})
+    assert "its 24-h RMSE is 6.00 ug/m3, above the forward interval (1.00 .. 4.00)" in c
+    assert workbench.forward_caveat(fwd, calm, pd.Series([5.0, 12.0]), {"rmse": 3.0}) is None
+    assert workbench.forward_caveat({"interval": None}, calm, smoky_record, {"rmse": 9.0}) is None

@@ -256,6 +256,11 @@ def forward_lines(s):
                    "%s)%s" % (s["chosen"], iv["horizon_days"], _v(iv["rmse"]), _v(iv["ci95"][0]), _v(iv["ci95"][1]),
                               "; extrapolated beyond the %d days of horizon the data show" %
                               iv["longest_horizon_seen_days"] if iv.get("extrapolated") else ""))
+        out.append("  in plain words: a corrected daily (24-h) mean will typically be about %s ug/m3 away from what "
+                   "the reference monitor would report; the interval is how large that typical error may turn out "
+                   "to be" % _v(iv["rmse"]))
+        if f.get("caveat"):
+            out.append("  " + f["caveat"])
     adv = f.get("advice") or {}
     if adv.get("text"):
         out.append("recalibration: " + adv["text"])

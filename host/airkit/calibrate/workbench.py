@@ -224,6 +224,33 @@ def forward_summary(recs, w_days, pool, horizon_days, n_boot=500, seed=0):
     return out
 
 
+def forward_caveat(fwd, rec, daily_ref, blocked) -> str | None:
+    """Never claim skill the validation did not show: the forward score only covers the days after
+    the first fit window. When those days never reached the record's high concentrations, or the
+    chosen model's interleaved-block error lies above the forward interval, say so in plain words."""
+    iv = fwd.get("interval")
+    if not iv or rec is None or not len(rec):
+        return None
+    ref_all = pd.to_numeric(pd.Series(daily_ref), errors="coerce").dropna()
+    ref_fwd = pd.to_numeric(rec["ref"], errors="coerce").dropna()
+    if not len(ref_all) or not len(ref_fwd):
+        return None
+    top_all, top_fwd = float(ref_all.max()), float(ref_fwd.max())
+    b = blocked.get("rmse")
+    parts = []
+    if top_all > 25 and top_fwd < 0.8 * top_all:
+        parts.append("the days scored forward reached reference 24-h means of %.0f ug/m3 at most, the record %.0f: "
+                     "the forward score says nothing about how the correction does when the air is bad"
+                     % (top_fwd, top_all))
+    if b is not None and np.isfinite(b) and b > iv["ci95"][1]:
+        parts.append("on interleaved blocks, which include every day of the record, its 24-h RMSE is %.2f ug/m3, "
+                     "above the forward interval (%.2f .. %.2f)" % (b, iv["ci95"][0], iv["ci95"][1]))
+    if not parts:
+        return None
+    return ("caution: " + "; ".join(parts) + ". Treat the expected error as optimistic; a longer co-location "
+            "(with a smoky or hazy spell after the first weeks) gives a forward score that covers it.")
+
+
 def forward_chosen(rec, horizon_days, frame, fgroups, fwd):
     """The chosen model's forward interval for the next ``horizon_days`` days,
     per device, and the recalibration advice."""
@@ -379,6 +406,10 @@ def run(pairs, k=5, flexible=True, per_device=True, n_boot=500, seed=0, horizon_
         notes.append("no fitted model beat the EPA 2021 US-wide equation beyond the noise: the device keeps EPA 2021.")
     fwd["chosen"] = chosen
     fwd.update(forward_chosen(recs.get(chosen), horizon_days, f, fgroups, fwd))
+    caveat = forward_caveat(fwd, recs.get(chosen), daily_frame["ref"] if daily_frame is not None else f["ref"],
+                            out_models[chosen].get("heldout_24h") or out_models[chosen]["heldout"])
+    if caveat:
+        fwd["caveat"] = caveat
 
     # By-device validation: transfer to a device the model never saw.
     by_dev = None
