@@ -139,7 +139,16 @@ def _parse_times(path, raw, first_row, fmt=None, utc=True, offset=None, dayfirst
     return t
 
 
+_DECIMAL_COMMA = r"^\s*([-+]?\d+),(\d+)\s*$"
+
+
 def _read_csv(path, text, sep=",", skip=0, **kw):
+    excel = False
+    if sep == ",":
+        # Excel in a decimal-comma locale saves "CSV" with ';' between fields and '5,241' for numbers
+        first = next((ln for ln in text.splitlines()[skip:] if ln.strip()), "")
+        if first.count(";") > first.count(","):
+            sep, excel = ";", True
     try:
         df = pd.read_csv(io.StringIO(text), sep=sep, skiprows=skip, dtype=str, keep_default_na=False,
                          skipinitialspace=True, **kw)
@@ -152,6 +161,8 @@ def _read_csv(path, text, sep=",", skip=0, **kw):
     df.columns = [str(c).strip() for c in df.columns]
     if len(df) == 0:
         _fail(path, "the file has a header but no data rows.")
+    if excel:
+        df = df.apply(lambda c: c.str.replace(_DECIMAL_COMMA, r"\1.\2", regex=True))
     return df
 
 
