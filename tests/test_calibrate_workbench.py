@@ -347,3 +347,18 @@ def test_forward_caveat_never_claims_untested_skill():
     assert "its 24-h RMSE is 6.00 ug/m3, above the forward interval (1.00 .. 4.00)" in c
     assert workbench.forward_caveat(fwd, calm, pd.Series([5.0, 12.0]), {"rmse": 3.0}) is None
     assert workbench.forward_caveat({"interval": None}, calm, smoky_record, {"rmse": 9.0}) is None
+
+
+def test_misspelt_zone_is_refused_before_reading(tmp_path, capsys, monkeypatch):
+    def no_reading(*a, **k):
+        raise AssertionError("a file was read before the options were checked")
+    monkeypatch.setattr(ingest, "load_sensor", no_reading)
+    monkeypatch.setattr(ingest, "load_reference", no_reading)
+    for opt in ("--tz", "--sensor-tz"):
+        assert run_cli("fit", "--sensor", F / "plain_sensor.csv", "--reference", F / "plain_reference.csv",
+                       "--out", tmp_path / "m.json", opt, "America/New_Yrok") == 2
+        err = capsys.readouterr().err
+        assert "unknown time zone 'America/New_Yrok' (%s)" % opt in err
+    assert run_cli("report", "--sensor", F / "plain_sensor.csv", "--reference", F / "plain_reference.csv",
+                   "--out", tmp_path / "rep", "--tz", "Europe/Berlni") == 2
+    assert not (tmp_path / "m.json").exists()
