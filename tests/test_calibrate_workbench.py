@@ -362,3 +362,11 @@ def test_misspelt_zone_is_refused_before_reading(tmp_path, capsys, monkeypatch):
     assert run_cli("report", "--sensor", F / "plain_sensor.csv", "--reference", F / "plain_reference.csv",
                    "--out", tmp_path / "rep", "--tz", "Europe/Berlni") == 2
     assert not (tmp_path / "m.json").exists()
+
+
+def test_one_day_file_says_nothing_could_be_fitted(tmp_path, capsys):
+    sp, rp = write(tmp_path, days=1)
+    assert run_cli("fit", "--sensor", sp, "--reference", rp, "--out", tmp_path / "m.json", "--no-flexible") == 0
+    out = capsys.readouterr().out
+    assert "no correction could be fitted on these data" in out
+    assert "beat the EPA 2021 US-wide equation beyond the noise" not in out     # nothing was compared

@@ -402,7 +402,11 @@ def run(pairs, k=5, flexible=True, per_device=True, n_boot=500, seed=0, horizon_
                          "lost by using the simple formula on the device."
                          % ("no better than" if res_h["gbm"]["rmse"] >= res_h[chosen]["rmse"] else
                             "not clearly better than", chosen, res_h["gbm"]["rmse"], res_h[chosen]["rmse"]))
-    if chosen == "epa_2021":
+    if chosen == "epa_2021" and not [n for n in pool if n != "epa_2021"]:
+        notes.append("no correction could be fitted on these data (every candidate's fit failed, see above): the "
+                     "device keeps the EPA 2021 US-wide equation; co-locate for at least 14 days to fit and check "
+                     "a correction.")
+    elif chosen == "epa_2021":
         notes.append("no fitted model beat the EPA 2021 US-wide equation beyond the noise: the device keeps EPA 2021.")
     fwd["chosen"] = chosen
     fwd.update(forward_chosen(recs.get(chosen), horizon_days, f, fgroups, fwd))
