@@ -370,3 +370,15 @@ def test_one_day_file_says_nothing_could_be_fitted(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "no correction could be fitted on these data" in out
     assert "beat the EPA 2021 US-wide equation beyond the noise" not in out     # nothing was compared
+
+
+def test_short_record_choice_agrees_with_the_24h_table(tmp_path, capsys):
+    """9 days (no forward validation) with a reference 5 h off: a linear fit wins on hours by
+    following the shift but is worse than EPA 2021 on every day; the choice must not contradict
+    the 24-h table the summary prints."""
+    assert run_cli("fit", "--sensor", DATA / "purpleair_159965_slice.csv", "--reference", DATA / "deq_shirley_slice.csv",
+                   "--out", tmp_path / "m.json", "--json", "--no-flexible") == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["forward"]["chosen_by"] == "blocked"
+    r24 = {n: m["heldout_24h"]["rmse"] for n, m in doc["models"].items() if "heldout_24h" in m and n != "raw"}
+    assert r24[doc["chosen"]] <= min(r24.values()) + 0.5, (doc["chosen"], r24)
