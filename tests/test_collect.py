@@ -288,6 +288,7 @@ def test_cli_export_refuses_to_overwrite_and_json_outputs(coll, tmp_path):
     (["--tls-cert", "nope.pem", "--tls-key", "nope.key"], 2, "TLS file nope.pem does not exist"),
     (["--tls-cert", "junk.pem", "--tls-key", "junk.pem"], 2, "cannot be used (not PEM)"),
     (["--max-body", "10"], 2, "too small"),
+    (["--db", "nodir/x.sqlite"], 2, "the folder nodir does not exist"),
 ])
 def test_cli_serve_mistakes_are_one_sentence(tmp_path, args, code, words):
     (tmp_path / "junk.pem").write_text("not a certificate\n")
@@ -333,3 +334,13 @@ def test_cli_add_device_makes_a_token_when_the_file_is_new(tmp_path):
 def test_cli_serve_unknown_host_names_the_host(tmp_path):
     r = run_cli("collect", "--host", "999.1.1.1", "--port", "0", "--db", str(tmp_path / "c.sqlite"), cwd=tmp_path)
     assert r.returncode == 2 and "--host 999.1.1.1" in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
+def test_listening_on_every_interface_prints_an_address_others_can_use():
+    """`--host 0.0.0.0` (the README's school line): the printed URL is one the class can type,
+    not 0.0.0.0 (checked without binding anything)."""
+    from airkit.collect import lan_url
+
+    assert lan_url("127.0.0.1", 8000) is None
+    u = lan_url("0.0.0.0", 8000)
+    assert u.startswith("http://") and u.endswith(":8000") and "0.0.0.0" not in u

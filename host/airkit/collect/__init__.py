@@ -117,6 +117,8 @@ def _store(url, must_exist=False):
         raise InputError("no collector database at %s: run 'airkit collect' first or pass --db" % shown)
     if p.is_dir():
         raise InputError("--db %s is a folder: give a file name such as %s/%s" % (shown, shown, DEFAULT_DB))
+    if not p.parent.is_dir():
+        raise InputError("--db %s: the folder %s does not exist: create it or choose another path" % (shown, p.parent))
     try:
         return open_store(p)
     except Exception as e:  # sqlite3.DatabaseError and OSError
@@ -219,6 +221,23 @@ def export(args) -> int:
     return 0
 
 
+def lan_url(host: str, port: int, scheme: str = "http") -> str | None:
+    """The address other computers and the stations use when the collector listens on every
+    interface (0.0.0.0 is not an address they can reach); None when it listens on one address."""
+    if host not in ("0.0.0.0", "::", ""):
+        return None
+    ip = None
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.connect(("10.255.255.255", 1))          # UDP connect: picks the outgoing interface, sends nothing
+            ip = s.getsockname()[0]
+    except OSError:
+        pass
+    if not ip or ip.startswith("127."):
+        ip = socket.gethostname()
+    return "%s://%s:%d" % (scheme, ip, port)
+
+
 def serve(args) -> int:
     from airkit.collect.server import Collector
     from airkit.collect.store import redact_url
@@ -267,6 +286,9 @@ def serve(args) -> int:
                           "push": url + "/v1/push-sensor-data/", "batch": url + "/api/v1/batch",
                           "db": redact_url(args.db)}), flush=True)
     else:
+        lan = lan_url(args.host, srv.port, srv.scheme)
+        if lan:
+            url = lan
         print("airkit collect on %s (dashboard: %s/, open data API: %s/api/docs, Sensor.Community push: "
               "/v1/push-sensor-data/, airkit JSON: /api/v1/batch), store %s; Ctrl-C stops"
               % (url, url, url, redact_url(args.db)), file=sys.stderr, flush=True)
