@@ -274,3 +274,11 @@ def test_excel_semicolon_decimal_comma_cp1252_files_read_like_the_original(tmp_p
     ref.write_bytes("Datum;PM2,5 Wert\r\n".encode("cp1252"))   # a header the readers do not know: still one sentence
     with pytest.raises(UserError):
         ingest.load_reference(ref)
+
+
+def test_a_model_file_given_as_data_says_to_pass_it_with_model(tmp_path):
+    m = tmp_path / "model.json"
+    m.write_text('{\n  "format": "airkit-calibration-model",\n  "version": 1,\n  "kind": "mlr"\n}\n')
+    for load in (ingest.load_sensor, ingest.load_reference):
+        with pytest.raises(UserError, match="this is a correction model .* pass it with --model"):
+            load(m)

@@ -236,6 +236,9 @@ def detect(path, role):
     if kind == "parquet":
         return "eea"
     if kind == "json":
+        if '"airkit-calibration-model"' in text:
+            _fail(path, "this is a correction model (from 'airkit calibrate fit'), not a %s file; pass it with "
+                        "--model." % role)
         if '"results"' in text and ("datetimeFrom" in text or '"period"' in text):
             return "openaq_v3"
         low = text.lower()
