@@ -333,6 +333,8 @@ def test_readme_calibration_lines_run_as_written(tmp_path):
             assert "in plain words: a corrected daily (24-h) mean will typically be about" in r.stdout
             assert "caution: the days scored forward reached reference 24-h means of" in r.stdout
     assert (tmp_path / "corrected.csv").is_file() and any((tmp_path / "report").iterdir())
+    page = (tmp_path / "report" / "report.html").read_text()
+    assert "In plain words: a corrected daily (24-h) mean" in page and "Caution: the days scored forward" in page
     assert "CC0" in (root / "examples" / "CALIBRATION-DATA.md").read_text()
 
 
