@@ -138,3 +138,7 @@ def test_silent_station_page_health_view_and_phone(filled, browser):
     wait_for(d, "document.querySelectorAll('path.station-marker').length == 6")
     assert d.execute_script("return document.documentElement.scrollWidth <= window.innerWidth + 1")
     screenshot(d, "dashboard-phone.png")
+    d.get(filled.url + "api/docs")                                        # the API page fits a phone too
+    wait_for(d, "document.readyState == 'complete'")
+    assert "hourly means of one station for a week" in d.find_element("tag name", "body").text
+    assert d.execute_script("return document.documentElement.scrollWidth <= window.innerWidth + 1")

@@ -207,6 +207,14 @@ def docs_html(spec) -> str:
              "<p><a href='/api/openapi.json'>OpenAPI document</a> &middot; <a href='/'>dashboard</a></p>"
              % (html.escape(spec["info"]["title"]), html.escape(spec["info"]["title"]),
                 html.escape(spec["info"]["description"]))]
+    parts.append("<h2>Examples</h2><ul>"
+                 "<li>every station now: <a href='/api/v1/latest'>/api/v1/latest</a> "
+                 "(<a href='/api/v1/latest?format=csv'>CSV</a>)</li>"
+                 "<li>hourly means of one station for a week, as CSV: <code>/api/v1/stations/ID/history?"
+                 "from=2026-01-05T00:00:00Z&amp;to=2026-01-12T00:00:00Z&amp;every=hourly&amp;format=csv</code> "
+                 "(ID from /api/v1/latest; times in ISO 8601 with a zone, from before to)</li>"
+                 "<li>Python: <code>pandas.read_csv(URL + '/api/v1/latest?format=csv')</code>; "
+                 "curl: <code>curl -s URL/api/v1/latest</code></li></ul>")
     for path, ops in spec["paths"].items():
         for method, op in ops.items():
             parts.append("<h2><code>%s %s</code></h2><p>%s</p>" % (method.upper(), html.escape(path),
