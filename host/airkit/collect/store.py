@@ -218,6 +218,7 @@ class Store:
             for attempt in range(3):
                 new = dup = 0
                 try:
+                    self._lock_devices({r["device"] for r in rows})
                     for r in rows:
                         ep = r.get("epoch")
                         if ep is None:
@@ -247,6 +248,10 @@ class Store:
                     self._rollback()
                     raise
         return new, dup
+
+    def _lock_devices(self, devices):
+        """Serialise writers of the same stations across collector processes for this transaction
+        (SQLite already has one writer at a time; a lost race ends in IntegrityError and a retry)."""
 
     def _match(self, sel, device, ep, vals):
         """n of a stored reading with the same content (None: nothing stored at that time;
@@ -371,6 +376,12 @@ class PostgresStore(Store):
 
     def q(self, sql: str) -> str:
         return sql.replace("?", "%s")
+
+    def _lock_devices(self, devices):
+        # Two collectors behind a proxy may get the same reading at once: without this, both see
+        # "not stored yet" and one insert fails. Transaction-scoped, taken in a fixed order (no deadlock).
+        for d in sorted(devices):
+            self._exec("SELECT pg_advisory_xact_lock(hashtext(?))", (d,))
 
     def _exec(self, sql, args=()):
         if self.db.broken or self.db.closed:          # the server restarted: a new session
