@@ -344,3 +344,23 @@ def test_listening_on_every_interface_prints_an_address_others_can_use():
     assert lan_url("127.0.0.1", 8000) is None
     u = lan_url("0.0.0.0", 8000)
     assert u.startswith("http://") and u.endswith(":8000") and "0.0.0.0" not in u
+
+
+def test_a_refused_value_never_hides_in_a_good_reading(coll):
+    """A push at the same second that says pm25_atm=1e308 where a valid pm25_atm is stored is a
+    different reading (kept apart, its refused value in its own flag); a refused value for an
+    empty column (a broken DHT22 after the PMS push) still merges into the reading."""
+    auth = {"Authorization": "Bearer " + TOKEN}
+    assert post(coll, "/api/v1/batch", batch([dict(REC, flags=[])]), auth)[0] == 200
+    st, body = post(coll, "/api/v1/batch", batch([{"time": REC["time"], "pm25_atm": 1e308}]), auth)
+    assert st == 200 and json.loads(body)["accepted"] == 1
+    rows = coll.store.rows("station-1")
+    assert len(rows) == 2 and rows[0]["pm25_atm"] == 6 and not rows[0]["flags"]
+    assert rows[1]["flags"] == "range:pm25_atm=1e+308"
+    h = {"X-Sensor": NODE, "X-PIN": "1"}
+    assert post(coll, "/v1/push-sensor-data/", SC_BODY, h)[0] == 201
+    assert post(coll, "/v1/push-sensor-data/", {"sensordatavalues": [{"value_type": "humidity", "value": "250"},
+                                                                      {"value_type": "temperature", "value": "21"}],
+                                                "timestamp": SC_BODY["timestamp"]}, dict(h, **{"X-PIN": "7"}))[0] == 201
+    r = coll.store.rows(NODE)
+    assert len(r) == 1 and r[0]["pm25_atm"] == 6 and r[0]["temp_c"] == 21 and r[0]["flags"] == "range:rh=250"
