@@ -364,3 +364,23 @@ def test_a_refused_value_never_hides_in_a_good_reading(coll):
                                                 "timestamp": SC_BODY["timestamp"]}, dict(h, **{"X-PIN": "7"}))[0] == 201
     r = coll.store.rows(NODE)
     assert len(r) == 1 and r[0]["pm25_atm"] == 6 and r[0]["temp_c"] == 21 and r[0]["flags"] == "range:rh=250"
+
+
+def test_ctrl_c_while_serving_stops_cleanly_and_keeps_what_was_acknowledged(tmp_path):
+    import signal
+
+    db = tmp_path / "c.sqlite"
+    p = subprocess.Popen([sys.executable, "-m", "airkit.cli", "collect", "--db", str(db), "--port", "0", "--json",
+                          "--node", NODE], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        port = int(json.loads(p.stdout.readline())["url"].rsplit(":", 1)[1].strip("/"))
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("POST", "/v1/push-sensor-data/", json.dumps(SC_BODY), {"X-Sensor": NODE, "X-PIN": "1"})
+        assert conn.getresponse().status == 201
+        conn.close()
+    finally:
+        p.send_signal(signal.SIGINT)                   # what Ctrl-C sends
+        out, err = p.communicate(timeout=30)
+    assert p.returncode == 0 and "Traceback" not in err and "stopped; 1 readings" in err, err
+    from airkit.collect.store import open_store
+    assert open_store(db).count() == 1
