@@ -294,8 +294,11 @@ def serve(args) -> int:
               % (url, url, url, redact_url(args.db)), file=sys.stderr, flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *a: stop.set())
-    srv.start()
     try:
+        try:
+            srv.start()                 # inside the try: Ctrl-C while it starts is a clean stop too
+        except RuntimeError:
+            raise NetworkError("the collector's web server did not start within 20 s: try again, or another --port")
         while not stop.wait(1.0):
             if not srv._thread.is_alive():
                 raise UserError("the collector's web server stopped unexpectedly")
