@@ -327,6 +327,9 @@ def test_cli_add_device_makes_a_token_when_the_file_is_new(tmp_path):
     assert (tmp_path / "yard.token").stat().st_mode & 0o077 == 0
     r = run_cli("collect", "add-device", "yard", "--token-file", "yard.token", "--db", db, cwd=tmp_path)
     assert r.returncode == 0 and (tmp_path / "yard.token").read_text().strip() == tok
+    r = run_cli("collect", "add-device", "hall", "--token-file", "hall.token", "--db", db, "--json", cwd=tmp_path)
+    assert r.returncode == 0 and json.loads(r.stdout) == {"device": "hall", "registered": True,
+                                                          "token_file_created": "hall.token"}
     r = run_cli("collect", "add-device", "gym", "--token-file", "nodir/gym.token", "--db", db, cwd=tmp_path)
     assert r.returncode == 2 and "Traceback" not in r.stderr and "gym.token" in r.stderr
 

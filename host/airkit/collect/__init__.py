@@ -190,7 +190,8 @@ def add_device(args) -> int:
     if created and not getattr(args, "json", False):
         print("a new token was written to %s (readable by you only): put it in the station's airkit_json uplink "
               "as \"token\"" % tf, file=sys.stderr)
-    _say(args, "device %s registered for the airkit JSON API" % args.device, device=args.device, registered=True)
+    _say(args, "device %s registered for the airkit JSON API" % args.device, device=args.device, registered=True,
+         **({"token_file_created": str(tf)} if created else {}))
     return 0
 
 
