@@ -10,6 +10,7 @@ come from the flash (``/lib``, after ``airkit deploy``) or, unless told
 otherwise, from the repository folder mounted at ``/fw``.
 """
 
+import gc
 import json
 import os
 import sys
@@ -111,7 +112,20 @@ def main():
     machine = vmachine.Machine(world, clock, wiring, state.get("reset_cause", "power-on"), mac,
                                bytes.fromhex(state.get("rtc_memory", "")))
 
+    # A board resets in C; this stand-in needs a little heap to record the reset. After a
+    # MemoryError in the firmware there may be none left, so a small reserve is kept and
+    # given up only then (a simulator need, not the firmware's).
+    reserve = [bytearray(1024)]
+
     def save(code, cause):
+        try:
+            _save(code, cause)
+        except MemoryError:
+            reserve.clear()
+            gc.collect()
+            _save(code, cause)
+
+    def _save(code, cause):
         state["now_ms"] = world.now_ms
         state["reset_cause"] = cause
         state["cuts_done"] = world.cuts_done
@@ -128,7 +142,10 @@ def main():
         text = json.dumps(state)
         pad = state_len[0] - len(text)
         state_file.seek(0)
-        state_file.write(text + " " * (pad if pad > 0 else 0))
+        state_file.write(text)
+        while pad > 0:                   # blanks without building one more string
+            state_file.write(" ")
+            pad -= 1
         state_file.flush()
         if len(text) > state_len[0]:
             state_len[0] = len(text)
