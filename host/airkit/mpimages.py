@@ -170,8 +170,11 @@ class ImageLock:
     def load(self) -> dict:
         try:
             data = json.loads(self.path.read_text())
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             return {}
+        except IsADirectoryError:
+            raise InputError("the lock file %s is a folder: give the file (%s inside it) with --lock"
+                             % (self.path, LOCK_NAME))
         except (OSError, ValueError) as e:
             raise InputError("the lock file %s cannot be read (%s): fix or delete it (it is rebuilt on the next "
                              "download, trusting that download)" % (self.path, e))
@@ -179,7 +182,25 @@ class ImageLock:
         if not isinstance(images, dict):
             raise InputError("the lock file %s is not an airkit image lock: delete it or give another one with "
                              "--lock FILE" % self.path)
-        return images
+        out = {}
+        for name, e in images.items():
+            sha = e.get("sha256") if isinstance(e, dict) else None
+            if not isinstance(sha, str) or not re.fullmatch(r"[0-9a-fA-F]{64}", sha.strip()):
+                raise InputError("the lock file %s has no valid SHA-256 for %s (64 hex digits expected): fix that "
+                                 "entry or remove it (the next download is then trusted again)" % (self.path, name))
+            out[name] = dict(e, sha256=sha.strip().lower())     # PowerShell's Get-FileHash writes upper case
+        return out
+
+    def check_writable(self):
+        """Raise one sentence now when the lock file could not be written (before a download is wasted)."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=self.path.name + ".", suffix=".tmp")
+            os.close(fd)
+            os.unlink(tmp)
+        except OSError as e:
+            raise InputError("the lock file %s cannot be written (%s): give a lock file in a folder you can write "
+                             "with --lock FILE" % (self.path, os_reason(e, self.path.parent)))
 
     def get(self, name: str) -> dict | None:
         return self.load().get(name)
@@ -191,7 +212,7 @@ class ImageLock:
         return None
 
     def record(self, name: str, entry: dict):
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.check_writable()
         with _locked(self.path):
             images = self.load()
             old = images.get(name)
@@ -202,10 +223,16 @@ class ImageLock:
                               "file with a bundle so every board gets the same image. Written by airkit flash.",
                    "images": dict(sorted(images.items()))}
             fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=self.path.name + ".", suffix=".tmp")
-            with os.fdopen(fd, "w") as f:
-                json.dump(doc, f, indent=1)
-                f.write("\n")
-            os.replace(tmp, self.path)
+            try:
+                with os.fdopen(fd, "w") as f:
+                    json.dump(doc, f, indent=1)
+                    f.write("\n")
+                os.replace(tmp, self.path)
+            except OSError as e:
+                raise InputError("the lock file %s cannot be written (%s): give a lock file in a folder you can "
+                                 "write with --lock FILE" % (self.path, os_reason(e, self.path.parent)))
+            finally:
+                Path(tmp).unlink(missing_ok=True)
 
 
 class _locked:
@@ -316,8 +343,9 @@ class Images:
         self.cafile = cafile or ca_file()
         if self.cafile and not Path(self.cafile).is_file():
             raise InputError("the CA file %s does not exist: give the PEM file of the CA to trust" % self.cafile)
+        folder = bool(lock) and str(lock).endswith(("/", os.sep))       # --lock class/ : a folder, maybe new
         lock = Path(lock) if lock else default_lock()
-        self.lock = ImageLock(lock / LOCK_NAME if lock.is_dir() else lock)
+        self.lock = ImageLock(lock / LOCK_NAME if folder or lock.is_dir() else lock)
         self.bundle = Path(bundle) if bundle else None
         if self.bundle is not None and not self.bundle.is_dir():
             raise InputError("the bundle folder %s does not exist: make one with 'airkit flash bundle --out %s' "
@@ -379,12 +407,7 @@ class Images:
                 finally:
                     r.close()
                 if rel:
-                    cached.parent.mkdir(parents=True, exist_ok=True)
-                    fd, tmp = tempfile.mkstemp(dir=cached.parent, prefix=cached.name + ".", suffix=".tmp")
-                    with os.fdopen(fd, "w") as f:
-                        json.dump({"fetched": _now(), "page": safe_url(url),
-                                   "releases": [asdict(x) for x in rel]}, f, indent=1)
-                    os.replace(tmp, cached)
+                    self._save_listing(cached, url, rel)
                     return rel, None
                 if not cached.exists():
                     raise NetworkError("the download page %s lists no %s images: check the board profile's "
@@ -394,10 +417,33 @@ class Images:
                     raise
                 self.log("%s); showing the list saved earlier" % str(e).split("): ")[0])
         if cached.exists():
-            doc = json.loads(cached.read_text())
-            return [Release(**x) for x in doc["releases"]], doc.get("fetched")
+            try:
+                doc = json.loads(cached.read_text())
+                return [Release(**x) for x in doc["releases"]], doc.get("fetched")
+            except (OSError, ValueError, TypeError, KeyError, AttributeError):
+                cached.unlink(missing_ok=True)
+                raise NetworkError("the list of MicroPython versions for %s saved earlier was damaged (deleted) and "
+                                   "the download site is out of reach: run again with internet, or use "
+                                   "--firmware FILE / --bundle DIR" % board)
         raise NetworkError("no list of MicroPython versions for %s is saved yet and downloads are off: run "
                            "'airkit flash --list' once with internet, or use --firmware FILE / --bundle DIR" % board)
+
+    def _save_listing(self, cached: Path, url: str, rel: list[Release]):
+        """Keep the listing for offline use; a cache that cannot be written only loses that copy."""
+        tmp = None
+        try:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=cached.parent, prefix=cached.name + ".", suffix=".tmp")
+            with os.fdopen(fd, "w") as f:
+                json.dump({"fetched": _now(), "page": safe_url(url), "releases": [asdict(x) for x in rel]}, f,
+                          indent=1)
+            os.replace(tmp, cached)
+        except OSError as e:
+            self.log("the list of versions could not be saved for offline use in %s (%s); set AIRKIT_CACHE to a "
+                     "folder you can write" % (cached.parent, e.strerror or e))
+        finally:
+            if tmp:
+                Path(tmp).unlink(missing_ok=True)
 
     # -- one image --
     def resolve(self, profile: dict, version: str | None = None) -> Resolved:
@@ -405,6 +451,7 @@ class Images:
         board = board_id(profile)
         fw = profile.get("firmware") or {}
         version = check_version(profile, version)
+        self.check_cache()
         pinned = (fw.get("images") or {}).get(version) or {}
         lock_e = self.lock.find(board, version)
         bundle_e = self.bundle_lock.find(board, version) if self.bundle_lock else None
@@ -421,12 +468,24 @@ class Images:
             rel, _ = self.releases(profile)
             release = next((r for r in rel if r.version == version or r.version.startswith(version + ".g")), None)
             if release is None:
+                ok = [r.version for r in rel if release_tuple(r.version) >= release_tuple(fw.get("oldest") or "0")]
                 raise InputError("MicroPython %s is not published for %s (available: %s): pick one with "
-                                 "--version" % (version, board, ", ".join(r.version for r in rel[:6]) or "none"))
+                                 "--version" % (version, board, ", ".join(ok[:6]) or "none"))
             name, version = release.file, release.version
-        self.cache.mkdir(parents=True, exist_ok=True)
+        self.check_cache()
+        if not pinned.get("sha256") and not self.lock.get(name):
+            self.lock.check_writable()          # first use records the hash: fail before downloading
         with _locked(self.cache / name):         # one download per file, however many boards are flashing
             return self._fetch(profile, board, version, name, pinned)
+
+    def check_cache(self):
+        """The image cache must be a folder airkit can write; one sentence otherwise."""
+        try:
+            self.cache.mkdir(parents=True, exist_ok=True)
+            os.unlink(self._tmp(".write-test"))
+        except OSError as e:
+            raise InputError("the image cache %s cannot be used (%s): set AIRKIT_CACHE to a folder you can write"
+                             % (self.cache, os_reason(e, self.cache)))
 
     def _fetch(self, profile, board, version, name, pinned) -> Resolved:
         # Which hash must it have?
@@ -541,8 +600,15 @@ class Images:
     def make_bundle(self, profiles: list[dict], version: str | None, out: Path, force: bool = False) -> list[dict]:
         """Copy verified images for these profiles into OUT with a lock file (for --bundle DIR offline)."""
         out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except FileExistsError:
+            raise InputError("%s is a file, not a folder: give a folder for the bundle with --out DIR" % out)
+        except OSError as e:
+            raise InputError("the bundle folder %s cannot be made (%s): give a folder you can write with --out DIR"
+                             % (out, os_reason(e, out)))
         out_lock = ImageLock(out / LOCK_NAME)
+        out_lock.check_writable()
         rows = []
         for prof in profiles:
             res = self.resolve(prof, version)
@@ -552,8 +618,14 @@ class Images:
                                      "--force" % (out, dst.name))
             if not dst.exists() or sha256_path(dst) != res.sha256:
                 tmp = dst.with_name(dst.name + ".part")
-                shutil.copyfile(res.path, tmp)
-                os.replace(tmp, dst)
+                try:
+                    shutil.copyfile(res.path, tmp)
+                    os.replace(tmp, dst)
+                except OSError as e:
+                    raise InputError("%s could not be copied into the bundle %s (%s): free some space or use "
+                                     "another --out, and run again" % (dst.name, out, e.strerror or e))
+                finally:
+                    tmp.unlink(missing_ok=True)
             if not out_lock.get(dst.name):
                 out_lock.record(dst.name, {"board": board_id(prof), "version": res.version, "sha256": res.sha256,
                                            "size": dst.stat().st_size, "first_seen": _now()})
@@ -572,12 +644,27 @@ def check_version(profile: dict, version: str | None) -> str:
     if not version:
         raise InputError("board profile %s recommends no MicroPython version: give --version X (see "
                          "'airkit flash --list')" % profile.get("name"))
+    if not re.fullmatch(r"\d+\.\d+\.\d+(-preview[0-9a-z.]*)?", version):
+        raise InputError("'%s' is not a MicroPython version: give one like %s (the versions published for %s: "
+                         "'airkit flash --list --board %s')" % (version, rec or "1.28.0", profile.get("name"),
+                                                                profile.get("name")))
     oldest = fw.get("oldest")
     if oldest and release_tuple(version) < release_tuple(oldest):
         raise InputError("MicroPython %s is older than %s, the oldest airkit's firmware runs on for %s (%s): "
                          "pick %s or newer" % (version, oldest, profile.get("name"),
                                                fw.get("oldest_reason", "see the README"), oldest))
     return version
+
+
+def os_reason(e: OSError, folder: Path) -> str:
+    """Why a folder cannot be made or written, in words (a file in the way says which)."""
+    if isinstance(e, (FileExistsError, NotADirectoryError)):
+        p = Path(folder)
+        while p != p.parent and not p.exists():
+            p = p.parent
+        if p.exists() and not p.is_dir():
+            return "%s is a file, not a folder" % p
+    return e.strerror or str(e)
 
 
 def _reason(e: BaseException) -> str:

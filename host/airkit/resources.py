@@ -10,7 +10,6 @@ Every module asks here instead of building paths relative to its own file.
 
 from __future__ import annotations
 
-import json
 import os
 from importlib.resources import files
 from pathlib import Path
@@ -48,10 +47,15 @@ def board_names() -> list[str]:
 
 def load_profile(name: str) -> dict:
     """A board profile by name (e.g. ``esp32-devkitc``); ``InputError`` naming the known ones."""
-    path = boards_dir() / (name + ".json")
-    if not path.is_file():
+    from airkit.files import load_json_file
+
+    path = boards_dir() / ("%s.json" % name)
+    if not isinstance(name, str) or not name or "/" in name or "\\" in name or not path.is_file():
         raise InputError("unknown board '%s': use one of %s" % (name, ", ".join(board_names()) or "(none found)"))
-    return json.loads(path.read_text(encoding="utf-8"))
+    profile = load_json_file(str(path), "board profile")
+    if not isinstance(profile, dict) or not profile.get("chip"):
+        raise InputError("board profile %s names no chip: fix it (copy the closest file in %s)" % (path, boards_dir()))
+    return profile
 
 
 def config_from_profile(profile: dict) -> dict:

@@ -1,0 +1,202 @@
+"""`airkit flash` as a new user uses it, mistakes included: a wrong port, a wrong version, folders
+that cannot be written, a lock file edited by hand, Ctrl-C in the middle of a download, `--json`
+that must parse, library calls with wrong arguments. Each ends in one sentence and the README's
+exit code, with nothing lost and no traceback; a board that was running is left running."""
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from flash_helpers import CA, DownloadSite, merged_image, silent_port
+
+import airkit
+from airkit.cli import main
+from airkit.errors import InputError
+from airkit.mpimages import LOCK_NAME, Images
+from airkit.resources import load_profile
+
+FILE = "ESP32_GENERIC-20260410-v1.28.0.bin"
+RELEASES = [("20260410", "1.28.0"), ("20251209", "1.27.0"), ("20230426", "1.20.0")]
+
+
+@pytest.fixture
+def site(tmp_path, monkeypatch):
+    monkeypatch.setenv("AIRKIT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("AIRKIT_IMAGES_LOCK", raising=False)
+    with DownloadSite() as s:
+        s.add_board("ESP32_GENERIC", "ESP32", RELEASES)
+        monkeypatch.setenv("AIRKIT_FIRMWARE_URL", s.url)
+        monkeypatch.setenv("AIRKIT_CA_FILE", CA)
+        s.cache = tmp_path / "cache" / "firmware"
+        yield s
+
+
+def images(**kw):
+    kw.setdefault("progress", False)
+    kw.setdefault("log", lambda m: None)
+    return Images(**kw)
+
+
+def one_line(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err and err[-1].startswith("airkit: ") and "Traceback" not in "\n".join(err), err
+    return err[-1]
+
+
+@pytest.mark.parametrize("what", ["/dev/null", "a file", "a folder"])
+def test_a_port_that_is_no_serial_port_is_refused_before_anything_else(site, tmp_path, capsys, what):
+    port = {"/dev/null": "/dev/null", "a file": str(tmp_path / "notes.txt"), "a folder": str(tmp_path)}[what]
+    Path(tmp_path / "notes.txt").write_text("x")
+    t0 = time.monotonic()
+    assert main(["flash", "--port", port, "--board", "esp32-devkitc"]) == 2
+    msg = one_line(capsys)
+    assert "is not a serial port" in msg and "airkit ports" in msg and "--baud" not in msg
+    assert time.monotonic() - t0 < 5 and site.requests == []          # nothing downloaded for nothing
+    assert main(["flash", "--port", str(tmp_path / "ttyUSB7")]) == 3
+    assert "does not exist" in one_line(capsys)
+
+
+def test_json_output_is_only_json_esptool_talks_on_stderr(site, capsys):
+    with silent_port() as port:
+        rc = main(["flash", "--port", port, "--board", "esp32-devkitc", "--erase", "no", "--json"])
+    out, err = capsys.readouterr()
+    assert rc == 3 and out == "" and "Connecting" in err          # esptool's chatter is not on stdout
+    assert err.strip().splitlines()[-1].startswith("airkit: flashing")
+    assert main(["flash", "--list", "--board", "esp32-devkitc", "--json"]) == 0
+    json.loads(capsys.readouterr().out)
+
+
+def test_a_board_running_micropython_gets_the_boot_remedy_and_keeps_measuring(site, tmp_path, capsys):
+    """No auto-reset into the bootloader (the virtual board has none): the probe that found MicroPython
+    stopped the station, so it is reset, and the user is told about the BOOT button, not the cable."""
+    from toolkit_helpers import RunningBoard
+
+    img = tmp_path / "fw.bin"
+    img.write_bytes(merged_image("ESP32"))
+    with RunningBoard(tmp_path, "f1", config={"device": {"id": "f1"}}, extra={"speed": 600}) as b:
+        assert b.wait_line(lambda ln: ln.startswith("reading "), timeout=30)
+        rc = main(["flash", "--port", b.port, "--board", "esp32-devkitc", "--firmware", str(img), "--json"])
+        out, err = capsys.readouterr()
+        assert rc == 3, err
+        last = err.strip().splitlines()[-1]
+        assert "hold the BOOT button" in last and "Traceback" not in err and "b''" not in out + err
+        assert out == ""
+        n = len(b.board.lines)
+        assert b.wait_line(lambda ln: ln.startswith("reading "), timeout=30, start=n), b.board.lines[-5:]
+
+
+@pytest.mark.parametrize("version", ["abc", "latest", "1.2.3.4"])
+def test_a_word_is_not_a_version(site, version):
+    with pytest.raises(InputError, match="'%s' is not a MicroPython version: give one like 1.28.0" % version):
+        images().resolve(load_profile("esp32-devkitc"), version)
+    assert site.requests == []
+
+
+def test_an_unpublished_version_suggests_only_usable_ones(site):
+    with pytest.raises(InputError, match=r"1\.99\.0 is not published") as e:
+        images().resolve(load_profile("esp32-devkitc"), "1.99.0")
+    assert "1.28.0" in str(e.value) and "1.20.0" not in str(e.value)        # 1.20 is too old for airkit
+
+
+def test_cache_and_lock_that_cannot_be_written(site, tmp_path, monkeypatch, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    monkeypatch.setenv("AIRKIT_CACHE", str(blocker / "cache"))
+    with silent_port() as port:
+        assert main(["flash", "--port", port, "--board", "esp32-devkitc", "--erase", "no"]) == 2
+        msg = one_line(capsys)
+        assert "image cache" in msg and "is a file, not a folder" in msg and "AIRKIT_CACHE" in msg
+        assert site.downloads(FILE) == 0
+        monkeypatch.setenv("AIRKIT_CACHE", str(tmp_path / "cache"))
+        assert main(["flash", "--port", port, "--board", "esp32-devkitc", "--erase", "no",
+                     "--lock", str(blocker / LOCK_NAME)]) == 2
+        msg = one_line(capsys)
+        assert "lock file" in msg and "cannot be written" in msg and "--lock FILE" in msg
+        assert site.downloads(FILE) == 0                       # refused before a download was wasted
+    assert main(["flash", "bundle", "--out", str(blocker), "--board", "esp32-devkitc"]) == 2
+    assert "is a file, not a folder" in one_line(capsys) and blocker.read_text() == "x"
+    assert main(["flash", "bundle", "--out", str(blocker / "b"), "--board", "esp32-devkitc"]) == 2
+    assert "cannot be made" in one_line(capsys) and site.downloads(FILE) == 0
+
+
+def test_lock_folder_given_with_a_slash_is_made(site, tmp_path):
+    folder = tmp_path / "class"
+    images(lock=str(folder) + os.sep).resolve(load_profile("esp32-devkitc"))
+    assert (folder / LOCK_NAME).is_file()
+
+
+def test_a_lock_file_edited_by_hand(site, tmp_path, capsys):
+    lock = tmp_path / LOCK_NAME
+    res = images(lock=lock).resolve(load_profile("esp32-devkitc"))
+    doc = json.loads(lock.read_text())
+    # A SHA-256 pasted from PowerShell's Get-FileHash is upper case: the same hash, accepted.
+    doc["images"][FILE]["sha256"] = res.sha256.upper()
+    lock.write_text(json.dumps(doc))
+    again = images(lock=lock).resolve(load_profile("esp32-devkitc"))
+    assert (again.trust, again.source) == ("lock", "cache") and again.path.exists()
+    for bad in ("abc", {"board": "ESP32_GENERIC", "version": "1.28.0"}, {"sha256": "12ab"}, ["x"]):
+        doc["images"][FILE] = bad
+        lock.write_text(json.dumps(doc))
+        with pytest.raises(InputError, match="has no valid SHA-256 for %s .*fix that entry or remove it" % FILE):
+            images(lock=lock).resolve(load_profile("esp32-devkitc"))
+    with silent_port() as port:
+        assert main(["flash", "--port", port, "--board", "esp32-devkitc", "--lock", str(lock)]) == 2
+    assert "no valid SHA-256" in one_line(capsys)
+    assert again.path.exists() and site.downloads(FILE) == 1         # nothing deleted, nothing fetched again
+
+
+def test_ctrl_c_during_a_download_keeps_nothing_half_done(site, tmp_path):
+    site.slow[FILE] = 0.2                         # about 4 s for the image
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    out = tmp_path / "stick"
+    proc = subprocess.Popen([sys.executable, "-m", "airkit.cli", "flash", "bundle", "--out", str(out),
+                             "--board", "esp32-devkitc"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # even under nohup
+    try:
+        deadline = time.monotonic() + 60
+        while not list(site.cache.glob("*.part")) and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        assert list(site.cache.glob("*.part")), "the download never started"
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    assert proc.returncode == 130 and err.strip().splitlines()[-1] == "airkit: interrupted", err
+    assert "Traceback" not in err
+    assert [p.name for p in site.cache.iterdir() if p.is_file()] == []    # no part file, no image, no lock
+    assert not any(p.suffix == ".bin" for p in out.glob("*"))
+
+
+def test_library_calls_with_wrong_arguments_are_one_sentence(site, tmp_path):
+    with pytest.raises(InputError, match="unknown board 'None'"):
+        airkit.load_profile(None)
+    with pytest.raises(InputError, match="no port given"):
+        airkit.flash.identify(None)
+    with silent_port() as port:
+        t0 = time.monotonic()
+        with pytest.raises(InputError, match="firmware file .*nothing.bin does not exist"):
+            airkit.flash.flash_board(port, "esp32-devkitc", tmp_path / "nothing.bin")
+        assert time.monotonic() - t0 < 2              # the image is checked before esptool's connect attempts
+        with pytest.raises(InputError, match="needs a board profile"):
+            airkit.flash.flash_board(port, {"name": "x"}, tmp_path / "nothing.bin")
+    path, version, sha = airkit.flash.resolve_image("esp32-devkitc")          # a board name is enough
+    assert version == "1.28.0" and sha == hashlib.sha256(site.files[FILE]).hexdigest()
+
+
+def test_a_broken_board_profile_is_one_sentence(tmp_path, monkeypatch):
+    monkeypatch.setenv("AIRKIT_BOARDS_DIR", str(tmp_path))
+    (tmp_path / "mine.json").write_text('{"chip": "ESP32",')
+    with pytest.raises(InputError, match="board profile file .*mine.json is not valid JSON"):
+        load_profile("mine")
+    (tmp_path / "mine.json").write_text('{"name": "mine"}')
+    with pytest.raises(InputError, match="names no chip"):
+        load_profile("mine")
