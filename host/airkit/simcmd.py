@@ -202,9 +202,9 @@ def check_args(args):
     """Refuse, in one sentence, options the virtual board would crash or hang on."""
     from airkit.vboard import parse_iso
 
-    if args.hours < 0:
+    if not args.hours >= 0 or args.hours == float("inf"):       # nan and inf too
         raise InputError("--hours must be 0 (run until stopped) or more, not %g" % args.hours)
-    if args.speed is not None and args.speed < 0:
+    if args.speed is not None and (not args.speed >= 0 or args.speed == float("inf")):
         raise InputError("--speed must be 0 (as fast as possible) or more, not %g" % args.speed)
     if args.ticks_start < 0:
         raise InputError("--ticks-start must be 0 or more, not %d" % args.ticks_start)
