@@ -200,3 +200,22 @@ def test_a_broken_board_profile_is_one_sentence(tmp_path, monkeypatch):
     (tmp_path / "mine.json").write_text('{"name": "mine"}')
     with pytest.raises(InputError, match="names no chip"):
         load_profile("mine")
+
+
+@pytest.mark.parametrize("url", ["https://", "https:///firmware", "https://teacher:S3cret@localhost:99999",
+                                 "https://teacher:S3cret@local host"])
+def test_a_malformed_download_site_is_wrong_input_not_no_network(site, capsys, url):
+    assert main(["flash", "--list", "--board", "esp32-devkitc", "--base-url", url]) == 2
+    msg = one_line(capsys)
+    assert "is not a valid URL" in msg and "S3cret" not in msg and "without internet" not in msg
+
+
+def test_a_ca_file_that_is_no_pem_and_a_site_without_the_page(site, tmp_path, capsys):
+    der = tmp_path / "proxy-ca.cer"
+    der.write_bytes(b"0\x82\x03\x1a0\x82\x02\x02\xa0\x03\x02\x01\x02" + bytes(200))    # DER, as Windows exports
+    assert main(["flash", "--list", "--board", "esp32-devkitc", "--ca-file", str(der)]) == 2
+    assert "holds no PEM certificate" in one_line(capsys)
+    assert main(["flash", "--list", "--board", "esp32-devkitc", "--base-url",
+                 site.url.replace("https://", "https://teacher:S3cret@") + "/mirror"]) == 4
+    msg = one_line(capsys)
+    assert "has no download page" in msg and "--base-url" in msg and "S3cret" not in msg

@@ -68,8 +68,8 @@ def default_lock() -> Path:
 def safe_url(url: str) -> str:
     """The URL without user:password@ (never printed or logged)."""
     p = urlsplit(url)
-    if p.username or p.password:
-        p = p._replace(netloc=p.hostname + (":%d" % p.port if p.port else ""))
+    if "@" in p.netloc:
+        p = p._replace(netloc=p.netloc.rsplit("@", 1)[-1])
     return urlunsplit(p)
 
 
@@ -336,13 +336,22 @@ class Images:
                  bundle: str | Path | None = None, allow_download: bool = True, progress: bool = True,
                  log=None):
         self.base = (base or base_url()).rstrip("/")
-        if urlsplit(self.base).scheme != "https":
+        parts = urlsplit(self.base)
+        if parts.scheme != "https":
             raise InputError("the download site %s is not https://: images are only fetched over HTTPS with a "
                              "verified certificate (give an https:// URL, and its CA with --ca-file if needed)"
                              % safe_url(self.base))
+        try:
+            parts.port                          # a port that is not a number or above 65535 raises here
+            ok = bool(parts.hostname) and not any(c.isspace() for c in self.base)
+        except ValueError:
+            ok = False
+        if not ok:
+            raise InputError("the download site %s is not a valid URL: give one like https://micropython.org "
+                             "(--base-url or AIRKIT_FIRMWARE_URL)" % ("'%s'" % safe_url(self.base)))
         self.cafile = cafile or ca_file()
-        if self.cafile and not Path(self.cafile).is_file():
-            raise InputError("the CA file %s does not exist: give the PEM file of the CA to trust" % self.cafile)
+        if self.cafile:
+            check_ca_file(self.cafile)
         folder = bool(lock) and str(lock).endswith(("/", os.sep))       # --lock class/ : a folder, maybe new
         lock = Path(lock) if lock else default_lock()
         self.lock = ImageLock(lock / LOCK_NAME if folder or lock.is_dir() else lock)
@@ -367,7 +376,7 @@ class Images:
             self._session = s
         return self._session
 
-    def _get(self, url: str, stream: bool = False):
+    def _get(self, url: str, stream: bool = False, not_found: str | None = None):
         import requests
 
         try:
@@ -382,6 +391,9 @@ class Images:
             raise NetworkError("cannot reach %s (%s): without internet, flash a .bin you already have with "
                                "--firmware FILE, or a bundle made on a connected computer with --bundle DIR"
                                % (urlsplit(url).netloc.rsplit("@", 1)[-1], _reason(e)))
+        if r.status_code == 404 and not_found:
+            r.close()
+            raise NetworkError(not_found)
         if r.status_code != 200:
             r.close()
             raise NetworkError("%s answered HTTP %d for %s: check the version with 'airkit flash --list', or use "
@@ -401,7 +413,10 @@ class Images:
         if self.allow_download:
             try:
                 url = self.page_url((profile.get("micropython") or {}).get("port") or board)
-                r = self._get(url)
+                r = self._get(url, not_found="%s has no download page %s: check --base-url (the download "
+                                             "site, e.g. https://micropython.org) and the board profile's "
+                                             "micropython.port" % (urlsplit(url).netloc.rsplit("@", 1)[-1],
+                                                                   safe_url(url)))
                 try:
                     rel = parse_listing(r.text, board, safe_url(url))
                 finally:
@@ -632,6 +647,19 @@ class Images:
             rows.append({"board": prof.get("name"), "version": res.version, "file": dst.name, "sha256": res.sha256,
                          "trust": res.trust})
         return rows
+
+
+def check_ca_file(path: str):
+    """The CA file must exist and hold PEM certificates (else every download fails with a vague TLS error)."""
+    import ssl
+
+    if not Path(path).is_file():
+        raise InputError("the CA file %s does not exist: give the PEM file of the CA to trust" % path)
+    try:
+        ssl.create_default_context(cafile=path)
+    except (ssl.SSLError, ValueError, UnicodeDecodeError):
+        raise InputError("the CA file %s holds no PEM certificate (-----BEGIN CERTIFICATE-----): export the CA "
+                         "of your school's proxy as PEM (Base64) and give that file" % path)
 
 
 def check_version(profile: dict, version: str | None) -> str:
