@@ -219,3 +219,14 @@ def test_a_ca_file_that_is_no_pem_and_a_site_without_the_page(site, tmp_path, ca
                  site.url.replace("https://", "https://teacher:S3cret@") + "/mirror"]) == 4
     msg = one_line(capsys)
     assert "has no download page" in msg and "--base-url" in msg and "S3cret" not in msg
+
+
+def test_list_offline_with_a_bundle_shows_what_the_bundle_holds(site, tmp_path, monkeypatch, capsys):
+    stick = tmp_path / "stick"
+    assert main(["flash", "bundle", "--out", str(stick), "--board", "esp32-devkitc", "--json"]) == 0
+    json.loads(capsys.readouterr().out)
+    monkeypatch.setenv("AIRKIT_CACHE", str(tmp_path / "classroom-pc"))
+    monkeypatch.setenv("AIRKIT_FIRMWARE_URL", "https://localhost:9")       # no internet in the classroom
+    assert main(["flash", "--list", "--board", "esp32-devkitc", "--bundle", str(stick), "--json"]) == 0
+    (b,) = json.loads(capsys.readouterr().out)
+    assert [v["version"] for v in b["versions"]] == ["1.28.0"] and b["offline_since"] == "bundle %s" % stick

@@ -413,7 +413,7 @@ def run(args) -> int:
             profiles = [choose_profile(args.port, identify(args.port)["chip"], interactive)]
         else:
             profiles = all_profiles()
-        return list_versions(_images(args, progress=False, log=log), profiles, args.json)
+        return list_versions(_images(args, bundle=args.bundle, progress=False, log=log), profiles, args.json)
     if not args.port:
         raise InputError("say which board to flash with --port PORT (see 'airkit ports'), or use --list / "
                          "'airkit flash bundle --out DIR'")
@@ -493,7 +493,8 @@ def list_versions(images, profiles: list[dict], as_json: bool) -> int:
     for b in out:
         title = "%s (%s)" % (b["board"], b["micropython_board"])
         if b["offline_since"]:
-            title += " - offline, list saved %s" % b["offline_since"]
+            title += (" - in %s" if b["offline_since"].startswith("bundle ") else " - offline, list saved %s") \
+                % b["offline_since"]
         t = Table(title=title, title_justify="left")
         for col in ("version", "date", "notes"):
             t.add_column(col)

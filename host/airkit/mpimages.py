@@ -135,6 +135,14 @@ class _Links(HTMLParser):
                     self.hrefs.append(v)
 
 
+def _release(m: re.Match, name: str, url: str) -> Release:
+    """A Release from a FILE_RE match of an image's file name."""
+    d, v = m.group("date"), m.group("version")
+    if re.match(r"\d+\.\d+(-|$)", v):
+        v = v.replace("-", ".0-", 1) if "-" in v else v + ".0"       # v1.18 -> 1.18.0, as users write it
+    return Release(v, name, url, "%s-%s-%s" % (d[:4], d[4:6], d[6:]))
+
+
 def parse_listing(html: str, board: str, page_url: str) -> list[Release]:
     """The .bin images of one board (exact id, variant included) linked from a download page.
 
@@ -152,10 +160,7 @@ def parse_listing(html: str, board: str, page_url: str) -> list[Release]:
         if not m or m.group("board") != board or name in seen:
             continue
         seen.add(name)
-        d, v = m.group("date"), m.group("version")
-        if re.match(r"\d+\.\d+(-|$)", v):
-            v = v.replace("-", ".0-", 1) if "-" in v else v + ".0"       # v1.18 -> 1.18.0, as users write it
-        out.append(Release(v, name, urljoin(page_url, href), "%s-%s-%s" % (d[:4], d[4:6], d[6:])))
+        out.append(_release(m, name, urljoin(page_url, href)))
     out.sort(key=lambda r: version_key(r.version), reverse=True)
     return out
 
@@ -440,6 +445,8 @@ class Images:
                 raise NetworkError("the list of MicroPython versions for %s saved earlier was damaged (deleted) and "
                                    "the download site is out of reach: run again with internet, or use "
                                    "--firmware FILE / --bundle DIR" % board)
+        if self.bundle is not None:
+            return self._bundle_releases(board), "bundle %s" % self.bundle
         raise NetworkError("no list of MicroPython versions for %s is saved yet and downloads are off: run "
                            "'airkit flash --list' once with internet, or use --firmware FILE / --bundle DIR" % board)
 
@@ -459,6 +466,16 @@ class Images:
         finally:
             if tmp:
                 Path(tmp).unlink(missing_ok=True)
+
+    def _bundle_releases(self, board: str) -> list[Release]:
+        """What a bundle holds for a board (its files, as the download site names them)."""
+        out = []
+        for f in sorted(self.bundle.glob("%s-*.bin" % board)):
+            m = FILE_RE.match(f.name)
+            if m and m.group("board") == board:
+                out.append(_release(m, f.name, str(f)))
+        out.sort(key=lambda r: version_key(r.version), reverse=True)
+        return out
 
     # -- one image --
     def resolve(self, profile: dict, version: str | None = None) -> Resolved:
