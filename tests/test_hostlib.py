@@ -342,3 +342,16 @@ def test_readme_scenario_example_passes_the_scenario_check():
     example = json.loads(block[:block.index("```")])
     assert check_scenario(example) is example
     assert check_scenario(json.loads((ROOT / "examples" / "faults.json").read_text()))
+
+
+def test_the_docstrings_virtual_board_example_measures(tmp_path):
+    """The public API's example, as written (it once gave a board with no config: safe mode, 0 readings)."""
+    import airkit as api
+
+    line = next(ln for ln in api.__doc__.splitlines() if "airkit.VirtualBoard(" in ln)
+    call = re.search(r"airkit\.VirtualBoard\(.*\)", line.split("#")[0]).group(0)
+    board = eval(call.replace('"/tmp/vb"', repr(str(tmp_path / "vb"))), {"airkit": api})
+    board.run()
+    assert len(board.readings()) >= 10
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert "airkit.VirtualBoard(dir, config=" in readme
