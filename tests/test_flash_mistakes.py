@@ -230,3 +230,14 @@ def test_list_offline_with_a_bundle_shows_what_the_bundle_holds(site, tmp_path, 
     assert main(["flash", "--list", "--board", "esp32-devkitc", "--bundle", str(stick), "--json"]) == 0
     (b,) = json.loads(capsys.readouterr().out)
     assert [v["version"] for v in b["versions"]] == ["1.28.0"] and b["offline_since"] == "bundle %s" % stick
+
+
+def test_readme_names_where_the_cache_and_lock_are(monkeypatch):
+    from airkit.mpimages import cache_dir, default_lock
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    monkeypatch.delenv("AIRKIT_CACHE", raising=False)
+    monkeypatch.delenv("AIRKIT_IMAGES_LOCK", raising=False)
+    assert cache_dir() == Path.home() / ".cache" / "airkit" / "firmware" and "~/.cache/airkit/firmware/" in readme
+    assert default_lock().parent == cache_dir() and "$AIRKIT_CACHE/firmware/" in readme
+    assert "with `--bundle DIR`,\n     what the bundle holds" in readme
