@@ -188,6 +188,8 @@ def test_library_calls_with_wrong_arguments_are_one_sentence(site, tmp_path):
         assert time.monotonic() - t0 < 2              # the image is checked before esptool's connect attempts
         with pytest.raises(InputError, match="needs a board profile"):
             airkit.flash.flash_board(port, {"name": "x"}, tmp_path / "nothing.bin")
+        with pytest.raises(InputError, match="is a folder: give the path of the .bin file"):
+            airkit.flash.flash_board(port, "esp32-devkitc", tmp_path)
     path, version, sha = airkit.flash.resolve_image("esp32-devkitc")          # a board name is enough
     assert version == "1.28.0" and sha == hashlib.sha256(site.files[FILE]).hexdigest()
 

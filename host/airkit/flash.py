@@ -73,6 +73,17 @@ def check_image_for_chip(path: Path, chip_name: str):
                         % (path.name, chip_for_id(cid) or "chip id %d" % cid, chip_name, chip_name))
 
 
+def firmware_file(path) -> Path:
+    """The .bin the user gave, or one sentence saying why it is not one."""
+    image = Path(path)
+    if image.is_dir():
+        raise InputError("%s is a folder: give the path of the .bin file to flash (or --bundle %s for a bundle "
+                         "made by 'airkit flash bundle')" % (image, image))
+    if not image.is_file():
+        raise InputError("firmware file %s does not exist: give the path of a downloaded .bin" % image)
+    return image
+
+
 def flash_offset(profile: dict, chip_name: str | None = None) -> int:
     """The offset from the profile, cross-checked with esptool's table for the chip."""
     chip_name = chip_name or profile["chip"]
@@ -223,9 +234,7 @@ def flash_board(port: str, profile: dict | str, image: Path | str, erase: bool =
     if not isinstance(profile, dict) or not profile.get("chip"):
         raise InputError("flash_board needs a board profile (airkit.load_profile(NAME)) or a board name, not %r"
                          % (profile,))
-    image = Path(image)
-    if not image.is_file():
-        raise InputError("firmware file %s does not exist: give the path of a downloaded .bin" % image)
+    image = firmware_file(image)
     expected = profile["chip"]
     check_image_for_chip(image, expected)
     check_port(port)
@@ -421,9 +430,7 @@ def run(args) -> int:
     profile = load_profile(args.board) if args.board else None
     image = None
     if args.firmware:
-        image = Path(args.firmware)
-        if not image.is_file():
-            raise InputError("firmware file %s does not exist: give the path of a downloaded .bin" % args.firmware)
+        image = firmware_file(args.firmware)
         version, sha, trust = "file", _sha256(image), "given file"
         if profile:
             check_image_for_chip(image, profile["chip"])
