@@ -243,3 +243,14 @@ def test_readme_names_where_the_cache_and_lock_are(monkeypatch):
     assert cache_dir() == Path.home() / ".cache" / "airkit" / "firmware" and "~/.cache/airkit/firmware/" in readme
     assert default_lock().parent == cache_dir() and "$AIRKIT_CACHE/firmware/" in readme
     assert "with `--bundle DIR`,\n     what the bundle holds" in readme
+
+
+def test_flash_usage_shows_the_three_ways_to_call_it(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["flash", "--help"])
+    out = capsys.readouterr().out
+    assert e.value.code == 0
+    usage = out.split("\n\n")[0]
+    # argparse's own usage ended in a bare 'bundle ...', as if every flash needed the bundle sub-command
+    assert usage.startswith("usage: airkit flash --port PORT") and "airkit flash --list" in usage
+    assert "airkit flash bundle --out DIR" in usage and not usage.rstrip().endswith("bundle ...")

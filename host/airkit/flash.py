@@ -282,6 +282,10 @@ def register(sub):
     import argparse
 
     p = sub.add_parser("flash", help="install the official MicroPython image on a board (esptool), verified",
+                       usage="airkit flash --port PORT [--board NAME] [--version X | --firmware FILE] "
+                             "[--bundle DIR] [options]\n"
+                             "       airkit flash --list [--board NAME | --port PORT] [--bundle DIR] [--json]\n"
+                             "       airkit flash bundle --out DIR [--board NAME ...] [--version X]",
                        description="Detect the chip with esptool, pick the board profile (asks when several fit), "
                                    "download the recommended official MicroPython image over HTTPS (certificate "
                                    "checked), verify it (SHA-256 pinned in boards/, else the lock file "
