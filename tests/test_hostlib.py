@@ -139,6 +139,18 @@ def test_no_command_and_unknown_command():
     assert proc.returncode == 0 and proc.stdout.startswith("airkit ")
 
 
+
+def test_an_unknown_option_names_the_command_it_was_given_to():
+    """argparse printed the top-level usage ('airkit [-h] [--version] COMMAND ...') for a command's typo."""
+    for argv, cmd in ((["flash", "--list", "--jsn"], "airkit flash"),
+                      (["pms", "decode", "x.bin", "--jsn"], "airkit pms decode"),
+                      (["sim", "--hours", "1", "extra"], "airkit sim")):
+        proc = airkit(*argv)
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stderr.strip().splitlines() == ["airkit: '%s' does not know %s: see '%s --help'"
+                                                    % (cmd, argv[-1], cmd)]
+
+
 def test_readme_exit_codes_match_the_error_tree_and_behaviour(tmp_path):
     from airkit import errors
 
