@@ -13,34 +13,16 @@ import time
 from pathlib import Path
 
 import pytest
-from flash_helpers import CA, DownloadSite, merged_image, silent_port
+from flash_helpers import merged_image, silent_port
 
 import airkit
 from airkit.cli import main
 from airkit.errors import InputError
-from airkit.mpimages import LOCK_NAME, Images
+from airkit.mpimages import LOCK_NAME
 from airkit.resources import load_profile
 
-FILE = "ESP32_GENERIC-20260410-v1.28.0.bin"
-RELEASES = [("20260410", "1.28.0"), ("20251209", "1.27.0"), ("20230426", "1.20.0")]
-
-
-@pytest.fixture
-def site(tmp_path, monkeypatch):
-    monkeypatch.setenv("AIRKIT_CACHE", str(tmp_path / "cache"))
-    monkeypatch.delenv("AIRKIT_IMAGES_LOCK", raising=False)
-    with DownloadSite() as s:
-        s.add_board("ESP32_GENERIC", "ESP32", RELEASES)
-        monkeypatch.setenv("AIRKIT_FIRMWARE_URL", s.url)
-        monkeypatch.setenv("AIRKIT_CA_FILE", CA)
-        s.cache = tmp_path / "cache" / "firmware"
-        yield s
-
-
-def images(**kw):
-    kw.setdefault("progress", False)
-    kw.setdefault("log", lambda m: None)
-    return Images(**kw)
+# The loopback download site and the Images helper of the image tests (same site, same files).
+from test_flash_images import FILE, images, site  # noqa: E402,F401  (site is a fixture)
 
 
 def one_line(capsys) -> str:
