@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -405,6 +406,11 @@ def has_micropython(port: str) -> bool:
             return False
         link.reset()
         link.close()
+        # A board on native USB (S2/S3/C3) leaves and re-enters the USB bus when it resets: give it
+        # a moment to come back before esptool opens the port (bounded; esptool explains a missing port).
+        t_end = time.monotonic() + 5
+        while "://" not in port and not os.path.exists(port) and time.monotonic() < t_end:
+            time.sleep(0.1)
         return True
 
 
