@@ -236,3 +236,20 @@ def test_flash_usage_shows_the_three_ways_to_call_it(capsys):
     # argparse's own usage ended in a bare 'bundle ...', as if every flash needed the bundle sub-command
     assert usage.startswith("usage: airkit flash --port PORT") and "airkit flash --list" in usage
     assert "airkit flash bundle --out DIR" in usage and not usage.rstrip().endswith("bundle ...")
+
+
+def test_ctrl_c_while_writing_says_the_board_needs_flashing_again(tmp_path, capsys, monkeypatch):
+    import airkit.flash as fl
+
+    def interrupted(*a, **kw):            # esptool's write_flash, stopped by Ctrl-C half-way
+        raise KeyboardInterrupt
+
+    img = tmp_path / "fw.bin"
+    img.write_bytes(merged_image("ESP32"))
+    monkeypatch.setattr(fl, "flash_board", interrupted)
+    with silent_port() as port:
+        assert main(["flash", "--port", port, "--board", "esp32-devkitc", "--firmware", str(img),
+                     "--erase", "yes"]) == 130
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["airkit: interrupted while flashing %s: the board may hold a half-written image; run "
+                   "'airkit flash --port %s' again before using it" % (port, port)]

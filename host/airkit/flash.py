@@ -459,7 +459,12 @@ def run(args) -> int:
         else:
             check_image_for_chip(image, profile["chip"])
     t0 = time.monotonic()
-    res = flash_board(args.port, profile, image, erase=erase, baud=args.baud, log=log, micropython_seen=seen)
+    try:
+        res = flash_board(args.port, profile, image, erase=erase, baud=args.baud, log=log, micropython_seen=seen)
+    except KeyboardInterrupt:
+        print("airkit: interrupted while flashing %s: the board may hold a half-written image; run 'airkit flash "
+              "--port %s' again before using it" % (args.port, args.port), file=sys.stderr)
+        return 130
     res.update(version=version, seconds=round(time.monotonic() - t0, 1), trust=trust, board=profile["name"])
     if args.json:
         print(json.dumps(res))
