@@ -367,3 +367,17 @@ def test_the_docstrings_virtual_board_example_measures(tmp_path):
     assert len(board.readings()) >= 10
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     assert "airkit.VirtualBoard(dir, config=" in readme
+
+
+def test_library_calls_take_paths_and_lists(tmp_path):
+    """A Python caller passes Path objects and lists of ports (a Path crashed fit/apply with a TypeError)."""
+    import airkit
+
+    with pytest.raises(airkit.AirkitError, match="nope.csv"):
+        airkit.fit(tmp_path / "nope.csv", tmp_path / "ref.csv")
+    with pytest.raises(airkit.AirkitError, match="m.json"):
+        airkit.apply(tmp_path / "m.json", tmp_path / "nope.csv", out=tmp_path / "o.csv")
+    (tmp_path / "class.csv").write_text("device_id,name,wifi_ssid,wifi_password\nlib-01,Library,lab,pw-123456\n")
+    port = str(tmp_path / "ttyUSB0")
+    with pytest.raises(airkit.AirkitError, match="listed twice"):
+        airkit.provision_class(tmp_path / "class.csv", ports=[port, port])
