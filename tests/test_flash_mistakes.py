@@ -253,3 +253,10 @@ def test_ctrl_c_while_writing_says_the_board_needs_flashing_again(tmp_path, caps
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["airkit: interrupted while flashing %s: the board may hold a half-written image; run "
                    "'airkit flash --port %s' again before using it" % (port, port)]
+
+
+def test_board_names_as_people_type_them():
+    assert load_profile("ESP32-DevKitC")["name"] == "esp32-devkitc"
+    assert load_profile("esp32-devkitc.json")["name"] == "esp32-devkitc"     # tab completion in boards/
+    with pytest.raises(InputError, match=r"unknown board 'esp32-devkit' \(did you mean esp32-devkitc\?\): use one"):
+        load_profile("esp32-devkit")
