@@ -122,6 +122,9 @@ def test_a_lock_file_edited_by_hand(site, tmp_path, capsys):
     lock.write_text(json.dumps(doc))
     again = images(lock=lock).resolve(load_profile("esp32-devkitc"))
     assert (again.trust, again.source) == ("lock", "cache") and again.path.exists()
+    # Saved again by Windows Notepad: UTF-8 with a byte-order mark, CRLF line ends.
+    lock.write_bytes(b"\xef\xbb\xbf" + json.dumps(doc, indent=1).replace("\n", "\r\n").encode())
+    assert images(lock=lock).resolve(load_profile("esp32-devkitc")).trust == "lock"
     for bad in ("abc", {"board": "ESP32_GENERIC", "version": "1.28.0"}, {"sha256": "12ab"}, ["x"]):
         doc["images"][FILE] = bad
         lock.write_text(json.dumps(doc))

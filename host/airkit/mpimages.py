@@ -174,7 +174,7 @@ class ImageLock:
 
     def load(self) -> dict:
         try:
-            data = json.loads(self.path.read_text())
+            data = json.loads(self.path.read_text(encoding="utf-8-sig"))
         except (FileNotFoundError, NotADirectoryError):
             return {}
         except IsADirectoryError:
