@@ -10,6 +10,18 @@ cal_fit_1000_device_years_s / _peak_mb
                            with the closed-form candidates (airkit.calibrate.fleet); run in a child
                            process, peak resident memory from getrusage   target <= 60 s, <= 4 GB
 cal_report_s               HTML report + 4 PNGs for the one-device year
+cal_daily_pa_forward_rmse  forward (fit on a past window, predict later days) RMSE of the chosen model on the
+                           same data, ug/m3: the score the correction has after the co-location
+cal_forward_realised_over_reported_<dataset>
+                           every shared co-location dataset: the tool sees only the first weeks (21-28 days per
+                           device), reports its forward RMSE for the rest of the record; the realised RMSE of the
+                           fitted correction (24-h means) on the rest over the reported one   goal 0.8 .. 1.25
+cal_forward_realised_over_reported   the worst dataset (furthest from 1)
+cal_forward_interval_coverage        fraction of devices whose realised RMSE lies in the reported 95 % interval
+                                     (goal: all)
+cal_forward_rmse_<dataset> / cal_forward_ols_rmse_<dataset> / cal_forward_epa_rmse_<dataset>
+                           realised RMSE on the rest: the chosen correction, OLS on PM + RH fitted on the same
+                           weeks, EPA 2021 US-wide
 """
 
 import json
@@ -21,7 +33,10 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "colocation"
+# ../shared beside the checkout (for a worktree under wt/, one level further up)
+SHARED = next((p / "shared" / "data" / "colocation" for p in Path(__file__).resolve().parents[1:4]
+               if (p / "shared" / "data" / "colocation").is_dir()),
+              Path(__file__).resolve().parents[2] / "shared" / "data" / "colocation")
 
 CHILD = r"""
 import json, resource, sys, time
@@ -51,8 +66,121 @@ def _daily_pa():
     print("  daily PA: chosen %s, held-out RMSE %.3f vs EPA 2021 %.3f on %d rows (ratio %.2f)"
           % (chosen, m[chosen]["heldout"]["rmse"], m["epa_2021"]["heldout"]["rmse"], m[chosen]["heldout"]["n"],
              m[chosen]["heldout"]["rmse"] / m["epa_2021"]["heldout"]["rmse"]))
-    return {"cal_daily_pa_rmse": round(m[chosen]["heldout"]["rmse"], 3),
+    fw = res.summary["forward"]["models"].get(chosen, {}).get("rmse")
+    print("  daily PA: forward RMSE of %s %.3f (EPA 2021 %.3f)" % (chosen, fw, res.summary["forward"]["models"]
+                                                                  ["epa_2021"]["rmse"]))
+    return {"cal_daily_pa_forward_rmse": round(fw, 3),
+            "cal_daily_pa_rmse": round(m[chosen]["heldout"]["rmse"], 3),
             "cal_daily_pa_epa_rmse": round(m["epa_2021"]["heldout"]["rmse"], 3)}
+
+
+def _datasets():
+    """(name, pairs) for every shared co-location dataset, paired as a user would (lag auto)."""
+    from airkit.calibrate import align, ingest
+    d = SHARED
+    out = []
+    p = d / "pa_aqs_daily_southeast_us" / "pa_aqs_daily.csv"
+    if p.exists():
+        out.append(("pa_aqs_daily", align.pair(ingest.load_sensor(p), None)))
+    v = d / "purpleair_deq_shirley_va"
+    if v.exists():
+        sens = ingest.load_sensor(sorted(str(x) for x in v.glob("purpleair_*_10min.csv")))
+        out.append(("deq_shirley", align.pair(sens, ingest.load_reference(v / "deq_shirley_minute.csv"), lag="auto")))
+    b = d / "sensortoolkit_burdens_creek_nc"
+    if b.exists():
+        out.append(("burdens_creek", align.pair(ingest.load_sensor(b / "sensor_RT01_raw.csv"),
+                                                ingest.load_reference(b / "airnowtech_reference.csv"), lag="auto")))
+    return out
+
+
+def forward_check(pairs, fit_days=28, min_rest_days=7):
+    """Fit on each device's first ``fit_days`` days (fewer when the record is short: at least 21, leaving
+    ``min_rest_days``), the tool seeing nothing else; score its correction on the rest (24-h means).
+    Returns per-device rows: reported forward RMSE + 95 % interval for the rest, realised RMSE of the
+    chosen correction, of OLS(PM + RH) fitted on the same weeks and of EPA 2021."""
+    import copy
+    import numpy as np
+    import pandas as pd
+    from airkit.calibrate import align, forward, models, workbench
+    f = pairs.frame
+    span = {g: (d.index.min(), d.index.max()) for g, d in f.groupby("device")}
+    cut = {}
+    for g, (t0, t1) in span.items():
+        days = (t1 - t0).days + 1
+        cut[g] = t0.normalize() + pd.Timedelta(days=int(max(21, min(fit_days, days - min_rest_days))))
+    c = f["device"].map(cut)
+    past, rest = f[f.index < c], f[f.index >= c]
+    p2 = copy.copy(pairs)
+    p2.frame = past
+    p2.pm10 = None
+    rest_days = max(int(((span[g][1] - cut[g]).days + 1)) for g in span)
+    res = workbench.run(p2, flexible=False, n_boot=300, horizon_days=rest_days)
+    fwd = res.summary["forward"]
+    rows = []
+    hourly = pairs.freq == "1h"
+    for g, d in rest.groupby("device"):
+        d = d.dropna(subset=["pm", "ref", "rh"])
+        if len(d) < 3:
+            continue
+        est = res.per_device[g][0] if g in res.per_device else res.chosen
+        pst = past[past["device"] == g].dropna(subset=["pm", "ref", "rh"])
+        ols = models.MLRModel().fit(pst[["pm", "rh", "t"]], pst["ref"].to_numpy(float))
+        X = d[["pm", "rh", "t"]]
+        h = d.assign(p_chosen=est.predict(X), p_ols=ols.predict(X), p_epa=models.Baseline("epa_2021").predict(X))
+        dd = align.daily(h, cols=("ref", "p_chosen", "p_ols", "p_epa")) if hourly else h
+        if len(dd) < 3:
+            continue
+        rep = (fwd.get("per_device") or {}).get(str(g)) or fwd.get("interval")
+        if rep is None:
+            continue
+        h_days = (span[g][1] - cut[g]).days + 1
+        rep = forward.interval(res.forward_records.get(res.summary["chosen"]), h_days) or rep
+        rows.append({"device": str(g), "days": int(len(dd)), "chosen": res.summary["chosen"],
+                     "reported": rep["rmse"], "lo": rep["ci95"][0], "hi": rep["ci95"][1],
+                     "realised": float(np.sqrt(np.mean((dd["p_chosen"] - dd["ref"]) ** 2))),
+                     "ols": float(np.sqrt(np.mean((dd["p_ols"] - dd["ref"]) ** 2))),
+                     "epa": float(np.sqrt(np.mean((dd["p_epa"] - dd["ref"]) ** 2)))})
+    return rows
+
+
+def _forward_all():
+    import numpy as np
+    sets = _datasets()
+    if not sets:
+        print("  skipped cal_forward_*: %s not found (the shared co-location data sits beside the repo)" % SHARED)
+        return {}
+    out, ratios, inside, total = {}, {}, 0, 0
+    for name, pairs in sets:
+        rows = forward_check(pairs)
+        if not rows:
+            print("  %s: no device with days after its first weeks" % name)
+            continue
+        w = np.array([r["days"] for r in rows], float)
+
+        def pooled(k):
+            return float(np.sqrt(np.sum(w * np.array([r[k] for r in rows]) ** 2) / w.sum()))
+        ratio = pooled("realised") / pooled("reported")
+        ratios[name] = ratio
+        ins = sum(r["lo"] <= r["realised"] <= r["hi"] for r in rows)
+        inside += ins
+        total += len(rows)
+        out["cal_forward_realised_over_reported_" + name] = round(ratio, 3)
+        out["cal_forward_rmse_" + name] = round(pooled("realised"), 3)
+        out["cal_forward_ols_rmse_" + name] = round(pooled("ols"), 3)
+        out["cal_forward_epa_rmse_" + name] = round(pooled("epa"), 3)
+        print("  %s: %d devices, chosen %s; realised %.2f vs reported %.2f (ratio %.2f, goal 0.8-1.25 %s); "
+              "%d/%d inside the 95 %% interval; OLS(PM+RH) %.2f, EPA 2021 %.2f"
+              % (name, len(rows), rows[0]["chosen"], pooled("realised"), pooled("reported"), ratio,
+                 "met" if 0.8 <= ratio <= 1.25 else "NOT met", ins, len(rows), pooled("ols"), pooled("epa")))
+        for r in rows:
+            print("    %-8s %4d days  realised %6.2f  reported %6.2f [%6.2f, %6.2f] %s  OLS %6.2f  EPA %6.2f"
+                  % (r["device"], r["days"], r["realised"], r["reported"], r["lo"], r["hi"],
+                     "in " if r["lo"] <= r["realised"] <= r["hi"] else "OUT", r["ols"], r["epa"]))
+    if ratios:
+        worst = max(ratios.values(), key=lambda v: abs(np.log(v)))
+        out["cal_forward_realised_over_reported"] = round(worst, 3)
+        out["cal_forward_interval_coverage"] = round(inside / total, 3)
+    return out
 
 
 def _one_device_year(tmp):
@@ -93,6 +221,7 @@ def _fleet():
 def run():
     out = {}
     out.update(_daily_pa())
+    out.update(_forward_all())
     with tempfile.TemporaryDirectory() as tmp:
         out.update(_one_device_year(tmp))
     out.update(_fleet())

@@ -1,12 +1,28 @@
-"""How much heap a real station needs: the smallest MicroPython heap (unix port,
-64-bit) in which a station with WiFi and an airkit JSON uplink runs six simulated
-hours with a two-hour outage and delivers every reading; and how much of that heap
-the virtual board's own stand-ins take. The ESP32 is 32-bit (smaller objects), so
-its figure is lower than the firmware part of this one, but it is not measured here.
+"""How much heap a real station needs: the smallest MicroPython heap in which a station
+with WiFi, the journal and an airkit JSON uplink runs through an outage, delivers every
+reading and never resets; and how much of that heap is the virtual board's own
+stand-ins (everything held before the firmware's first module, the board layer, is
+imported: the rest is the firmware's share).
+
+Measured the ESP32's way on a 32-bit MicroPython unix port (objects and pointers the
+size of an ESP32's: ``../shared/tools/micropython32``), for the three install methods:
+``.mpy`` files on the flash (what ``airkit deploy`` sends), a ROMFS image (modules run
+in place) and frozen into the interpreter (a custom build of ``firmware/manifest.py``,
+made here once with the tool's ``build.sh`` and cached under ``build/``). Each: 24 h
+with a 2 h outage. Also the import heap of every board module on 32 bits, and for the
+``.mpy`` install the same day with the uplink over TLS and with two uplinks.
+The older 64-bit figures (the PyPI unix port, 6 h) are kept for comparison.
+
+Without ``../shared/tools/micropython32`` the 32-bit figures are skipped with a message.
+``AIRKIT_MICROPYTHON32`` may point at the interpreter; ``AIRKIT_BENCH_NO_FROZEN=1``
+skips the frozen build (2-5 minutes the first time).
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -15,60 +31,236 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "host"))
 sys.path.insert(0, str(ROOT / "tests"))
 
+HOURS_32 = 24
+OUTAGE = [[1, 3]]           # hours: WiFi down from 1 h to 3 h
+TLS = ROOT / "tests" / "data" / "tls"
 
-def _station_ok(heap_kb: int, romfs: str | None = None) -> tuple[bool, int]:
-    from airkit.vboard import VirtualBoard
+
+def shared_tool() -> Path | None:
+    env = os.environ.get("AIRKIT_MICROPYTHON32")
+    if env:
+        return Path(env) if Path(env).exists() else None
+    for base in (ROOT.parent, ROOT.parent.parent):
+        p = base / "shared" / "tools" / "micropython32" / "micropython32"
+        if p.exists():
+            return p
+    return None
+
+
+def _collector(tmp: Path, tls=False):
+    from airkit.collect.server import Collector
+    from airkit.collect.store import Store
+    from uplink_helpers import NODE, TOKEN
+
+    store = Store(tmp / "collect.sqlite")
+    store.add_device("station-1", "json", TOKEN)
+    store.add_device(NODE, "sc")
+    kw = {"tls_cert": str(TLS / "server.pem"), "tls_key": str(TLS / "server.key")} if tls else {}
+    return Collector(store, "127.0.0.1", 0, **kw).start()
+
+
+def _config(port, kind):
     from test_reliability import station_config
-    from uplink_helpers import start_collector
+    from uplink_helpers import TOKEN
+
+    if kind == "tls":
+        return {"device": {"id": "station-1"}, "wifi": {"ssid": "lab", "password": "lab-wifi-pass"},
+                "uplinks": [{"type": "airkit_json", "url": "https://localhost:%d/api/v1/batch" % port,
+                             "token": TOKEN, "ca": (TLS / "ca.pem").read_text()}]}
+    return station_config(port, sc=(kind == "two"))
+
+
+def station_run(heap_kb: int, *, micropython=None, firmware_from="repo", hours=6, kind="one", romfs=None,
+                mpy_dir=None) -> dict:
+    """One simulated run; returns ok (every reading delivered, no reset), the stand-ins' heap
+    and how often an uplink had to halve its batch for lack of memory."""
+    from airkit.vboard import VirtualBoard
+    from uplink_helpers import MAC, NODE
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        coll = start_collector(tmp)
+        coll = _collector(tmp, tls=(kind == "tls"))
         try:
             lines = []
-            board = VirtualBoard(tmp / "b", config=station_config(coll.port, sc=False), hours=6, rtc_preset=False, on_line=lines.append,
-                                 heap_kb=heap_kb, firmware_from="romfs" if romfs else "repo",
-                                 extra={"romfs": romfs} if romfs else None, scenario={"wifi": {"ssid": "lab", "password": "lab-wifi-pass",
-                                                                     "down": [[1, 3]]}})
+            extra = {}
+            if romfs:
+                extra["romfs"] = romfs
+            if mpy_dir:
+                extra["mpy_dir"] = mpy_dir
+            board = VirtualBoard(tmp / "b", config=_config(coll.port, kind), hours=hours, rtc_preset=False,
+                                 on_line=lines.append, heap_kb=heap_kb, firmware_from=firmware_from, mac=MAC,
+                                 micropython=micropython, extra=extra,
+                                 scenario={"wifi": {"ssid": "lab", "password": "lab-wifi-pass", "down": OUTAGE}})
             try:
-                board.run()
+                board.run(max_boots=3)
             except Exception:
-                return False, 0
+                return {"ok": False, "standins": 0, "low_memory": 0}
             n = sum(1 for ln in lines if ln.startswith("reading "))
-            ok = n >= 72 and coll.store.count("station-1") == n and not board.restarts["watchdog"]
-            return ok and not board.restarts["reset"], board.state().get("heap_before_firmware", 0)
+            ok = (n >= hours * 12 and coll.store.count("station-1") == n and board.restarts["watchdog"] == 0
+                  and board.restarts["reset"] == 0)
+            if kind == "two":
+                ok = ok and coll.store.count(NODE) == n
+            return {"ok": ok, "standins": board.state().get("heap_before_firmware", 0),
+                    "low_memory": sum(1 for ln in lines if "low on memory" in ln or "MemoryError" in ln)}
         finally:
             coll.stop()
 
 
-def _smallest(romfs=None) -> tuple[int, int]:
-    lo, hi = 96, 512                      # KB; hi is known to work
-    ok, standins = _station_ok(hi, romfs)
-    if not ok:
-        raise RuntimeError("the station does not run even with %d KB of heap" % hi)
-    while hi - lo > 8:
+def smallest_heap(lo, hi, step, margin=0, **kw) -> tuple[int, dict]:
+    """Smallest heap (KiB, to ``step``) in which ``station_run`` passes; ``hi`` must pass.
+
+    Passing is not quite monotonic in the heap size (where objects land decides how
+    fragmented it gets), so with ``margin`` the answer is also checked at the next
+    ``margin`` sizes above it and moved up past any that fails."""
+    best = station_run(hi, **kw)
+    if not best["ok"]:
+        raise RuntimeError("the station does not run even with %d KiB of heap (%s)" % (hi, kw))
+    top = hi
+    while hi - lo > step:
         mid = (lo + hi) // 2
-        if _station_ok(mid, romfs)[0]:
-            hi = mid
+        r = station_run(mid, **kw)
+        if r["ok"]:
+            hi, best = mid, r
         else:
             lo = mid
-    return hi, standins
+    k = 1
+    while k <= margin and hi + k * step < top:
+        if station_run(hi + k * step, **kw)["ok"]:
+            k += 1
+        else:
+            hi, k = hi + (k + 1) * step, 1
+            best = station_run(hi, **kw)
+            while not best["ok"] and hi < top:
+                hi += step
+                best = station_run(hi, **kw)
+    return hi, best
 
 
-def run() -> dict:
+def _import_heap(interp: str, names: list[str], cwd: str, image: str | None = None) -> int:
+    with tempfile.TemporaryDirectory() as tmp:
+        lst = Path(tmp) / "modules.txt"
+        lst.write_text("\n".join(names))
+        args = [interp, str(ROOT / "benchmarks" / "mp" / "import_heap.py")] + ([image] if image else []) + [str(lst)]
+        env = dict(os.environ, MICROPYPATH="%s:.frozen" % cwd if cwd else ".frozen")
+        proc = subprocess.run(args, capture_output=True, text=True, cwd=cwd or tmp, timeout=120, env=env)
+    if proc.returncode != 0:
+        raise RuntimeError("import heap: %s%s" % (proc.stdout, proc.stderr))
+    return int(proc.stdout.split()[-1])
+
+
+def _verifies_tls(interp: str) -> bool:
+    proc = subprocess.run([interp, "-c", "import tls; tls.CERT_REQUIRED; tls.SSLContext.load_verify_locations"],
+                          capture_output=True, text=True, timeout=30)
+    return proc.returncode == 0
+
+
+def frozen_interpreter(tool: Path) -> Path | None:
+    """The 32-bit interpreter with the firmware frozen in, built once per firmware version."""
+    from airkit.firmware_build import source_files
+    from airkit.vboard import firmware_dir
+
+    src = firmware_dir()
+    h = hashlib.sha256()
+    for rel in source_files(src) + [Path("manifest.py")]:
+        h.update(rel.as_posix().encode() + b"\0" + (src / rel).read_bytes())
+    out = ROOT / "build" / ("micropython32-frozen-%s" % h.hexdigest()[:12]) / "micropython32"
+    if out.exists():
+        return out
+    print("  building a 32-bit MicroPython with the firmware frozen in (2-5 minutes, cached in %s)"
+          % out.parent.relative_to(ROOT), flush=True)
+    proc = subprocess.run([str(tool.parent / "build.sh"), str(out), str(src / "manifest.py")],
+                          capture_output=True, text=True, timeout=1800)
+    if proc.returncode != 0 or not out.exists():
+        print("  frozen build failed, frozen figures skipped: %s" % (proc.stderr.strip().splitlines()[-3:],))
+        return None
+    return out
+
+
+def figures_32bit(tool: Path) -> dict:
+    from airkit.firmware_build import build, build_romfs
+
+    interp = str(tool)
+    figs = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        files = build(tmp / "mpy")
+        lib = str(tmp / "mpy" / "lib")
+        modules = sorted(n[len("lib/"):-len(".mpy")].replace("/", ".") for n in files
+                         if n.startswith("lib/") and not n.endswith("__init__.mpy"))
+        station = ["airkit_fw.app", "airkit_fw.services", "airkit_fw.wifi", "airkit_fw.timesync",
+                   "airkit_fw.uplinks.airkit_json"]
+        image = str(tmp / "fw.romfs")
+        build_romfs(Path(image))
+        figs["firmware_import_heap_bytes_32bit"] = _import_heap(interp, modules, lib)
+        figs["firmware_import_heap_bytes_32bit_station"] = _import_heap(interp, station, lib)
+        figs["firmware_import_heap_bytes_32bit_romfs"] = _import_heap(interp, modules, str(tmp), image)
+
+        step = 1
+        for method, kw in (("mpy", {"firmware_from": "mpy", "mpy_dir": str(tmp / "mpy")}),
+                           ("romfs", {"firmware_from": "romfs", "romfs": image})):
+            hi, r = smallest_heap(48, 256, step, margin=3, micropython=interp, hours=HOURS_32, **kw)
+            figs["station_min_heap_kib_32bit_" + method] = hi
+            figs["vboard_standins_heap_kib_32bit_" + method] = round(r["standins"] / 1024, 1)
+            figs["station_firmware_heap_kib_32bit_" + method] = round(hi - r["standins"] / 1024, 1)
+            print("  %s: %d KiB (stand-ins %.1f)" % (method, hi, r["standins"] / 1024), flush=True)
+        kinds = ["two"]
+        if _verifies_tls(interp):
+            kinds.insert(0, "tls")
+        else:
+            print("  TLS not measured: this interpreter's tls module cannot verify certificates (no "
+                  "tls.CERT_REQUIRED: an axTLS build), and the firmware never sends without verifying; "
+                  "on an ESP32, mbedTLS keeps its buffers outside the GC heap", flush=True)
+        for kind in kinds:
+            try:
+                hi, r = smallest_heap(48, 320, step, margin=3, micropython=interp, hours=HOURS_32, kind=kind,
+                                      firmware_from="mpy", mpy_dir=str(tmp / "mpy"))
+            except RuntimeError as e:
+                print("  %s: not measured: %s" % (kind, e), flush=True)
+                continue
+            figs["station_min_heap_kib_32bit_mpy_%s" % kind] = hi
+            figs["station_firmware_heap_kib_32bit_mpy_%s" % kind] = round(hi - r["standins"] / 1024, 1)
+
+    if os.environ.get("AIRKIT_BENCH_NO_FROZEN"):
+        print("  frozen figures skipped (AIRKIT_BENCH_NO_FROZEN is set)")
+        return figs
+    frozen = frozen_interpreter(tool)
+    if frozen is None:
+        return figs
+    with tempfile.TemporaryDirectory() as tmp:
+        figs["firmware_import_heap_bytes_32bit_frozen"] = _import_heap(str(frozen), modules, "")
+    hi, r = smallest_heap(32, 256, step, margin=3, micropython=str(frozen), hours=HOURS_32,
+                          firmware_from="frozen")
+    figs["station_min_heap_kib_32bit_frozen"] = hi
+    figs["vboard_standins_heap_kib_32bit_frozen"] = round(r["standins"] / 1024, 1)
+    figs["station_firmware_heap_kib_32bit_frozen"] = round(hi - r["standins"] / 1024, 1)
+    return figs
+
+
+def figures_64bit() -> dict:
     from airkit.firmware_build import build_romfs
 
-    hi, standins = _smallest()
+    hi, r = smallest_heap(96, 512, 8)
     figures = {"station_min_heap_kb_unix64": hi,
-               "vboard_standins_heap_kb_unix64": round(standins / 1024, 1),
-               "station_firmware_heap_kb_unix64": round(hi - standins / 1024, 1)}
+               "vboard_standins_heap_kb_unix64": round(r["standins"] / 1024, 1),
+               "station_firmware_heap_kb_unix64": round(hi - r["standins"] / 1024, 1)}
     with tempfile.TemporaryDirectory() as tmp:
         image = str(Path(tmp) / "firmware.romfs")
         build_romfs(Path(image))
         # the image is read into heap on the unix port (flash on a board): it is part of
         # "before firmware" and so not counted as firmware heap
-        hi, before = _smallest(image)
-        figures["station_firmware_heap_kb_unix64_romfs"] = round(hi - before / 1024, 1)
+        hi, r = smallest_heap(96, 512, 8, firmware_from="romfs", romfs=image)
+        figures["station_firmware_heap_kb_unix64_romfs"] = round(hi - r["standins"] / 1024, 1)
+    return figures
+
+
+def run() -> dict:
+    figures = figures_64bit()
+    tool = shared_tool()
+    if tool is None:
+        print("  32-bit figures skipped: ../shared/tools/micropython32/micropython32 is not here "
+              "(set AIRKIT_MICROPYTHON32 to a 32-bit MicroPython unix port to measure them)")
+        return figures
+    figures.update(figures_32bit(tool))
     return figures
 
 

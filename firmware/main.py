@@ -1,8 +1,20 @@
-# airkit station: started by MicroPython after boot.py. Never reboots in a loop:
-# any start-up problem ends in safe mode with the REPL reachable for the host tools.
+# airkit station: started by MicroPython after boot.py. Never a dead station and never
+# a tight boot loop: missing firmware files end in safe mode (REPL free for the host
+# tools); a crash (e.g. MemoryError) is counted and retried after a bounded wait and a reset.
 try:
     from airkit_fw import app
-except Exception as e:  # firmware files missing or broken
+except ImportError as e:  # firmware files missing
     print("airkit SAFE MODE: the firmware files are missing or broken (%r): run 'airkit deploy'" % (e,))
+except Exception as e:  # out of memory while loading, or a broken module
+    try:
+        from airkit_fw import board
+        board.current().crashed("loading the firmware: %r" % (e,))
+    except ImportError:
+        print("airkit SAFE MODE: the firmware files are missing or broken (%r): run 'airkit deploy'" % (e,))
+    except Exception:
+        import machine
+        import time
+        time.sleep(30)
+        machine.reset()
 else:
     app.main()

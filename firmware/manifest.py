@@ -1,5 +1,36 @@
-# Freeze the airkit station firmware into a custom MicroPython build (saves the most RAM):
-# in your board's manifest add   include("path/to/airkit/firmware/manifest.py")
-# main.py stays on the filesystem so `airkit deploy` can still manage the config.
+# What goes on a board: the only list. `airkit deploy`, `airkit build` (.mpy and ROMFS)
+# and firmware/package.json (mip; regenerate with `airkit build --package-json`) are all
+# made from it, and it freezes the firmware into a custom MicroPython build: in your
+# board's manifest add   include("path/to/airkit/firmware/manifest.py")
+# main.py (the boot entry) is not frozen: it stays on the filesystem, where `airkit deploy`
+# puts it beside config.json.
+# Not listed, never on a board: airkit_fw/config_doc.py (key descriptions for the host tools).
+# The drivers import nothing from airkit: pms5003.py and dht22.py also install alone with
+# mip (drivers/pms5003/package.json, drivers/dht22/package.json).
 metadata(description="airkit air-quality station firmware (PMS5003 + DHT22)", version="0.1.0")
-package("airkit_fw", base_path=".")
+package("airkit_fw", base_path=".", opt=3, files=(
+    "__init__.py",
+    "app.py",
+    "board.py",
+    "config.py",
+    "correction.py",
+    "dht22.py",
+    "journal.py",
+    "pms5003.py",
+    "sampler.py",
+    "selftest.py",
+    "services.py",
+    "timesync.py",
+    "wifi.py",
+    "uplinks/__init__.py",
+    "uplinks/airkit_json.py",
+    "uplinks/fmt.py",
+    "uplinks/http.py",
+    "uplinks/influx.py",
+    "uplinks/lass_mqtt.py",
+    "uplinks/mqtt.py",
+    "uplinks/mqtt_ha.py",
+    "uplinks/net.py",
+    "uplinks/opensensemap.py",
+    "uplinks/sensor_community.py",
+))

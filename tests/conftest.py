@@ -112,3 +112,15 @@ def run_mp_case(request):
         return out
 
     return run
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """A throwaway PostgreSQL cluster on a free loopback port (tests/pg_helpers.py), for the whole session."""
+    from pg_helpers import PgCluster, pg_bindir
+
+    if pg_bindir() is None:
+        pytest.skip("PostgreSQL is not installed (make sysdeps installs it)")
+    cluster = PgCluster()
+    yield cluster
+    cluster.stop()

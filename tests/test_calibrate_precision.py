@@ -128,10 +128,15 @@ def test_one_device_and_no_pm10_messages(tmp_path, capsys):
                                    "reference.")
     saved = json.loads(out.read_text())
     assert saved["validation"]["precision"]["sensors"] == 1
+    # a second fit to the same file needs --force (nothing overwritten without asking)
     assert cli.main(["calibrate", "fit", "--sensor", str(sp), "--reference", str(rp), "--out", str(out),
-                     "--no-flexible", "--folds", "3"]) == 0
-    err = capsys.readouterr().err
-    assert "precision between sensors not computed" in err and "PM10 targets skipped" in err
+                     "--no-flexible", "--folds", "3"]) == 5
+    assert "--force" in capsys.readouterr().err
+    assert cli.main(["calibrate", "fit", "--sensor", str(sp), "--reference", str(rp), "--out", str(out),
+                     "--no-flexible", "--folds", "3", "--force"]) == 0
+    # the human summary is the command's output: stdout
+    text = capsys.readouterr().out
+    assert "precision between sensors not computed" in text and "PM10 targets skipped" in text
 
 
 def test_pm10_missing_on_one_side_only(tmp_path):

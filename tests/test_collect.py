@@ -119,3 +119,179 @@ def test_cli_export_and_user_errors(coll, tmp_path):
     assert r.returncode == 0 and "a-long-secret-token" not in r.stdout + r.stderr
     r = run_cli("collect", "--port", str(coll.port), "--db", str(db))
     assert r.returncode != 0 and "Traceback" not in r.stderr and "--port" in r.stderr
+
+
+# --- hostile input: a public service's checks -------------------------------------------------------------
+SC_H = {"X-Sensor": NODE, "X-PIN": "1"}
+
+
+def sc(values, ts="2026-01-05T00:05:00Z"):
+    d = {"software_version": "x", "sensordatavalues": [{"value_type": k, "value": v} for k, v in values]}
+    if ts:
+        d["timestamp"] = ts
+    return d
+
+
+def test_sc_push_refuses_or_flags_impossible_values(coll):
+    assert post(coll, "/v1/push-sensor-data/", sc([("P2", "1e309")]), SC_H)[0] == 400
+    assert post(coll, "/v1/push-sensor-data/", sc([("P2", "nan")]), SC_H)[0] == 400
+    assert post(coll, "/v1/push-sensor-data/", sc([("P2", "5"), ("P2", "6")]), SC_H)[0] == 400
+    assert post(coll, "/v1/push-sensor-data/", sc([("P9", "5")]), SC_H)[0] == 400                  # unknown type
+    assert post(coll, "/v1/push-sensor-data/", sc([("P2", "5")]), dict(SC_H, **{"X-PIN": "99"}))[0] == 400
+    assert post(coll, "/v1/push-sensor-data/", sc([("temperature", "5")]), SC_H)[0] == 400          # not pin 1's
+    assert post(coll, "/v1/push-sensor-data/", sc([("P2", "5")], "2999-01-01T00:00:00Z"), SC_H)[0] == 400
+    assert post(coll, "/v1/push-sensor-data/", sc([("P2", "5")], "1999-01-01T00:00:00Z"), SC_H)[0] == 400
+    assert coll.store.count() == 0
+    dht = dict(SC_H, **{"X-PIN": "7"})
+    assert post(coll, "/v1/push-sensor-data/", sc([("temperature", "-300"), ("humidity", "250")]), dht)[0] == 201
+    r = coll.store.rows(NODE)[0]
+    assert r["temp_c"] is None and r["rh"] is None
+    assert r["flags"] == "range:rh=250;range:temp_c=-300"                 # flagged, raw value kept in the flag
+
+
+def test_batch_refuses_non_finite_and_flags_out_of_range(coll):
+    auth = {"Authorization": "Bearer " + TOKEN}
+    body = json.dumps(batch([REC])).replace('"rh": 55.2', '"rh": 1e309').encode()
+    assert post(coll, "/api/v1/batch", body, auth)[0] == 400
+    body = json.dumps(batch([REC])).replace('"rh": 55.2', '"rh": NaN').encode()
+    assert post(coll, "/api/v1/batch", body, auth)[0] == 400
+    assert post(coll, "/api/v1/batch", batch([dict(REC, time="2999-01-01T00:00:00Z")]), auth)[0] == 400
+    assert post(coll, "/api/v1/batch", batch([dict(REC, seq=10 ** 30)]), auth)[0] == 400
+    body = json.dumps(batch([REC])).replace('"rh": 55.2', '"rh": ' + "9" * 5000).encode()
+    assert post(coll, "/api/v1/batch", body, auth)[0] == 400
+    assert coll.store.count() == 0
+    st, body = post(coll, "/api/v1/batch", batch([dict(REC, rh=250, pm25_atm=-1)]), auth)
+    assert st == 200 and json.loads(body)["accepted"] == 1
+    r = coll.store.rows("station-1")[0]
+    assert r["rh"] is None and r["pm25_atm"] is None and r["pm25_cf1"] == 8
+    assert r["flags"] == "dht_stuck;range:pm25_atm=-1;range:rh=250"
+
+
+def test_untimed_pushes_in_one_second_are_all_kept(coll):
+    from airkit.collect.ingest import parse_sc
+
+    now = 1_790_000_000
+    for v in ("5.00", "6.00", "7.00", "7.00"):
+        rows, _ = parse_sc(coll.store, SC_H, json.dumps(sc([("P2", v)], None)).encode(), now=now)
+        coll.store.put(rows, "sensor_community")
+    assert sorted(r["pm25_atm"] for r in coll.store.rows(NODE)) == [5, 6, 7]      # same content twice: once
+    for v in ("1.00", "2.00", "3.00"):                                            # and through HTTP
+        assert post(coll, "/v1/push-sensor-data/", sc([("P2", v)], None), SC_H)[0] == 201
+    assert coll.store.count(NODE) == 6
+
+
+@pytest.mark.parametrize("path", ["/v1/push-sensor-data/", "/api/v1/batch"])
+def test_deeply_nested_json_is_400(coll, path):
+    for body in (b"[" * 100000 + b"]" * 100000, b'{"a":' * 50000 + b"1" + b"}" * 50000, b"[" * 500000):
+        st, text = post(coll, path, body, dict(SC_H, Authorization="Bearer " + TOKEN))
+        assert st == 400, text
+    st, text = post(coll, path, json.dumps(sc([("P2", "[[[[[[[[[[")])).encode(), SC_H)   # brackets in a string
+    assert st != 500 and b"nested" not in text
+
+
+def test_stalled_clients_are_dropped_and_others_served(tmp_path):
+    import socket
+    import time
+
+    from airkit.collect.server import Collector
+    from airkit.collect.store import Store
+
+    store = Store(tmp_path / "collect.sqlite")
+    store.add_device("station-1", "json", TOKEN)
+    coll = Collector(store, "127.0.0.1", 0, timeout_s=0.5).start()
+    try:
+        head = socket.create_connection(("127.0.0.1", coll.port), timeout=5)
+        head.sendall(b"POST /api/v1/batch HTTP/1.1\r\nHost: x\r\n")               # headers never finished
+        body = socket.create_connection(("127.0.0.1", coll.port), timeout=5)
+        body.sendall(b"POST /api/v1/batch HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"dev")
+        idle = socket.create_connection(("127.0.0.1", coll.port), timeout=5)       # sends nothing at all
+        assert post(coll, "/api/v1/batch", batch([REC]), {"Authorization": "Bearer " + TOKEN})[0] == 200
+        t0 = time.monotonic()
+        for s in (head, body, idle):
+            data = b""
+            while True:
+                chunk = s.recv(4096)                 # bounded by the 5 s socket timeout
+                if not chunk:
+                    break
+                data += chunk
+            s.close()
+            if s is body:
+                assert data.startswith(b"HTTP/1.1 408"), data
+        assert time.monotonic() - t0 < 4
+    finally:
+        coll.stop()
+
+
+def test_cli_collect_survives_rude_clients_without_tracebacks(tmp_path):
+    import signal
+    import socket
+    import time
+
+    db = tmp_path / "c.sqlite"
+    p = subprocess.Popen([sys.executable, "-m", "airkit.cli", "collect", "--db", str(db), "--port", "0",
+                          "--timeout", "0.5", "--json", "--node", NODE], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        info = json.loads(p.stdout.readline())
+        port = int(info["url"].rsplit(":", 1)[1].strip("/"))
+        for k in range(30):
+            s = socket.create_connection(("127.0.0.1", port), timeout=5)
+            if k % 3 == 0:
+                s.sendall(b"POST /v1/push-sensor-data/ HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n{")
+            elif k % 3 == 1:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                s.sendall(b"POST /v1/push-sensor-data/ HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n{")
+            else:
+                s.sendall(b"GET /api/v1/latest HTTP/1.1\r\nHost: x\r\n\r\n")
+            s.close()                                         # gone before the answer (reset for k % 3 == 1)
+        time.sleep(1.5)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        conn.request("POST", "/v1/push-sensor-data/", json.dumps(SC_BODY), {"X-Sensor": NODE, "X-PIN": "1"})
+        assert conn.getresponse().status == 201
+    finally:
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=30)
+    assert p.returncode == 0, err
+    assert "Traceback" not in err and "Error" not in err, err
+    assert "stopped; 1 readings" in err
+
+
+def test_cli_export_refuses_to_overwrite_and_json_outputs(coll, tmp_path):
+    post(coll, "/api/v1/batch", batch([REC]), {"Authorization": "Bearer " + TOKEN})
+    db = str(tmp_path / "collect.sqlite")
+    out = tmp_path / "mine.csv"
+    out.write_text("my own work\n")
+    r = run_cli("collect", "export", "--db", db, "--out", str(out))
+    assert r.returncode == 5 and "--force" in r.stderr and "Traceback" not in r.stderr
+    assert out.read_text() == "my own work\n"
+    r = run_cli("collect", "export", "--db", db, "--out", str(out), "--force", "--json")
+    assert r.returncode == 0 and json.loads(r.stdout) == {"rows": 1, "out": str(out)}
+    assert out.read_text().startswith("time,device")
+    r = run_cli("collect", "export", "--db", db, "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)[0]["pm25_cf1"] == 8
+    (tmp_path / "tok").write_text("a-long-secret-token")
+    r = run_cli("collect", "add-device", "yard", "--token-file", str(tmp_path / "tok"), "--db", db, "--json",
+                "--lat", "25.03", "--lon", "121.56", "--name", "School yard")
+    assert r.returncode == 0 and json.loads(r.stdout) == {"device": "yard", "registered": True}
+    assert "a-long-secret-token" not in r.stdout + r.stderr
+    r = run_cli("collect", "add-node", "esp32-abc", "--station", "yard", "--db", db, "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["station"] == "yard"
+    r = run_cli("collect", "add-node", "esp32-abc", "--db", db, "--lat", "95", "--lon", "0")
+    assert r.returncode == 2 and "--lat" in r.stderr
+
+
+@pytest.mark.parametrize("args,code,words", [
+    (["--port", "99999"], 2, "not a TCP port"),
+    (["--port", "-1"], 2, "not a TCP port"),
+    (["--db", "postgresql://someone:hunter2@127.0.0.1:1/x"], 4, "cannot open the PostgreSQL database"),
+    (["--tls-cert", "x.pem"], 2, "--tls-key"),
+    (["--tls-cert", "nope.pem", "--tls-key", "nope.key"], 2, "TLS file nope.pem does not exist"),
+    (["--tls-cert", "junk.pem", "--tls-key", "junk.pem"], 2, "cannot be used (not PEM)"),
+    (["--max-body", "10"], 2, "too small"),
+])
+def test_cli_serve_mistakes_are_one_sentence(tmp_path, args, code, words):
+    (tmp_path / "junk.pem").write_text("not a certificate\n")
+    r = run_cli("collect", *args, cwd=tmp_path)
+    assert r.returncode == code, r.stderr
+    assert words in r.stderr and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert "hunter2" not in r.stderr

@@ -2,52 +2,40 @@
 
 Why this exists: it ties the board, the sampler and the optional services
 (journal, uplinks: anything with ``on_reading(reading_dict)`` and
-``poll(deadline_ticks)``) together, and it owns the rule that a bad config or a
-start-up crash never causes a boot loop: the board enters *safe mode*, prints
+``poll(deadline_ticks)``) together, and it owns two rules. A bad config (or the
+``SAFE`` file) never causes a boot loop: the board enters *safe mode*, prints
 what is wrong (secrets masked) and keeps the REPL free for the host tools.
+Anything else that goes wrong, at start-up or in the loop (a MemoryError on a
+board short of RAM, a bug), never leaves a dead station: it is counted, printed
+and retried after a bounded wait and a reset (``Board.crashed``).
+
+The free heap is printed at boot and in the status line (``status {json}``,
+every ``_STATE_EVERY`` readings), so a board short of RAM shows it.
 
 Each reading is printed as one log line ``reading {json}``: this is what
 ``airkit sim`` and ``airkit monitor`` parse.
 """
 
+import gc
 import json
+
+try:
+    from micropython import const
+except ImportError:  # CPython
+    def const(value):
+        return value
 
 from airkit_fw import VERSION
 from airkit_fw import board as board_mod
-from airkit_fw import config
 from airkit_fw import sampler as sampler_mod
 from airkit_fw.pms5003 import KEYS
 
 READING_PREFIX = "reading "
+STATUS_PREFIX = "status "
 SAFE_PREFIX = "airkit SAFE MODE: "
 SAFE_FILE = "SAFE"           # present on flash: stay in safe mode (airkit deploy --safe)
 STATE_FILE = "state.json"    # counters kept across reboots
-_CRASH_LIMIT = 3             # crashes in a row (RTC memory) before staying in safe mode
-_STATE_EVERY = 12            # readings between state saves (flash wear)
-
-
-def safe_mode(board, problems):
-    """Print what is wrong and return to the REPL. Never resets."""
-    for p in problems:
-        print(SAFE_PREFIX + p)
-    print(SAFE_PREFIX + "the station is stopped; the REPL is free for 'airkit doctor' / 'airkit deploy'")
-    return False
-
-
-def _read_state(board):
-    """Counters kept across reboots; a damaged file is ignored, never fatal."""
-    try:
-        with open(board.path(STATE_FILE)) as f:
-            s = json.loads(f.read())
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(s, dict):
-        return {}
-    for k in ("laser_on_s", "seq"):
-        v = s.get(k)
-        if not isinstance(v, int) or isinstance(v, bool) or v < 0:
-            s[k] = 0
-    return s
+_STATE_EVERY = const(12)     # readings between state saves (flash wear) and status lines
 
 
 def _write_state(board, state):
@@ -56,18 +44,6 @@ def _write_state(board, state):
     with open(tmp, "w") as f:
         f.write(json.dumps(state))
     os.rename(tmp, board.path(STATE_FILE))
-
-
-def _crash_count(board, value=None):
-    # RTC memory survives the reset that follows a crash, not a power cut.
-    try:
-        mem = board.rtc_memory()
-        n = mem[0] if len(mem) == 1 else 0
-        if value is not None:
-            board.rtc_memory(bytes((value,)))
-        return n
-    except Exception:
-        return 0
 
 
 def reading_dict(board, r, station_id, correction=None):
@@ -103,15 +79,20 @@ def reading_dict(board, r, station_id, correction=None):
 
 
 class Station:
-    def __init__(self, board, cfg):
+    """Built at start-up by ``services.start`` (which also reads the counters and the id)."""
+
+    def __init__(self, board, cfg, station_id, state):
+        from airkit_fw import config
+
         self.board = board
         self.cfg = cfg
         self.interval_ms = config.get(cfg, "interval_s", 300) * 1000
+        self.watchdog_ms = config.get(cfg, "watchdog_s", 60) * 1000
         self.sampler = sampler_mod.Sampler(board, cfg)
         self.services = []
-        self.station_id = config.get(cfg, "device.id") or default_station_id(board)
+        self.station_id = station_id
         self.correction, self.correction_name = _correction_for(cfg)
-        self.state = _read_state(board)
+        self.state = state
         self.sampler.laser_on_ms = self.state.get("laser_on_s", 0) * 1000
         self.sampler.reading.seq = self.state.get("seq", 0)
 
@@ -129,7 +110,13 @@ class Station:
             s.on_reading(d)
         if r.seq % _STATE_EVERY == 0:
             self.save_state()
+            self.print_status()
         return d
+
+    def print_status(self):
+        gc.collect()
+        print(STATUS_PREFIX + json.dumps({"seq": self.sampler.reading.seq, "free_heap": gc.mem_free(),
+                                          "crashes": self.state.get("crashes", 0)}))
 
     def wait_until(self, deadline):
         b = self.board
@@ -143,13 +130,18 @@ class Station:
 
     def run(self, readings=-1):
         b = self.board
-        b.start_watchdog(config.get(self.cfg, "watchdog_s", 60) * 1000)
+        b.start_watchdog(self.watchdog_ms)
         next_at = b.ticks_ms()
         first = True
         while readings != 0:
             self.step()
             if first:
-                _crash_count(b, 0)        # a good reading: the crash streak is over
+                n = b.crash_streak()
+                if n:                     # a good reading: the crash streak is over
+                    b.crash_streak(0)
+                    self.state["crashes"] = self.state.get("crashes", 0) + n
+                    self.save_state()
+                    self.print_status()
                 first = False
             readings -= 1
             next_at = b.ticks_add(next_at, self.interval_ms)
@@ -164,7 +156,7 @@ def _correction_for(cfg):
     The formula module is shared with the host (``airkit calibrate``), so the
     board and the desk compute identical numbers. Raw values are never replaced.
     """
-    c = config.get(cfg, "correction")
+    c = cfg.get("correction")
     if not c:
         return None, None
     from airkit_fw import correction
@@ -190,62 +182,58 @@ def _correction_for(cfg):
     return apply, name
 
 
-def default_station_id(board):
-    mac = board.unique_id()
-    return "airkit-" + "".join("%02x" % x for x in mac[-3:])
-
-
-def _exists(board, name):
-    import os
-    try:
-        os.stat(board.path(name))
-        return True
-    except OSError:
-        return False
-
-
 def main(board=None):
     """Start the station; returns only in safe mode (or when interrupted)."""
     board = board or board_mod.current()
+    gc.collect()
     print("airkit %s starting (reset cause: %s)" % (VERSION, board.reset_cause()))
-    if _exists(board, SAFE_FILE):
-        return safe_mode(board, ["the SAFE file is on the board (remove it with 'airkit deploy')"])
-    crashes = _crash_count(board)
-    if crashes >= _CRASH_LIMIT:
-        _crash_count(board, 0)
-        return safe_mode(board, ["the station crashed %d times in a row; fix the cause shown above, then reset" % crashes])
+    print("airkit: free heap %d bytes at boot" % gc.mem_free())
+    station = None
     try:
-        cfg, problems = config.load(board.path(config.CONFIG_FILE))
-    except Exception as e:  # e.g. a config file that is not text at all
-        return safe_mode(board, ["the config file cannot be read (%s): write a new one with 'airkit config init'"
-                                 % _describe(e)])
-    if problems:
-        return safe_mode(board, problems)
-    try:
-        station = Station(board, cfg)
-        _setup_services(station)
+        from airkit_fw import services     # start-up only: config, safe mode, the services
+
+        station = services.start(board)    # None: safe mode (printed)
+        services = None
     except Exception as e:
-        return safe_mode(board, ["start-up failed: %s" % _describe(e)])
+        station = None
+        _drop_start_up_modules()
+        gc.collect()
+        return board.crashed("start-up failed: %s" % _describe(e))
+    _drop_start_up_modules()
+    if station is None:
+        return False
+    gc.collect()
+    print("airkit: started, free heap %d bytes" % gc.mem_free())
     try:
         station.run()
     except Exception as e:
-        # Crashed while running: remember it, save counters, reset (the watchdog is armed).
-        print(SAFE_PREFIX + "crashed: %s; resetting" % _describe(e))
-        _crash_count(board, crashes + 1)
+        # Crashed while running: save the counters, then count, wait, reset, retry.
+        what = "crashed: %s" % _describe(e)
         try:
             station.save_state()
         except Exception:
             pass
-        board.reset()
+        station = None
+        gc.collect()
+        board.crashed(what)
 
 
-def _setup_services(station):
-    """Attach optional modules (journal, uplinks, on-device correction) when present."""
-    try:
-        from airkit_fw import services
-    except ImportError:
+def _drop_start_up_modules():
+    """Forget the modules only start-up needs (config schema, set-up of the services):
+    on a board without PSRAM every KiB of heap counts. Only on MicroPython: the host
+    tools keep them."""
+    import sys
+
+    if sys.implementation.name != "micropython":
         return
-    services.attach(station)
+    import airkit_fw
+
+    for name in ("config", "services"):
+        sys.modules.pop("airkit_fw." + name, None)
+        try:
+            delattr(airkit_fw, name)
+        except Exception:      # not there (MicroPython raises KeyError)
+            pass
 
 
 def _describe(e):

@@ -22,6 +22,9 @@ _EPOCH_2000 = const(946684800)   # seconds from 1970-01-01 to 2000-01-01
 _TIME_VALID_AFTER = const(1577836800)  # 2020-01-01: anything earlier means "clock not set"
 WDT_TIMEOUT_MS = const(60000)
 _SLEEP_CHUNK_MS = const(5000)    # longest sleep between watchdog feeds
+_RETRY_MS = const(10000)         # first wait before the reset that retries after a crash
+_RETRY_MAX_MS = const(600000)    # the wait doubles per crash in a row, up to 10 minutes
+CRASH_PREFIX = "airkit CRASH: "
 
 RESET_CAUSES = {1: "power-on", 2: "hard", 3: "watchdog", 4: "deep-sleep", 5: "soft"}
 
@@ -107,6 +110,36 @@ class Board:
 
     def reset(self):
         self.machine.reset()
+
+    def crash_streak(self, value=None):
+        """Crashes in a row, kept in RTC memory (survives the reset that follows a crash)."""
+        try:
+            mem = self.rtc_memory()
+            n = mem[0] if len(mem) == 1 else 0
+            if value is not None:
+                self.rtc_memory(bytes((value if value < 255 else 255,)))
+            return n
+        except Exception:
+            return 0
+
+    def crashed(self, what):
+        """After a crash (a MemoryError, a bug): count it, say so, wait, reset and try again.
+
+        Never a dead station: the wait (10 s, doubling per crash in a row, at most
+        10 minutes) keeps a crash from becoming a tight boot loop and leaves the REPL
+        reachable (Ctrl-C), while a board that ran short of memory gets a clean heap.
+        """
+        n = self.crash_streak() + 1
+        self.crash_streak(n)
+        wait = _RETRY_MS << (n - 1 if n < 7 else 6)
+        if wait > _RETRY_MAX_MS:
+            wait = _RETRY_MAX_MS
+        try:
+            print("%scrash %d in a row (%s); resetting in %d s to try again" % (CRASH_PREFIX, n, what, wait // 1000))
+        except Exception:     # even printing can fail when the heap is exhausted
+            pass
+        self.sleep_ms(wait)
+        self.reset()
 
     def rtc(self):
         if self._rtc is None:

@@ -76,7 +76,7 @@ TIME_FIXED = const(0x8000)
 BATCH = 24                 # readings per segment append
 SEG_RECORDS = 512          # records per segment file
 MAX_SEGMENTS = 10          # bound: 5,120 records
-META_EVERY_MS = 600000      # cursor saves at most every 10 min (a power cut re-sends <= 10 min: de-duplicated)
+META_EVERY_MS = const(600000)      # cursor saves at most every 10 min (a power cut re-sends <= 10 min: de-duplicated)
 DIR = "j"
 _FMT = "<BBHIIIHBB12H12HhhHBBI"
 _TICKS_HALF = const(1 << 29)   # anchors are trusted within +-6 days (ESP32 ticks wrap at 2^30)
@@ -164,18 +164,28 @@ def rec_seq(buf, off=0):
     return buf[off + 4] | (buf[off + 5] << 8) | (buf[off + 6] << 16) | (buf[off + 7] << 24)
 
 
-def decode(buf, off=0):
-    """A valid record as a dict (caller checked ``valid``)."""
+def decode(buf, off=0, into=None):
+    """A valid record as a dict (caller checked ``valid``); ``into``: fill that dict instead
+    of a new one (its table is reused)."""
     v = struct.unpack_from(_FMT, buf, off)
     present = v[7]
-    d = {"seq": v[3], "time": v[4] or None, "ticks": v[5], "boot": v[6], "flags_bits": v[2],
-         "frames": v[8]}
+    d = {} if into is None else into
+    d["seq"] = v[3]
+    d["time"] = v[4] or None
+    d["ticks"] = v[5]
+    d["boot"] = v[6]
+    d["flags_bits"] = v[2]
+    d["frames"] = v[8]
     for k in range(12):
         d[KEYS[k]] = v[9 + k] if present & P_PMS_A else None
     if present & P_PMS_B:
         for k in range(12):
             d[KEYS[k] + "_b"] = v[21 + k]
         d["frames_b"] = v[37]
+    elif "frames_b" in d:
+        for k in range(12):
+            d.pop(KEYS[k] + "_b", None)
+        del d["frames_b"]
     d["rh"] = v[33] / 10 if present & P_RH else None
     d["temp_c"] = v[34] / 10 if present & P_TEMP else None
     d["pm25_corrected"] = v[35] / 10 if present & P_CORR else None
@@ -202,9 +212,12 @@ class Journal:
         except OSError:
             pass
         self._rec = bytearray(REC_SIZE)
-        self._chunk = bytearray(REC_SIZE * 16)
-        self.pending = []          # records (bytes) written as tiny files, not yet in a segment
-        self.pending_seqs = []
+        self._chunk = bytearray(REC_SIZE * 4)      # reads: 4 records per call, one buffer
+        # records written as tiny files, not yet in a segment: one buffer allocated here,
+        # while the heap is still whole, instead of a bytes object per reading and a
+        # join of them (which needs ~2 KB contiguous in a fragmented heap)
+        self._pend = bytearray(REC_SIZE * BATCH)
+        self.n_pending = 0
         self.segments = []         # segment numbers, oldest first
         self.seg_first = {}        # segment number -> first seq in it (cached)
         self.last_seq = 0
@@ -265,8 +278,11 @@ class Journal:
             except OSError:
                 pass
             if ok:
-                self.pending.append(bytes(buf))
-                self.pending_seqs.append(seq)
+                if self.n_pending >= BATCH:
+                    self.last_seq = last
+                    self.flush()
+                self._pend[self.n_pending * REC_SIZE:(self.n_pending + 1) * REC_SIZE] = buf
+                self.n_pending += 1
                 last = rec_seq(buf)
             else:
                 if n and (n != REC_SIZE or not valid(buf)):
@@ -276,7 +292,7 @@ class Journal:
                 except OSError:
                     pass
         self.last_seq = max(last, self.meta.get("last_seq", 0))
-        if self.pending:
+        if self.n_pending:
             self.flush()
 
     def _scan_last(self, seg):
@@ -326,16 +342,19 @@ class Journal:
         with open(path, "wb") as f:
             f.write(rec)
         self.last_seq = seq
-        self.pending.append(bytes(rec))
-        self.pending_seqs.append(seq)
-        if len(self.pending) >= BATCH:
+        i = self.n_pending * REC_SIZE
+        self._pend[i:i + REC_SIZE] = rec
+        self.n_pending += 1
+        if self.n_pending >= BATCH:
             self.flush()
         return seq
 
     def flush(self):
         """Append the pending records to the current segment in one write."""
-        if not self.pending:
+        n = self.n_pending
+        if not n:
             return
+        pend = self._pend
         seg = self.segments[-1] if self.segments else 0
         size = 0
         if self.segments:
@@ -343,10 +362,10 @@ class Journal:
                 size = os.stat("%s/s%d" % (self.dir, seg))[6]
             except OSError:
                 size = 0
-        if not self.segments or size // REC_SIZE + len(self.pending) > SEG_RECORDS:
+        if not self.segments or size // REC_SIZE + n > SEG_RECORDS:
             seg = seg + 1 if self.segments else 1
             self.segments.append(seg)
-            self.seg_first[seg] = rec_seq(self.pending[0])
+            self.seg_first[seg] = rec_seq(pend)
             size = 0
         if size % REC_SIZE:
             # a torn tail (power cut mid-append): pad to a record boundary; the
@@ -356,15 +375,14 @@ class Journal:
             pad = 0
         with open("%s/s%d" % (self.dir, seg), "ab") as f:
             if pad:
-                f.write(b"\0" * pad)
-            f.write(b"".join(self.pending))
-        for s in self.pending_seqs:
+                f.write(bytes(pad))
+            f.write(memoryview(pend)[:n * REC_SIZE])
+        for off in range(0, n * REC_SIZE, REC_SIZE):
             try:
-                os.remove("%s/p%d" % (self.dir, s))
+                os.remove("%s/p%d" % (self.dir, rec_seq(pend, off)))
             except OSError:
                 pass
-        self.pending = []
-        self.pending_seqs = []
+        self.n_pending = 0
         self._enforce_bound()
         self.meta["last_seq"] = self.last_seq
         self.save_meta()
@@ -422,8 +440,25 @@ class Journal:
 
     # --- reading --------------------------------------------------------------------
     def read_after(self, cursor, limit):
-        """Up to ``limit`` decoded records with seq > cursor, oldest first."""
+        """Up to ``limit`` decoded records with seq > cursor, oldest first (a list of dicts:
+        ``iter_after`` needs no heap per record kept)."""
         out = []
+        for buf, off in self._records_after(cursor, limit):
+            out.append(self._fix_time(decode(buf, off)))
+        return out
+
+    def iter_after(self, cursor, limit):
+        """The same records one by one, each decoded into the same dict (valid until the
+        next: copy what you keep), so sending a batch record by record needs no heap
+        that grows with the batch."""
+        d = {}
+        for buf, off in self._records_after(cursor, limit):
+            yield self._fix_time(decode(buf, off, d))
+
+    def _records_after(self, cursor, limit):
+        """(buffer, offset) of up to ``limit`` valid records with seq > cursor, oldest
+        first; the buffer is the journal's own, reused: each pair is valid until the next."""
+        n = 0
         for seg in self.segments:
             first = self._first_seq(seg)
             nxt = self._next_first(seg)
@@ -434,30 +469,35 @@ class Journal:
                 # records are in seq order, one per seq; torn-tail padding only moves
                 # them later, so this offset is never past the wanted record
                 start = (cursor - first + 1) * REC_SIZE
-            if self._read_seg(seg, start, cursor, limit, out):
-                return out
-        for r in self.pending:
-            if rec_seq(r) > cursor:
-                out.append(self._fix_time(decode(r)))
-                if len(out) >= limit:
+            while True:
+                gap = False
+                checked = start == 0
+                for buf, got in self._iter_chunks(seg, start):
+                    for off in range(0, got - REC_SIZE + 1, REC_SIZE):
+                        if valid(buf, off):
+                            s = rec_seq(buf, off)
+                            if not checked:
+                                checked = True
+                                if s > cursor + 1:      # a gap: read the segment from its start
+                                    gap = True
+                                    break
+                            if s > cursor:
+                                yield buf, off
+                                n += 1
+                                if n >= limit:
+                                    return
+                    if gap:
+                        break
+                if not gap:
                     break
-        return out
-
-    def _read_seg(self, seg, start, cursor, limit, out):
-        checked = start == 0
-        for buf, n in self._iter_chunks(seg, start):
-            for off in range(0, n - REC_SIZE + 1, REC_SIZE):
-                if valid(buf, off):
-                    s = rec_seq(buf, off)
-                    if not checked:
-                        checked = True
-                        if s > cursor + 1:      # a gap: read the segment from its start
-                            return self._read_seg(seg, 0, cursor, limit, out)
-                    if s > cursor:
-                        out.append(self._fix_time(decode(buf, off)))
-                        if len(out) >= limit:
-                            return True
-        return False
+                start = 0
+        pend = self._pend
+        for off in range(0, self.n_pending * REC_SIZE, REC_SIZE):
+            if rec_seq(pend, off) > cursor:
+                yield pend, off
+                n += 1
+                if n >= limit:
+                    return
 
     def _first_seq(self, seg):
         s = self.seg_first.get(seg)
@@ -476,8 +516,8 @@ class Journal:
         i = self.segments.index(seg)
         if i + 1 < len(self.segments):
             return self._first_seq(self.segments[i + 1])
-        if self.pending:
-            return rec_seq(self.pending[0])
+        if self.n_pending:
+            return rec_seq(self._pend)
         return None
 
     # --- cursors ---------------------------------------------------------------------
@@ -495,8 +535,8 @@ class Journal:
             s = self._first_seq(seg)
             if s is not None:
                 return s
-        if self.pending:
-            return rec_seq(self.pending[0])
+        if self.n_pending:
+            return rec_seq(self._pend)
         return self.last_seq + 1
 
     def ack(self, name, seq, count):

@@ -1,15 +1,83 @@
-"""Builds the station's services from its config: journal, WiFi, time, uplinks.
+"""Start-up: the config, safe mode, the station and its services (journal, WiFi, time,
+uplinks). Only start-up uses this module; the app forgets it (and the config schema)
+once the station runs, so their code does not hold a board's heap.
 
-``attach(station)`` is called by the app at start-up. Order matters: the
-journal comes first (every reading is on flash before anything else sees
-it), then WiFi, then NTP, then the uplinks. At start-up one bounded attempt
-is made to join the WiFi and set the clock (at most ``wifi.CONNECT_MS`` +
-2 NTP timeouts, before the watchdog is armed) so the first reading usually
-has its time; later attempts happen between readings.
+``start(board)`` returns the running-ready ``Station``, or None after printing safe
+mode: only a missing/invalid config or the ``SAFE`` file do that (anything else that
+fails is raised, and the app retries it after a wait and a reset).
+
+``attach(station)``: order matters: the journal comes first (every reading is on
+flash before anything else sees it), then WiFi, then NTP, then the uplinks. At
+start-up one bounded attempt is made to join the WiFi and set the clock (at most
+``wifi.CONNECT_MS`` + 2 NTP timeouts, before the watchdog is armed) so the first
+reading usually has its time; later attempts happen between readings.
 """
+
+import json
 
 from airkit_fw import config
 from airkit_fw.journal import Journal
+
+
+def start(board):
+    from airkit_fw import app
+
+    if _exists(board, app.SAFE_FILE):
+        return safe_mode(board, ["the SAFE file is on the board (remove it with 'airkit deploy')"])
+    try:
+        cfg, problems = config.load(board.path(config.CONFIG_FILE))
+    except MemoryError:
+        raise
+    except Exception as e:  # e.g. a config file that is not text at all
+        return safe_mode(board, ["the config file cannot be read (%s): write a new one with 'airkit config init'"
+                                 % app._describe(e)])
+    if problems:
+        return safe_mode(board, problems)
+    station = app.Station(board, cfg, config.get(cfg, "device.id") or default_station_id(board),
+                          read_state(board, app.STATE_FILE))
+    attach(station)
+    station.cfg = None           # what the services need they keep; the rest goes
+    return station
+
+
+def safe_mode(board, problems):
+    """Print what is wrong and return to the REPL. Never resets."""
+    from airkit_fw.app import SAFE_PREFIX
+
+    for p in problems:
+        print(SAFE_PREFIX + p)
+    print(SAFE_PREFIX + "the station is stopped; the REPL is free for 'airkit doctor' / 'airkit deploy'")
+    return None
+
+
+def read_state(board, name):
+    """Counters kept across reboots; a damaged file is ignored, never fatal."""
+    try:
+        with open(board.path(name)) as f:
+            s = json.loads(f.read())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(s, dict):
+        return {}
+    for k in ("laser_on_s", "seq"):
+        v = s.get(k)
+        if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+            s[k] = 0
+    return s
+
+
+def default_station_id(board):
+    mac = board.unique_id()
+    return "airkit-" + "".join("%02x" % x for x in mac[-3:])
+
+
+def _exists(board, name):
+    import os
+    try:
+        os.stat(board.path(name))
+        return True
+    except OSError:
+        return False
 
 
 def attach(station):

@@ -16,11 +16,17 @@ answers with the world's true time (see the virtual board's socket module).
 import errno
 import struct
 
-NTP_TIMEOUT_S = 2
-_NTP_DELTA = 2208988800
-RESYNC_MS = 6 * 3600 * 1000
-RETRY_MIN_MS = 30000
-RETRY_MAX_MS = 1800000
+try:
+    from micropython import const
+except ImportError:  # CPython (host tools import the constants)
+    def const(value):
+        return value
+
+NTP_TIMEOUT_S = const(2)
+_NTP_DELTA = 2208988800          # above a small int: kept as a global
+RESYNC_MS = const(6 * 3600 * 1000)
+RETRY_MIN_MS = const(30000)
+RETRY_MAX_MS = const(1800000)
 
 
 def ntp_query(sockmod, host, timeout_s=NTP_TIMEOUT_S):

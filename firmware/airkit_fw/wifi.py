@@ -15,12 +15,18 @@ journal's meta (``wifi_reboots``). A network that is simply gone (an outage,
 the AP switched off) never causes a reboot.
 """
 
-CONNECT_MS = 15000
-BACKOFF_MIN_MS = 5000
-BACKOFF_MAX_MS = 600000
-WEDGED_ATTEMPTS = 12
-REBOOT_MIN_MS = 6 * 3600 * 1000
-_STEP_MS = 250
+try:
+    from micropython import const
+except ImportError:  # CPython (host tools import the constants)
+    def const(value):
+        return value
+
+CONNECT_MS = const(15000)
+BACKOFF_MIN_MS = const(5000)
+BACKOFF_MAX_MS = const(600000)
+WEDGED_ATTEMPTS = const(12)
+REBOOT_MIN_MS = const(6 * 3600 * 1000)
+_STEP_MS = const(250)
 
 
 class WiFi:

@@ -5,13 +5,20 @@ simulated day with a 4-hour WiFi outage and a power cut, upload through real
 loopback sockets to a local ``airkit collect`` (airkit JSON and the
 Sensor.Community push API), backfill after the outage, and the collector's
 data is exported and plotted. Output in ``demo-out/``: ``readings.csv`` and
-``day.png``.
+``day.png``. Last, the collector's dashboard is started over the two stations,
+its URL printed and a screenshot saved as ``demo-out/dashboard.png``; with a
+terminal attached it serves until Ctrl-C, otherwise (CI, no TTY) it stops after
+``AIRKIT_DEMO_SERVE_S`` seconds (default 0), so ``make demo`` always ends.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
 import sys
+import time
 import threading
 from datetime import datetime
 from pathlib import Path
@@ -20,6 +27,7 @@ OUT = Path("demo-out")
 TOKEN = "demo-token-not-secret"      # a throwaway token for the local demo collector
 OUTAGE = (9.0, 13.0)
 CUT_H = 16.3
+PLACES = {"school-yard": (25.0330, 121.5654), "street-corner": (25.0412, 121.5437)}   # on the map (Taipei)
 
 
 def main() -> int:
@@ -44,6 +52,7 @@ def main() -> int:
         bdir.mkdir(parents=True, exist_ok=True)
         mac = mac_for(bdir.resolve().name)
         store.add_device(name, "json", TOKEN)
+        store.set_station(name, name=name.replace("-", " ").title(), lat=PLACES[name][0], lon=PLACES[name][1])
         store.add_device("esp32-" + chip_id(bytes(int(x, 16) for x in mac.split(":"))), "sc", station=name)
         cfg = {"device": {"id": name, "name": name}, "wifi": {"ssid": "airkit-sim", "password": "airkit-sim-wifi"},
                "uplinks": [
@@ -82,7 +91,58 @@ def main() -> int:
     print("  exported %d rows (calibration CSV) to %s" % (n, OUT / "readings.csv"))
     plot(store, stations, OUT / "day.png")
     print("  plot: %s" % (OUT / "day.png"))
+    return dashboard(store)
+
+
+def dashboard(store) -> int:
+    """Serve the dashboard over the demo's stations, screenshot it, print its URL."""
+    from airkit.collect.server import Collector
+
+    port = int(os.environ.get("AIRKIT_DEMO_PORT", "8000"))
+    try:
+        coll = Collector(store, "127.0.0.1", port).start()
+    except OSError:
+        coll = Collector(store, "127.0.0.1", 0).start()          # 8000 is taken: any free port
+    try:
+        print("  dashboard: %s  (open data API: %sapi/docs)" % (coll.url, coll.url))
+        shot = OUT / "dashboard.png"
+        if screenshot(coll.url, shot):
+            print("  dashboard screenshot: %s" % shot)
+        else:
+            print("  (no chromium found for the dashboard screenshot; open the URL above instead)")
+        interactive = sys.stdin.isatty() and sys.stdout.isatty() and not os.environ.get("CI")
+        if interactive:
+            print("  serving the dashboard until Ctrl-C")
+            try:
+                while True:
+                    time.sleep(3600)
+            except KeyboardInterrupt:
+                print()
+        else:
+            time.sleep(max(0.0, float(os.environ.get("AIRKIT_DEMO_SERVE_S", "0") or 0)))
+    finally:
+        coll.stop()
     return 0
+
+
+def screenshot(url, path) -> bool:
+    """A PNG of the page from headless Chromium (Debian's), or False when there is none."""
+    path.unlink(missing_ok=True)
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not exe:
+        return False
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="airkit-demo-chromium-") as profile:
+        cmd = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+               "--disable-background-networking", "--disable-component-update", "--disable-sync",
+               "--disable-dev-shm-usage", "--hide-scrollbars", "--user-data-dir=" + profile,
+               "--window-size=1200,1000", "--virtual-time-budget=8000", "--screenshot=" + str(path.resolve()), url]
+        try:
+            subprocess.run(cmd, capture_output=True, timeout=90)
+        except (subprocess.TimeoutExpired, OSError):
+            return False
+    return path.exists()
 
 
 def plot(store, stations, path):

@@ -37,9 +37,17 @@ def register(sub):
     p.add_argument("--speed", type=float, default=None,
                    help="virtual seconds per real second (0: as fast as possible, the default; "
                         "1: real time; with --port-link the default is 60)")
-    p.add_argument("--firmware", choices=["repo", "flash", "romfs"], default="repo",
+    p.add_argument("--firmware", choices=["repo", "flash", "romfs", "mpy"], default=None,
                    help="run the firmware from this source tree (default), from what 'airkit deploy' put on "
-                        "the board, or from a ROMFS image built on the fly (modules run in place)")
+                        "the board, from a ROMFS image built on the fly (modules run in place), or compiled "
+                        "to .mpy and copied onto the virtual flash (as 'airkit deploy' installs it; the "
+                        "default with --heap-kb, since compiling source on the board needs far more heap)")
+    p.add_argument("--micropython", metavar="PATH",
+                   help="the MicroPython unix port that runs the board (default: the one installed with airkit); "
+                        "e.g. a 32-bit build, whose heap figures are close to an ESP32's")
+    p.add_argument("--heap-kb", type=int, default=None, metavar="N",
+                   help="the board's MicroPython heap in KiB (an ESP32 without PSRAM has about 110; default: "
+                        "the interpreter's own)")
     p.add_argument("--json", action="store_true", help="one JSON object per reading, then a summary line")
     p.add_argument("--endpoint", help="also push every reading, Sensor.Community format, to this URL "
                                       "(e.g. http://127.0.0.1:8000/v1/push-sensor-data/ of 'airkit collect')")
@@ -310,7 +318,7 @@ def run(args) -> int:
     if board_dir is None:
         tmp = tempfile.TemporaryDirectory(prefix="airkit-vboard-")
         board_dir = tmp.name
-    counts = {"readings": 0, "safe_mode": [], "uplinks": None, "no_firmware": False}
+    counts = {"readings": 0, "safe_mode": [], "uplinks": None, "no_firmware": False, "crashes": []}
 
     def on_line(line: str):
         if line.startswith("reading "):
@@ -330,10 +338,15 @@ def run(args) -> int:
             if args.port_link:
                 print("the virtual board's flash holds no airkit firmware yet: put it there with "
                       "'airkit deploy --port %s --config station.json'" % args.port_link, file=sys.stderr, flush=True)
+        elif line.startswith("airkit CRASH: "):
+            counts["crashes"].append(line[len("airkit CRASH: "):])
+            print(line, file=sys.stderr, flush=True)
         elif line.startswith("airkit SAFE MODE: "):
             counts["safe_mode"].append(line[len("airkit SAFE MODE: "):])
             print(line, file=sys.stderr, flush=True)
 
+    if args.firmware is None:
+        args.firmware = "mpy" if args.heap_kb else "repo"
     wiring = {"pms_b": [26, 25, None]} if args.pms_b else {}
     extra = {"speed": args.speed}
     if args.firmware == "romfs":
@@ -349,7 +362,7 @@ def run(args) -> int:
                          scenario=scenario, start=args.start, series=series, port_link=args.port_link,
                          on_line=on_line, wiring=wiring, ticks_start=args.ticks_start,
                          firmware_from=args.firmware, extra=extra,
-                         rtc_preset=not wifi_configured)
+                         rtc_preset=not wifi_configured, heap_kb=args.heap_kb, micropython=args.micropython)
     if cfg.get("uplinks"):
         from airkit_fw.uplinks.sensor_community import chip_id
 
@@ -395,6 +408,12 @@ def run(args) -> int:
                 summary["dropped"]), file=sys.stderr)
     if tmp:
         tmp.cleanup()
+    if counts["crashes"] and counts["readings"] == 0:
+        hint = (": give it more heap (--heap-kb), or a 32-bit interpreter (--micropython)"
+                if args.heap_kb and "MemoryError" in counts["crashes"][-1] else "")
+        last = counts["crashes"][-1]
+        what = last[last.find("(") + 1:last.rfind(");")] if "(" in last and ");" in last else last
+        raise UserError("the station crashed at every start, %d times (%s)%s" % (len(counts["crashes"]), what, hint))
     if counts["safe_mode"] and counts["readings"] == 0:
         raise UserError("the station stayed in safe mode: " + "; ".join(counts["safe_mode"][:3]))
     return 0

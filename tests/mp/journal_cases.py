@@ -99,6 +99,40 @@ def test_roundtrip_and_reboot():
     eq([r["seq"] for r in j.read_after(98, 10)], [99, 100, 101])
 
 
+def test_iter_after_reuses_one_dict_and_matches_read_after():
+    import gc
+    b = fresh_board()
+    j = jmod.Journal(b, log=lambda m: None)
+    for i in range(1, 61):
+        d = reading(i)
+        if i % 2:                       # every other reading has a second PMS (B keys come and go)
+            for k in ("pm1_cf1", "pm25_cf1", "pm10_cf1", "pm1_atm", "pm25_atm", "pm10_atm",
+                      "n0_3", "n0_5", "n1_0", "n2_5", "n5_0", "n10"):
+                d[k + "_b"] = d[k] + 1
+            d["frames_b"] = 7
+        j.append(d, T0 + 300 * i, 1000 * i)
+    for cursor, limit in ((0, 1000), (20, 7), (47, 30), (59, 5)):
+        want = j.read_after(cursor, limit)
+        got = []
+        same = None
+        for r in j.iter_after(cursor, limit):
+            same = r if same is None else same
+            if r is not same:
+                raise AssertionError("iter_after must reuse one dict")
+            got.append(dict(r))
+        eq([sorted(r.items()) for r in got], [sorted(r.items()) for r in want], "cursor %d" % cursor)
+    # nothing kept grows with the batch: 48 records read one by one
+    gc.collect()
+    before = gc.mem_alloc()
+    n = 0
+    for r in j.iter_after(0, 48):
+        n += 1
+    gc.collect()
+    eq(n, 48)
+    if gc.mem_alloc() - before > 256:
+        raise AssertionError("iter_after kept %d bytes" % (gc.mem_alloc() - before))
+
+
 def test_corrupt_record_skipped_never_parsed():
     b = fresh_board()
     j = jmod.Journal(b, log=lambda m: None)

@@ -30,9 +30,13 @@ class Step:
     name: str
     removed: int
     remaining: int
+    reasons: dict = None     # e.g. {"rh above 100": 3, "pm25_cf1 infinite": 1}
 
     def as_dict(self):
-        return {"step": self.name, "removed": self.removed, "remaining": self.remaining}
+        d = {"step": self.name, "removed": self.removed, "remaining": self.remaining}
+        if self.reasons:
+            d["reasons"] = dict(self.reasons)
+        return d
 
 
 @dataclass
@@ -42,6 +46,7 @@ class Pairs:
     steps: list = field(default_factory=list)
     notes: list = field(default_factory=list)
     lag: dict = None             # {"lags": [...], "r": [...], "best": k, "applied": k}
+    tz: str = None               # the station's time zone for 24-h means (None: UTC days)
     pm10: pd.DataFrame = None    # hourly PM10 pairs (device, pm10, ref10) when both sides carry PM10
     pm10_field: str = None       # the sensor column used for PM10 (pm10_cf1 or pm10_atm)
     pm10_note: str = None        # why there are no PM10 pairs
@@ -55,14 +60,21 @@ def drop_impossible(frame, steps, what):
     """Impossible values become NaN; count the rows touched."""
     frame = frame.copy()
     touched = np.zeros(len(frame), dtype=bool)
+    reasons = {}
     for col, (lo, hi) in LIMITS.items():
         if col in frame:
             v = frame[col].to_numpy(dtype=float)
+            inf = np.isinf(v)
             with np.errstate(invalid="ignore"):
-                bad = (v < lo) | (v > hi)
+                low = (v < lo) & ~inf
+                high = (v > hi) & ~inf
+            for why, m in (("infinite", inf), ("below %g" % lo, low), ("above %g" % hi, high)):
+                if m.any():
+                    reasons["%s %s" % (col, why)] = int(m.sum())
+            bad = inf | low | high
             touched |= bad
             frame.loc[bad, col] = np.nan
-    steps.append(Step("%s: physically impossible values set missing" % what, int(touched.sum()), len(frame)))
+    steps.append(Step("%s: physically impossible values set missing" % what, int(touched.sum()), len(frame), reasons))
     return frame
 
 
@@ -240,8 +252,15 @@ def _finish(frame, freq, steps, notes, lag):
     return Pairs(frame.sort_index(kind="stable"), freq, steps, notes, lag)
 
 
-def daily(frame, cols=("pm", "ref"), completeness=COMPLETENESS):
-    """24-h means of hourly pairs (per device), valid with >= 18 hours."""
+def daily(frame, cols=("pm", "ref"), completeness=COMPLETENESS, tz=None):
+    """24-h means of hourly pairs (per device), valid with >= 18 hours.
+
+    ``tz``: the station's time zone: days run from local midnight to local
+    midnight (a day of 23 or 25 hours at a daylight-saving change needs 18
+    of its hours either way); None or "UTC": UTC days."""
+    if tz and str(tz).upper() != "UTC" and len(frame):
+        frame = frame.copy()
+        frame.index = pd.DatetimeIndex(frame.index).tz_convert(tz)
     g = frame.groupby(["device", pd.Grouper(freq="1D")])
     mean = g[list(cols)].mean()
     n = g[list(cols)].count()

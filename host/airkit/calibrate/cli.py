@@ -14,7 +14,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from airkit.errors import UserError
+from airkit.errors import UserError, WouldOverwrite
 
 
 def _inputs(p, reference=True):
@@ -32,6 +32,17 @@ def _inputs(p, reference=True):
         p.add_argument("--no-flexible", action="store_true", help="skip the gradient-boosting comparison model")
         p.add_argument("--pooled", action="store_true",
                        help="fit one model for all devices instead of one per device")
+        p.add_argument("--tz", metavar="ZONE",
+                       help="the station's time zone for 24-h means (local midnight to midnight), e.g. "
+                            "America/New_York; 'UTC' for UTC days. Default: --sensor-tz, else the zone the "
+                            "reference format states, else UTC (with a note)")
+        p.add_argument("--horizon", type=int, default=28, metavar="DAYS",
+                       help="days of use after the co-location the forward interval is stated for (default 28)")
+        p.add_argument("--later", nargs="+", metavar="FILE",
+                       help="a later co-location of the same sensor: SENSOR [REFERENCE] files; the fitted "
+                            "correction is scored on it to tell whether the sensor drifted")
+        p.add_argument("--progress", action="store_true",
+                       help="show progress on stderr even when it is not a terminal")
     p.add_argument("--sensor-format", help="override format detection (see calibration/FORMATS.md)")
     p.add_argument("--sensor-tz", help="time zone of sensor times that carry none (default UTC), e.g. America/New_York")
 
@@ -49,6 +60,7 @@ def register(subparsers):
     p.add_argument("--name", help="name stored in the model and uploaded beside corrected values")
     p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
     p.add_argument("--report", metavar="DIR", help="also write the HTML report to DIR")
+    p.add_argument("--force", action="store_true", help="overwrite an existing model file")
     p.set_defaults(func=cmd_fit)
 
     p = sub.add_parser("apply", help="apply a model to sensor data, write time, pm25 (UTC) and the raw value")
@@ -58,12 +70,15 @@ def register(subparsers):
     p.add_argument("--device", help="use the model's correction for this device id")
     p.add_argument("--average", default="1h", choices=["1h", "none"],
                    help="average to hourly means first (the model was fitted on them; default) or not")
+    p.add_argument("--json", action="store_true", help="print what was written as JSON on stdout")
+    p.add_argument("--force", action="store_true", help="overwrite an existing output file")
     p.set_defaults(func=cmd_apply)
 
     p = sub.add_parser("report", help="write an HTML report with figures to a folder")
     _inputs(p)
     p.add_argument("--out", required=True, metavar="DIR")
     p.add_argument("--title", default="Calibration report")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("push", help="write the model's correction into the board config")
@@ -88,45 +103,169 @@ def _lag(value):
         raise UserError("--lag must be a whole number of hours or 'auto', not '%s'." % value)
 
 
-def _workbench(args):
-    from . import align, ingest, workbench
-    sensor = ingest.load_sensor(args.sensor, fmt=args.sensor_format, tz=args.sensor_tz)
+class _Progress:
+    """Progress on stderr: a rich status line on a terminal; with --progress
+    and no terminal (a log file), one timestamped line per step."""
+
+    def __init__(self, wanted):
+        self.status = None
+        self.lines = bool(wanted) and not sys.stderr.isatty()
+        self.t0 = time.time()
+        if sys.stderr.isatty():
+            from rich.console import Console
+            self.status = Console(stderr=True).status("starting", spinner="dots")
+
+    def __enter__(self):
+        if self.status:
+            self.status.start()
+        return self
+
+    def __call__(self, text):
+        if self.status:
+            self.status.update("%s (%.0f s)" % (text, time.time() - self.t0))
+        elif self.lines:
+            print("[%5.1f s] %s" % (time.time() - self.t0, text), file=sys.stderr, flush=True)
+
+    def __exit__(self, *exc):
+        if self.status:
+            self.status.stop()
+
+
+def _station_tz(args, sensor, reference):
+    """The time zone of the station's days, and how it was decided."""
+    from zoneinfo import ZoneInfo
+    tz, why = getattr(args, "tz", None), "--tz"
+    if not tz and args.sensor_tz:
+        tz, why = args.sensor_tz, "--sensor-tz"
+    for t in (sensor, reference):
+        if not tz and t is not None and getattr(t, "local_tz", None):
+            tz, why = t.local_tz, "the %s file's stated zone (%s)" % (t.role, t.fmt)
+    if not tz:
+        return None, "24-h means over UTC days: the station's time zone is unknown (pass --tz ZONE for local days)"
+    if tz.upper() == "UTC":
+        return "UTC", "24-h means over UTC days, as asked"
+    try:
+        ZoneInfo(tz)
+    except Exception:
+        raise UserError("unknown time zone '%s'; use a name like America/New_York or Europe/Berlin." % tz)
+    return tz, "24-h means over local days in %s (from %s)" % (tz, why)
+
+
+def _load_pair(args, sensor_files, reference_file, progress):
+    from . import align, ingest
+    progress("reading %s" % ", ".join(os.path.basename(str(x)) for x in sensor_files))
+    sensor = ingest.load_sensor(sensor_files, fmt=args.sensor_format, tz=args.sensor_tz)
     if sensor.role == "paired":
         reference = sensor
-        if args.reference:
-            _say("note: %s already pairs sensor and reference; --reference ignored." % os.path.basename(args.sensor[0]))
+        if reference_file:
+            _say("note: %s already pairs sensor and reference; --reference ignored." % os.path.basename(sensor_files[0]))
     else:
-        if not args.reference:
+        if not reference_file:
             raise UserError("give the reference-station file with --reference FILE.")
-        reference = ingest.load_reference(args.reference, fmt=args.reference_format, site=args.reference_site)
-    _say("sensor:    %s" % sensor.label)
-    if reference is not sensor:
-        _say("reference: %s" % reference.label)
+        progress("reading %s" % os.path.basename(str(reference_file)))
+        reference = ingest.load_reference(reference_file, fmt=args.reference_format, site=args.reference_site)
+    progress("cleaning, averaging and pairing")
     pairs = align.pair(sensor, reference, lag=_lag(args.lag), max_lag=args.max_lag)
-    res = workbench.run(pairs, k=args.folds, flexible=not args.no_flexible, per_device=not args.pooled)
-    for t in (sensor, reference):
-        for n in t.notes:
-            res.summary["notes"].insert(0, "%s: %s" % (os.path.basename(t.path.split(",")[0]), n))
+    return sensor, reference, pairs
+
+
+def _check_later(args):
+    later = getattr(args, "later", None)
+    if not later:
+        return
+    if len(later) > 2:
+        raise UserError("--later takes a sensor file and, when it does not pair both, a reference file; got %d files."
+                        % len(later))
+    for p in later:
+        if not os.path.isfile(p):
+            raise UserError("--later %s: file not found; check the path." % p)
+
+
+def _workbench(args):
+    from . import workbench
+    _check_later(args)
+    with _Progress(getattr(args, "progress", False)) as progress:
+        sensor, reference, pairs = _load_pair(args, args.sensor, args.reference, progress)
+        _say("sensor:    %s" % sensor.label)
+        if reference is not sensor:
+            _say("reference: %s" % reference.label)
+        tz, tz_note = _station_tz(args, sensor, reference if reference is not sensor else None)
+        pairs.tz = tz
+        res = workbench.run(pairs, k=args.folds, flexible=not args.no_flexible, per_device=not args.pooled,
+                            horizon_days=args.horizon, progress=progress)
+        if pairs.freq == "1h":
+            res.summary["notes"].insert(0, tz_note)
+        for t in (sensor, reference):
+            for n in t.notes:
+                res.summary["notes"].insert(0, "%s: %s" % (os.path.basename(t.path.split(",")[0]), n))
+        if getattr(args, "later", None):
+            from . import drift
+            progress("scoring the later co-location")
+            _, _, later = _load_pair(args, args.later[:1], args.later[1] if len(args.later) > 1 else None, progress)
+            later.tz = tz
+            res.summary["drift"] = drift.compare(res, later)
     return sensor, reference, res
 
 
-def _print_summary(s):
+def _print_summary(s, out=None):
+    def _say(msg):
+        print(msg, file=out or sys.stdout)
     key = "heldout_24h" if s["primary_freq"] == "1h" else "heldout"
+    for line in forward_lines(s):
+        _say(line)
     _say("")
-    _say("held-out %s metrics (contiguous time blocks):" % ("24-h" if key == "heldout_24h" else "daily"))
+    _say("held-out %s metrics (interleaved contiguous time blocks, beside the forward score):"
+         % ("24-h" if key == "heldout_24h" else "daily"))
     _say("  %-14s %6s %6s %6s %6s %6s" % ("model", "RMSE", "MAE", "bias", "R2", "slope"))
     for n, m in s["models"].items():
         h = m.get(key) or m["heldout"]
         f = lambda v: "%6.2f" % v if v is not None and v == v else "     -"  # noqa: E731
         _say("%s %-14s %s %s %s %s %s" % ("*" if n == s["chosen"] else " ", n, f(h["rmse"]), f(h["mae"]), f(h["bias"]),
                                          f(h["r2"]), f(h["slope"])))
-    _say("chosen: %s (%s)" % (s["chosen"], s["chosen_title"]))
+    _say("chosen: %s (%s), by %s score" % (s["chosen"], s["chosen_title"], s.get("forward", {}).get("chosen_by",
+                                                                                                   "blocked")))
+    for line in drift_lines(s.get("drift")):
+        _say(line)
+    if s.get("dropped_rows"):
+        _say("")
+        _say("rows dropped, by reason:")
+        for k, v in s["dropped_rows"].items():
+            _say("  %7d  %s" % (v, k))
     for line in precision_lines(s.get("precision")) + pm10_lines(s.get("pm10")):
         _say(line)
     for w in s["warnings"]:
         _say("WARNING: " + w)
     for n in s["notes"]:
         _say("note: " + n)
+
+
+def forward_lines(s):
+    """The forward-validation block of the text summary (the headline)."""
+    f = s.get("forward") or {}
+    if f.get("chosen_by") != "forward":
+        return ["", "forward validation: not possible (%s)." % f.get("why", "no data")]
+    out = ["", "forward validation (%s):" % f["method"],
+           "  %-14s %6s %6s   by horizon (days after the fit window): RMSE" % ("model", "RMSE", "NRMSE")]
+    for n, m in f["models"].items():
+        curve = "  ".join("%d-%d d %s" % (r["from_day"], r["to_day"], _v(r["rmse"])) for r in m["horizon_curve"])
+        out.append("%s %-14s %6s %5s%%   %s" % ("*" if n == s["chosen"] else " ", n, _v(m["rmse"]),
+                                               _v(m["nrmse"], "%.0f"), curve))
+    iv = f.get("interval")
+    if iv:
+        out.append("expected 24-h RMSE of %s over the %d days after the co-location: %s ug/m3 (95 %% interval %s .. "
+                   "%s)%s" % (s["chosen"], iv["horizon_days"], _v(iv["rmse"]), _v(iv["ci95"][0]), _v(iv["ci95"][1]),
+                              "; extrapolated beyond the %d days of horizon the data show" %
+                              iv["longest_horizon_seen_days"] if iv.get("extrapolated") else ""))
+    adv = f.get("advice") or {}
+    if adv.get("text"):
+        out.append("recalibration: " + adv["text"])
+    return out
+
+
+def drift_lines(d):
+    if not d:
+        return []
+    return ["", "later co-location: " + d["text"]]
 
 
 def _v(v, fmt="%.2f"):
@@ -168,9 +307,51 @@ def pm10_lines(p):
     return out
 
 
+def _check_out_file(path, force, what="--out"):
+    """Fail before any work when ``path`` cannot be written (or would be overwritten without --force)."""
+    path = str(path)
+    d = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise UserError("cannot write %s %s: it is a folder; give a file name." % (what, path))
+    if not os.path.isdir(d):
+        raise UserError("cannot write %s: the folder %s does not exist." % (path, d))
+    if not os.access(d, os.W_OK):
+        raise UserError("cannot write %s: no permission to write in %s; choose another place." % (path, d))
+    if os.path.exists(path) and not force:
+        raise WouldOverwrite("%s already exists; pass --force to overwrite it, or choose another name." % path)
+
+
+def _check_out_dir(path, what="--report"):
+    path = os.path.abspath(str(path))
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise UserError("cannot write the report to %s: it is a file, not a folder." % path)
+    parent = path if os.path.isdir(path) else os.path.dirname(path)
+    if not os.path.isdir(parent):
+        raise UserError("cannot write the report to %s: the folder %s does not exist." % (path, parent))
+    if not os.access(parent, os.W_OK):
+        raise UserError("cannot write the report to %s: no permission to write in %s." % (path, parent))
+
+
+def _fit_json(doc, path):
+    v = doc["validation"]
+    return {"model": str(path), "chosen": v["chosen"], "correction": doc["correction"],
+            "forward": v.get("forward"), "drift": v.get("drift"),
+            "recalibration": (v.get("forward") or {}).get("advice"),
+            "models": v["models"], "by_device": v["by_device"],
+            "coverage": doc["training"]["coverage"], "dropped_rows": doc["training"].get("dropped_rows"),
+            "warnings": doc["warnings"], "notes": doc["notes"],
+            "improvement_vs_epa_2021": v["improvement_vs_epa_2021"],
+            "precision": v["precision"], "pm10": v["pm10"]}
+
+
 def cmd_fit(args):
     from . import modelfile, report
     t0 = time.time()
+    _check_out_file(args.out, args.force)
+    if args.report:
+        _check_out_dir(args.report)
+    if args.horizon < 1:
+        raise UserError("--horizon must be at least 1 day, not %d." % args.horizon)
     sensor, reference, res = _workbench(args)
     doc = modelfile.build(res, sensor, reference, name=args.name, command="airkit calibrate fit " + " ".join(
         sys.argv[3:] if len(sys.argv) > 3 else []))
@@ -178,12 +359,7 @@ def cmd_fit(args):
     if args.report:
         report.write(res, args.report, inputs=sensor.label + "; " + reference.label)
     if args.json:
-        out = {"model": args.out, "chosen": doc["validation"]["chosen"], "correction": doc["correction"],
-               "models": doc["validation"]["models"], "by_device": doc["validation"]["by_device"],
-               "coverage": doc["training"]["coverage"], "warnings": doc["warnings"], "notes": doc["notes"],
-               "improvement_vs_epa_2021": doc["validation"]["improvement_vs_epa_2021"],
-               "precision": doc["validation"]["precision"], "pm10": doc["validation"]["pm10"]}
-        print(json.dumps(out, indent=2))
+        print(json.dumps(_fit_json(doc, args.out), indent=2))
     else:
         _print_summary(res.summary)
     _say("model written to %s (%.1f s)" % (args.out, time.time() - t0))
@@ -191,16 +367,25 @@ def cmd_fit(args):
 
 
 def cmd_report(args):
-    from . import report
+    from . import modelfile, report
+    _check_out_dir(args.out, "--out")
     sensor, reference, res = _workbench(args)
     path = report.write(res, args.out, title=args.title, inputs=sensor.label + "; " + reference.label)
-    _print_summary(res.summary)
+    if args.json:
+        doc = modelfile.build(res, sensor, reference)
+        out = _fit_json(doc, None)
+        out.pop("model")
+        out["report"] = path
+        print(json.dumps(out, indent=2))
+    else:
+        _print_summary(res.summary)
     _say("report written to %s" % path)
     return 0
 
 
 def cmd_apply(args):
     from . import align, ingest, modelfile, vector
+    _check_out_file(args.out, args.force)
     doc, corr = modelfile.load(args.model, device=args.device)
     sensor = ingest.load_sensor(args.sensor, fmt=args.sensor_format, tz=args.sensor_tz)
     f = sensor.frame
@@ -237,6 +422,11 @@ def cmd_apply(args):
         raise UserError("cannot write %s: the folder %s does not exist." % (args.out, d))
     out.to_csv(args.out, index=False)
     nflag = int((flags != 0).sum())
+    if args.json:
+        print(json.dumps({"out": str(args.out), "rows": int(len(out)), "model": corr.get("name") or corr["kind"],
+                          "kind": corr["kind"], "flagged_outside_valid_range": nflag,
+                          "start": out["time"].iloc[0] if len(out) else None,
+                          "end": out["time"].iloc[-1] if len(out) else None}, indent=2))
     _say("%d rows written to %s (model %s)%s" % (len(out), args.out, out["model"].iloc[0] if len(out) else "-",
                                                   "; %d rows outside the model's valid range are flagged" % nflag
                                                   if nflag else ""))

@@ -41,6 +41,7 @@ class Table:
     time_note: str       # the convention assumed, shown to the user
     notes: list = field(default_factory=list)
     interval_s: float = None   # native sampling interval, seconds
+    local_tz: str = None       # the station's own time zone when the format states it (for local-day means)
 
     @property
     def label(self):
@@ -107,13 +108,26 @@ def _require(path, columns, *names):
     return col
 
 
+def _rows(idx, first_row, most=5):
+    """'rows 2, 5, 9 and 3 more': file row numbers of positions ``idx``."""
+    shown = ", ".join(str(int(i) + first_row) for i in idx[:most])
+    return ("row " if len(idx) == 1 else "rows ") + shown + (" and %d more" % (len(idx) - most) if len(idx) > most
+                                                               else "")
+
+
 def _parse_times(path, raw, first_row, fmt=None, utc=True, offset=None, dayfirst=False):
     """Parse a text time column; a value that is not a time names its row."""
     raw = pd.Series(raw).astype(str).str.strip()
-    if fmt is None:
-        t = pd.to_datetime(raw, errors="coerce", utc=utc, format="mixed", dayfirst=dayfirst)
-    else:
-        t = pd.to_datetime(raw, errors="coerce", utc=utc, format=fmt)
+    try:
+        if fmt is None:
+            t = pd.to_datetime(raw, errors="coerce", utc=utc, format="mixed", dayfirst=dayfirst)
+        else:
+            t = pd.to_datetime(raw, errors="coerce", utc=utc, format=fmt)
+    except ValueError as e:   # pandas: "Mixed timezones detected" (some rows with a zone, some without)
+        zoned = np.flatnonzero(raw.str.contains(r"(?:Z|[+-]\d{2}:?\d{2})$", regex=True).to_numpy())
+        naive = np.setdiff1d(np.arange(len(raw)), zoned)
+        _fail(path, "the times mix zones (%s): %s without a zone; give every time the same convention."
+              % (str(e).splitlines()[0][:60], _rows(naive, first_row) if len(naive) else _rows(zoned, first_row)))
     bad = t.isna() & (raw != "") & (raw.str.lower() != "nan")
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
@@ -271,6 +285,27 @@ def _tz_times(path, raw, first_row, tz, notes):
     has_zone = raw.str.contains(r"(?:Z|[+-]\d{2}:?\d{2})$", regex=True)
     if has_zone.all():
         return _parse_times(path, raw, first_row), "UTC (offset in the file)"
+    if has_zone.any():
+        naive = np.flatnonzero(~has_zone.to_numpy())
+        for part in (has_zone.to_numpy(), ~has_zone.to_numpy()):   # an unreadable time is named first
+            t = pd.to_datetime(raw[part], errors="coerce", utc=True, format="mixed")
+            bad = np.flatnonzero(part)[(t.isna() & (raw[part] != "") & (raw[part].str.lower() != "nan")).to_numpy()]
+            if len(bad):
+                _fail(path, "'%s' is not a date/time I can read." % raw.iloc[bad[0]], first_row + int(bad[0]))
+        if tz is None:
+            _fail(path, "some times carry a time zone and %d do not (%s); add the zone to those rows, or pass "
+                  "--sensor-tz ZONE to read the ones without a zone in that zone."
+                  % (len(naive), _rows(naive, first_row)))
+        zoned = _parse_times(path, raw[has_zone.to_numpy()], first_row)
+        local = _parse_times(path, raw[~has_zone.to_numpy()], first_row, utc=False)
+        if getattr(local.dt, "tz", None) is not None:
+            local = local.dt.tz_localize(None)
+        try:
+            local = local.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT").dt.tz_convert("UTC")
+        except Exception:
+            raise UserError("unknown time zone '%s'; use a name like Europe/Berlin or Etc/GMT+5." % tz)
+        notes.append("%d times without a zone read as %s; the others carry their own offset" % (len(naive), tz))
+        return pd.concat([zoned, local]).sort_index(), "offset in the file, else local time %s" % tz
     t = _parse_times(path, raw, first_row, utc=False)
     if getattr(t.dt, "tz", None) is not None:
         t = t.dt.tz_localize(None)
@@ -421,7 +456,10 @@ def _read_instrument_export(path, tz=None):
     else:
         times = _parse_times(path, df[_require(path, df.columns, "Time")], hdr + 2, utc=False, offset=offset)
         conv = "fixed offset UTC%+g h from the preamble (no daylight saving), reading time" % offset
-    return Table(_tidy(path, out, times, notes, ["pm25_cf1"]), "instrument_export", "sensor", path, conv, notes)
+    t = Table(_tidy(path, out, times, notes, ["pm25_cf1"]), "instrument_export", "sensor", path, conv, notes)
+    if offset and float(offset).is_integer():
+        t.local_tz = "Etc/GMT%+d" % -int(offset)    # POSIX sign: UTC-5 is Etc/GMT+5
+    return t
 
 
 def _read_paired_daily(path, tz=None, site=None):
@@ -488,6 +526,11 @@ def _ref_table(path, fmt, values, times, conv, notes, interval=None, pm10=None):
 def _is_pm25(s):
     s = s.astype(str).str.strip().str.lower().str.replace(" ", "", regex=False)
     return s.isin(["pm2.5", "pm25", "88101", "88502", "6001", "pm2.5-88101", "pm2.5-88502"]) | s.str.startswith("pm2.5")
+
+
+def _is_pm10(s):
+    s = s.astype(str).str.strip().str.lower().str.replace(" ", "", regex=False)
+    return s.isin(["pm10", "81102"])
 
 
 def _read_plain(path, tz=None, site=None):
@@ -635,21 +678,35 @@ def _read_moenv_realtime(path, tz=None, site=None):
     vals, nflag = _moenv_values(df[vcol])
     times = _parse_times(path, df[tcol].str.replace("/", "-", regex=False), 2, utc=False, offset=8) - pd.Timedelta(hours=1)
     notes = ["%d flagged/missing values" % nflag] if nflag else []
-    return _ref_table(path, "moenv_realtime", vals, times, "local UTC+8, hour-ending (publishtime)", notes)
+    c10 = _find(df.columns, "pm10", "PM10")
+    pm10 = (_moenv_values(df[c10])[0], times) if c10 is not None else None
+    t = _ref_table(path, "moenv_realtime", vals, times, "local UTC+8, hour-ending (publishtime)", notes, pm10=pm10)
+    t.local_tz = "Asia/Taipei"
+    return t
 
 
 def _read_moenv_hourly(path, tz=None, site=None):
     df = _json_records(path) if _sniff(path)[0] == "json" else _read_csv(path, _read_text(path))
     item = _require(path, df.columns, "itemengname", "itemname")
+    d10 = df[_is_pm10(df[item])]
     df = df[_is_pm25(df[item])]
     if df.empty:
         _fail(path, "no PM2.5 rows (itemengname) in this MOENV file.")
     df = _one_site(path, df, _find(df.columns, "siteid", "sitename"), site)
     vals, nflag = _moenv_values(df[_require(path, df.columns, "concentration")])
-    times = _parse_times(path, df[_require(path, df.columns, "monitordate")].str.replace("/", "-", regex=False), 2,
-                         utc=False, offset=8) - pd.Timedelta(hours=1)
+
+    def when(d):
+        return _parse_times(path, d[_require(path, d.columns, "monitordate")].str.replace("/", "-", regex=False), 2,
+                            utc=False, offset=8) - pd.Timedelta(hours=1)
+    times = when(df)
     notes = ["%d flagged/missing values" % nflag] if nflag else []
-    return _ref_table(path, "moenv_hourly", vals, times, "local UTC+8, hour-ending (monitordate)", notes)
+    scol = _find(df.columns, "siteid", "sitename")
+    if scol is not None and len(d10):
+        d10 = d10[d10[scol].isin(set(df[scol]))]
+    pm10 = (_moenv_values(d10["concentration"])[0], when(d10)) if len(d10) else None
+    t = _ref_table(path, "moenv_hourly", vals, times, "local UTC+8, hour-ending (monitordate)", notes, pm10=pm10)
+    t.local_tz = "Asia/Taipei"
+    return t
 
 
 def _read_moenv_yearly(path, tz=None, site=None):
@@ -661,17 +718,27 @@ def _read_moenv_yearly(path, tz=None, site=None):
     hours = [c for c in df.columns if re.fullmatch(r"\d{1,2}", c)]
     if len(hours) != 24:
         _fail(path, "expected 24 hour columns 00..23, found %d." % len(hours))
+    d10 = df[_is_pm10(df[icol])]
     df = df[_is_pm25(df[icol])]
     if df.empty:
         _fail(path, "no PM2.5 rows (item column) in this yearly file.")
     df = _one_site(path, df, scol, site)
-    long = df.melt(id_vars=[dcol], value_vars=hours, var_name="hour", value_name="v")
-    vals, nflag = _moenv_values(long["v"])
-    day = _parse_times(path, long[dcol].str.replace("/", "-", regex=False), 2, utc=False)
-    local = day + pd.to_timedelta(long["hour"].astype(int), unit="h")
-    times = (local - pd.Timedelta(hours=8)).dt.tz_localize("UTC")
+    if scol is not None and len(d10):
+        d10 = d10[d10[scol].isin(set(df[scol]))]
+
+    def long_values(d):
+        long = d.melt(id_vars=[dcol], value_vars=hours, var_name="hour", value_name="v")
+        vals, nflag = _moenv_values(long["v"])
+        day = _parse_times(path, long[dcol].str.replace("/", "-", regex=False), 2, utc=False)
+        local = day + pd.to_timedelta(long["hour"].astype(int), unit="h")
+        return vals, nflag, (local - pd.Timedelta(hours=8)).dt.tz_localize("UTC")
+    vals, nflag, times = long_values(df)
+    pm10 = long_values(d10)[::2] if len(d10) else None
     notes = ["%d values with invalid markers (# * x A NR) or blank treated as missing" % nflag] if nflag else []
-    return _ref_table(path, "moenv_yearly", vals, times, "local UTC+8, hour-beginning (column HH = HH:00-HH+1:00)", notes)
+    t = _ref_table(path, "moenv_yearly", vals, times, "local UTC+8, hour-beginning (column HH = HH:00-HH+1:00)", notes,
+                   pm10=pm10)
+    t.local_tz = "Asia/Taipei"
+    return t
 
 
 def _eea_frame(path, df):

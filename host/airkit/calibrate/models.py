@@ -66,8 +66,16 @@ class Baseline(_Base):
         return super().predict(X)
 
 
+class FitError(ValueError):
+    """A candidate could not be fitted on these rows (the workbench drops it with a note)."""
+
+
 def _ols(A, y):
+    if len(y) < A.shape[1] + 1:
+        raise FitError("too few rows (%d) for %d coefficients" % (len(y), A.shape[1]))
     coef, *_ = np.linalg.lstsq(A, y, rcond=None)
+    if not np.all(np.isfinite(coef)):
+        raise FitError("the least-squares solution is not finite (singular data)")
     return coef
 
 
@@ -139,7 +147,13 @@ class KappaModel(_Base):
             return s * pm / (1.0 + (k / 1.65) * inv) + b - y
 
         b0, a0 = _ols(np.c_[np.ones(len(pm)), pm], y)
-        fit = least_squares(resid, x0=[0.2, max(a0, 0.1), b0], bounds=([0.0, 0.0, -50.0], [2.0, 5.0, 50.0]))
+        lo, hi = np.array([0.0, 0.0, -50.0]), np.array([2.0, 5.0, 50.0])
+        # Starting values strictly inside the bounds, whatever the linear fit gave (a humid site with a raw
+        # sensor reading twice the reference can put the intercept far outside +-50).
+        x0 = np.clip([0.2, a0, b0], lo + 1e-6, hi - 1e-6)
+        fit = least_squares(resid, x0=x0, bounds=(lo, hi))
+        if not np.all(np.isfinite(fit.x)):
+            raise FitError("the kappa-Koehler fit did not converge")
         k, s, b = (float(v) for v in fit.x)
         self.coef_ = {"kappa": k, "slope": s, "intercept": b, "rh_cap": float(self.rh_cap)}
         self.correction_ = {"kind": "kappa", "coef": dict(self.coef_), "floor": self.floor}

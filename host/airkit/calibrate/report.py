@@ -121,6 +121,82 @@ def fig_lag(res, out):
     return _save(fig, out, "lag.png")
 
 
+def fig_horizon(res, out):
+    """Forward RMSE (24-h means) against days after the fit window, for the
+    chosen model, EPA 2021 and raw; the EPA 7 ug/m3 line; the interval stated
+    for the period of use."""
+    f = res.summary.get("forward") or {}
+    fig, ax = plt.subplots(figsize=(11, 5))
+    if f.get("chosen_by") != "forward":
+        ax.text(0.5, 0.5, "Forward validation not possible\n(%s)" % f.get("why", "no data"), ha="center",
+                va="center", fontsize=14, transform=ax.transAxes)
+        ax.set_axis_off()
+        return _save(fig, out, "horizon.png")
+    chosen = res.summary["chosen"]
+    names = [n for n in ("raw", "epa_2021", chosen) if n in f["models"]] + \
+        [n for n in ("linear", "mlr_rh", "kappa", "mlr_rh_t", "gbm") if n in f["models"] and n != chosen]
+    top = 0.0
+    for n in dict.fromkeys(names):
+        curve = f["models"][n]["horizon_curve"]
+        if not curve:
+            continue
+        x = [(r["from_day"] + r["to_day"]) / 2 for r in curve]
+        y = [r["rmse"] for r in curve]
+        style = dict(color=COLORS.get(n, None), lw=3, marker="o", ms=8) if n == chosen else \
+            dict(color=COLORS.get(n, None), lw=1.5, marker="o", ms=5, alpha=0.8)
+        if n == chosen:
+            style["color"] = COLORS["chosen"]
+        elif n not in COLORS:
+            style["ls"] = "--"
+        ax.plot(x, y, label=("%s (chosen)" % n) if n == chosen else n, **style)
+        top = max(top, max(y))
+    ax.axhline(7.0, color="#2ca02c", lw=1.5, ls=":", label="EPA target: RMSE 7 %s" % UG)
+    iv = f.get("interval")
+    if iv:
+        h = iv["horizon_days"]
+        ax.errorbar([h / 2], [iv["rmse"]], yerr=[[iv["rmse"] - iv["ci95"][0]], [iv["ci95"][1] - iv["rmse"]]],
+                    fmt="s", color="k", capsize=6, ms=8, label="expected over the next %d days (95 %%)" % h)
+        top = max(top, iv["ci95"][1])
+    ax.set_ylim(0, max(8.0, top * 1.15))
+    far = max(r["to_day"] for m in f["models"].values() for r in m["horizon_curve"]) if f["models"] else 0
+    if far > 90:
+        ax.set_xscale("symlog", linthresh=14)
+    ax.set_xlim(left=0)
+    ax.set_xlabel("days after the end of the fit window (horizon)")
+    ax.set_ylabel("RMSE of 24-h means (%s)" % UG)
+    ax.set_title("How the correction holds up after the co-location (fitted on the past, scored on the future)")
+    ax.legend(loc="upper left", fontsize=10, ncol=2)
+    return _save(fig, out, "horizon.png")
+
+
+def _forward_html(s):
+    f = s.get("forward") or {}
+    if f.get("chosen_by") != "forward":
+        return "<p>Forward validation was not possible: %s.</p>" % html.escape(f.get("why", "no data"))
+    rows = "".join("<tr%s><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>" % (
+        ' class="chosen"' if n == s["chosen"] else "", html.escape(n), _fmt(m["rmse"]), _fmt(m["nrmse"], 0),
+        _fmt(s["models"].get(n, {}).get("heldout_24h", s["models"].get(n, {}).get("heldout", {})).get("rmse")),
+        " · ".join("%d–%d d: %s" % (r["from_day"], r["to_day"], _fmt(r["rmse"])) for r in m["horizon_curve"]))
+        for n, m in f["models"].items())
+    iv = f.get("interval")
+    ivs = ""
+    if iv:
+        ivs = ("<p><b>Expected 24-h RMSE over the %d days after the co-location: %s %s (95 %% interval %s–%s).</b> "
+               "A prediction interval for a period of use, from a 7-day block bootstrap of the forward errors "
+               "(serial correlation kept), not narrower than the %d days of record allow, with the error's growth "
+               "per day of horizon (%s) carried forward%s.</p>"
+               % (iv["horizon_days"], _fmt(iv["rmse"]), UG, _fmt(iv["ci95"][0]), _fmt(iv["ci95"][1]),
+                  iv["independent_days"], _fmt(iv["growth_per_day"], 3),
+                  "; beyond the %d days of horizon the data show this is an extrapolation"
+                  % iv["longest_horizon_seen_days"] if iv.get("extrapolated") else ""))
+    adv = (f.get("advice") or {}).get("text", "")
+    return ("<p>%s. The model is chosen on this score: the lowest forward RMSE, or a simpler model within one "
+            "bootstrap standard error of it.</p><table><tr><th>model</th><th>forward RMSE</th><th>NRMSE %%</th>"
+            "<th>blocked RMSE</th><th>by horizon (days after the fit window)</th></tr>%s</table>%s"
+            "<p><b>Recalibration:</b> %s</p>" % (html.escape(f["method"][0].upper() + f["method"][1:]), rows, ivs,
+                                                 html.escape(adv)))
+
+
 def _fmt(v, nd=2):
     return "–" if v is None or v != v else ("%.*f" % (nd, v))
 
@@ -190,7 +266,8 @@ def _pm10_table(p):
 def write(res, out, title="Calibration report", inputs=None):
     os.makedirs(out, exist_ok=True)
     s = res.summary
-    figs = [("Before and after", fig_scatter(res, out)),
+    figs = [("After the co-location: error against horizon", fig_horizon(res, out)),
+            ("Before and after", fig_scatter(res, out)),
             ("Time series", fig_timeseries(res, out)),
             ("Where the errors are", fig_residuals(res, out)),
             ("Time-zone check", fig_lag(res, out))]
@@ -203,8 +280,11 @@ def write(res, out, title="Calibration report", inputs=None):
     cov = s["coverage"]
     primary = s["models"][s["chosen"]].get("heldout_24h") or s["models"][s["chosen"]]["heldout"]
     epa = s["models"].get("epa_2021", {}).get("heldout_24h") or s["models"].get("epa_2021", {}).get("heldout")
-    verdict = "Chosen correction: <b>%s</b> (%s). Held-out 24-h RMSE %s %s" % (
-        html.escape(s["chosen"]), html.escape(s["chosen_title"]), _fmt(primary["rmse"]), UG)
+    fw = (s.get("forward") or {}).get("models", {}).get(s["chosen"])
+    verdict = "Chosen correction: <b>%s</b> (%s). %sHeld-out 24-h RMSE on interleaved blocks %s %s" % (
+        html.escape(s["chosen"]), html.escape(s["chosen_title"]),
+        ("Forward 24-h RMSE (fitted on the past, scored on later days) %s %s; " % (_fmt(fw["rmse"]), UG)) if fw else "",
+        _fmt(primary["rmse"]), UG)
     if epa:
         verdict += " against %s %s for the EPA 2021 US-wide equation on the same rows" % (_fmt(epa["rmse"]), UG)
     verdict += "."
@@ -231,8 +311,9 @@ img{{max-width:100%}}.warn{{background:#fff4d6;border-left:5px solid #e6a700;pad
 figure{{margin:1.5em 0}}figcaption{{color:#555}}</style></head><body>
 <h1>{title}</h1><p>{verdict}</p>
 {warnings}
+<h2>How it holds up after the co-location (forward validation)</h2>{forward}
 <h2>Figures</h2>{imgs}
-<h2>How good is it? (held-out data only)</h2>
+<h2>How good is it on interleaved blocks? (held-out data, beside the forward score)</h2>
 <p>Every number below comes from data the model did not see: the period was cut into {folds} contiguous time blocks,
 each block predicted by a model fitted on the others (leaving out one day on either side). The 95 % interval comes
 from {boot}. EPA 2021 targets: slope 0.65–1.35, intercept −5…+5 {ug}, R² ≥ 0.70, RMSE ≤ 7 {ug} or NRMSE ≤ 30 %.</p>
@@ -244,7 +325,7 @@ from {boot}. EPA 2021 targets: slope 0.65–1.35, intercept −5…+5 {ug}, R² 
         title=html.escape(title), verdict=verdict,
         warnings=('<div class="warn"><b>Read before trusting this calibration:</b><ul>%s</ul></div>' % li(s["warnings"]))
         if s["warnings"] else "",
-        imgs="".join(imgs), folds=s["validation"]["folds"], boot=s["validation"]["bootstrap"], ug=UG, tables=tables,
+        forward=_forward_html(s), imgs="".join(imgs), folds=s["validation"]["folds"], boot=s["validation"]["bootstrap"], ug=UG, tables=tables,
         bydev=bydev, notes=li(s["notes"]) or "<li>none</li>",
         cov=html.escape("%s to %s (UTC); %d days with data; %d %s pairs; %d device(s); reference %.1f–%.1f %s%s." % (
             cov["start"][:16], cov["end"][:16], cov["days_with_data"], cov["rows"],

@@ -118,9 +118,10 @@ def time_blocks(times, k=5, gap=pd.Timedelta("1D")):
     return folds
 
 
-def day_codes(times):
-    """An integer per calendar day (UTC), for block bootstrap."""
-    d = pd.DatetimeIndex(times).tz_localize(None) if pd.DatetimeIndex(times).tz is not None else pd.DatetimeIndex(times)
+def day_codes(times, tz=None):
+    """An integer per calendar day (UTC, or local days in ``tz``), for block bootstrap."""
+    t = pd.DatetimeIndex(times)
+    d = t.tz_convert(tz or "UTC").tz_localize(None) if t.tz is not None else t
     return pd.factorize(d.normalize())[0]
 
 

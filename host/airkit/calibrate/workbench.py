@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from . import align, models, validate
+from . import align, forward, models, validate
 
 # Complexity order for "prefer the simpler": published equations first.
 ORDER = ["epa_2021", "linear", "mlr_rh", "kappa", "mlr_rh_t"]
@@ -27,6 +27,7 @@ class Result:
     daily: pd.DataFrame = None          # 24-h means of held-out predictions (hourly input)
     chosen: object = None               # the final fitted estimator (pooled)
     per_device: dict = field(default_factory=dict)   # device -> final fitted estimator
+    forward_records: dict = None        # model -> forward residual records (device, origin, day, horizon, pred, ref)
 
 
 def coverage(frame, freq):
@@ -78,7 +79,7 @@ def _valid_ranges(frame, use_t):
     return v
 
 
-def precision_summary(frame, chosen, daily_in):
+def precision_summary(frame, chosen, daily_in, tz=None):
     """Between-sensor precision (EPA 2021) of the raw sensor and of the chosen
     correction's held-out predictions, on 24-h means.
 
@@ -101,7 +102,7 @@ def precision_summary(frame, chosen, daily_in):
             return out
         d = f
     else:
-        d = align.daily(f, cols=("pm", col))
+        d = align.daily(f, cols=("pm", col), tz=tz)
     for name, c in (("raw", "pm"), (chosen, col)):
         tab = d.pivot_table(index=d.index, columns="device", values=c, dropna=False).reindex(columns=devices)
         out[name] = validate.precision(tab)
@@ -124,7 +125,7 @@ def pm10_summary(pairs):
     if pairs.pm10 is None:
         return {"note": pairs.pm10_note or "PM10 targets skipped: no PM10 pairs."}
     h = pairs.pm10
-    d = align.daily(h, cols=("pm10", "ref10"))
+    d = align.daily(h, cols=("pm10", "ref10"), tz=pairs.tz)
     m24 = validate.metrics(d["ref10"], d["pm10"])
     m1 = validate.metrics(h["ref10"], h["pm10"])
     out = {"sensor_field": pairs.pm10_field, "what": "raw sensor %s against reference PM10, no correction"
@@ -142,8 +143,112 @@ def pm10_summary(pairs):
     return out
 
 
-def run(pairs, k=5, flexible=True, per_device=True, n_boot=500, seed=0):
-    """Validate all candidates on ``pairs`` (align.Pairs); returns a Result."""
+def _common(recs, names):
+    """The (device, origin, day) rows every named model predicted, as one frame
+    with a pred_<name> column per model."""
+    j = None
+    for n in names:
+        r = recs.get(n)
+        if r is None:
+            return None
+        r = r.rename(columns={"pred": "pred_" + n})
+        j = r if j is None else j.merge(r[["device", "origin", "day", "pred_" + n]], on=["device", "origin", "day"])
+    return j
+
+
+def dropped_rows(steps):
+    """Every row removed, by reason: {reason: rows} from the cleaning steps
+    (impossible values split by column and kind)."""
+    out = {}
+    for st in steps:
+        if st.get("reasons"):
+            out.update({"%s (%s)" % (st["step"].split(":")[0], k): v for k, v in st["reasons"].items()})
+        elif st.get("removed"):
+            out[st["step"]] = st["removed"]
+    return out
+
+
+def forward_summary(recs, w_days, pool, horizon_days, n_boot=500, seed=0):
+    """Forward RMSE of every model (on the rows all of them predicted), the
+    horizon curve, and the forward choice: the lowest forward RMSE, except
+    that the simplest model within one bootstrap SE (days resampled, paired)
+    wins."""
+    out = {"method": "expanding windows from the first %s days on; each fit predicts every later day (24-h means)"
+                     % w_days, "window_days": w_days, "horizon_days": int(horizon_days), "models": {}}
+    sparse = [n for n in ("gbm",) if n in recs]     # fitted at a few origins only: scored on its own rows
+    live = [n for n in recs if recs[n] is not None and len(recs[n]) >= 5 and n not in sparse]
+    fpool = [n for n in pool if n in live]
+    if not fpool:
+        out.update(chosen_by="blocked", why="the record is too short for a fit window and days after it "
+                                            "(need at least %d days)" % 9)
+        return out
+    j = _common(recs, live)
+    if j is None or len(j) < 5:
+        out.update(chosen_by="blocked", why="too few days predicted by every model")
+        return out
+    days = pd.factorize(j["device"].astype(str) + ":" + j["day"].astype(str))[0]
+    ref = j["ref"].to_numpy(float)
+    ci, samples = validate.bootstrap(ref, {n: j["pred_" + n].to_numpy(float) for n in live}, days,
+                                     n_boot=n_boot, seed=seed)
+    for n in live:
+        m = validate.metrics(ref, j["pred_" + n])
+        curve = forward.horizon_curve(j[["device", "origin", "day", "horizon", "ref"]].assign(pred=j["pred_" + n]))
+        out["models"][n] = {"rmse": m["rmse"], "nrmse": m["nrmse"], "bias": m["bias"], "r2": m["r2"], "n": m["n"],
+                            "ci95_mean": ci[n]["rmse"], "horizon_curve": curve}
+    best = min(fpool, key=lambda n: out["models"][n]["rmse"])
+    chosen = best
+    for n in fpool:
+        se = float(np.nanstd(samples[n] - samples[best]))
+        out["models"][n]["rmse_minus_best"] = out["models"][n]["rmse"] - out["models"][best]["rmse"]
+        out["models"][n]["rmse_diff_se"] = se
+    for n in fpool:
+        if out["models"][n]["rmse_minus_best"] <= out["models"][n]["rmse_diff_se"]:
+            chosen = n
+            break
+    for n in sparse:
+        r = recs[n]
+        if r is None or len(r) < 5:
+            continue
+        k = r.merge(recs[chosen][["device", "origin", "day", "pred"]].rename(columns={"pred": "pred_chosen"}),
+                    on=["device", "origin", "day"])
+        m = validate.metrics(k["ref"], k["pred"])
+        out["models"][n] = {"rmse": m["rmse"], "nrmse": m["nrmse"], "bias": m["bias"], "r2": m["r2"], "n": m["n"],
+                            "horizon_curve": forward.horizon_curve(r), "origins": int(r["origin"].nunique()),
+                            "chosen_rmse_same_rows": validate.metrics(k["ref"], k["pred_chosen"])["rmse"]}
+    out.update(chosen_by="forward", best=chosen, lowest=best, rows=int(len(j)),
+               origins=int(j[["device", "origin"]].drop_duplicates().shape[0]))
+    if chosen != best:
+        out["simpler_note"] = ("%s had the lowest forward RMSE (%.2f) but %s (%.2f) is within the noise and simpler, "
+                               "so it was chosen." % (best, out["models"][best]["rmse"], chosen,
+                                                      out["models"][chosen]["rmse"]))
+    return out
+
+
+def forward_chosen(rec, horizon_days, frame, fgroups, fwd):
+    """The chosen model's forward interval for the next ``horizon_days`` days,
+    per device, and the recalibration advice."""
+    out = {}
+    if rec is None or fwd.get("chosen_by") != "forward":
+        out["interval"] = None
+        out["advice"] = forward.advice([])
+        return out
+    out["interval"] = forward.interval(rec, horizon_days)
+    if len(np.unique(fgroups)) > 1:
+        # one device's few weeks are too few to judge its own spread: each device's interval comes from the
+        # forward errors of all devices (the between-device spread is part of what a period of use can bring)
+        out["per_device"] = {str(g): out["interval"] for g in np.unique(fgroups)}
+    curve = forward.horizon_curve(rec)
+    out["horizon_curve"] = curve
+    out["advice"] = forward.advice(curve, rec)
+    return out
+
+
+def run(pairs, k=5, flexible=True, per_device=True, n_boot=500, seed=0, horizon_days=28, progress=None):
+    """Validate all candidates on ``pairs`` (align.Pairs); returns a Result.
+
+    ``horizon_days``: the period of use after the co-location the forward
+    interval is stated for. ``progress``: optional callable(step_text)."""
+    say = progress or (lambda text: None)
     f = pairs.frame.copy()
     has_rh = bool(f["rh"].notna().mean() > 0.9)
     has_t = bool(f["t"].notna().mean() > 0.9)
@@ -171,15 +276,29 @@ def run(pairs, k=5, flexible=True, per_device=True, n_boot=500, seed=0):
     for m in base:
         preds[m.name] = m.fit().predict(X)
         titles[m.name], kinds[m.name] = m.title, "baseline"
-    for m in cands:
+    dropped = {}
+    notes = list(pairs.notes)
+    for m in list(cands):
         def make(m=m):
             return models.clone(m)
         grp = groups if (per_device and multi) else None
-        preds[m.name] = validate.held_out(make, X, y, folds, groups=grp, min_train=min_train)
+        say("time-block validation: %s" % m.name)
+        try:
+            with np.errstate(all="ignore"):
+                p = validate.held_out(make, X, y, folds, groups=grp, min_train=min_train)
+            if not np.isfinite(p).any():
+                raise models.FitError("no finite prediction")
+        except Exception as e:  # never crash on real data: drop the candidate, say why
+            why = "%s: %s" % (type(e).__name__, (str(e).splitlines() or [""])[0][:160])
+            dropped[m.name] = why
+            notes.append("candidate %s dropped: its fit failed (%s)." % (m.name, why))
+            cands.remove(m)
+            continue
+        preds[m.name] = p
         titles[m.name], kinds[m.name] = m.title, "fitted" if m.device_ok else "comparison"
 
     scored = np.all([np.isfinite(p) for p in preds.values()], axis=0)
-    days = validate.day_codes(f.index[scored])
+    days = validate.day_codes(f.index[scored], tz=pairs.tz)
     res_h = {n: validate.metrics(y[scored], p[scored]) for n, p in preds.items()}
     ci, samples = validate.bootstrap(y[scored], {n: p[scored] for n, p in preds.items()}, days, n_boot=n_boot,
                                      seed=seed)
@@ -195,16 +314,16 @@ def run(pairs, k=5, flexible=True, per_device=True, n_boot=500, seed=0):
         for n, p in preds.items():
             hf["pred_" + n] = p[scored]
         cols = ["ref"] + ["pred_" + n for n in preds]
-        daily_frame = align.daily(hf, cols=cols)
+        daily_frame = align.daily(hf, cols=cols, tz=pairs.tz)
         for n in preds:
             m24 = validate.metrics(daily_frame["ref"], daily_frame["pred_" + n])
             out_models[n]["heldout_24h"] = m24
             out_models[n]["targets_24h"] = validate.meets_targets(m24)
 
-    # Choice: the simplest device-capable model within one SE of the best.
+    # Blocked choice (interleaved blocks; kept beside the forward score).
     pool = [n for n in ORDER if n in preds]
     best = min(pool, key=lambda n: res_h[n]["rmse"])
-    chosen = best
+    blocked_choice = best
     for n in pool:
         diff = samples[n] - samples[best]
         se = float(np.nanstd(diff))
@@ -212,16 +331,42 @@ def run(pairs, k=5, flexible=True, per_device=True, n_boot=500, seed=0):
         out_models[n]["rmse_diff_se"] = se
     for n in pool:
         if out_models[n]["rmse_minus_best"] <= out_models[n]["rmse_diff_se"]:
-            chosen = n
+            blocked_choice = n
             break
-    notes = list(pairs.notes)
-    if chosen != best:
-        notes.append("%s had the lowest held-out RMSE (%.2f) but %s (%.2f) is within the noise and simpler, so it "
-                     "was chosen." % (best, res_h[best]["rmse"], chosen, res_h[chosen]["rmse"]))
+
+    # Forward validation: fit on a past window, predict every later day (the headline score).
+    say("forward validation (fit on the past, predict the future)")
+    fw_models = {n: (lambda m=m: models.clone(m)) for m in base + cands for n in [m.name]
+                 if n in pool or n == "raw" or n == "gbm"}
+    fgroups = groups if (per_device and multi) else np.array(["all"] * len(groups))
+    recs, w_days = forward.run(fw_models, X, y, f.index, fgroups, hourly=not daily_in, notes=notes, tz=pairs.tz,
+                               progress=say, sparse={"gbm": 3})
+    fwd = forward_summary(recs, w_days, pool, horizon_days, n_boot, seed)
+    if fwd["chosen_by"] == "forward":
+        chosen = fwd["best"]
+        if blocked_choice != chosen:
+            notes.append("%s scores best on interleaved time blocks but not forward (fitted on the past, scored on "
+                         "the future): %s is chosen (forward RMSE %.2f vs %.2f)."
+                         % (blocked_choice, chosen, fwd["models"][chosen]["rmse"],
+                            fwd["models"][blocked_choice]["rmse"] if blocked_choice in fwd["models"] else float("nan")))
+        if fwd.get("simpler_note"):
+            notes.append(fwd["simpler_note"])
+    else:
+        chosen = blocked_choice
+        notes.append("forward validation impossible (%s): the model is chosen on interleaved time blocks, which "
+                     "overstate how well it holds up afterwards." % fwd["why"])
+        if chosen != best:
+            notes.append("%s had the lowest held-out RMSE (%.2f) but %s (%.2f) is within the noise and simpler, "
+                         "so it was chosen." % (best, res_h[best]["rmse"], chosen, res_h[chosen]["rmse"]))
     if "gbm" in preds:
         d = samples["gbm"] - samples[chosen]
         lo = float(np.nanquantile(d, 0.975))
-        if lo < 0:
+        g_f, c_f = fwd["models"].get("gbm", {}).get("rmse"), fwd["models"].get("gbm", {}).get("chosen_rmse_same_rows")
+        if lo < 0 and g_f is not None and c_f is not None and g_f >= c_f:
+            notes.append("the gradient-boosting comparison model only wins on interleaved blocks (held-out RMSE "
+                         "%.2f vs %.2f): forward, fitted on the past, it does no better (%.2f vs %.2f)."
+                         % (res_h["gbm"]["rmse"], res_h[chosen]["rmse"], g_f, c_f))
+        elif lo < 0:
             notes.append("the gradient-boosting comparison model is clearly better (held-out RMSE %.2f vs %.2f) but "
                          "cannot run on the device; consider more data or a richer device model."
                          % (res_h["gbm"]["rmse"], res_h[chosen]["rmse"]))
@@ -232,6 +377,8 @@ def run(pairs, k=5, flexible=True, per_device=True, n_boot=500, seed=0):
                             "not clearly better than", chosen, res_h["gbm"]["rmse"], res_h[chosen]["rmse"]))
     if chosen == "epa_2021":
         notes.append("no fitted model beat the EPA 2021 US-wide equation beyond the noise: the device keeps EPA 2021.")
+    fwd["chosen"] = chosen
+    fwd.update(forward_chosen(recs.get(chosen), horizon_days, f, fgroups, fwd))
 
     # By-device validation: transfer to a device the model never saw.
     by_dev = None
@@ -266,11 +413,16 @@ def run(pairs, k=5, flexible=True, per_device=True, n_boot=500, seed=0):
         fr["pred_" + n] = p
     fr["scored"] = scored
     summary = {
-        "precision": precision_summary(fr, chosen, daily_in),
+        "precision": precision_summary(fr, chosen, daily_in, tz=pairs.tz),
+        "days": ("24-h means over local days (%s)" % pairs.tz) if pairs.tz and pairs.tz.upper() != "UTC" and not daily_in
+        else ("24-h means over UTC days" if not daily_in else "daily values as given in the file"),
         "pm10": pm10_summary(pairs),
         "chosen": chosen,
         "chosen_title": titles[chosen],
         "primary_freq": pairs.freq,
+        "forward": fwd,
+        "dropped_rows": dropped_rows(steps),
+        "dropped_candidates": dropped,
         "validation": {"method": "contiguous time blocks", "folds": len(folds), "gap_hours": 24,
                        "per_device_fit": bool(per_device and multi), "bootstrap": "%d day-block resamples" % n_boot,
                        "scored_rows": int(scored.sum())},
@@ -285,4 +437,4 @@ def run(pairs, k=5, flexible=True, per_device=True, n_boot=500, seed=0):
         "improvement_vs_epa_2021": (1 - res_h[chosen]["rmse"] / res_h["epa_2021"]["rmse"]) if "epa_2021" in res_h else None,
         "primary_metrics": primary,
     }
-    return Result(summary, fr, daily_frame, final, per_dev)
+    return Result(summary, fr, daily_frame, final, per_dev, recs)

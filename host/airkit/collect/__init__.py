@@ -1,99 +1,183 @@
-"""``airkit collect``: a local open endpoint for stations (the school's own server).
+"""``airkit collect``: the open-data platform for a school or a city.
 
-``airkit collect`` serves the Sensor.Community push API and the airkit JSON
-batch API on 127.0.0.1:8000 (SQLite store), optionally subscribing to an
-MQTT broker; ``airkit collect add-node`` / ``add-device`` register stations;
-``airkit collect export`` writes the calibration-ready CSV.
+``airkit collect`` serves the Sensor.Community push API, the airkit JSON batch
+API, the open data API (``/api/docs``) and the dashboard (``/``) on
+127.0.0.1:8000 (SQLite by default, ``--db postgresql://...`` for a city),
+optionally subscribing to an MQTT broker; ``airkit collect add-node`` /
+``add-device`` register stations (and where they stand); ``airkit collect
+export`` writes the calibration-ready CSV.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import signal
 import ssl
 import sys
 import threading
 from pathlib import Path
 
-from airkit.errors import UserError
+from airkit.errors import InputError, NetworkError, UserError, WouldOverwrite
 
 DEFAULT_DB = "airkit-collect.sqlite"
 
 
+def _common(p):
+    p.add_argument("--db", default=DEFAULT_DB,
+                   help="SQLite file or postgresql://user[:password]@host[:port]/dbname (default %s)" % DEFAULT_DB)
+    p.add_argument("--json", action="store_true", help="print the result as one JSON object")
+
+
+def _place(p):
+    p.add_argument("--name", help="name shown on the map")
+    p.add_argument("--lat", type=float, help="latitude (decimal degrees) of the station, for the map")
+    p.add_argument("--lon", type=float, help="longitude (decimal degrees) of the station, for the map")
+
+
 def register(sub):
-    p = sub.add_parser("collect", help="run a local collector for stations (Sensor.Community API, airkit JSON, MQTT)",
-                       description="Run a local open endpoint that stations upload to, store readings in "
-                                   "SQLite, and export them as CSV for calibration.")
-    p.add_argument("--db", default=DEFAULT_DB, help="SQLite file (default %s)" % DEFAULT_DB)
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p = sub.add_parser("collect", help="run the open-data collector and dashboard (Sensor.Community API, airkit "
+                                       "JSON, MQTT)",
+                       description="Run a local open endpoint that stations upload to, with a public dashboard and "
+                                   "open data API; store readings in SQLite or PostgreSQL; export CSV for "
+                                   "calibration.")
+    _common(p)
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; 0.0.0.0 for the "
+                                                       "whole network)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
     p.add_argument("--max-body", type=int, default=1 << 20, help="largest accepted request body, bytes")
+    p.add_argument("--timeout", type=float, default=10.0,
+                   help="seconds a client may stall while sending a request (default 10)")
     p.add_argument("--mqtt", help="also subscribe: mqtt://HOST[:PORT]/TOPIC (LASS lines, airkit JSON states)")
     p.add_argument("--node", action="append", default=[],
                    help="accept Sensor.Community pushes from this node (esp32-<chipid>); repeatable")
     p.add_argument("--tls-cert", help="serve https with this certificate chain (PEM)")
     p.add_argument("--tls-key", help="private key of --tls-cert (PEM)")
+    p.add_argument("--licence", help="data licence named in every API document (default ODbL-1.0)")
+    p.add_argument("--licence-url", help="where the licence text is")
+    p.add_argument("--attribution", help="attribution required by the data's owners")
+    p.add_argument("--tiles", help="map tile URL template, e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png "
+                                   "('none': no map tiles, positions only)")
+    p.add_argument("--tiles-attribution", help="attribution of the tile server")
+    p.add_argument("--silent-after", type=int, help="a station is silent after this many missed intervals "
+                                                    "(default 3)")
     p.add_argument("--verbose", action="store_true", help="log every request")
     p.set_defaults(func=serve)
     s = p.add_subparsers(dest="collect_cmd", metavar="SUBCOMMAND")
     e = s.add_parser("export", help="write readings as CSV (time UTC, device, PM CF=1/atm, counts, rh, temp_c, flags)")
-    e.add_argument("--db", default=DEFAULT_DB)
+    _common(e)
     e.add_argument("--out", "-o", help="CSV file (default: standard output)")
+    e.add_argument("--force", action="store_true", help="overwrite --out when it exists")
     e.add_argument("--device", help="only this device")
     e.set_defaults(func=export)
     a = s.add_parser("add-device", help="register a station for the airkit JSON API with its token")
     a.add_argument("device", help="station id (the config's device.id)")
     a.add_argument("--token-file", required=True, help="file holding the device's token (never printed)")
-    a.add_argument("--db", default=DEFAULT_DB)
+    _common(a)
+    _place(a)
     a.set_defaults(func=add_device)
     n = s.add_parser("add-node", help="register a Sensor.Community node id (esp32-<chipid>)")
     n.add_argument("node")
     n.add_argument("--station", help="station id (the config's device.id) to file this node's pushes under, "
                                      "so they merge with the station's other uplinks")
-    n.add_argument("--db", default=DEFAULT_DB)
+    _common(n)
+    _place(n)
     n.set_defaults(func=add_node)
 
 
-def _store(path, must_exist=False):
-    from airkit.collect.store import Store
+def _store(url, must_exist=False):
+    from airkit.collect.store import open_store, redact_url
 
-    p = Path(path)
+    s = str(url)
+    shown = redact_url(s)
+    if s.startswith(("postgresql://", "postgres://")):
+        try:
+            import psycopg
+        except ImportError:
+            raise InputError("PostgreSQL needs the psycopg package: pip install 'psycopg[binary]'")
+        try:
+            return open_store(s)
+        except psycopg.OperationalError as e:
+            reason = " ".join(str(e).split())[:240] or type(e).__name__
+            raise NetworkError("cannot open the PostgreSQL database %s (%s): check the server, user and database "
+                               "name" % (shown, reason.replace(s, shown)))
+        except psycopg.Error as e:
+            raise NetworkError("the PostgreSQL database %s refused the collector's schema (%s): give the user "
+                               "CREATE rights or another database" % (shown, type(e).__name__))
+    p = Path(s[len("sqlite:///"):] if s.startswith("sqlite:///") else s)
     if must_exist and not p.exists():
-        raise UserError("no collector database at %s: run 'airkit collect' first or pass --db" % path)
+        raise InputError("no collector database at %s: run 'airkit collect' first or pass --db" % shown)
+    if p.is_dir():
+        raise InputError("--db %s is a folder: give a file name such as %s/%s" % (shown, shown, DEFAULT_DB))
     try:
-        return Store(p)
+        return open_store(p)
     except Exception as e:  # sqlite3.DatabaseError and OSError
-        raise UserError("cannot open the collector database %s (%s): check the path" % (path, e))
+        raise InputError("cannot open the collector database %s (%s): check the path" % (shown, e))
+
+
+def _say(args, text, **fields):
+    if getattr(args, "json", False):
+        print(json.dumps(fields))
+    else:
+        print(text)
+
+
+def _place_station(store, station, args):
+    if (args.lat is None) != (args.lon is None):
+        raise InputError("give both --lat and --lon (decimal degrees), or neither")
+    if args.lat is not None and not (-90 <= args.lat <= 90 and -180 <= args.lon <= 180):
+        raise InputError("--lat must be within -90..90 and --lon within -180..180 (decimal degrees)")
+    if args.lat is not None or args.name:
+        store.set_station(station, name=args.name, lat=args.lat, lon=args.lon)
 
 
 def add_node(args) -> int:
     if not args.node.startswith("esp32-") and not args.node.startswith("esp8266-"):
-        raise UserError("a Sensor.Community node id looks like esp32-<chipid> (got %s)" % args.node)
-    _store(args.db).add_device(args.node, "sc", station=args.station)
-    print("node %s registered%s" % (args.node, " for station %s" % args.station if args.station else ""))
+        raise InputError("a Sensor.Community node id looks like esp32-<chipid> (got %s)" % args.node)
+    store = _store(args.db)
+    store.add_device(args.node, "sc", station=args.station)
+    _place_station(store, args.station or args.node, args)
+    _say(args, "node %s registered%s" % (args.node, " for station %s" % args.station if args.station else ""),
+         node=args.node, station=args.station or args.node, registered=True)
     return 0
 
 
 def add_device(args) -> int:
     try:
         token = Path(args.token_file).read_text().strip()
-    except OSError as e:
-        raise UserError("cannot read the token file %s (%s)" % (args.token_file, e.strerror))
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError("cannot read the token file %s (%s)" % (args.token_file, getattr(e, "strerror", None) or e))
     if len(token) < 8:
-        raise UserError("the token in %s is shorter than 8 characters: use a longer random token" % args.token_file)
-    _store(args.db).add_device(args.device, "json", token)
-    print("device %s registered for the airkit JSON API" % args.device)
+        raise InputError("the token in %s is shorter than 8 characters: use a longer random token" % args.token_file)
+    store = _store(args.db)
+    store.add_device(args.device, "json", token)
+    _place_station(store, args.device, args)
+    _say(args, "device %s registered for the airkit JSON API" % args.device, device=args.device, registered=True)
     return 0
 
 
 def export(args) -> int:
     store = _store(args.db, must_exist=True)
     if args.out:
+        out = Path(args.out)
+        if out.exists() and not args.force:
+            raise WouldOverwrite("%s already exists: pass --force to overwrite it, or choose another --out" % out)
+        tmp = out.with_name(out.name + ".part")
         try:
-            with open(args.out, "w", newline="") as f:
+            with open(tmp, "w", newline="") as f:
                 n = store.export_csv(f, args.device)
+            os.replace(tmp, out)
         except OSError as e:
-            raise UserError("cannot write %s (%s)" % (args.out, e.strerror))
-        print("%d readings written to %s" % (n, args.out), file=sys.stderr)
+            tmp.unlink(missing_ok=True) if tmp.parent.is_dir() else None
+            raise InputError("cannot write %s (%s): choose another --out" % (args.out, e.strerror))
+        if args.json:
+            print(json.dumps({"rows": n, "out": str(out)}))
+        else:
+            print("%d readings written to %s" % (n, args.out), file=sys.stderr)
+    elif args.json:
+        rows = store.rows(args.device)
+        json.dump([{k: v for k, v in r.items() if v is not None} for r in rows], sys.stdout)
+        print()
     else:
         store.export_csv(sys.stdout, args.device)
     return 0
@@ -101,38 +185,64 @@ def export(args) -> int:
 
 def serve(args) -> int:
     from airkit.collect.server import Collector
+    from airkit.collect.store import redact_url
 
+    if not 0 <= args.port <= 65535:
+        raise InputError("--port %d is not a TCP port: use 1-65535 (or 0 for any free port)" % args.port)
+    if args.max_body < 65536:
+        raise InputError("--max-body %d is too small: stations send up to ~40 KB, use at least 65536" % args.max_body)
+    if not 0.5 <= args.timeout <= 600:
+        raise InputError("--timeout must be between 0.5 and 600 seconds")
+    if args.silent_after is not None and args.silent_after < 1:
+        raise InputError("--silent-after must be 1 or more intervals")
+    if bool(args.tls_cert) != bool(args.tls_key):
+        raise InputError("https needs both --tls-cert and --tls-key")
+    for f in (args.tls_cert, args.tls_key):
+        if f and not Path(f).is_file():
+            raise InputError("TLS file %s does not exist: check --tls-cert/--tls-key" % f)
     store = _store(args.db)
     for node in args.node:
         store.add_device(node, "sc")
-    if bool(args.tls_cert) != bool(args.tls_key):
-        raise UserError("https needs both --tls-cert and --tls-key")
+    settings = {"licence": args.licence, "licence_url": args.licence_url, "attribution": args.attribution,
+                "tiles": "" if args.tiles == "none" else args.tiles, "tiles_attribution": args.tiles_attribution,
+                "silent_after": args.silent_after}
     try:
-        srv = Collector(store, args.host, args.port, args.max_body, args.verbose, args.tls_cert, args.tls_key)
+        srv = Collector(store, args.host, args.port, args.max_body, args.verbose, args.tls_cert, args.tls_key,
+                        timeout_s=args.timeout, settings=settings)
     except FileNotFoundError as e:
-        raise UserError("TLS file %s does not exist: check --tls-cert/--tls-key" % e.filename)
+        raise InputError("TLS file %s does not exist: check --tls-cert/--tls-key" % e.filename)
     except ssl.SSLError as e:
-        raise UserError("the TLS certificate or key cannot be used (%s): give a PEM certificate and its key"
-                        % e.reason)
+        raise InputError("the TLS certificate or key cannot be used (%s): give a PEM certificate and its key"
+                         % (e.reason or "not PEM"))
     except OSError as e:
-        raise UserError("cannot listen on %s:%d (%s): pick another --port" % (args.host, args.port, e.strerror))
+        raise NetworkError("cannot listen on %s:%d (%s): pick another --port" % (args.host, args.port,
+                                                                                   e.strerror or e))
     sub = None
     if args.mqtt:
         from airkit.collect.mqttsub import Subscriber
 
         sub = Subscriber(store, args.mqtt).start()
-    print("airkit collect on " + srv.scheme + "://%s:%d (Sensor.Community push: /v1/push-sensor-data/, airkit JSON: "
-          "/api/v1/batch), store %s; Ctrl-C stops" % (args.host, srv.port, args.db), file=sys.stderr, flush=True)
+    url = "%s://%s:%d" % (srv.scheme, args.host, srv.port)
+    if args.json:
+        print(json.dumps({"url": url + "/", "dashboard": url + "/", "api": url + "/api/docs",
+                          "push": url + "/v1/push-sensor-data/", "batch": url + "/api/v1/batch",
+                          "db": redact_url(args.db)}), flush=True)
+    else:
+        print("airkit collect on %s (dashboard: %s/, open data API: %s/api/docs, Sensor.Community push: "
+              "/v1/push-sensor-data/, airkit JSON: /api/v1/batch), store %s; Ctrl-C stops"
+              % (url, url, url, redact_url(args.db)), file=sys.stderr, flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *a: stop.set())
     srv.start()
     try:
-        stop.wait()
+        while not stop.wait(1.0):
+            if not srv._thread.is_alive():
+                raise UserError("the collector's web server stopped unexpectedly")
     except KeyboardInterrupt:
         pass
     finally:
         srv.stop()
         if sub:
             sub.stop()
-        print("stopped; %d readings in %s" % (store.count(), args.db), file=sys.stderr)
+        print("stopped; %d readings in %s" % (store.count(), redact_url(args.db)), file=sys.stderr)
     return 0

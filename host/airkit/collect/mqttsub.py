@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 
+from airkit.collect.ingest import Reject, check_values, reading_epoch
 from airkit.collect.store import Store, utc_iso
 from airkit.errors import UserError
 
@@ -75,10 +76,17 @@ class Subscriber:
         self.client.on_connect = lambda c, u, f, rc, p=None: c.subscribe(self.topic, qos=1)
         self.client.on_message = self._message
         self.stored = 0
+        self.rejected = 0
 
     def _message(self, client, userdata, msg):
         row = parse_message(msg.topic, msg.payload)
         if row is not None:
+            try:                                    # the same checks as the HTTP APIs
+                row["epoch"] = reading_epoch(row["time"])
+                check_values(row)
+            except Reject:
+                self.rejected += 1
+                return
             new, dup = self.store.put([row], "mqtt")
             self.stored += new
             if self.on_stored:

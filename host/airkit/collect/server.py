@@ -1,229 +1,255 @@
-"""The collector's HTTP endpoint (stdlib ``http.server``, threaded).
+"""The collector's web service: Starlette under uvicorn.
 
-Why no web framework: the collector must install and run anywhere the
-toolkit does (a school laptop, a Raspberry Pi) with nothing but CPython, and
-the two APIs it serves are small and fixed; ``http.server`` plus explicit
-checks (size limits, status codes) keeps every byte of behaviour visible
-and testable.
-
-Endpoints:
+Write endpoints (byte-compatible with what deployed stations send):
 
 - ``POST /v1/push-sensor-data/`` — the Sensor.Community push API as the real
   server answers it: the node comes from ``X-Sensor`` (or ``Sensor``/``Node``)
   and must be registered (``airkit collect add-node``), else **403** "Node not
-  found"; a body that is not a JSON object with a ``sensordatavalues`` list
-  of ``{"value_type", "value"}`` (values numeric) is **400**; ``timestamp``
-  (ISO 8601) is honoured, else the receive time is used. P0/P1/P2 are stored
-  as PM1/PM10/PM2.5 atmospheric values (what Sensor.Community defines),
-  ``temperature``/``humidity`` as temp_c/rh. Success: **201**.
+  found"; a malformed body, an unknown value type or pin is **400**;
+  ``timestamp`` (ISO 8601) is honoured, else the receive time is used. P0/P1/P2
+  are stored as PM1/PM10/PM2.5 atmospheric values, ``temperature``/``humidity``
+  as temp_c/rh. Success: **201** echoing the body.
 - ``POST /api/v1/batch`` — the airkit JSON batch: ``Authorization: Bearer
   <token>`` checked against the device's stored token hash (401 wrong/missing,
   403 unknown device), 400 malformed, 200 ``{"accepted", "duplicates",
   "untimed"}``. Readings with no time are counted, not stored.
-- ``GET /api/v1/stats`` — reading counts per device.
 
-Every request body is limited (``max_body``, default 1 MiB): a larger
-``Content-Length`` gets **413** without the body being read; a missing one
-gets **411**. Readings are de-duplicated by (device, time).
+Validation rules are in :mod:`airkit.collect.ingest`, the open data API and the
+dashboard in :mod:`airkit.collect.api`. Every body is limited (``max_body``):
+a larger ``Content-Length`` gets **413** without the body being read, a missing
+one **411**; a client that stalls for ``timeout_s`` while sending its request is
+disconnected (408 when it stalled inside the body). A reading is acknowledged
+(2xx) only after it is committed to the store.
 """
 
 from __future__ import annotations
 
-import hmac
+import asyncio
 import json
+import socket
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from airkit.collect.store import VALUE_COLUMNS, Store, now_iso, token_hash, utc_iso
+from airkit.collect.ingest import BATCH_PATH, SC_PATH, Reject, parse_batch, parse_sc
+from airkit.collect.store import Store
 
-SC_PATH = "/v1/push-sensor-data/"
-BATCH_PATH = "/api/v1/batch"
-SC_TYPES = {"P0": "pm1_atm", "P1": "pm10_atm", "P2": "pm25_atm", "temperature": "temp_c", "humidity": "rh"}
 DEFAULT_MAX_BODY = 1 << 20
+DEFAULT_TIMEOUT_S = 10.0
 
 
-class Reject(Exception):
-    def __init__(self, status, detail):
-        super().__init__(detail)
+def _json(status, obj, headers=None):
+    from starlette.responses import Response
+
+    h = {"Connection": "close"}
+    h.update(headers or {})
+    return Response(json.dumps(obj).encode(), status, headers=h, media_type="application/json")
+
+
+class _HookHandler:
+    """What a test's ``fault_hook`` sees: the few ``BaseHTTPRequestHandler`` verbs it uses."""
+
+    def __init__(self, path, headers):
+        self.path = path
+        self.headers = headers
+        self.status = None
+        self.out_headers = {}
+        self.body = b""
+        self.close_connection = False
+
+    def send_response(self, status, message=None):
         self.status = status
-        self.detail = detail
 
+    def send_header(self, name, value):
+        self.out_headers[name] = value
 
-def parse_sc(store: Store, headers, body: bytes) -> tuple[list[dict], dict]:
-    node = headers.get("X-Sensor") or headers.get("Sensor") or headers.get("Node")
-    known = store.device(node) if node else None
-    if known is None:
-        raise Reject(403, "Node not found")
-    try:
-        data = json.loads(body)
-    except ValueError:
-        raise Reject(400, "body is not JSON")
-    if not isinstance(data, dict) or not isinstance(data.get("sensordatavalues"), list) \
-            or not data["sensordatavalues"]:
-        raise Reject(400, "sensordatavalues: a non-empty list is required")
-    row = {"device": known[3] or node}        # filed under its station when one was given
-    for item in data["sensordatavalues"]:
-        if not isinstance(item, dict) or not isinstance(item.get("value_type"), str) or "value" not in item:
-            raise Reject(400, "sensordatavalues: each item needs value_type and value")
-        try:
-            v = float(item["value"])
-        except (TypeError, ValueError):
-            raise Reject(400, "sensordatavalues: value %r is not a number" % (item["value"],))
-        col = SC_TYPES.get(item["value_type"])
-        if col:
-            row[col] = v
-    ts = data.get("timestamp")
-    if ts is not None:
-        if not isinstance(ts, str):
-            raise Reject(400, "timestamp must be an ISO 8601 string")
-        try:
-            row["time"] = utc_iso(ts)
-        except ValueError:
-            raise Reject(400, "timestamp is not ISO 8601")
-    else:
-        row["time"] = now_iso()
-    return [row], data
-
-
-def parse_batch(store: Store, headers, body: bytes) -> tuple[list[dict], int]:
-    try:
-        data = json.loads(body)
-    except ValueError:
-        raise Reject(400, "body is not JSON")
-    if not isinstance(data, dict) or not isinstance(data.get("device"), str) or not isinstance(data.get("records"), list):
-        raise Reject(400, "expected {\"device\": ..., \"records\": [...]}")
-    dev = store.device(data["device"])
-    if dev is None or dev[1] != "json":
-        raise Reject(403, "unknown device")
-    auth = headers.get("Authorization") or ""
-    token = auth[7:] if auth.startswith("Bearer ") else ""
-    if not dev[2] or not token or not hmac.compare_digest(token_hash(token), dev[2]):
-        raise Reject(401, "missing or wrong device token")
-    model = data.get("model")
-    if model is not None and not isinstance(model, str):
-        raise Reject(400, "model must be a string")
-    rows = []
-    untimed = 0
-    for rec in data["records"]:
-        if not isinstance(rec, dict):
-            raise Reject(400, "records must be objects")
-        t = rec.get("time")
-        if t is None:
-            untimed += 1
-            continue
-        try:
-            row = {"device": data["device"], "time": utc_iso(t), "seq": rec.get("seq")}
-        except (ValueError, AttributeError):
-            raise Reject(400, "record time %r is not ISO 8601" % (t,))
-        for c in VALUE_COLUMNS:
-            v = rec.get(c)
-            if v is not None and (not isinstance(v, (int, float)) or isinstance(v, bool)):
-                raise Reject(400, "record field %s must be a number" % c)
-            row[c] = v
-        flags = rec.get("flags", [])
-        if not isinstance(flags, list):
-            raise Reject(400, "record flags must be a list")
-        row["flags"] = ";".join(str(f) for f in flags)
-        row["model"] = model
-        rows.append(row)
-    return rows, untimed
-
-
-class Handler(BaseHTTPRequestHandler):
-    server_version = "airkit-collect"
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, fmt, *args):     # quiet; the collector reports counts instead
-        if self.server.verbose:
-            super().log_message(fmt, *args)
+    def end_headers(self):
+        pass
 
     def _send(self, status, obj):
-        data = json.dumps(obj).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("Connection", "close")
-        self.end_headers()
-        self.wfile.write(data)
-        self.close_connection = True
+        self.status = status
+        self.body = json.dumps(obj).encode()
 
-    def _body(self):
-        n = self.headers.get("Content-Length")
-        if n is None:
-            raise Reject(411, "Content-Length is required")
-        try:
-            n = int(n)
-        except ValueError:
-            raise Reject(400, "bad Content-Length")
-        if n < 0:
-            raise Reject(400, "bad Content-Length")
-        if n > self.server.max_body:
-            raise Reject(413, "request body over %d bytes" % self.server.max_body)
-        return self.rfile.read(n)
+    def response(self):
+        from starlette.responses import Response
 
-    def do_POST(self):
-        srv = self.server
-        path = self.path.split("?", 1)[0]
+        self.out_headers.pop("Content-Length", None)
+        return Response(self.body, self.status or 500, headers=self.out_headers, media_type="application/json")
+
+
+async def read_body(request, max_body: int, timeout_s: float) -> bytes:
+    n = request.headers.get("content-length")
+    if n is None:
+        raise Reject(411, "Content-Length is required")
+    try:
+        n = int(n)
+    except ValueError:
+        raise Reject(400, "bad Content-Length")
+    if n < 0:
+        raise Reject(400, "bad Content-Length")
+    if n > max_body:
+        raise Reject(413, "request body over %d bytes" % max_body)
+    chunks = []
+    got = 0
+    try:
+        async with asyncio.timeout(timeout_s):
+            async for chunk in request.stream():
+                got += len(chunk)
+                if got > max_body:
+                    raise Reject(413, "request body over %d bytes" % max_body)
+                chunks.append(chunk)
+    except TimeoutError:
+        raise Reject(408, "the request body did not arrive within %g s" % timeout_s)
+    except Exception as e:           # the client went away mid-body
+        if isinstance(e, Reject):
+            raise
+        raise Reject(400, "the request body was cut off")
+    return b"".join(chunks)
+
+
+def build_app(coll: "Collector"):
+    from starlette.applications import Starlette
+    from starlette.concurrency import run_in_threadpool
+    from starlette.middleware import Middleware
+    from starlette.middleware.cors import CORSMiddleware
+    from starlette.routing import Route
+
+    from airkit.collect import api
+
+    async def write(request, kind):
+        path = request.url.path
         try:
-            hook = srv.fault_hook
-            if hook is not None and hook(self):
-                return
-            if path == SC_PATH or path == SC_PATH.rstrip("/"):
-                body = self._body()
-                rows, data = parse_sc(srv.store, self.headers, body)
-                new, dup = srv.store.put(rows, "sensor_community")
-                srv.count("sensor_community", new, dup)
-                self._send(201, data)
-            elif path == BATCH_PATH:
-                body = self._body()
-                rows, untimed = parse_batch(srv.store, self.headers, body)
-                new, dup = srv.store.put(rows, "airkit_json")
-                srv.count("airkit_json", new, dup)
-                self._send(200, {"accepted": new, "duplicates": dup, "untimed": untimed})
-            else:
-                self._send(404, {"detail": "Not found."})
+            hook = coll.fault_hook
+            if hook is not None:
+                h = _HookHandler(path, request.headers)
+                if await run_in_threadpool(hook, h):
+                    return h.response()
+            body = await read_body(request, coll.max_body, coll.timeout_s)
+            status, obj = await run_in_threadpool(coll.ingest, kind, request.headers, body)
+            return _json(status, obj)
         except Reject as e:
-            self._send(e.status, {"detail": e.detail})
+            return _json(e.status, {"detail": e.detail})
 
-    def do_GET(self):
-        if self.path.split("?", 1)[0] == "/api/v1/stats":
-            with self.server.store.lock:
-                rows = self.server.store.db.execute(
-                    "SELECT device, COUNT(*) FROM readings GROUP BY device").fetchall()
-            self._send(200, {"devices": dict(rows), "requests": self.server.stats})
-        else:
-            self._send(200, {"service": "airkit collect", "push": SC_PATH, "batch": BATCH_PATH})
+    async def sc(request):
+        return await write(request, "sc")
+
+    async def batch(request):
+        return await write(request, "batch")
+
+    async def stats(request):
+        counts = await run_in_threadpool(coll.store.counts)
+        return _json(200, {"devices": counts, "requests": coll.stats})
+
+    routes = [Route(SC_PATH, sc, methods=["POST"]), Route(SC_PATH.rstrip("/"), sc, methods=["POST"]),
+              Route(BATCH_PATH, batch, methods=["POST"]), Route("/api/v1/stats", stats, methods=["GET"])]
+    routes += api.routes(coll)
+    middleware = [Middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET"], allow_headers=["*"])]
+
+    async def not_found(request, exc):
+        return _json(getattr(exc, "status_code", 404), {"detail": "Not found."})
+
+    async def server_error(request, exc):
+        return _json(500, {"detail": "internal error: %s" % type(exc).__name__})
+
+    return Starlette(routes=routes, middleware=middleware,
+                     exception_handlers={404: not_found, 405: not_found, 500: server_error})
 
 
-class Collector(ThreadingHTTPServer):
-    """The collector server; ``start()`` runs it in a background thread."""
+def _protocol(request_timeout_s):
+    from uvicorn.protocols.http.h11_impl import H11Protocol
 
-    daemon_threads = True
-    allow_reuse_address = True
+    class TimedH11(H11Protocol):
+        """h11 with a deadline on the request head: a client that connects and stalls
+        (or stalls between requests) is dropped after ``request_timeout_s``."""
+
+        def connection_made(self, transport):
+            super().connection_made(transport)
+            self._arm()
+
+        def _arm(self):
+            self._head_timer = self.loop.call_later(request_timeout_s, self._stalled)
+
+        def _stalled(self):
+            if self.transport.is_closing():
+                return
+            if self.cycle is None or self.cycle.response_complete:
+                self.transport.close()
+            else:
+                self._arm()                     # the app is working on it; the app has its own body timeout
+
+        def on_response_complete(self):
+            super().on_response_complete()
+            if not self.transport.is_closing():
+                self._head_timer.cancel()
+                self._arm()
+
+        def connection_lost(self, exc):
+            self._head_timer.cancel()
+            super().connection_lost(exc)
+
+    return TimedH11
+
+
+class Collector:
+    """The collector server; ``start()`` runs uvicorn in a background thread."""
 
     def __init__(self, store: Store, host="127.0.0.1", port=8000, max_body=DEFAULT_MAX_BODY, verbose=False,
-                 tls_cert=None, tls_key=None):
-        super().__init__((host, port), Handler)
+                 tls_cert=None, tls_key=None, timeout_s=DEFAULT_TIMEOUT_S, settings=None):
+        import logging
+
+        import uvicorn
+
         if tls_cert:
             # https for stations that upload over the internet; the station verifies
             # this certificate against the CA pasted into its uplink's "ca".
             import ssl
 
-            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            ctx.load_cert_chain(tls_cert, tls_key)
-            self.socket = ctx.wrap_socket(self.socket, server_side=True)
+            ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(tls_cert, tls_key)   # fail here, clearly
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.sock = socket.socket(family, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            self.sock.bind((host, port))
+            self.sock.listen(512)
+        except OSError:
+            self.sock.close()
+            raise
+        self.host = host
         self.scheme = "https" if tls_cert else "http"
         self.store = store
         self.max_body = max_body
+        self.timeout_s = timeout_s
         self.verbose = verbose
+        self.settings = dict(settings or {})
         self.fault_hook = None          # tests: callable(handler) -> True when it answered itself
         self.stats = {}
         self._lock = threading.Lock()
         self._thread = None
+        if not verbose:
+            logging.getLogger("uvicorn.error").setLevel(logging.CRITICAL)
+        config = uvicorn.Config(build_app(self), log_level="info" if verbose else "critical", access_log=verbose,
+                                http=_protocol(timeout_s), lifespan="off", ws="none", timeout_keep_alive=5,
+                                ssl_certfile=tls_cert, ssl_keyfile=tls_key, server_header=False)
+        self.server = uvicorn.Server(config)
 
     @property
     def port(self):
-        return self.server_address[1]
+        return self.sock.getsockname()[1]
+
+    @property
+    def url(self):
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
+        return "%s://%s:%d/" % (self.scheme, host, self.port)
+
+    def ingest(self, kind, headers, body) -> tuple[int, dict]:
+        """Validate and store one request (in a worker thread); (status, answer). Raises Reject."""
+        if kind == "sc":
+            rows, data = parse_sc(self.store, headers, body)
+            new, dup = self.store.put(rows, "sensor_community")
+            self.count("sensor_community", new, dup)
+            return 201, data
+        rows, untimed, meta = parse_batch(self.store, headers, body)
+        new, dup = self.store.put(rows, "airkit_json", meta)
+        self.count("airkit_json", new, dup)
+        return 200, {"accepted": new, "duplicates": dup, "untimed": untimed}
 
     def count(self, api, new, dup):
         with self._lock:
@@ -232,10 +258,23 @@ class Collector(ThreadingHTTPServer):
             s["duplicates"] += dup
 
     def start(self):
-        self._thread = threading.Thread(target=self.serve_forever, name="airkit-collect", daemon=True)
+        self._thread = threading.Thread(target=lambda: asyncio.run(self.server.serve(sockets=[self.sock])),
+                                        name="airkit-collect", daemon=True)
         self._thread.start()
+        for _ in range(400):                 # bounded: 20 s
+            if self.server.started or not self._thread.is_alive():
+                break
+            self._thread.join(0.05)
+        if not self.server.started:
+            raise RuntimeError("the collector's web server did not start")
         return self
 
+    def serve_forever(self):
+        """Run in the calling thread until stop() (used by ``airkit collect``)."""
+        asyncio.run(self.server.serve(sockets=[self.sock]))
+
     def stop(self):
-        self.shutdown()
-        self.server_close()
+        self.server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(15)
+        self.sock.close()

@@ -1,17 +1,27 @@
-"""The collector's SQLite store: devices, readings, de-duplication, CSV export.
+"""The collector's store: SQLite by default, PostgreSQL by URL (TimescaleDB when present).
 
-Why SQLite (stdlib ``sqlite3``): a school's server is one laptop or Raspberry
-Pi; one file, no daemon, safe under concurrent requests with one writer
-lock. Readings are keyed by (device, UTC time): a reading delivered twice
-(at-least-once delivery after a reboot) is stored once; a later delivery of
-the same reading from another uplink fills in columns that were still empty.
+``open_store("airkit-collect.sqlite")`` or ``open_store("postgresql://user@host/db")``.
+Both backends run the same SQL (the standard library's ``sqlite3`` and psycopg 3),
+the same migrations (a ``schema_version`` table) and the same test suite.
+
+Why these: a school's server is one laptop (SQLite: one file, nothing to install);
+a city's is PostgreSQL, several collector processes writing to one database.
+
+De-duplication rule (what "the same reading" means): same station, same reading
+time (to the second) and the same content. A delivery whose values agree with a
+stored reading at that time (within the 2-decimal rounding of the
+Sensor.Community format) is a duplicate; it only fills columns that were still
+empty (e.g. the DHT22 push after the PMS push, or the Sensor.Community copy of an
+airkit JSON reading). A delivery whose values differ is a different reading and
+is kept beside it (``n`` = 1, 2, ...): untimed pushes received in the same second
+are never merged into one.
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
-import sqlite3
+import math
 import threading
 from datetime import datetime, timezone
 
@@ -20,22 +30,25 @@ VALUE_COLUMNS = ["pm1_cf1", "pm25_cf1", "pm10_cf1", "pm1_atm", "pm25_atm", "pm10
 EXPORT_COLUMNS = ["time", "device", "pm25_cf1", "pm25_atm", "pm10_cf1", "pm10_atm", "pm1_cf1", "pm1_atm",
                   "n0_3", "n0_5", "n1_0", "n2_5", "n5_0", "n10", "rh", "temp_c", "flags",
                   "pm25_corrected", "model"]
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS devices (id TEXT PRIMARY KEY, kind TEXT NOT NULL, token_sha256 TEXT, added TEXT,
-  station TEXT);
-CREATE TABLE IF NOT EXISTS readings (
-  device TEXT NOT NULL, time TEXT NOT NULL, source TEXT, seq INTEGER, %s, flags TEXT, received TEXT, model TEXT,
-  PRIMARY KEY (device, time));
-""" % ", ".join("%s REAL" % c for c in VALUE_COLUMNS)
+STATION_COLUMNS = ["id", "name", "lat", "lon", "fw", "model", "last_seen", "pending", "interval_s"]
+SCHEMA_VERSION = 2
+SAME = 0.0051          # values closer than this are the same (Sensor.Community sends 2 decimals)
 
 
 def utc_iso(value: str) -> str:
     """Normalise an ISO 8601 time to UTC 'YYYY-MM-DDTHH:MM:SSZ'; raises ValueError."""
+    return iso_of(epoch_of(value))
+
+
+def epoch_of(value: str) -> int:
     dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=timezone.utc)
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return int(dt.timestamp())
+
+
+def iso_of(epoch: int) -> str:
+    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def now_iso() -> str:
@@ -46,76 +59,288 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def _ddl(real: str, bigint: str) -> list[str]:
+    vals = ", ".join("%s %s" % (c, real) for c in VALUE_COLUMNS)
+    return [
+        "CREATE TABLE IF NOT EXISTS devices (id TEXT PRIMARY KEY, kind TEXT NOT NULL, token_sha256 TEXT, "
+        "added TEXT, station TEXT)",
+        "CREATE TABLE IF NOT EXISTS readings (device TEXT NOT NULL, time TEXT NOT NULL, epoch %s NOT NULL, "
+        "n INTEGER NOT NULL DEFAULT 0, source TEXT, seq %s, %s, flags TEXT, received TEXT, model TEXT, "
+        "PRIMARY KEY (device, epoch, n))" % (bigint, bigint, vals),
+        "CREATE TABLE IF NOT EXISTS latest (device TEXT PRIMARY KEY, epoch %s NOT NULL, n INTEGER NOT NULL, "
+        "time TEXT, flags TEXT, model TEXT, %s)" % (bigint, vals),
+        "CREATE TABLE IF NOT EXISTS stations (id TEXT PRIMARY KEY, name TEXT, lat %s, lon %s, fw TEXT, model TEXT, "
+        "last_seen TEXT, pending INTEGER, interval_s INTEGER)" % (real, real),
+    ]
+
+
 class Store:
+    """SQLite store (``Store(path)``); :class:`PostgresStore` shares every query."""
+
+    kind = "sqlite"
+    real, bigint = "REAL", "INTEGER"
+
     def __init__(self, path):
-        self.path = str(path)
-        self.lock = threading.Lock()
+        import sqlite3
+
+        self.url = self.path = str(path)
+        self.lock = threading.RLock()
+        self.IntegrityError = sqlite3.IntegrityError
         self.db = sqlite3.connect(self.path, check_same_thread=False)
-        self.db.executescript(_SCHEMA)
-        cols = [row[1] for row in self.db.execute("PRAGMA table_info(readings)")]
-        if "model" not in cols:                   # a store made by an older collector
-            self.db.execute("ALTER TABLE readings ADD COLUMN model TEXT")
-        cols = [row[1] for row in self.db.execute("PRAGMA table_info(devices)")]
-        if "station" not in cols:
-            self.db.execute("ALTER TABLE devices ADD COLUMN station TEXT")
         self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.commit()
+        self.db.execute("PRAGMA synchronous=NORMAL")     # WAL + NORMAL: durable across a crash of the process
+        self.migrate()
+
+    # --- plumbing -------------------------------------------------------------------
+    def q(self, sql: str) -> str:
+        return sql
+
+    def _exec(self, sql, args=()):
+        return self.db.execute(self.q(sql), args)
+
+    def _tables(self) -> set[str]:
+        return {r[0] for r in self._exec("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+    def _columns(self, table) -> list[str]:
+        return [r[1] for r in self._exec("PRAGMA table_info(%s)" % table)]
 
     def close(self):
         with self.lock:
             self.db.close()
+
+    def _rollback(self):
+        try:
+            self.db.rollback()
+        except Exception:      # a broken connection: the next statement reconnects (PostgreSQL)
+            pass
+
+    # --- migrations -------------------------------------------------------------------
+    def migrate(self):
+        """Bring any earlier schema to SCHEMA_VERSION (version 0: the http.server collector's tables)."""
+        with self.lock:
+            tables = self._tables()
+            version = 0
+            if "schema_version" in tables:
+                version = self._exec("SELECT MAX(version) FROM schema_version").fetchone()[0] or 0
+            else:
+                self._exec("CREATE TABLE schema_version (version INTEGER NOT NULL, applied TEXT)")
+            if version >= SCHEMA_VERSION:
+                self.db.commit()
+                return
+            legacy = "readings" in tables and "epoch" not in self._columns("readings")
+            if legacy:
+                self._exec("ALTER TABLE readings RENAME TO readings_v0")
+            if "devices" in tables and "station" not in self._columns("devices"):
+                self._exec("ALTER TABLE devices ADD COLUMN station TEXT")
+            for stmt in _ddl(self.real, self.bigint):
+                self._exec(stmt)
+            if legacy:
+                old = self._columns("readings_v0")
+                keep = [c for c in ["device", "time", "source", "seq"] + VALUE_COLUMNS + ["flags", "received",
+                                                                                           "model"] if c in old]
+                rows = self._exec("SELECT %s FROM readings_v0" % ", ".join(keep)).fetchall()
+                ins = "INSERT INTO readings (epoch, %s) VALUES (?, %s)" % (", ".join(keep), ", ".join("?" * len(keep)))
+                for r in rows:
+                    self._exec(ins, (epoch_of(r[1]),) + tuple(r))
+                self._exec("DROP TABLE readings_v0")
+                self.rebuild_latest(commit=False)
+                self._exec("INSERT INTO stations (id, last_seen) SELECT device, MAX(received) FROM readings "
+                           "GROUP BY device")
+            self.after_create()
+            self._exec("INSERT INTO schema_version (version, applied) VALUES (?, ?)", (SCHEMA_VERSION, now_iso()))
+            self.db.commit()
+
+    def after_create(self):
+        pass
+
+    _LATEST = ["device", "epoch", "n", "time", "flags", "model"] + VALUE_COLUMNS
+
+    def _refresh_latest(self, device):
+        """Copy the station's newest reading into ``latest`` (one row per station, so the
+        latest-of-all document is one small scan)."""
+        cols = ", ".join(self._LATEST)
+        self._exec("DELETE FROM latest WHERE device = ?", (device,))
+        self._exec("INSERT INTO latest (%s) SELECT %s FROM readings WHERE device = ? ORDER BY epoch DESC, n DESC "
+                   "LIMIT 1" % (cols, cols), (device,))
+
+    def rebuild_latest(self, commit=True):
+        with self.lock:
+            devices = [r[0] for r in self._exec("SELECT DISTINCT device FROM readings").fetchall()]
+            for d in devices:
+                self._refresh_latest(d)
+            if commit:
+                self.db.commit()
 
     # --- devices --------------------------------------------------------------------
     def add_device(self, device_id: str, kind: str, token: str | None = None, station: str | None = None):
         """Register a device. ``station``: for a Sensor.Community node, the station id its
         pushes are filed under, so they merge with the same readings from other uplinks."""
         with self.lock:
-            self.db.execute("INSERT OR REPLACE INTO devices (id, kind, token_sha256, added, station) "
-                            "VALUES (?, ?, ?, ?, ?)",
-                            (device_id, kind, token_hash(token) if token else None, now_iso(), station))
+            self._exec("DELETE FROM devices WHERE id = ?", (device_id,))
+            self._exec("INSERT INTO devices (id, kind, token_sha256, added, station) VALUES (?, ?, ?, ?, ?)",
+                       (device_id, kind, token_hash(token) if token else None, now_iso(), station))
             self.db.commit()
 
     def device(self, device_id: str):
         """(id, kind, token_sha256, station) or None."""
         with self.lock:
-            return self.db.execute("SELECT id, kind, token_sha256, station FROM devices WHERE id = ?",
-                                   (device_id,)).fetchone()
+            row = self._exec("SELECT id, kind, token_sha256, station FROM devices WHERE id = ?",
+                             (device_id,)).fetchone()
+            self.db.commit()
+            return tuple(row) if row else None
+
+    def set_station(self, station: str, name=None, lat=None, lon=None):
+        """Where a station stands and what it is called (shown on the map)."""
+        with self.lock:
+            self._ensure_station(station)
+            for col, v in (("name", name), ("lat", lat), ("lon", lon)):
+                if v is not None:
+                    self._exec("UPDATE stations SET %s = ? WHERE id = ?" % col, (v, station))
+            self.db.commit()
+
+    def _ensure_station(self, station):
+        if self._exec("SELECT 1 FROM stations WHERE id = ?", (station,)).fetchone() is None:
+            self._exec("INSERT INTO stations (id) VALUES (?)", (station,))
 
     # --- readings -------------------------------------------------------------------
-    def put(self, rows: list[dict], source: str) -> tuple[int, int]:
-        """Store rows (dicts with device, time and any VALUE_COLUMNS, flags, seq). (new, duplicates)."""
+    def put(self, rows: list[dict], source: str, meta: dict | None = None, received: str | None = None) \
+            -> tuple[int, int]:
+        """Store rows (dicts with device, time and any VALUE_COLUMNS, flags, seq, model).
+        Returns (new, duplicates). ``meta`` (fw, model, pending) describes the sending station."""
         new = dup = 0
-        recv = now_iso()
-        cols = ["device", "time", "source", "seq"] + VALUE_COLUMNS + ["flags", "received", "model"]
+        recv = received or now_iso()
+        cols = ["device", "time", "epoch", "n", "source", "seq"] + VALUE_COLUMNS + ["flags", "received", "model"]
         ins = "INSERT INTO readings (%s) VALUES (%s)" % (", ".join(cols), ", ".join("?" * len(cols)))
-        upd = "UPDATE readings SET %s WHERE device = ? AND time = ?" % ", ".join(
+        sel = "SELECT n, %s FROM readings WHERE device = ? AND epoch = ?" % ", ".join(VALUE_COLUMNS)
+        fill = "UPDATE readings SET %s WHERE device = ? AND epoch = ? AND n = ?" % ", ".join(
             "%s = COALESCE(%s, ?)" % (c, c) for c in VALUE_COLUMNS + ["model", "seq", "flags"])
         with self.lock:
-            for r in rows:
-                vals = [r["device"], r["time"], source, r.get("seq")] + [r.get(c) for c in VALUE_COLUMNS] + \
-                       [r.get("flags"), recv, r.get("model")]
+            for attempt in range(3):
+                new = dup = 0
                 try:
-                    self.db.execute(ins, vals)
-                    new += 1
-                except sqlite3.IntegrityError:
-                    self.db.execute(upd, [r.get(c) for c in VALUE_COLUMNS] +
-                                    [r.get("model"), r.get("seq"), r.get("flags"), r["device"], r["time"]])
-                    dup += 1
-            self.db.commit()
+                    for r in rows:
+                        ep = r.get("epoch")
+                        if ep is None:
+                            ep = epoch_of(r["time"])
+                        vals = [r.get(c) for c in VALUE_COLUMNS]
+                        n = self._match(sel, r["device"], ep, vals)
+                        if n is None or n < 0:
+                            n = 0 if n is None else -n
+                            self._exec(ins, [r["device"], r.get("time") or iso_of(ep), ep, n, source, r.get("seq")] +
+                                       vals + [r.get("flags") or None, recv, r.get("model")])
+                            new += 1
+                        else:
+                            self._exec(fill, vals + [r.get("model"), r.get("seq"), r.get("flags") or None,
+                                                     r["device"], ep, n])
+                            dup += 1
+                    for dev in {r["device"] for r in rows}:
+                        self._refresh_latest(dev)
+                        self._touch(dev, recv, meta, rows)
+                    self.db.commit()
+                    break
+                except self.IntegrityError:
+                    # another collector process stored the same reading meanwhile: look again
+                    self.db.rollback()
+                    if attempt == 2:
+                        raise
+                except BaseException:
+                    self._rollback()
+                    raise
         return new, dup
+
+    def _match(self, sel, device, ep, vals):
+        """n of a stored reading with the same content (None: nothing stored at that time;
+        negative: -(next free n), the content differs from every stored reading)."""
+        stored = self._exec(sel, (device, ep)).fetchall()
+        if not stored:
+            return None
+        for row in stored:
+            if all(a is None or b is None or abs(a - b) < SAME for a, b in zip(vals, row[1:])):
+                return row[0]
+        return -(max(row[0] for row in stored) + 1)
+
+    def _touch(self, dev, recv, meta, rows):
+        self._ensure_station(dev)
+        meta = meta or {}
+        eps = sorted({r.get("epoch") or epoch_of(r["time"]) for r in rows if r["device"] == dev})
+        gaps = [b - a for a, b in zip(eps, eps[1:]) if b > a]
+        self._exec("UPDATE stations SET last_seen = ?, fw = COALESCE(?, fw), model = COALESCE(?, model), "
+                   "pending = ?, interval_s = COALESCE(?, interval_s) WHERE id = ?",
+                   (recv, meta.get("fw"), meta.get("model"), meta.get("pending"), min(gaps) if gaps else None, dev))
 
     def count(self, device: str | None = None) -> int:
         with self.lock:
             if device:
-                return self.db.execute("SELECT COUNT(*) FROM readings WHERE device = ?", (device,)).fetchone()[0]
-            return self.db.execute("SELECT COUNT(*) FROM readings").fetchone()[0]
+                r = self._exec("SELECT COUNT(*) FROM readings WHERE device = ?", (device,)).fetchone()[0]
+            else:
+                r = self._exec("SELECT COUNT(*) FROM readings").fetchone()[0]
+            self.db.commit()
+            return r
+
+    def counts(self) -> dict:
+        with self.lock:
+            r = dict(self._exec("SELECT device, COUNT(*) FROM readings GROUP BY device").fetchall())
+            self.db.commit()
+            return r
+
+    def _select(self, sql, args=()) -> list[dict]:
+        with self.lock:
+            cur = self._exec(sql, args)
+            names = [d[0] for d in cur.description]
+            out = [dict(zip(names, row)) for row in cur.fetchall()]
+            self.db.commit()
+            return out
 
     def rows(self, device: str | None = None) -> list[dict]:
-        q = "SELECT * FROM readings" + (" WHERE device = ?" if device else "") + " ORDER BY device, time"
-        with self.lock:
-            cur = self.db.execute(q, (device,) if device else ())
-            names = [d[0] for d in cur.description]
-            return [dict(zip(names, row)) for row in cur.fetchall()]
+        q = "SELECT * FROM readings" + (" WHERE device = ?" if device else "") + " ORDER BY device, epoch, n"
+        return self._select(q, (device,) if device else ())
+
+    # --- open data queries ----------------------------------------------------------------
+    def stations(self) -> list[dict]:
+        """Every station with its latest reading (one query; the latest table points at it)."""
+        cols = ", ".join("l.%s" % c for c in ["time", "epoch", "flags"] + VALUE_COLUMNS)
+        sql = ("SELECT s.id, s.name, s.lat, s.lon, s.fw, s.model, s.last_seen, s.pending, s.interval_s, %s "
+               "FROM stations s LEFT JOIN latest l ON l.device = s.id ORDER BY s.id" % cols)
+        return self._select(sql)
+
+    def station(self, station: str) -> dict | None:
+        rows = [s for s in self._select("SELECT %s FROM stations WHERE id = ?" % ", ".join(STATION_COLUMNS),
+                                        (station,))]
+        return rows[0] if rows else None
+
+    def history(self, station: str, start: int | None = None, end: int | None = None, every: str = "raw",
+                columns=None) -> list[dict]:
+        """Readings of one station in [start, end) (epoch seconds), raw or averaged by hour/day."""
+        columns = columns or VALUE_COLUMNS
+        where = "device = ?"
+        args = [station]
+        if start is not None:
+            where += " AND epoch >= ?"
+            args.append(start)
+        if end is not None:
+            where += " AND epoch < ?"
+            args.append(end)
+        if every == "raw":
+            sql = "SELECT epoch, %s, flags, model FROM readings WHERE %s ORDER BY epoch, n" % (
+                ", ".join(columns), where)
+            out = self._select(sql, args)
+        else:
+            size = {"hourly": 3600, "daily": 86400}[every]
+            sql = ("SELECT (epoch / %d) * %d AS bucket, COUNT(*) AS readings, "
+                   "SUM(CASE WHEN flags IS NULL OR flags = '' THEN 0 ELSE 1 END) AS flagged, %s "
+                   "FROM readings WHERE %s GROUP BY 1 ORDER BY 1"
+                   % (size, size, ", ".join("AVG(%s) AS %s" % (c, c) for c in columns), where))
+            out = self._select(sql, args)
+            for r in out:
+                r["epoch"] = r.pop("bucket")
+                r["flagged"] = int(r["flagged"] or 0)
+        for r in out:
+            r["time"] = iso_of(int(r.pop("epoch")))
+        return out
+
+    def last_epoch(self, station: str) -> int | None:
+        r = self._select("SELECT epoch FROM latest WHERE device = ?", (station,))
+        return int(r[0]["epoch"]) if r else None
 
     def export_csv(self, out, device: str | None = None) -> int:
         """Write the calibration-ready CSV to a text stream; returns the number of rows."""
@@ -128,9 +353,76 @@ class Store:
         return n
 
 
+class PostgresStore(Store):
+    """PostgreSQL through psycopg 3; TimescaleDB hypertable when the extension is available."""
+
+    kind = "postgresql"
+    real, bigint = "DOUBLE PRECISION", "BIGINT"
+
+    def __init__(self, url: str):
+        import psycopg
+
+        self.url = self.path = url
+        self.lock = threading.RLock()
+        self.IntegrityError = psycopg.IntegrityError
+        self.db = psycopg.connect(url, connect_timeout=10)
+        self.timescale = False
+        self.migrate()
+
+    def q(self, sql: str) -> str:
+        return sql.replace("?", "%s")
+
+    def _exec(self, sql, args=()):
+        if self.db.broken or self.db.closed:          # the server restarted: a new session
+            import psycopg
+
+            self.db = psycopg.connect(self.url, connect_timeout=10)
+        return self.db.execute(self.q(sql), args)
+
+    def _tables(self) -> set[str]:
+        return {r[0] for r in self._exec("SELECT table_name FROM information_schema.tables "
+                                         "WHERE table_schema = current_schema()")}
+
+    def _columns(self, table) -> list[str]:
+        return [r[0] for r in self._exec("SELECT column_name FROM information_schema.columns WHERE "
+                                         "table_schema = current_schema() AND table_name = ?", (table,))]
+
+    def after_create(self):
+        ok = self._exec("SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'").fetchone()
+        if ok:
+            self._exec("CREATE EXTENSION IF NOT EXISTS timescaledb")
+            self._exec("SELECT create_hypertable('readings', 'epoch', chunk_time_interval => 604800, "
+                       "if_not_exists => TRUE, migrate_data => TRUE)")
+            self.timescale = True
+
+
+def open_store(url) -> Store:
+    """A store from a path (SQLite) or a ``postgresql://`` URL."""
+    s = str(url)
+    if s.startswith(("postgresql://", "postgres://")):
+        return PostgresStore(s)
+    if s.startswith("sqlite:///"):
+        s = s[len("sqlite:///"):]
+    return Store(s)
+
+
+def redact_url(url: str) -> str:
+    """The URL without its password, fit to print."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    u = urlsplit(str(url))
+    if u.password is None:
+        return str(url)
+    netloc = "%s:***@%s" % (u.username or "", u.hostname or "") + (":%d" % u.port if u.port else "")
+    return urlunsplit((u.scheme, netloc, u.path, u.query, u.fragment))
+
+
 def _fmt(v):
     if v is None:
         return ""
-    if isinstance(v, float) and v.is_integer():
-        return str(int(v))
+    if isinstance(v, float):
+        if not math.isfinite(v):
+            return ""
+        if v.is_integer():
+            return str(int(v))
     return str(v)

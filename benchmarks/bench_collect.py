@@ -1,0 +1,240 @@
+"""The open-data platform at city scale: 2,000 stations at 5-minute readings.
+
+What is stored (a full year of 2,000 stations is 210 million readings, about
+20 GB: more than this 2-core machine can generate inside a benchmark run):
+every station with ``AIRKIT_BENCH_CITY_DAYS`` days (default 2) of readings and one
+station with a full year (105,120 readings), written straight into the SQLite store.
+The queries measured are index look-ups (the latest table, the (device, epoch)
+key), whose cost follows the rows returned, not the size of the table.
+
+- collect_ingest_readings_per_s_sqlite / _postgres: readings stored per second
+  through the real HTTP API (``airkit collect`` as its own process; airkit JSON
+  batches of 48 readings, the firmware's batch size, from 8 concurrent clients,
+  a new connection per request as the stations make them); PostgreSQL is a
+  throwaway cluster started here (skipped when PostgreSQL is not installed)
+- collect_latest_all_ms: ``GET /api/v1/latest`` (every station's latest reading
+  and health, one document), median of 7
+- collect_week_chart_ms: ``GET /api/v1/stations/<id>/history?every=hourly&span=7d``
+  on the station with a year of data, median of 7
+- dashboard_load_s: headless Chromium opening the dashboard until all 2,000
+  markers are drawn (no map tiles: our page, not a tile server, is measured)
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "host"))
+sys.path.insert(0, str(ROOT / "tests"))
+
+STATIONS = 2000
+STEP = 300
+TOKEN = "bench-token-0123456789"
+
+
+def _fill_city(db: Path, days: int, end: int):
+    from airkit.collect.store import VALUE_COLUMNS, Store, iso_of, token_hash
+
+    s = Store(db)
+    h = token_hash(TOKEN)
+    rnd = random.Random(1)
+    with s.lock:
+        s.db.executemany("INSERT INTO devices (id, kind, token_sha256, added) VALUES (?, 'json', ?, ?)",
+                         [("st%04d" % i, h, iso_of(end)) for i in range(STATIONS)])
+        s.db.executemany("INSERT INTO stations (id, name, lat, lon, fw, last_seen, interval_s) VALUES "
+                         "(?, ?, ?, ?, '0.1.0', ?, 300)",
+                         [("st%04d" % i, "Station %d" % i, 24.9 + rnd.random() * 0.3, 121.4 + rnd.random() * 0.3,
+                           iso_of(end)) for i in range(STATIONS)])
+        cols = ["device", "time", "epoch", "n", "source", "seq", "pm25_cf1", "pm25_atm", "pm10_atm", "rh", "temp_c",
+                "flags", "received"]
+        ins = "INSERT INTO readings (%s) VALUES (%s)" % (", ".join(cols), ", ".join("?" * len(cols)))
+        assert set(cols[6:11]) <= set(VALUE_COLUMNS)
+
+        def rows(dev, n):
+            base = rnd.random() * 40
+            for k in range(n):
+                ep = end - (n - 1 - k) * STEP
+                pm = max(0.0, base + 10 * ((k % 288) / 288.0) + rnd.random() * 3)
+                yield (dev, iso_of(ep), ep, 0, "airkit_json", k, pm * 1.3, pm, pm * 1.4, 60.0, 20.0, "", iso_of(end))
+
+        per = days * 86400 // STEP
+        for i in range(STATIONS):
+            s.db.executemany(ins, rows("st%04d" % i, per))
+        s.db.executemany(ins, rows("year", 365 * 86400 // STEP))
+        s.db.execute("INSERT INTO stations (id, name, lat, lon, last_seen, interval_s) VALUES "
+                     "('year', 'A year of data', 25.0, 121.5, ?, 300)", (iso_of(end),))
+        s.db.commit()
+        s.rebuild_latest()
+        total = s.db.execute("SELECT COUNT(*) FROM readings").fetchone()[0]
+    s.close()
+    return total
+
+
+def _serve(db: str):
+    p = subprocess.Popen([sys.executable, "-m", "airkit.cli", "collect", "--db", db, "--port", "0", "--json"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=str(ROOT))
+    line = p.stdout.readline()
+    if not line:
+        raise RuntimeError("airkit collect did not start: " + p.stderr.read()[-500:])
+    return p, int(json.loads(line)["url"].rsplit(":", 1)[1].strip("/"))
+
+
+def _stop(p):
+    p.terminate()
+    try:
+        p.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.communicate()
+
+
+def _ingest(port: int, start: int, batches: int = 240, per: int = 48, clients: int = 8) -> float:
+    """Readings per second through POST /api/v1/batch."""
+    from airkit.collect.store import iso_of
+
+    jobs = []
+    for b in range(batches):
+        dev = "st%04d" % (b % STATIONS)
+        recs = [{"seq": 100000 + k, "time": iso_of(start + (b // STATIONS * per + k) * STEP), "flags": [],
+                 "pm25_cf1": 9.0 + k % 5, "pm25_atm": 7.0 + k % 5, "pm10_atm": 11.0, "rh": 55.0, "temp_c": 21.0}
+                for k in range(per)]
+        jobs.append(json.dumps({"device": dev, "fw": "0.1.0", "records": recs}).encode())
+    lock = threading.Lock()
+    errors = []
+    accepted = [0]
+
+    def worker():
+        while True:
+            with lock:
+                if not jobs:
+                    return
+                body = jobs.pop()
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            c.request("POST", "/api/v1/batch", body, {"Authorization": "Bearer " + TOKEN,
+                                                      "Content-Type": "application/json"})
+            r = c.getresponse()
+            data = r.read()
+            c.close()
+            with lock:
+                if r.status != 200:
+                    errors.append((r.status, data[:200]))
+                else:
+                    accepted[0] += json.loads(data)["accepted"]
+
+    t0 = time.perf_counter()
+    ts = [threading.Thread(target=worker) for _ in range(clients)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    dt = time.perf_counter() - t0
+    if errors or accepted[0] != batches * per:
+        raise RuntimeError("ingest failed: %d accepted of %d; %s" % (accepted[0], batches * per, errors[:3]))
+    return accepted[0] / dt
+
+
+def _get_ms(port, path, n=7) -> float:
+    times = []
+    for _ in range(n):
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        t0 = time.perf_counter()
+        c.request("GET", path)
+        r = c.getresponse()
+        body = r.read()
+        times.append((time.perf_counter() - t0) * 1000)
+        c.close()
+        if r.status != 200:
+            raise RuntimeError("%s: HTTP %d %s" % (path, r.status, body[:200]))
+    times.sort()
+    return times[len(times) // 2]
+
+
+def _dashboard_s(port) -> float | None:
+    from browser_helpers import chromium_paths, quit_browser, start_browser, wait_for
+
+    if None in chromium_paths():
+        print("  dashboard_load_s skipped: chromium/chromedriver not installed")
+        return None
+    d = start_browser()
+    try:
+        url = "http://127.0.0.1:%d/" % port
+        d.get(url)                                    # warm-up (browser start, static files)
+        wait_for(d, "document.querySelectorAll('path.station-marker').length == %d" % (STATIONS + 1), 60)
+        best = None
+        for _ in range(3):
+            d.get("about:blank")
+            t0 = time.perf_counter()
+            d.get(url)
+            wait_for(d, "document.querySelectorAll('path.station-marker').length == %d" % (STATIONS + 1), 60)
+            dt = time.perf_counter() - t0
+            best = dt if best is None else min(best, dt)
+        return best
+    finally:
+        quit_browser(d)
+
+
+def run() -> dict:
+    from airkit.collect.store import epoch_of
+
+    m = {}
+    days = int(os.environ.get("AIRKIT_BENCH_CITY_DAYS", "2"))
+    end = (int(time.time()) - 86400 * 30) // STEP * STEP
+    with tempfile.TemporaryDirectory(prefix="airkit-bench-collect-") as d:
+        db = Path(d) / "city.sqlite"
+        t0 = time.perf_counter()
+        total = _fill_city(db, days, end)
+        print("  city: %d stations x %d days + 1 station x 365 days = %d readings stored in %.0f s"
+              % (STATIONS, days, total, time.perf_counter() - t0))
+        p, port = _serve(str(db))
+        try:
+            m["collect_ingest_readings_per_s_sqlite"] = round(_ingest(port, end + STEP))
+            m["collect_latest_all_ms"] = round(_get_ms(port, "/api/v1/latest"), 1)
+            m["collect_week_chart_ms"] = round(_get_ms(
+                port, "/api/v1/stations/year/history?every=hourly&span=604800&columns=pm25_atm,pm25_cf1,"
+                      "pm25_corrected,pm10_atm,rh,temp_c"), 1)
+            dash = _dashboard_s(port)
+            if dash is not None:
+                m["dashboard_load_s"] = round(dash, 2)
+        finally:
+            _stop(p)
+    try:
+        from pg_helpers import PgCluster, pg_bindir
+    except ImportError:
+        pg_bindir = lambda: None  # noqa: E731
+    if pg_bindir() is None:
+        print("  collect_ingest_readings_per_s_postgres skipped: PostgreSQL is not installed")
+        return m
+    cluster = PgCluster()
+    try:
+        url = cluster.new_database()
+        from airkit.collect.store import open_store, token_hash
+
+        s = open_store(url)
+        with s.lock:
+            with s.db.cursor() as cur:
+                cur.executemany("INSERT INTO devices (id, kind, token_sha256, added) VALUES (%s, 'json', %s, '')",
+                                [("st%04d" % i, token_hash(TOKEN)) for i in range(STATIONS)])
+            s.db.commit()
+        s.close()
+        p, port = _serve(url)
+        try:
+            m["collect_ingest_readings_per_s_postgres"] = round(_ingest(port, epoch_of("2026-01-01T00:00:00Z")))
+        finally:
+            _stop(p)
+    finally:
+        cluster.stop()
+    return m
+
+
+if __name__ == "__main__":
+    print(run())

@@ -1,0 +1,358 @@
+/* airkit collect dashboard: map, station pages with SVG charts, network health.
+ * Plain JavaScript, no build step; Leaflet (from npm, copied at build time) draws the map. */
+(function () {
+  "use strict";
+  var state = {config: null, latest: null, map: null, layer: null, range: "24h", station: null};
+  var RANGES = {"24h": {every: "raw", span: 86400, label: "last 24 hours"},
+                "7d": {every: "hourly", span: 7 * 86400, label: "last 7 days, hourly averages"},
+                "30d": {every: "hourly", span: 30 * 86400, label: "last 30 days, hourly averages"}};
+  var SILENT_COLOUR = "#9e9e9e";
+
+  function $(id) { return document.getElementById(id); }
+  function el(tag, attrs, text) {
+    var e = document.createElement(tag);
+    for (var k in (attrs || {})) e.setAttribute(k, attrs[k]);
+    if (text !== undefined && text !== null) e.textContent = text;
+    return e;
+  }
+  function getJSON(url) {
+    return fetch(url).then(function (r) {
+      if (!r.ok) throw new Error(url + ": HTTP " + r.status);
+      return r.json();
+    });
+  }
+  function fmt(v, digits) {
+    if (v === null || v === undefined) return "-";
+    return Number(v).toFixed(digits === undefined ? 1 : digits);
+  }
+  function ago(seconds) {
+    if (seconds === null || seconds === undefined) return "never";
+    if (seconds < 90) return Math.round(seconds) + " s ago";
+    if (seconds < 5400) return Math.round(seconds / 60) + " min ago";
+    if (seconds < 172800) return Math.round(seconds / 3600) + " h ago";
+    return Math.round(seconds / 86400) + " days ago";
+  }
+  function scale() { return $("aqi").value; }
+  function pmOf(s) { return s.pm25_corrected !== null && s.pm25_corrected !== undefined ? s.pm25_corrected : s.pm25_atm; }
+  function colourOf(s) {
+    if (s.health && s.health.silent) return SILENT_COLOUR;
+    var a = aqiOf(scale(), pmOf(s));
+    return a ? a.colour : SILENT_COLOUR;
+  }
+  function label(s) { return s.name || s.id; }
+
+  /* ---------- map and station list ---------- */
+  function initMap() {
+    if (state.map || typeof L === "undefined") return;
+    state.map = L.map("map", {preferCanvas: false}).setView([20, 0], 2);
+    var t = state.config.tiles;
+    if (t) {
+      var layer = L.tileLayer(t, {maxZoom: 18, attribution: state.config.tiles_attribution || ""});
+      var failed = 0;
+      layer.on("tileerror", function () { failed++; if (failed >= 2) $("tiles-note").hidden = false; });
+      layer.addTo(state.map);
+    } else {
+      $("tiles-note").textContent = "No map background is configured: station positions and values only.";
+      $("tiles-note").hidden = false;
+    }
+    state.layer = L.layerGroup().addTo(state.map);
+  }
+
+  function drawMap() {
+    initMap();
+    var stations = state.latest.stations;
+    if (state.layer) {
+      state.layer.clearLayers();
+      var pts = [];
+      stations.forEach(function (s) {
+        if (s.lat === null || s.lon === null || s.lat === undefined) return;
+        var silent = s.health && s.health.silent;
+        var m = L.circleMarker([s.lat, s.lon], {
+          radius: stations.length > 500 ? 6 : 11, color: silent ? "#555" : "#333", weight: silent ? 2 : 1,
+          dashArray: silent ? "3 3" : null, fillColor: colourOf(s), fillOpacity: 0.9,
+          className: "station-marker" + (silent ? " silent" : "")
+        });
+        var a = aqiOf(scale(), pmOf(s));
+        // a DOM node, never an HTML string: station ids can come from anyone publishing on the MQTT broker
+        m.bindTooltip(el("span", {"class": "tip"}, label(s) + ": " + (silent ? "silent" : fmt(pmOf(s)) + " \u00b5g/m\u00b3" + (a ? " (" + a.label + ")" : ""))));
+        m.on("click", function () { location.hash = "#/station/" + encodeURIComponent(s.id); });
+        m.addTo(state.layer);
+        m.getElement && m.getElement() && m.getElement().setAttribute("data-station", s.id);
+        pts.push([s.lat, s.lon]);
+      });
+      if (pts.length && !state.fitted) {
+        state.map.fitBounds(pts, {padding: [30, 30], maxZoom: 14});
+        state.fitted = true;
+      }
+      setTimeout(function () { state.map.invalidateSize(); }, 0);
+    }
+    drawTable(stations);
+    drawLegend();
+  }
+
+  function drawTable(stations) {
+    var tb = $("station-table").tBodies[0];
+    tb.textContent = "";
+    stations.forEach(function (s) {
+      var tr = el("tr", {"data-station": s.id, "class": s.health.silent ? "silent" : ""});
+      var td = el("td");
+      var a = el("a", {href: "#/station/" + encodeURIComponent(s.id)}, label(s));
+      td.appendChild(a);
+      tr.appendChild(td);
+      tr.appendChild(el("td", null, s.health.silent ? "silent" : fmt(pmOf(s)) + " \u00b5g/m\u00b3"));
+      var q = aqiOf(scale(), pmOf(s));
+      var cell = el("td");
+      var dot = el("span", {"class": "dot", style: "background:" + colourOf(s)});
+      cell.appendChild(dot);
+      cell.appendChild(document.createTextNode(s.health.silent ? " no recent data" : (q ? " " + q.aqi + " " + q.label : " -")));
+      tr.appendChild(cell);
+      tr.appendChild(el("td", null, ago(s.health.silent_for_s)));
+      tr.appendChild(el("td", null, s.lat === null || s.lat === undefined ? "not set" : fmt(s.lat, 4) + ", " + fmt(s.lon, 4)));
+      tb.appendChild(tr);
+    });
+  }
+
+  function drawLegend() {
+    var s = AQI[scale()];
+    var lg = $("legend");
+    lg.textContent = "";
+    lg.appendChild(el("b", null, s.name + " from the latest PM2.5 (corrected when the station has a correction): "));
+    var seen = {};
+    s.bands.forEach(function (b) {
+      if (seen[b[4]]) return;
+      seen[b[4]] = 1;
+      var item = el("span", {"class": "item"});
+      item.appendChild(el("span", {"class": "dot", style: "background:" + b[5]}));
+      item.appendChild(document.createTextNode(" " + b[4] + " (" + b[0] + "\u2013" + b[1] + ")"));
+      lg.appendChild(item);
+    });
+    var item = el("span", {"class": "item"});
+    item.appendChild(el("span", {"class": "dot", style: "background:" + SILENT_COLOUR}));
+    item.appendChild(document.createTextNode(" silent"));
+    lg.appendChild(item);
+    lg.appendChild(el("div", {"class": "small"}, "Breakpoints: " + s.source +
+      ". Official indices use 24-hour averages; colours here are indicative."));
+  }
+
+  /* ---------- station page ---------- */
+  function showStation(id) {
+    var s = null;
+    state.latest.stations.forEach(function (x) { if (x.id === id) s = x; });
+    if (!s) { $("st-name").textContent = "No station " + id; return; }
+    state.station = s;
+    $("st-name").textContent = label(s);
+    var st = $("st-status");
+    var q = aqiOf(scale(), pmOf(s));
+    st.className = "status" + (s.health.silent ? " silent" : "");
+    st.style.borderColor = colourOf(s);
+    st.textContent = s.health.silent ? "Silent: nothing received for " + ago(s.health.silent_for_s).replace(" ago", "") :
+      "PM2.5 " + fmt(pmOf(s)) + " \u00b5g/m\u00b3" + (q ? " \u2014 " + AQI[scale()].name + " " + q.aqi + ", " + q.label : "");
+    var facts = $("st-facts");
+    facts.textContent = "";
+    function fact(k, v) { facts.appendChild(el("dt", null, k)); facts.appendChild(el("dd", null, v)); }
+    fact("Last seen", ago(s.health.silent_for_s) + (s.last_seen ? " (" + s.last_seen + ")" : ""));
+    fact("Latest reading", s.time || "none yet");
+    fact("Backlog still to arrive", s.health.backlog === null ? "unknown" :
+      s.health.backlog + " reading(s), " + s.health.backlog_source);
+    fact("Firmware", s.fw || "unknown");
+    fact("Correction", s.model || "none (raw sensor values)");
+    fact("Reading interval", Math.round(s.health.interval_s / 60) + " min");
+    fact("Position", s.lat === null || s.lat === undefined ? "not set" : fmt(s.lat, 5) + ", " + fmt(s.lon, 5));
+    fact("Latest quality flags", s.health.flags.length ? s.health.flags.join(", ") : "none");
+    loadCharts();
+  }
+
+  function loadCharts() {
+    var s = state.station;
+    var r = RANGES[state.range];
+    var base = "/api/v1/stations/" + encodeURIComponent(s.id) + "/history?every=" + r.every + "&span=" + r.span;
+    document.querySelectorAll(".range").forEach(function (b) { b.classList.toggle("on", b.getAttribute("data-range") === state.range); });
+    getJSON(base).then(function (doc) {
+      var rows = doc.readings;
+      var charts = $("charts");
+      charts.textContent = "";
+      var corr = s.model ? "corrected (" + s.model + ")" : "corrected (no correction on this station)";
+      var specs = [
+        {id: "pm25", title: "PM2.5 (\u00b5g/m\u00b3)", cols: [["pm25_atm", "raw, atmospheric", "#1f77b4"], ["pm25_cf1", "raw, CF=1", "#aec7e8"], ["pm25_corrected", corr, "#d62728"]]},
+        {id: "pm10", title: "PM10 (\u00b5g/m\u00b3)", cols: [["pm10_atm", "raw, atmospheric", "#2ca02c"]]},
+        {id: "rh", title: "Relative humidity (%)", cols: [["rh", "RH", "#17becf"]]},
+        {id: "temp", title: "Temperature (\u00b0C)", cols: [["temp_c", "temperature", "#ff7f0e"]]}
+      ];
+      specs.forEach(function (sp) {
+        var box = el("div", {"class": "chart", id: "chart-" + sp.id});
+        box.appendChild(el("h3", null, sp.title + " \u2014 " + r.label));
+        box.appendChild(chart(rows, sp.cols, doc.every));
+        var cols = sp.cols.map(function (c) { return c[0]; }).join(",");
+        var a = el("a", {href: base + "&columns=" + cols + "&format=csv", download: s.id + "-" + sp.id + "-" + state.range + ".csv",
+                         "class": "csv"}, "Download this chart as CSV");
+        box.appendChild(a);
+        charts.appendChild(box);
+      });
+      var counts = {};
+      var flagged = 0;
+      rows.forEach(function (row) {
+        if (row.flags) row.flags.split(";").forEach(function (f) { if (f) counts[f] = (counts[f] || 0) + 1; });
+        if (row.flagged) flagged += row.flagged;
+      });
+      var fl = $("st-flags");
+      fl.textContent = "";
+      var names = Object.keys(counts);
+      if (doc.every !== "raw") {
+        fl.appendChild(el("p", null, flagged + " of " + rows.reduce(function (a, x) { return a + x.readings; }, 0) +
+          " readings in this period carry a quality flag (see the 24-hour view for the names)."));
+      } else if (!names.length) {
+        fl.appendChild(el("p", null, "No reading in this period carries a quality flag."));
+      } else {
+        var ul = el("ul");
+        names.sort().forEach(function (n) { ul.appendChild(el("li", null, n + ": " + counts[n] + " reading(s)")); });
+        fl.appendChild(ul);
+      }
+    }).catch(function (e) { $("charts").textContent = "Could not load the charts: " + e.message; });
+  }
+
+  /* An SVG line chart; one polyline per contiguous run, flagged raw readings marked. */
+  function chart(rows, cols, every) {
+    var NS = "http://www.w3.org/2000/svg";
+    var W = 640, H = 240, L0 = 44, R0 = 8, T0 = 22, B0 = 28;
+    var svg = document.createElementNS(NS, "svg");
+    svg.setAttribute("viewBox", "0 0 " + W + " " + H);
+    svg.setAttribute("class", "svgchart");
+    function add(tag, attrs, text) {
+      var e = document.createElementNS(NS, tag);
+      for (var k in attrs) e.setAttribute(k, attrs[k]);
+      if (text !== undefined) e.textContent = text;
+      svg.appendChild(e);
+      return e;
+    }
+    var ts = rows.map(function (r) { return Date.parse(r.time); });
+    var lo = Infinity, hi = -Infinity;
+    rows.forEach(function (r) { cols.forEach(function (c) { var v = r[c[0]]; if (v !== null && v !== undefined) { lo = Math.min(lo, v); hi = Math.max(hi, v); } }); });
+    if (!rows.length || lo === Infinity) {
+      add("text", {x: W / 2, y: H / 2, "text-anchor": "middle", "class": "empty"}, "no readings in this period");
+      svg.setAttribute("data-points", "0");
+      return svg;
+    }
+    if (lo > 0 && lo < (hi - lo)) lo = 0;
+    if (hi === lo) { hi += 1; lo -= 1; }
+    var t0 = ts[0], t1 = ts[ts.length - 1];
+    if (t1 === t0) t1 = t0 + 1;
+    function x(t) { return L0 + (t - t0) / (t1 - t0) * (W - L0 - R0); }
+    function y(v) { return T0 + (hi - v) / (hi - lo) * (H - T0 - B0); }
+    for (var i = 0; i <= 4; i++) {
+      var v = lo + (hi - lo) * i / 4;
+      add("line", {x1: L0, x2: W - R0, y1: y(v), y2: y(v), "class": "grid"});
+      add("text", {x: L0 - 4, y: y(v) + 4, "text-anchor": "end", "class": "tick"}, v.toFixed(hi - lo < 10 ? 1 : 0));
+    }
+    [t0, (t0 + t1) / 2, t1].forEach(function (t, k) {
+      var d = new Date(t);
+      var txt = every === "raw" ? d.toISOString().slice(5, 16).replace("T", " ") : d.toISOString().slice(5, 10);
+      add("text", {x: x(t), y: H - 8, "text-anchor": ["start", "middle", "end"][k], "class": "tick"}, txt + (k === 2 ? " UTC" : ""));
+    });
+    var gap = every === "raw" ? 3 * 3600e3 : (every === "hourly" ? 3 * 3600e3 : 3 * 86400e3);
+    var total = 0;
+    cols.forEach(function (c) {
+      var seg = [], n = 0, prev = null;
+      function flush() {
+        if (seg.length) add("polyline", {points: seg.join(" "), fill: "none", stroke: c[2], "stroke-width": 1.5, "class": "series series-" + c[0]});
+        seg = [];
+      }
+      rows.forEach(function (r, k) {
+        var v = r[c[0]];
+        if (v === null || v === undefined) return;
+        if (prev !== null && ts[k] - prev > gap) flush();
+        seg.push(x(ts[k]).toFixed(1) + "," + y(v).toFixed(1));
+        prev = ts[k];
+        n++;
+      });
+      flush();
+      if (c === cols[0]) total = n;
+    });
+    if (every === "raw") {
+      rows.forEach(function (r, k) {
+        var v = r[cols[0][0]];
+        if (r.flags && v !== null && v !== undefined) add("circle", {cx: x(ts[k]), cy: y(v), r: 2.5, "class": "flagged"}).appendChild(document.createElementNS(NS, "title")).textContent = r.flags;
+      });
+    }
+    svg.setAttribute("data-points", String(total));
+    var lx = L0 + 6;
+    cols.forEach(function (c) {
+      add("rect", {x: lx, y: 6, width: 10, height: 3, fill: c[2]});
+      add("text", {x: lx + 13, y: 12, "class": "key"}, c[1]);
+      lx += 20 + c[1].length * 6;
+    });
+    return svg;
+  }
+
+  /* ---------- network health ---------- */
+  function showHealth() {
+    var n = parseInt($("silent-after").value, 10) || state.config.silent_after || 3;
+    getJSON("/api/v1/latest?silent_after=" + n).then(function (doc) {
+      var h = $("health");
+      h.textContent = "";
+      var groups = [
+        ["silent", "Silent (nothing for more than " + n + " intervals)", function (s) { return s.health.silent; },
+         function (s) { return "last seen " + ago(s.health.silent_for_s); }],
+        ["ab", "A/B sensors disagree", function (s) { return s.health.ab_disagree; }, function (s) { return "latest reading flagged ab_disagree"; }],
+        ["uncorrected", "Uncorrected (no calibration on the station)", function (s) { return s.health.uncorrected; },
+         function (s) { return "PM2.5 raw " + fmt(s.pm25_atm) + " \u00b5g/m\u00b3"; }]
+      ];
+      groups.forEach(function (g) {
+        var list = doc.stations.filter(g[2]);
+        var box = el("div", {"class": "health-group", id: "health-" + g[0]});
+        box.appendChild(el("h2", null, g[1] + ": " + list.length + " of " + doc.stations.length));
+        var ul = el("ul");
+        list.forEach(function (s) {
+          var li = el("li", {"data-station": s.id});
+          li.appendChild(el("a", {href: "#/station/" + encodeURIComponent(s.id)}, label(s)));
+          li.appendChild(document.createTextNode(" \u2014 " + g[3](s)));
+          ul.appendChild(li);
+        });
+        box.appendChild(ul);
+        h.appendChild(box);
+      });
+    });
+  }
+
+  /* ---------- routing ---------- */
+  function route() {
+    var h = location.hash || "#/";
+    var m = h.match(/^#\/station\/(.+)$/);
+    $("view-map").hidden = !!m || h === "#/health";
+    $("view-station").hidden = !m;
+    $("view-health").hidden = h !== "#/health";
+    if (m) showStation(decodeURIComponent(m[1]));
+    else if (h === "#/health") showHealth();
+    else drawMap();
+  }
+
+  function refresh() {
+    return getJSON("/api/v1/latest").then(function (doc) { state.latest = doc; route(); document.body.setAttribute("data-ready", "1"); });
+  }
+
+  function start() {
+    try { $("aqi").value = localStorage.getItem("airkit-aqi") || "us"; } catch (e) { /* private mode */ }
+    $("aqi").addEventListener("change", function () {
+      try { localStorage.setItem("airkit-aqi", scale()); } catch (e) { /* private mode */ }
+      route();
+    });
+    document.querySelectorAll(".range").forEach(function (b) {
+      b.addEventListener("click", function () { state.range = b.getAttribute("data-range"); loadCharts(); });
+    });
+    $("silent-after").addEventListener("change", showHealth);
+    window.addEventListener("hashchange", route);
+    getJSON("/api/v1/config").then(function (cfg) {
+      state.config = cfg;
+      $("silent-after").value = cfg.silent_after;
+      document.title = cfg.title;
+      $("title").textContent = cfg.title;
+      var f = $("footer");
+      f.appendChild(document.createTextNode("Data: " + cfg.attribution + ", licence "));
+      f.appendChild(el("a", {href: cfg.licence_url}, cfg.licence));
+      f.appendChild(document.createTextNode(". Open data API: "));
+      f.appendChild(el("a", {href: "/api/docs"}, "/api/docs"));
+      return refresh();
+    }).catch(function (e) { document.body.insertBefore(el("p", {"class": "note"}, "Could not reach the collector: " + e.message), document.body.firstChild); });
+    setInterval(function () { if (!document.hidden) refresh(); }, 60000);
+  }
+  start();
+})();
