@@ -208,6 +208,7 @@ def test_sim_option_mistakes(tmp_path):
     one_line_error(airkit("sim", "--hours", "nan"), 2, "--hours")       # ran forever
     one_line_error(airkit("sim", "--hours", "inf"), 2, "--hours")       # the interpreter's exit code 2
     one_line_error(airkit("sim", "--hours", 1, "--speed", "nan"), 2, "--speed")
+    one_line_error(airkit("sim", "--hours", 1, "--heap-kb", 99999999), 2, "--heap-kb", "at most")   # crashed
     one_line_error(airkit("sim", "--hours", 1, "--start", "yesterday"), 2, "--start", "ISO 8601")
     (tmp_path / "f").write_text("x")
     one_line_error(airkit("sim", "--hours", 1, "--board-dir", tmp_path / "f"), 2, "is a file")

@@ -206,6 +206,9 @@ def format_reading(d: dict) -> str:
         num(d.get("rh"), "%5.1f%%"), num(d.get("temp_c"), "%5.1fC"), d.get("frames", 0), flags)
 
 
+MAX_HEAP_KB = 16384         # 16 MB: above the largest ESP32 PSRAM
+
+
 def check_args(args):
     """Refuse, in one sentence, options the virtual board would crash or hang on."""
     from airkit.vboard import parse_iso
@@ -214,6 +217,9 @@ def check_args(args):
         raise InputError("--hours must be 0 (run until stopped) or more, not %g" % args.hours)
     if args.speed is not None and (not args.speed >= 0 or args.speed == float("inf")):
         raise InputError("--speed must be 0 (as fast as possible) or more, not %g" % args.speed)
+    if args.heap_kb is not None and args.heap_kb > MAX_HEAP_KB:      # the interpreter crashed (exit -11)
+        raise InputError("--heap-kb %d is more than any ESP32 has: give at most %d (an ESP32 without PSRAM has "
+                         "about 110, one with 8 MB PSRAM about 8000)" % (args.heap_kb, MAX_HEAP_KB))
     if args.ticks_start < 0:
         raise InputError("--ticks-start must be 0 or more, not %d" % args.ticks_start)
     try:
