@@ -263,3 +263,28 @@ def test_board_names_as_people_type_them():
     assert load_profile("esp32-devkitc.json")["name"] == "esp32-devkitc"     # tab completion in boards/
     with pytest.raises(InputError, match=r"unknown board 'esp32-devkit' \(did you mean esp32-devkitc\?\): use one"):
         load_profile("esp32-devkit")
+
+
+def test_a_full_disk_is_not_called_a_network_failure(site, tmp_path):
+    """The cache's disk fills up mid-download (a file-size limit stands in for it)."""
+    import resource
+
+    def small_disk():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)      # a write past the limit fails with EFBIG
+        resource.setrlimit(resource.RLIMIT_FSIZE, (40000, 40000))
+
+    proc = subprocess.run([sys.executable, "-m", "airkit.cli", "flash", "bundle", "--out", str(tmp_path / "b"),
+                           "--board", "esp32-devkitc"], capture_output=True, text=True, timeout=120,
+                          preexec_fn=small_disk)
+    err = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert err[-1].startswith("airkit: the image cache") and "cannot hold %s" % FILE in err[-1]
+    assert "free some space" in err[-1] and "broke off" not in err[-1]
+    assert not list(site.cache.glob("*.part")) and not (site.cache / FILE).exists()
+
+
+def test_a_proxy_page_instead_of_the_download_page(site, capsys):
+    site.pages["/download/ESP32_GENERIC/"] = "<html><body>Blocked by the school's web filter</body></html>"
+    assert main(["flash", "--list", "--board", "esp32-devkitc"]) == 4
+    msg = one_line(capsys)
+    assert "lists no ESP32_GENERIC images" in msg and "proxy" in msg

@@ -430,8 +430,9 @@ class Images:
                     self._save_listing(cached, url, rel)
                     return rel, None
                 if not cached.exists():
-                    raise NetworkError("the download page %s lists no %s images: check the board profile's "
-                                       "micropython.port, or use --firmware FILE" % (safe_url(url), board))
+                    raise NetworkError("the download page %s lists no %s images (a school proxy may have answered "
+                                       "in its place: open the page in a browser); otherwise check the board "
+                                       "profile's micropython.port, or use --firmware FILE" % (safe_url(url), board))
             except NetworkError as e:
                 if not cached.exists():
                     raise
@@ -602,16 +603,24 @@ class Images:
         try:
             import requests
 
-            with open(tmp, "wb") as f, _progress(self.progress, name, total) as advance:
-                try:
-                    for chunk in r.iter_content(1 << 16):
+            try:
+                with open(tmp, "wb") as f, _progress(self.progress, name, total) as advance:
+                    chunks = r.iter_content(1 << 16)
+                    while True:
+                        try:
+                            chunk = next(chunks, None)
+                        except (requests.exceptions.RequestException, OSError) as e:
+                            raise NetworkError("the download of %s broke off after %d bytes (%s): nothing was "
+                                               "flashed; run again" % (name, n, _reason(e)))
+                        if chunk is None:
+                            break
                         f.write(chunk)
                         h.update(chunk)
                         n += len(chunk)
                         advance(len(chunk))
-                except (requests.exceptions.RequestException, OSError) as e:
-                    raise NetworkError("the download of %s broke off after %d bytes (%s): nothing was flashed; "
-                                       "run again" % (name, n, _reason(e)))
+            except OSError as e:            # writing, not the network: a full disk or USB stick
+                raise InputError("the image cache %s cannot hold %s (%s): nothing was flashed; free some space "
+                                 "or set AIRKIT_CACHE to another folder" % (self.cache, name, os_reason(e, self.cache)))
             if total is not None and n != total:
                 raise NetworkError("the download of %s was cut short (%d of %d bytes): nothing was flashed; run "
                                    "again" % (name, n, total))
