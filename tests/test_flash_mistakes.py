@@ -273,14 +273,21 @@ def test_a_full_disk_is_not_called_a_network_failure(site, tmp_path):
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)      # a write past the limit fails with EFBIG
         resource.setrlimit(resource.RLIMIT_FSIZE, (40000, 40000))
 
-    proc = subprocess.run([sys.executable, "-m", "airkit.cli", "flash", "bundle", "--out", str(tmp_path / "b"),
-                           "--board", "esp32-devkitc"], capture_output=True, text=True, timeout=120,
-                          preexec_fn=small_disk)
-    err = proc.stderr.strip().splitlines()
-    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
-    assert err[-1].startswith("airkit: the image cache") and "cannot hold %s" % FILE in err[-1]
-    assert "free some space" in err[-1] and "broke off" not in err[-1]
-    assert not list(site.cache.glob("*.part")) and not (site.cache / FILE).exists()
+    def fill_up(*argv):
+        proc = subprocess.run([sys.executable, "-m", "airkit.cli", "flash", *map(str, argv)], capture_output=True,
+                              text=True, timeout=120, preexec_fn=small_disk)
+        err = proc.stderr.strip().splitlines()
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+        assert err[-1].startswith("airkit: the image cache") and "cannot hold %s" % FILE in err[-1]
+        assert "free some space" in err[-1] and "broke off" not in err[-1]
+        assert not list(site.cache.glob("*.part")) and not (site.cache / FILE).exists()
+
+    fill_up("bundle", "--out", tmp_path / "b", "--board", "esp32-devkitc")          # from the download site
+    stick = tmp_path / "stick"
+    assert main(["flash", "bundle", "--out", str(stick), "--board", "esp32-devkitc"]) == 0
+    (site.cache / FILE).unlink()
+    with silent_port() as port:                                                    # from a bundle
+        fill_up("--port", port, "--board", "esp32-devkitc", "--bundle", stick, "--erase", "no")
 
 
 def test_a_proxy_page_instead_of_the_download_page(site, capsys):

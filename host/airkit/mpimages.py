@@ -566,6 +566,10 @@ class Images:
                 try:
                     shutil.copyfile(cand, tmp)
                     os.replace(tmp, cached)
+                except OSError as e:
+                    raise InputError("the image cache %s cannot hold %s (%s): nothing was flashed; free some "
+                                     "space or set AIRKIT_CACHE to another folder"
+                                     % (self.cache, name, os_reason(e, self.cache)))
                 finally:
                     Path(tmp).unlink(missing_ok=True)
                 return self._accept(cached, board, version, got, want, trust, where, "bundle")
