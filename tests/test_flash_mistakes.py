@@ -295,3 +295,21 @@ def test_a_proxy_page_instead_of_the_download_page(site, capsys):
     assert main(["flash", "--list", "--board", "esp32-devkitc"]) == 4
     msg = one_line(capsys)
     assert "lists no ESP32_GENERIC images" in msg and "proxy" in msg
+
+
+def test_waiting_for_another_download_is_said_not_silent(site):
+    import threading
+
+    from airkit.mpimages import _locked
+
+    said, done = [], []
+    with _locked(site.cache / FILE):              # another airkit (a provision worker) is fetching the image
+        t = threading.Thread(target=lambda: done.append(images(log=said.append).resolve(
+            load_profile("esp32-devkitc"))), daemon=True)
+        t.start()
+        deadline = time.monotonic() + 20
+        while not said and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert said and "waiting for another airkit that is fetching %s" % FILE in said[0]
+    t.join(30)
+    assert done and done[0].version == "1.28.0"

@@ -243,10 +243,12 @@ class ImageLock:
 class _locked:
     """An advisory cross-process lock (provision flashes from one process per board), bounded wait."""
 
-    def __init__(self, path: Path, wait_s: float = 600):
+    def __init__(self, path: Path, wait_s: float = 600, log=None):
         key = hashlib.sha256(str(Path(path).resolve()).encode()).hexdigest()[:16]
         self.path = Path(tempfile.gettempdir()) / ("airkit-images-%s.lck" % key)
+        self.name = Path(path).name
         self.wait_s = wait_s
+        self.log = log
         self.f = None
 
     def __enter__(self):
@@ -255,12 +257,18 @@ class _locked:
             import fcntl
         except ImportError:         # Windows: one flashing process per lock is the documented use
             return self
-        t_end = time.monotonic() + self.wait_s
+        t0 = time.monotonic()
+        t_end = t0 + self.wait_s
+        said = False
         while True:
             try:
                 fcntl.flock(self.f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
                 return self
             except BlockingIOError:
+                if self.log and not said and time.monotonic() - t0 > 1.0:
+                    said = True         # a silent wait looks like a hang
+                    self.log("waiting for another airkit that is fetching %s (at most %d s)"
+                             % (self.name, self.wait_s))
                 if time.monotonic() > t_end:
                     self.f.close()
                     raise NetworkError("another airkit has been fetching the same image for %d s: let it finish, "
@@ -508,7 +516,7 @@ class Images:
         self.check_cache()
         if not pinned.get("sha256") and not self.lock.get(name):
             self.lock.check_writable()          # first use records the hash: fail before downloading
-        with _locked(self.cache / name):         # one download per file, however many boards are flashing
+        with _locked(self.cache / name, log=self.log):      # one download per file, however many boards flash
             return self._fetch(profile, board, version, name, pinned)
 
     def check_cache(self):
