@@ -313,3 +313,20 @@ def test_waiting_for_another_download_is_said_not_silent(site):
         assert said and "waiting for another airkit that is fetching %s" % FILE in said[0]
     t.join(30)
     assert done and done[0].version == "1.28.0"
+
+
+def test_a_busy_port_names_the_program_holding_it(tmp_path, capsys):
+    img = tmp_path / "fw.bin"
+    img.write_bytes(merged_image("ESP32"))
+    with silent_port() as port:
+        holder = subprocess.Popen([sys.executable, "-c", "import serial, sys, time\n"      # a serial monitor
+                                   "s = serial.Serial(sys.argv[1], exclusive=True)\nprint('open', flush=True)\n"
+                                   "time.sleep(60)\n", port], stdout=subprocess.PIPE, text=True)
+        try:
+            assert holder.stdout.readline().strip() == "open"
+            assert main(["flash", "--port", port, "--board", "esp32-devkitc", "--firmware", str(img)]) == 3
+        finally:
+            holder.kill()
+            holder.wait(10)
+    msg = one_line(capsys)
+    assert "the port is busy (held by " in msg and "pid %d" % holder.pid in msg

@@ -191,6 +191,12 @@ def esptool_error(port: str, e: BaseException, micropython_seen: bool = False) -
     # output now, is not in the bootloader: the BOOT button, not the cable, is the way out.
     if any(k in str(e) for k in NO_ANSWER) and (micropython_seen or running_not_bootloader(port)):
         remedy = BOOT_REMEDY
+    if remedy.startswith("the port is busy"):
+        from airkit.ports import port_holders
+
+        holders = port_holders(port)
+        if holders:
+            remedy = "the port is busy (held by %s): close it first" % ", ".join(holders)
     return BoardError("flashing %s failed (%s): %s" % (port, msg, remedy))
 
 
