@@ -330,3 +330,14 @@ def test_a_busy_port_names_the_program_holding_it(tmp_path, capsys):
             holder.wait(10)
     msg = one_line(capsys)
     assert "the port is busy (held by " in msg and "pid %d" % holder.pid in msg
+
+
+def test_a_damaged_saved_listing_offline(site, monkeypatch, capsys):
+    assert main(["flash", "--list", "--board", "esp32-devkitc", "--json"]) == 0
+    capsys.readouterr()
+    saved = site.cache / "listings" / "ESP32_GENERIC.json"
+    saved.write_text('{"fetched": "2026-11-29", "releases": [{"version": "1.28.0"')      # cut short
+    monkeypatch.setenv("AIRKIT_FIRMWARE_URL", "https://localhost:9")
+    assert main(["flash", "--list", "--board", "esp32-devkitc"]) == 4
+    msg = one_line(capsys)
+    assert "saved earlier was damaged" in msg and not saved.exists()
