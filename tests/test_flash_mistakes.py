@@ -137,7 +137,7 @@ def test_a_lock_file_edited_by_hand(site, tmp_path, capsys):
 
 
 def test_ctrl_c_during_a_download_keeps_nothing_half_done(site, tmp_path):
-    site.slow[FILE] = 0.2                         # about 4 s for the image
+    site.slow[FILE] = 0.5                         # about 10 s for the image: Ctrl-C lands mid-download
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     out = tmp_path / "stick"
     proc = subprocess.Popen([sys.executable, "-m", "airkit.cli", "flash", "bundle", "--out", str(out),
@@ -146,19 +146,31 @@ def test_ctrl_c_during_a_download_keeps_nothing_half_done(site, tmp_path):
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # even under nohup
     try:
         deadline = time.monotonic() + 60
-        while not list(site.cache.glob("*.part")) and time.monotonic() < deadline and proc.poll() is None:
+        while not list(site.cache.glob(FILE + ".*.part")) and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.05)
-        assert list(site.cache.glob("*.part")), "the download never started"
+        assert list(site.cache.glob(FILE + ".*.part")), "the download never started"
+        time.sleep(0.3)                            # well inside the download (about 4 s)
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait(10)
-    assert proc.returncode == 130 and err.strip().splitlines()[-1] == "airkit: interrupted", err
+    assert proc.returncode == 130 and err.strip().splitlines()[-1] == "airkit: interrupted", (proc.returncode, err)
     assert "Traceback" not in err
     assert [p.name for p in site.cache.iterdir() if p.is_file()] == []    # no part file, no image, no lock
     assert not any(p.suffix == ".bin" for p in out.glob("*"))
+
+
+def test_part_files_left_by_a_killed_airkit_are_cleared(site):
+    site.cache.mkdir(parents=True)
+    dead, live = site.cache / (FILE + ".k1ll3d.part"), site.cache / (FILE + ".4ct1ve.part")
+    dead.write_bytes(b"x" * 1000)
+    live.write_bytes(b"y")
+    old = time.time() - 3600
+    os.utime(dead, (old, old))
+    images().resolve(load_profile("esp32-devkitc"))
+    assert not dead.exists() and live.exists()        # another airkit may still be writing the recent one
 
 
 def test_library_calls_with_wrong_arguments_are_one_sentence(site, tmp_path):

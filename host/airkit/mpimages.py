@@ -42,6 +42,7 @@ DEFAULT_BASE_URL = "https://micropython.org"
 LOCK_NAME = "airkit-images.lock"
 CONNECT_TIMEOUT_S = 10
 READ_TIMEOUT_S = 30
+STALE_PART_S = 600          # a download writes every few seconds (READ_TIMEOUT_S at most): older parts are dead
 
 # /resources/firmware/<BOARD>[-<VARIANT>]-<YYYYMMDD>-v<version>.bin, as on the official download pages.
 FILE_RE = re.compile(r"(?P<board>[A-Za-z0-9_]+(?:-[A-Za-z0-9_]+)*?)-(?P<date>\d{8})-v(?P<version>\d+\.\d+(?:\.\d+)?"
@@ -524,6 +525,12 @@ class Images:
         try:
             self.cache.mkdir(parents=True, exist_ok=True)
             os.unlink(self._tmp(".write-test"))
+            for part in self.cache.glob("*.part"):   # left by a killed airkit: untouched for 10 minutes
+                try:
+                    if time.time() - part.stat().st_mtime > STALE_PART_S:
+                        part.unlink()
+                except OSError:
+                    pass
         except OSError as e:
             raise InputError("the image cache %s cannot be used (%s): set AIRKIT_CACHE to a folder you can write"
                              % (self.cache, os_reason(e, self.cache)))
@@ -570,8 +577,9 @@ class Images:
                                      "damaged or another build; not flashed" % (name, self.bundle, got[:12], where,
                                                                                 want[:12]))
                 check_image_structure(cand, chip, off)
-                tmp = self._tmp(name)
+                tmp = ""
                 try:
+                    tmp = self._tmp(name)
                     shutil.copyfile(cand, tmp)
                     os.replace(tmp, cached)
                 except OSError as e:
@@ -579,7 +587,8 @@ class Images:
                                      "space or set AIRKIT_CACHE to another folder"
                                      % (self.cache, name, os_reason(e, self.cache)))
                 finally:
-                    Path(tmp).unlink(missing_ok=True)
+                    if tmp:
+                        Path(tmp).unlink(missing_ok=True)
                 return self._accept(cached, board, version, got, want, trust, where, "bundle")
         if not self.allow_download:
             raise InputError("%s is not in the bundle %s nor in the cache: add it to the bundle ('airkit flash "
@@ -609,11 +618,13 @@ class Images:
     def _download(self, url, name, dest: Path, want, where, chip, off) -> str:
         r = self._get(url, stream=True)
         total = int(r.headers.get("Content-Length") or 0) or None
-        tmp = self._tmp(name)
+        tmp = ""
         h = hashlib.sha256()
         n = 0
         try:
             import requests
+
+            tmp = self._tmp(name)
 
             try:
                 with open(tmp, "wb") as f, _progress(self.progress, name, total) as advance:
@@ -647,7 +658,8 @@ class Images:
             return got
         finally:
             r.close()
-            Path(tmp).unlink(missing_ok=True)
+            if tmp:
+                Path(tmp).unlink(missing_ok=True)
 
     # -- bundles --
     def make_bundle(self, profiles: list[dict], version: str | None, out: Path, force: bool = False) -> list[dict]:
