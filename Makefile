@@ -9,12 +9,17 @@ BUILD  := build
 
 all: test
 
-# System packages the tests use (a real MQTT broker). Installed only when missing.
+# System packages the tests use (a real MQTT broker, a real InfluxDB 1.x). Installed only when missing.
 sysdeps:
 	@if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ]; then \
 	  echo "installing mosquitto (MQTT broker for the uplink tests)"; \
 	  if [ "$$(id -u)" = 0 ]; then (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto >/dev/null) || echo "mosquitto could not be installed; tests fall back to the amqtt broker"; \
 	  else echo "mosquitto missing and not root; tests fall back to the amqtt broker"; fi; \
+	fi
+	@if ! command -v influxd >/dev/null 2>&1 && [ ! -x /usr/bin/influxd ]; then \
+	  echo "installing influxdb (a real InfluxDB 1.x for the uplink tests)"; \
+	  if [ "$$(id -u)" = 0 ]; then (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq influxdb >/dev/null) || echo "influxdb could not be installed; the InfluxDB tests are skipped"; \
+	  else echo "influxd missing and not root; the InfluxDB tests are skipped"; fi; \
 	fi
 	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then \
 	  echo "installing postgresql, chromium, chromium-driver (collector PostgreSQL and dashboard browser tests)"; \

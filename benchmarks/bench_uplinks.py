@@ -7,9 +7,21 @@
   ``journal_erases_per_reading`` likewise. For comparison,
   ``journal_write_bytes_per_reading_naive`` appends each record with
   open-append-close, the pattern the journal avoids.
+- ``uplink_cursor_write_bytes_per_push`` / ``uplink_cursor_erases_per_push``:
+  flash cost of saving an uplink's cursor after every acknowledged push (the
+  tiny ``j/c<name>`` file, littlefs metadata included), 1,000 saves.
 - ``backfill_readings_per_s``: readings delivered per wall-clock second after a
   24 h WiFi outage, virtual board -> airkit JSON -> local collector (the
   Sensor.Community uplink backfills at the same time, 2 requests per reading).
+- ``backfill_drain_ratio_10pct_faults``: after a 48 h WiFi outage, the
+  Sensor.Community backlog's drain rate with 10 % of the requests failing
+  (500/502/503/429 or no answer, through the fault proxy) over its rate with
+  none (virtual seconds from the station's return online until nothing is
+  pending; server: the faithful stand-in, 60-175 ms per answer). Goal >= 0.8.
+  ``uplink_duplicates_10pct_faults``: rows the server stored twice in that run
+  (goal 0). ``..._10pct_http_errors``: the same with 500/502/503/429 only (no
+  unanswered requests, whose 5 s timeout waits dominate on a loopback server
+  that answers in ~0.15 s).
 - ``upload_bytes_per_reading_<uplink>``: application-layer bytes per reading
   (HTTP request line, headers and body, or MQTT packets, amortised over the
   uplink's batch; TCP/TLS overhead not counted), built with the firmware's own
@@ -29,11 +41,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-_JOURNAL_MP = r"""
+# a fresh littlefs image on the virtual board's block device, and a board on it
+_FLASH_MP = r"""
 import os, sys, vfs
 import blockdev, vclock, vmachine, vworld
 from airkit_fw import board as board_mod, journal as jmod
-img = sys.argv[-2]
+img = sys.argv[1]
 mode = sys.argv[-1]
 dev = blockdev.FileBlockDev(img)
 vfs.VfsLfs2.mkfs(dev)
@@ -41,6 +54,9 @@ vfs.mount(vfs.VfsLfs2(dev), "/f")
 w = vworld.world()
 clock = vclock.VirtualClock(w)
 b = board_mod.Board(machine=vmachine.Machine(w, clock, {}, "power-on", b"\x24\x0a\xc4\x01\x02\x03"), clock=clock, fs_root="/f")
+"""
+
+_JOURNAL_MP = _FLASH_MP + r"""
 N = 1000
 d = {"ticks": 0, "flags": [], "frames": 9, "checksum_errors": 0, "rh": 50.0, "temp_c": 20.0}
 for k in jmod.KEYS:
@@ -64,11 +80,33 @@ print(dev.bytes_written / N, dev.erases / N)
 """
 
 
-def _journal_cost(mode):
+_CURSOR_MP = _FLASH_MP + r"""
+from airkit_fw.uplinks import base
+j = jmod.Journal(b, log=lambda m: None)
+class U(base.Uplink):
+    all_parts = 3
+u = U(b, {}, None)
+u.name = "sensor_community"
+q = base.Uplinks(b, j, [u], log=lambda m: None)
+N = 1000
+dev.bytes_written = 0
+dev.erases = 0
+for i in range(N // 2):
+    q.acked(u, i + 1, 1)       # the PM push of reading i+1
+    q.acked(u, i + 1, 0)       # its DHT22 push: the reading is done
+print(dev.bytes_written / N, dev.erases / N)
+"""
+
+
+def _cursor_cost():
+    return _journal_cost("cursor", _CURSOR_MP)
+
+
+def _journal_cost(mode, source=_JOURNAL_MP):
     mp = Path(sys.executable).parent / "micropython"
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "j.py"
-        script.write_text(_JOURNAL_MP)
+        script.write_text(source)
         env = dict(os.environ, MICROPYPATH=":".join([str(ROOT / "tests" / "mp"), str(ROOT / "firmware"),
                                                      str(ROOT / "host" / "airkit" / "vboard"), ".frozen"]))
         out = subprocess.run([str(mp), str(script), str(Path(tmp) / "f.img"), mode], capture_output=True,
@@ -107,6 +145,46 @@ def _backfill():
         coll.stop()
         backlog = 24 * 12
         return backlog / (marks["done"] - marks["outage_over"])
+
+
+def _drain(rate, seed=5, kinds=None):
+    """Virtual seconds from the station's return online after a 48 h outage until the
+    Sensor.Community backlog is delivered, through the fault proxy (``rate`` of the requests answered 500/502/503/429
+    or never answered) to the faithful stand-in (60-175 ms per answer, no de-duplication);
+    and the duplicate rows the server stored."""
+    from airkit.vboard import VirtualBoard
+    from uplink_helpers import MAC, NODE, FaultProxy, SensorCommunityServer
+
+    sc = SensorCommunityServer({NODE: [1, 7]}, seed=seed)
+    proxy = FaultProxy(sc.port, rate=rate, seed=seed, **({"kinds": kinds} if kinds else {}))
+    marks = {}
+    outage = (1.0, 49.0)
+    start = 1767571200          # the virtual board's default start (2026-01-05T00:00:00Z)
+
+    def on_line(line):
+        if not line.startswith("uplinks {"):
+            return
+        st = json.loads(line[8:])
+        if "first" not in marks:
+            # the station is back online after the outage (WiFi re-joined): the backfill starts
+            if st.get("online") and (st.get("time") or 0) >= start + outage[1] * 3600:
+                marks["first"] = st["time"]
+        elif "done" not in marks:
+            if st["pending"].get("sensor_community") == 0:
+                marks["done"] = st["time"]
+                marks["backlog"] = st["last_seq"]
+
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = {"device": {"id": "station-1"}, "wifi": {"ssid": "lab", "password": "lab-wifi-pass"},
+               "uplinks": [{"type": "sensor_community",
+                            "url": "http://127.0.0.1:%d/v1/push-sensor-data/" % proxy.port}]}
+        b = VirtualBoard(Path(tmp) / "b", config=cfg, hours=outage[1] + 6, rtc_preset=False, mac=MAC,
+                         on_line=on_line, scenario={"wifi": {"ssid": "lab", "password": "lab-wifi-pass",
+                                                             "down": [list(outage)]}})
+        b.run()
+    proxy.stop()
+    sc.stop()
+    return marks["done"] - marks["first"], sc.duplicates(), sum(proxy.faults.values())
 
 
 def _upload_sizes():
@@ -155,6 +233,20 @@ def run():
     res = {"journal_write_bytes_per_reading": round(jb, 1), "journal_erases_per_reading": round(je, 3),
            "journal_write_bytes_per_reading_naive": round(nb, 1), "journal_erases_per_reading_naive": round(ne, 3),
            "backfill_readings_per_s": round(_backfill(), 1)}
+    cb, ce = _cursor_cost()
+    res["uplink_cursor_write_bytes_per_push"] = round(cb, 1)
+    res["uplink_cursor_erases_per_push"] = round(ce, 4)
+    clean, dup0, _ = _drain(0.0)
+    faulty, dup, faults = _drain(0.1)
+    res["backfill_drain_s_fault_free"] = clean
+    res["backfill_drain_s_10pct_faults"] = faulty
+    res["backfill_drain_ratio_10pct_faults"] = round(clean / faulty, 2)
+    res["uplink_duplicates_10pct_faults"] = dup
+    res["uplink_faults_injected"] = faults
+    # the same without unanswered requests: what the back-off costs, apart from the 5 s timeout waits
+    http_only, dup2, _ = _drain(0.1, kinds=("500", "502", "503", "429"))
+    res["backfill_drain_ratio_10pct_http_errors"] = round(clean / http_only, 2)
+    res["uplink_duplicates_10pct_http_errors"] = dup2
     res.update(_upload_sizes())
     return res
 

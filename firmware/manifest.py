@@ -24,6 +24,7 @@ package("airkit_fw", base_path=".", opt=3, files=(
     "wifi.py",
     "uplinks/__init__.py",
     "uplinks/airkit_json.py",
+    "uplinks/base.py",
     "uplinks/fmt.py",
     "uplinks/http.py",
     "uplinks/influx.py",

@@ -120,7 +120,7 @@ def test_endpoint_500_429_and_timeouts_lose_nothing_and_never_starve_the_watchdo
             handler.close_connection = True
             return True
         if phase == 4:
-            _time.sleep(0.5)                 # hangs past the firmware's (scaled) socket timeout
+            _time.sleep(1.2)                 # hangs past the firmware's socket timeout (1 s of wall time on loopback)
             handler.close_connection = True
             return True
         return False

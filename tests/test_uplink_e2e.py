@@ -63,7 +63,7 @@ def test_mqtt_ha_lass_influx_and_a_dead_uplink(tmp_path):
         c2.disconnect()
         assert sorted(late) == sorted((t, True) for t in disc)
         assert disc["homeassistant/sensor/ak-yard/pm25/config"][0]["device_class"] == "pm25"
-        lass = [p.decode() for t, p, r in got if t == "LASS/Test/PM25/ak-yard"]
+        lass = [p.decode() for t, p, r in got if t == "LASS/Test/PM25"]    # where LASS itself reads
         assert len(lass) == 48 and all(x.startswith("|ver_format=3|fmt_opt=1|app=PM25|") for x in lass)
         assert store.count("ak-yard") == 48          # the collector's MQTT subscription parsed every LASS line
         assert len(influx.lines) == 48 and all(q.endswith("precision=s") for q in influx.queries)

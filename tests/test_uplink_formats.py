@@ -71,10 +71,47 @@ def test_opensensemap_csv(board):
 
 
 def test_lass_line(board):
-    assert lass_mqtt.payload(rec(), "AK_0001", board, 25.025362, 121.371038, 2) == (
+    # position as LASS's parsers read it: degrees + minutes/100 (reference: 25.0330 -> 25.019800), no FAKE_GPS
+    line = lass_mqtt.payload(rec(), "AK_0001", board, 25.0330, 121.5654, 2)
+    assert line == (
         "|ver_format=3|fmt_opt=1|app=PM25|ver_app=0.1.0|device_id=AK_0001|tick=26795810|date=2026-01-05"
         "|time=00:05:00|device=ESP32|s_d0=6.00|s_d1=8.00|s_d2=3.00|s_t0=21.30|s_h0=55.20"
-        "|gps_lat=25.025362|gps_lon=121.371038|gps_fix=1|gps_num=0|gps_alt=2|")
+        "|gps_lat=25.019800|gps_lon=121.339240|gps_fix=1|gps_num=0|gps_alt=2|")
+    assert "FAKE_GPS" not in line
+
+
+def _lass_dms2dd(v):
+    # what LASS's importer does with gps_lat/gps_lon (NMEA ddmm.mmmm after x100), values above 90/180 negative
+    return int(v) + (v - int(v)) * 100 / 60
+
+
+@pytest.mark.parametrize("lat,lon,text", [
+    (-33.8688, 151.2093, "gps_lat=123.521280|gps_lon=151.125580"),     # Sydney: south is 90 + |lat|
+    (40.7128, -74.0060, "gps_lat=40.427680|gps_lon=254.003600"),       # New York: west is 180 + |lon|
+])
+def test_lass_south_and_west(board, lat, lon, text):
+    line = lass_mqtt.payload(rec(), "AK_0001", board, lat, lon, 0)
+    assert text in line
+    la = float(line.split("gps_lat=")[1].split("|")[0])
+    lo = float(line.split("gps_lon=")[1].split("|")[0])
+    la = -_lass_dms2dd(la - 90) if la > 90 else _lass_dms2dd(la)
+    lo = -_lass_dms2dd(lo - 180) if lo > 180 else _lass_dms2dd(lo)
+    assert la == pytest.approx(lat, abs=1e-5) and lo == pytest.approx(lon, abs=1e-5)
+
+
+def test_lass_default_topic_is_where_lass_reads():
+    class St:
+        station_id = "ak-1"
+        cfg = {}
+    u = lass_mqtt.LassMqtt(board_mod.Board(machine=_Machine(), clock=time), {}, St())
+    assert u.topic == "LASS/Test/PM25"
+
+
+def test_influx_escapes_names():
+    r = rec()
+    assert influx.line(r, "esp32-1", measurement="air quality,lab").startswith(
+        "air\\ quality\\,lab,node=esp32-1 PMS_P0=3.00,")
+    assert influx.line(r, "a b=c,d").startswith("feinstaub,node=a\\ b\\=c\\,d ")
 
 
 def test_influx_line_with_timestamp():
@@ -84,17 +121,18 @@ def test_influx_line_with_timestamp():
 
 
 def test_home_assistant_discovery_and_state(board):
-    cfgs = mqtt_ha.discovery("ak_1", "Yard", "airkit/ak_1/state")
+    cfgs = mqtt_ha.discovery("ak_1", "Yard", "airkit/ak_1/state", 900)
     assert [t for t, _ in cfgs] == ["homeassistant/sensor/ak_1/%s/config" % o
                                     for o in ("pm1", "pm25", "pm10", "temperature", "humidity")]
     assert cfgs[1][1] == (
         '{"name": "PM2.5", "state_topic": "airkit/ak_1/state", "unit_of_measurement": "\u00b5g/m\u00b3", '
         '"device_class": "pm25", "state_class": "measurement", "value_template": "{{ value_json.pm25 }}", '
-        '"unique_id": "ak_1_pm25", "device": {"identifiers": ["ak_1"], "name": "Yard", '
+        '"unique_id": "ak_1_pm25", "expire_after": 900, "json_attributes_topic": "airkit/ak_1/state", '
+        '"device": {"identifiers": ["ak_1"], "name": "Yard", '
         '"model": "airkit PMS5003 + DHT22", "manufacturer": "airkit", "sw_version": "0.1.0"}}')
     assert mqtt_ha.state(rec(flags=["dht_stuck"]), board) == (
-        '{"time": "2026-01-05T00:05:00Z", "seq": 7, "pm1": 3, "pm25": 6, "pm10": 8, "pm25_cf1": 8, '
-        '"temperature": 21.3, "humidity": 55.2, "flags": ["dht_stuck"]}')
+        '{"time": "2026-01-05T00:05:00Z", "seq": 7, "pm1": 3, "pm25": 6, "pm10": 8, "pm1_cf1": 4, "pm25_cf1": 8, '
+        '"pm10_cf1": 9, "temperature": 21.3, "humidity": 55.2, "flags": ["dht_stuck"]}')
 
 
 def test_airkit_json_batch(board):

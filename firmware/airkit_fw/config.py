@@ -184,12 +184,13 @@ def validate(cfg):
 
 
 def _uplink_problems(i, u):
-    from airkit_fw.uplinks import TYPES, REQUIRED
+    # the registry is a small table: validating never imports an uplink's code
+    from airkit_fw.uplinks import TYPES, required
     t = u["type"]
     if t not in TYPES:
         return ["uplinks[%d] has type '%s'; use one of: %s" % (i, t, ", ".join(TYPES))]
     out = []
-    for k in REQUIRED[t]:
+    for k in required(t):
         if not u.get(k):
             out.append("uplinks[%d] (%s) needs '%s'" % (i, t, k))
     for k in ("url",):
@@ -202,6 +203,9 @@ def _uplink_problems(i, u):
         if not isinstance(ca, str) or "-----BEGIN CERTIFICATE-----" not in ca:
             out.append("uplinks[%d] (%s) uses %s but has no 'ca': paste the server's root certificate (PEM text) "
                        "so the board can verify it" % (i, t, url.split("://")[0]))
+    if t == "influx" and u.get("bucket") and not (u.get("token") and u.get("org")):
+        out.append("uplinks[%d] (influx) writes to bucket '%s' (InfluxDB 2.x): it also needs 'org' and 'token'"
+                   % (i, u.get("bucket")))
     if u.get("pm") not in (None, "atm", "cf1"):
         out.append("uplinks[%d] (%s): 'pm' must be \"atm\" or \"cf1\"" % (i, t))
     return out
@@ -254,8 +258,39 @@ def _overlay(base, user):
             base[k] = v
 
 
+_URL_SECRETS = ("p", "password", "pass", "pwd", "token", "key", "secret", "api_key", "access_token", "auth")
+
+
+def mask_url(url):
+    """A URL with any credentials in it masked: ``user:***@host`` and secret query
+    parameters (``p=``, ``token=``, ...) as ``***``. Anything else is returned as is."""
+    if not isinstance(url, str) or "://" not in url:
+        return url
+    i = url.find("://") + 3
+    j = len(url)
+    for c in "/?#":
+        k = url.find(c, i)
+        if 0 <= k < j:
+            j = k
+    auth = url[i:j]
+    at = auth.rfind("@")
+    if at >= 0:
+        user = auth[:at].split(":", 1)[0]
+        url = url[:i] + user + (":***" if ":" in auth[:at] else "") + url[i + at:]
+    q = url.find("?")
+    if q < 0:
+        return url
+    params = url[q + 1:].split("&")
+    for n in range(len(params)):
+        kv = params[n].split("=", 1)
+        if len(kv) == 2 and kv[1] and (kv[0].lower() in _URL_SECRETS or _is_secret(kv[0].lower())):
+            params[n] = kv[0] + "=***"
+    return url[:q + 1] + "&".join(params)
+
+
 def masked(cfg):
-    """A copy with every secret replaced by '***' (for printing and reports)."""
+    """A copy with every secret replaced by '***' (for printing and reports),
+    credentials inside URLs included."""
     if isinstance(cfg, dict):
         out = {}
         for k in cfg:
@@ -267,6 +302,8 @@ def masked(cfg):
         return out
     if isinstance(cfg, list):
         return [masked(v) for v in cfg]
+    if isinstance(cfg, str) and "://" in cfg:
+        return mask_url(cfg)
     return cfg
 
 

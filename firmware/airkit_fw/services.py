@@ -105,7 +105,7 @@ def attach(station):
         from airkit_fw import uplinks as uplinks_mod
         ups.append(uplinks_mod.make(b, ucfg, station))
     if ups:
-        from airkit_fw.uplinks import Uplinks
+        from airkit_fw.uplinks.base import Uplinks
         station.services.append(Uplinks(b, j, ups, wifi))
     if wifi is not None and wifi.connect():
         ts.sync()

@@ -355,6 +355,10 @@ def run(args) -> int:
         args.firmware = "mpy" if args.heap_kb else "repo"
     wiring = {"pms_b": [26, 25, None]} if args.pms_b else {}
     extra = {"speed": args.speed}
+    if getattr(args, "endpoint", None):
+        # an outside server: socket timeouts as long as on a board (see vboard/vsocket.py)
+        from airkit_fw.uplinks.net import parse_url
+        extra["net_outside"] = ["%s:%d" % parse_url(args.endpoint)[1:3]]
     if args.firmware == "romfs":
         from airkit.firmware_build import build_romfs
 

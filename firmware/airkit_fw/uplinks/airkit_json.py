@@ -19,9 +19,8 @@ de-duplicates by (device, time), so at-least-once delivery is safe.
 
 from airkit_fw import VERSION
 from airkit_fw.pms5003 import KEYS
-from airkit_fw.uplinks import http
+from airkit_fw.uplinks.base import Uplink
 from airkit_fw.uplinks.fmt import jstr, jnum
-from airkit_fw.uplinks.net import NetError
 
 
 def record_json(rec, board):
@@ -39,30 +38,43 @@ def record_json(rec, board):
     return "".join(parts)
 
 
-def batch_body(device, records, board, model=None):
-    return '{"device": %s, "fw": "%s", %s"records": [%s]}' % (
-        jstr(device), VERSION, ('"model": %s, ' % jstr(model)) if model else "",
-        ", ".join(record_json(r, board) for r in records))
+def batch_body(device, records, board, model=None, write=None):
+    """The batch as one string, or written record by record to ``write`` (what ``send`` does)."""
+    out = [] if write is None else None
+    w = out.append if write is None else write
+    w('{"device": %s, "fw": "%s", %s"records": [' % (jstr(device), VERSION,
+                                                      ('"model": %s, ' % jstr(model)) if model else ""))
+    for i in range(len(records)):
+        if i:
+            w(", ")
+        w(record_json(records[i], board))
+    w("]}")
+    return "".join(out) if write is None else None
 
 
-class AirkitJson:
+class AirkitJson(Uplink):
     kind = "airkit_json"
     batch = 48
 
     def __init__(self, board, ucfg, station):
-        self.board = board
+        super().__init__(board, ucfg, station)
         self.url = ucfg.get("url") or "http://127.0.0.1:8000/api/v1/batch"
         self._token = ucfg.get("token") or ""
-        self.cadata = ucfg.get("ca")
         self.device = station.station_id
         self.model = getattr(station, "correction_name", None)
-
-    def send(self, records):
         hdrs = [("Content-Type", "application/json")]
         if self._token:
             hdrs.append(("Authorization", "Bearer " + self._token))
-        status, retry, _ = http.request(self.board, "POST", self.url, hdrs,
-                                        batch_body(self.device, records, self.board, self.model), self.cadata)
-        if status >= 300:
-            raise NetError("http", "status %d" % status, retry, status)
-        return len(records)
+        self._hdrs = hdrs
+
+    def send(self, records, parts):
+        b = self.board
+        dev = self.device
+        model = self.model
+
+        def body(w):
+            batch_body(dev, records, b, model, w)
+
+        status, retry, resp = self.post(records, self.url, self._hdrs, body)
+        self.check(status, retry, resp)
+        self.ack(records[-1]["seq"])

@@ -4,6 +4,13 @@ the byte-exact payloads are built as strings, key by key)."""
 from airkit_fw.pms5003 import KEYS
 
 
+def chip_id(mac):
+    """airrohr's ESP32 chip id from the 6-byte efuse MAC (rule in sensor_community.py)."""
+    upper = mac[5] << 8 | mac[4]
+    lower = mac[3] << 24 | mac[2] << 16 | mac[1] << 8 | mac[0]
+    return "%x%x" % (upper, lower)
+
+
 def f2(v):
     return "%.2f" % v
 

@@ -6,24 +6,93 @@ bounded by the socket timeout, the whole exchange by ``deadline``, the
 response body is capped (``BODY_MAX``) and only the status, ``Retry-After``
 and a short body are kept. Headers and body are written exactly as given, so
 the payload tests can compare bytes.
+
+Bodies are streamed: ``body`` may be a function ``body(write)`` that calls
+``write(piece)`` for each piece (a record's line, say). It is called twice,
+once to count the bytes for ``Content-Length`` and once to send them through
+one small reused buffer, so a 100-record batch never exists as one string in
+the heap (a ~2 KB allocation is what fails first in a fragmented heap).
 """
+
+try:
+    from micropython import const
+except ImportError:
+    def const(v):
+        return v
 
 from airkit_fw.uplinks.net import NetError, open_conn, parse_url, send_all, read_line, read_exact
 
-BODY_MAX = 1024
-EXCHANGE_MS = 15000
+BODY_MAX = const(1024)
+EXCHANGE_MS = const(15000)
+_BUF = const(512)
+_buf = None
 
 
-def build_request(method, host, port, path, headers, body, default_port=80):
-    """The request bytes: request line, Host, the given headers in order, Content-Length, body."""
+class _Count:
+    def __init__(self):
+        self.n = 0
+
+    def __call__(self, piece):
+        self.n += len(piece.encode()) if isinstance(piece, str) else len(piece)
+
+
+class _Writer:
+    """Copies pieces into one reused buffer and sends it when full."""
+
+    def __init__(self, sock):
+        global _buf
+        if _buf is None:
+            _buf = bytearray(_BUF)
+        self.sock = sock
+        self.n = 0
+
+    def __call__(self, piece):
+        if isinstance(piece, str):
+            piece = piece.encode()
+        n = len(piece)
+        if self.n + n > _BUF:
+            self.flush()
+            if n > _BUF:
+                send_all(self.sock, piece)
+                return
+        _buf[self.n:self.n + n] = piece
+        self.n += n
+
+    def flush(self):
+        if self.n:
+            send_all(self.sock, memoryview(_buf)[:self.n])
+            self.n = 0
+
+
+def body_length(body):
+    if body is None:
+        return None
+    if callable(body):
+        c = _Count()
+        body(c)
+        return c.n
+    return len(body)
+
+
+def build_head(method, host, port, path, headers, length, default_port=80):
+    """The request head: request line, Host, the given headers in order, Content-Length."""
     hp = host if port == default_port else "%s:%d" % (host, port)
     parts = ["%s %s HTTP/1.1\r\nHost: %s\r\n" % (method, path, hp)]
     for name, value in headers:
         parts.append("%s: %s\r\n" % (name, value))
-    if body is not None:
-        parts.append("Content-Length: %d\r\n" % len(body))
+    if length is not None:
+        parts.append("Content-Length: %d\r\n" % length)
     parts.append("Connection: close\r\n\r\n")
-    head = "".join(parts).encode()
+    return "".join(parts).encode()
+
+
+def build_request(method, host, port, path, headers, body, default_port=80):
+    """The whole request as bytes (tests and size figures; ``request`` streams it)."""
+    if callable(body):
+        out = []
+        body(lambda p: out.append(p.encode() if isinstance(p, str) else bytes(p)))
+        body = b"".join(out)
+    head = build_head(method, host, port, path, headers, None if body is None else len(body), default_port)
     return head + body if body else head
 
 
@@ -34,11 +103,31 @@ def request(board, method, url, headers=(), body=None, cadata=None, exchange_ms=
     deadline = board.ticks_add(board.ticks_ms(), exchange_ms)
     if isinstance(body, str):
         body = body.encode()
-    data = build_request(method, host, port, path, headers, body, 443 if secure else 80)
+    head = build_head(method, host, port, path, headers, body_length(body), 443 if secure else 80)
     s = open_conn(board, host, port, secure, cadata)
     try:
-        send_all(s, data)
-        line = read_line(board, s, deadline)
+        try:
+            if callable(body):
+                send_all(s, head)
+                head = None
+                w = _Writer(s)
+                body(w)
+                w.flush()
+            else:
+                send_all(s, head + body if body else head)
+        except NetError as e:
+            # a server may answer (401, 413) and close before reading the whole body:
+            # its answer is what counts, if it sent one
+            if e.kind == "timeout":
+                raise
+            try:
+                line = read_line(board, s, deadline)
+            except NetError:
+                raise e
+        else:
+            line = None
+        if line is None:
+            line = read_line(board, s, deadline)
         try:
             status = int(line.split(None, 2)[1])
         except (IndexError, ValueError):

@@ -1,17 +1,39 @@
 """LASS / AirBox MQTT: one pipe-delimited line per reading.
 
-Topic: config ``topic`` (default ``LASS/Test/PM25/<device_id>``); broker
-default ``gpssensor.ddns.net:1883`` (plain MQTT, no auth, client id = device
-id). ``s_d0`` = PM2.5, ``s_d1`` = PM10, ``s_d2`` = PM1.0 (atmospheric values),
-``s_t0`` = deg C, ``s_h0`` = %RH; ``fmt_opt=1`` (fixed location from the
-config). **date and time are UTC** (as LinkIt devices write them; note that
-the LASS importer reads AirBox date/time as Asia/Taipei). ``tick`` is the
-reading's ms tick count. QoS 0 by default (``"qos": 1`` for acknowledged).
+Topic: config ``topic``, default **``LASS/Test/PM25``**, where LASS devices
+publish and what LASS's own consumers subscribe to (a per-device subtopic
+such as ``LASS/Test/PM25/<id>`` is LASS's alarm channel and is missed by
+them); broker default ``gpssensor.ddns.net:1883`` (plain MQTT, no auth,
+client id = device id). ``s_d0`` = PM2.5, ``s_d1`` = PM10 (atmospheric
+values), ``s_t0`` = deg C, ``s_h0`` = %RH; ``s_d2`` (PM1.0) is sent too but
+LASS defines it nowhere, so nothing relies on it. ``fmt_opt=1`` (fixed
+location from the config). **date and time are UTC** (as LinkIt devices
+write them on ``LASS/Test``). ``tick`` is the reading's ms tick count. QoS 0
+by default (``"qos": 1`` for acknowledged delivery).
+
+Position: both of LASS's parsers (its database importer and its
+presentation parser) read ``gps_lat``/``gps_lon`` as NMEA degrees and
+minutes, so the position is written as **degrees + minutes/100**
+(25.0330 N = 25 deg 1.98' -> ``25.019800``), and ``FAKE_GPS=1`` is never
+sent (with it the importer would take that value as decimal degrees). South
+and west are written as 90 + latitude and 180 + longitude of the absolute
+value (LASS turns values above 90 / 180 into negatives); negative numbers
+would be misread. ``ver_app`` is airkit's version, never LASS's special
+0.6.6 / 0.7.0.
 """
 
 from airkit_fw import VERSION
 from airkit_fw.uplinks import mqtt
+from airkit_fw.uplinks.base import Uplink
 from airkit_fw.uplinks.fmt import f2
+
+
+def dm(deg, half):
+    """A coordinate as LASS reads it: degrees + minutes/100; south/west (negative) as ``half`` + that."""
+    a = -deg if deg < 0 else deg
+    d = int(a)
+    v = d + (a - d) * 60 / 100
+    return v + half if deg < 0 else v
 
 
 def payload(rec, device_id, board, lat, lon, alt):
@@ -24,35 +46,38 @@ def payload(rec, device_id, board, lat, lon, alt):
         parts.append("|s_t0=" + f2(rec["temp_c"]))
     if rec.get("rh") is not None:
         parts.append("|s_h0=" + f2(rec["rh"]))
-    parts.append("|gps_lat=%.6f|gps_lon=%.6f|gps_fix=1|gps_num=0|gps_alt=%d|" % (lat, lon, int(alt)))
+    parts.append("|gps_lat=%.6f|gps_lon=%.6f|gps_fix=1|gps_num=0|gps_alt=%d|" % (dm(lat, 90), dm(lon, 180),
+                                                                               int(alt)))
     return "".join(parts)
 
 
-class LassMqtt:
+class LassMqtt(Uplink):
     kind = "lass_mqtt"
     batch = 50
 
     def __init__(self, board, ucfg, station):
+        super().__init__(board, ucfg, station)
         from airkit_fw import config
-        self.board = board
         self.host = ucfg.get("host") or "gpssensor.ddns.net"
         self.port = ucfg.get("port") or 1883
         self.device_id = ucfg.get("device_id") or station.station_id
-        self.topic = ucfg.get("topic") or ("LASS/Test/PM25/" + self.device_id)
+        self.topic = ucfg.get("topic") or "LASS/Test/PM25"
         self.qos = ucfg.get("qos", 0)
         self.lat = config.get(station.cfg, "location.lat") or 0.0
         self.lon = config.get(station.cfg, "location.lon") or 0.0
         self.alt = config.get(station.cfg, "location.alt") or 0
 
-    def send(self, records):
+    def send(self, records, parts):
         s = mqtt.Session(self.board, self.host, self.port, self.device_id)
         try:
             for r in records:
                 if r["time"] is not None:
                     s.extend(10000)
+                    self.trying((r,))
                     s.publish(self.topic, payload(r, self.device_id, self.board, self.lat, self.lon, self.alt),
                               self.qos)
-                self.done += 1
+                else:
+                    self.skipped += 1
+                self.ack(r["seq"], 0, r["time"] is not None)
         finally:
             s.close()
-        return self.done

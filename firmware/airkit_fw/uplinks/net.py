@@ -16,16 +16,23 @@ understands: ``dns``, ``refused``, ``unreachable``, ``timeout``, ``tls``,
 
 import errno
 
-OP_TIMEOUT_S = 5
+try:
+    from micropython import const
+except ImportError:
+    def const(v):
+        return v
+
+OP_TIMEOUT_S = const(5)
 
 
 class NetError(Exception):
-    def __init__(self, kind, detail="", retry_after_s=None, status=None):
+    def __init__(self, kind, detail="", retry_after_s=None, status=None, body=b""):
         super().__init__(kind, detail)
         self.kind = kind
         self.detail = detail
         self.retry_after_s = retry_after_s
         self.status = status
+        self.body = body
 
 
 def _errno(e):

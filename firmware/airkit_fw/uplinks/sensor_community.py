@@ -11,9 +11,18 @@ stations on the map. CF=1 values (what the EPA/PurpleAir corrections use)
 stay in the journal and go to the airkit JSON uplink; set ``"pm": "cf1"`` in
 the uplink config to send CF=1 here instead.
 
+The two pushes are independent pieces: each is acknowledged (and its
+progress saved) on its own, so a push the server stored is never sent again
+when the other one fails, and a 400 on one never drops the other. What the
+server's answers mean (as its ``feinstaub-api`` code gives them): 2xx
+stored; 403 "Node not found" (the chip id is not registered: register
+``esp32-<chipid>`` on devices.sensor.community; readings kept); 400 (this
+push refused: skipped and counted); 5xx and 429 retried later.
+
 Backfill: every push carries ``"timestamp"`` (UTC ISO 8601). The open
-reference server accepts this field; whether the production server honours it
-for old readings is not verified, so backfill there is best effort.
+server stores it as the reading time (no limit on age); production is the
+same code, but that it honours it for old readings is not verified, so
+backfill there is best effort.
 Readings with no known time are not pushed (the server would file them at
 arrival time); they are counted as skipped.
 
@@ -25,19 +34,13 @@ its upper 16 bits followed by the hex of its lower 32 bits, lower-case and
 """
 
 from airkit_fw import VERSION
-from airkit_fw.uplinks import http
-from airkit_fw.uplinks.fmt import f2
-from airkit_fw.uplinks.net import NetError
+from airkit_fw.uplinks.base import Uplink, CONFIG, REJECTED, RETRY, OK, short
+from airkit_fw.uplinks.fmt import f2, chip_id  # noqa: F401  (chip_id: the host tools import it here)
 
 DEFAULT_URL = "https://api.sensor.community/v1/push-sensor-data/"
 SOFTWARE = "airkit-" + VERSION
-
-
-def chip_id(mac):
-    """airrohr's ESP32 chip id from the 6-byte efuse MAC."""
-    upper = mac[5] << 8 | mac[4]
-    lower = mac[3] << 24 | mac[2] << 16 | mac[1] << 8 | mac[0]
-    return "%x%x" % (upper, lower)
+_PM = 1          # piece bits: the PM push (X-PIN 1), the DHT22 push (X-PIN 7)
+_DHT = 2
 
 
 def mac_id(mac):
@@ -69,32 +72,50 @@ def headers(mac, pin):
             ("User-Agent", "%s/%s/%s" % (SOFTWARE, cid, mid)))
 
 
-class SensorCommunity:
+class SensorCommunity(Uplink):
     kind = "sensor_community"
     batch = 20
+    all_parts = _PM | _DHT
 
     def __init__(self, board, ucfg, station):
-        self.board = board
+        super().__init__(board, ucfg, station)
         self.url = ucfg.get("url") or DEFAULT_URL
         self.which = ucfg.get("pm", "atm")
-        self.cadata = ucfg.get("ca")
         self.mac = board.mac()
         self.node = "esp32-" + chip_id(self.mac)
-        self.skipped = 0
+        self._hdr = (headers(self.mac, 1), headers(self.mac, 7))
 
-    def send(self, records):
-        """Push records in order; returns how many were fully delivered (raises on failure)."""
+    def classify(self, status, body=b""):
+        why = short(body)
+        if 200 <= status < 300:
+            return OK, "stored (HTTP %d)" % status
+        if status == 403:
+            return CONFIG, ("HTTP 403 %s: node %s is not registered: register it (chip id %s) on "
+                            "devices.sensor.community" % (why, self.node, self.node[6:]))
+        if status == 400:
+            return REJECTED, "HTTP 400 %s: the server refused this push" % why
+        if status == 404:
+            return CONFIG, "HTTP 404: no push API at %s: check the uplink's url" % self.url
+        return RETRY, "HTTP %d %s: server busy or failing, retrying later" % (status, why)
+
+    def send(self, records, parts):
+        """Push each reading's pieces in order, acknowledging each stored piece."""
         b = self.board
         for rec in records:
+            seq = rec["seq"]
             if rec["time"] is None:
+                # the server would file it at arrival time: not pushed, counted as skipped
                 self.skipped += 1
-                self.done += 1
+                self.ack(seq, 0, False)
+                parts = 0
                 continue
-            for pin, body in ((1, pm_body(rec, b, self.which)), (7, dht_body(rec, b))):
-                if body is None:
+            for bit in (_PM, _DHT):
+                if parts & bit:
                     continue
-                status, retry, _ = http.request(b, "POST", self.url, headers(self.mac, pin), body, self.cadata)
-                if status >= 300:
-                    raise NetError("http", "status %d" % status, retry, status)
-            self.done += 1
-        return self.done
+                body = pm_body(rec, b, self.which) if bit == _PM else dht_body(rec, b)
+                if body is not None:
+                    status, retry, resp = self.post((rec,), self.url, self._hdr[bit - 1], body, bit)
+                    self.check(status, retry, resp)
+                parts |= bit
+                self.ack(seq, parts)
+            parts = 0

@@ -6,12 +6,20 @@ ESP32. While the virtual WiFi is down (not associated, or inside a scenario
 Otherwise the firmware talks through the unix port's real sockets to real
 servers on loopback (the collector, Mosquitto, an InfluxDB receiver).
 
-Time: a blocked socket wait is real, but scaled down (``net_time_scale`` in
-sim.json, default 0.02: a 5 s firmware timeout waits 0.1 s of wall time);
-when it times out, virtual time moves on by the full timeout the firmware
-asked for, so the watchdog sees exactly what a board would. Successful
-operations advance virtual time by their real duration. Timeouts are raised
-as ``OSError(ETIMEDOUT)``, as the ESP32 port does (the unix port says EAGAIN).
+Time: successful operations advance virtual time by their real duration.
+A blocked socket wait towards a loopback test server is real but shortened
+(``net_time_scale`` in sim.json, default 0.02), never below
+``net_min_wait_s`` (default 1 s) unless the firmware asked for less: a 5 s
+firmware timeout waits 1 s of wall time, far longer than any loopback
+server takes to answer (the faithful stand-ins answer in 60-175 ms, as the
+real servers do), so an answer is never cut off after the server stored
+the data. Towards an **outside endpoint** (any address that is not loopback,
+or a ``host:port`` listed in ``net_outside``, as ``airkit sim --endpoint``
+does) timeouts are not shortened at all: the firmware waits exactly as long
+as on a board. When a wait times out, virtual time moves on by the full
+timeout the firmware asked for, so the watchdog sees exactly what a board
+would. Timeouts are raised as ``OSError(ETIMEDOUT)``, as the ESP32 port does
+(the unix port says EAGAIN).
 
 NTP: UDP to port 123 is answered by the simulated world itself (an NTP
 server inside the virtual network whose clock is the world's true UTC time),
@@ -36,6 +44,7 @@ SOL_SOCKET = _s.SOL_SOCKET
 SO_REUSEADDR = _s.SO_REUSEADDR
 
 _NTP_ADDR = ("ntp.virtual", 123)
+_names = {}          # (ip, port) -> the host name the firmware resolved
 _NTP_DELTA = 2208988800
 
 
@@ -43,8 +52,23 @@ def _world():
     return vnetwork._world
 
 
-def _scale():
-    return _world().opts.get("net_time_scale", 0.02)
+def _wall_timeout(t, outside):
+    """Wall-clock seconds a firmware timeout of ``t`` seconds waits."""
+    if outside:
+        return t
+    opts = _world().opts
+    rt = t * opts.get("net_time_scale", 0.02)
+    floor = opts.get("net_min_wait_s", 1.0)
+    if rt < floor:
+        rt = t if t < floor else floor
+    return rt if rt > 0.01 else 0.01
+
+
+def _is_outside(host, port):
+    listed = _world().opts.get("net_outside") or ()
+    if ("%s:%d" % (host, port)) in listed:
+        return True
+    return not (host in ("localhost", "::1") or host.startswith("127."))
 
 
 def _check_link():
@@ -62,6 +86,12 @@ def getaddrinfo(host, port, af=0, type=0, proto=0, flags=0):
         res = _s.getaddrinfo(host, port, af, type, proto, flags)
     finally:
         _world().advance(_t.ticks_diff(_t.ticks_ms(), t0))
+    for r in res:
+        a = r[-1]
+        try:
+            _names[(_s.inet_ntop(_s.AF_INET, a[4:8]), a[2] << 8 | a[3])] = host
+        except Exception:
+            pass
     return res
 
 
@@ -72,6 +102,7 @@ class socket(io.IOBase):
         self._type = type
         self._timeout = None
         self._ntp_reply = None
+        self._outside = False
         self._s = _s.socket(af, type, proto)
 
     def settimeout(self, t):
@@ -79,8 +110,7 @@ class socket(io.IOBase):
         if t is None:
             self._s.settimeout(None)
         else:
-            rt = t * _scale()
-            self._s.settimeout(rt if rt > 0.01 else 0.01)
+            self._s.settimeout(_wall_timeout(t, self._outside))
 
     def setblocking(self, flag):
         self.settimeout(None if flag else 0)
@@ -105,6 +135,16 @@ class socket(io.IOBase):
         return r
 
     def connect(self, addr):
+        try:
+            host, port = _s.inet_ntop(_s.AF_INET, addr[4:8]), addr[2] << 8 | addr[3]
+        except Exception:       # not a packed IPv4 sockaddr: take it as outside
+            host, port = "", 0
+        name = _names.get((host, port))
+        self._outside = _is_outside(host, port) or (name is not None and _is_outside(name, port)
+                                                     and not name.startswith("127.") and name != "localhost") \
+            or ("%s:%d" % (name, port)) in (_world().opts.get("net_outside") or ())
+        if self._timeout is not None:
+            self.settimeout(self._timeout)
         return self._op(self._s.connect, addr)
 
     def send(self, data):
