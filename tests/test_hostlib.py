@@ -209,6 +209,10 @@ def test_sim_option_mistakes(tmp_path):
     one_line_error(airkit("sim", "--hours", "inf"), 2, "--hours")       # the interpreter's exit code 2
     one_line_error(airkit("sim", "--hours", 1, "--speed", "nan"), 2, "--speed")
     one_line_error(airkit("sim", "--hours", 1, "--heap-kb", 99999999), 2, "--heap-kb", "at most")   # crashed
+    for url in ("http://127.0.0.1:abc/x", "http://u:S3cret@127.0.0.1:99999/x", "http:///x"):    # a traceback,
+        proc = airkit("sim", "--hours", 1, "--endpoint", url)                  # or silently nothing delivered
+        one_line_error(proc, 2, "--endpoint", "port from 1 to 65535")
+        assert "S3cret" not in proc.stderr
     one_line_error(airkit("sim", "--hours", 1, "--start", "yesterday"), 2, "--start", "ISO 8601")
     (tmp_path / "f").write_text("x")
     one_line_error(airkit("sim", "--hours", 1, "--board-dir", tmp_path / "f"), 2, "is a file")

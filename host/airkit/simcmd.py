@@ -128,8 +128,7 @@ def station_config(args) -> dict:
     if args.pms_b:
         fwconfig.put(cfg, "pms_b.enabled", True)
     if getattr(args, "endpoint", None):
-        if not args.endpoint.startswith(("http://", "https://")):
-            raise UserError("--endpoint must be an http:// or https:// URL (got %s)" % args.endpoint)
+        check_endpoint(args.endpoint)
         cfg.setdefault("uplinks", []).append({"type": "sensor_community", "url": args.endpoint,
                                               "name": "endpoint"})
     if cfg.get("uplinks") and not fwconfig.get(cfg, "wifi.ssid"):
@@ -204,6 +203,21 @@ def format_reading(d: dict) -> str:
     return "%s  PM2.5 %s (cf1 %s)  PM10 %s  RH %s  T %s  frames %d  %s" % (
         d.get("time") or "(no time)", num(d["pm25_atm"], "%4d"), num(d["pm25_cf1"], "%4d"), num(d["pm10_atm"], "%4d"),
         num(d.get("rh"), "%5.1f%%"), num(d.get("temp_c"), "%5.1fC"), d.get("frames", 0), flags)
+
+
+def check_endpoint(url: str):
+    """--endpoint: an http(s) URL with a host and a valid port (the password in it is never shown)."""
+    from urllib.parse import urlsplit
+
+    p = urlsplit(url)
+    shown = p._replace(netloc=p.netloc.rsplit("@", 1)[-1]).geturl()
+    try:
+        ok = p.scheme in ("http", "https") and bool(p.hostname) and (p.port is None or p.port > 0)
+    except ValueError:                  # a port that is no number, or above 65535
+        ok = False
+    if not ok:
+        raise InputError("--endpoint must be an http:// or https:// URL with a host and a port from 1 to 65535, "
+                         "e.g. http://127.0.0.1:8000/v1/push-sensor-data/ (got %s)" % shown)
 
 
 MAX_HEAP_KB = 16384         # 16 MB: above the largest ESP32 PSRAM
