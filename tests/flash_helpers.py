@@ -10,8 +10,12 @@ pass on an intact file and fail on a cut or altered one.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import pty
 import ssl
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -80,6 +84,17 @@ def listing_page(board: str, releases: list[tuple[str, str]], previews: list[tup
     return "".join(html)
 
 
+@contextlib.contextmanager
+def silent_port():
+    """A serial port (pseudo-terminal) with nothing behind it: a board that never answers."""
+    master, slave = pty.openpty()
+    try:
+        yield os.ttyname(slave)
+    finally:
+        os.close(master)
+        os.close(slave)
+
+
 class DownloadSite:
     """HTTPS on 127.0.0.1 (a free port), certificate from the test CA (CN=localhost)."""
 
@@ -87,6 +102,7 @@ class DownloadSite:
         self.pages: dict[str, str] = {}
         self.files: dict[str, bytes] = {}
         self.truncate: dict[str, int] = {}     # name -> bytes actually sent (Content-Length stays the full size)
+        self.slow: dict[str, float] = {}       # name -> seconds to wait after each 4 KB (a slow line)
         self.requests: list[str] = []
         site = self
 
@@ -111,7 +127,16 @@ class DownloadSite:
                     self.send_header("Content-Type", "application/octet-stream")
                     self.send_header("Content-Length", str(len(body)))
                     self.end_headers()
-                    self.wfile.write(body[:site.truncate.get(name, len(body))])
+                    body = body[:site.truncate.get(name, len(body))]
+                    step = 4096 if name in site.slow else len(body) or 1
+                    try:
+                        for i in range(0, len(body), step):
+                            self.wfile.write(body[i:i + step])
+                            if name in site.slow:
+                                self.wfile.flush()
+                                time.sleep(site.slow[name])
+                    except OSError:
+                        pass
                     self.close_connection = True
                     return
                 self.send_error(404)

@@ -9,7 +9,7 @@ import json
 import os
 
 import pytest
-from flash_helpers import CA, TLS, DownloadSite, listing_page, merged_image
+from flash_helpers import CA, TLS, DownloadSite, listing_page, merged_image, silent_port
 from uplink_helpers import free_port as closed_port   # a free port nobody listens on
 
 from airkit.cli import main
@@ -101,8 +101,9 @@ def test_teachers_lock_file_is_enforced_on_another_computer(site, tmp_path):
         p.unlink()
     with pytest.raises(NetworkError, match=str(teacher).replace(".", r"\.")):
         images(lock=teacher).resolve(load_profile("esp32-devkitc"))
-    assert main(["flash", "--port", "/dev/null-port", "--board", "esp32-devkitc", "--lock", str(teacher),
-                 "--erase", "no"]) == 4
+    with silent_port() as port:           # the image is refused before the port is used
+        assert main(["flash", "--port", port, "--board", "esp32-devkitc", "--lock", str(teacher),
+                     "--erase", "no"]) == 4
 
 
 @pytest.mark.parametrize("how", ["connection cut", "file cut on the server"])
@@ -165,7 +166,8 @@ def test_bundle_made_online_is_used_offline_on_another_computer(site, tmp_path, 
 
 def test_no_network_one_sentence_with_the_way_out(site, monkeypatch, capsys, tmp_path):
     monkeypatch.setenv("AIRKIT_FIRMWARE_URL", "https://localhost:%d" % closed_port())
-    rc = main(["flash", "--port", str(tmp_path / "no-such-port"), "--board", "esp32-devkitc"])
+    with silent_port() as port:
+        rc = main(["flash", "--port", port, "--board", "esp32-devkitc"])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 4 and len(err) == 1 and "--firmware FILE" in err[0] and "--bundle DIR" in err[0]
     assert "Traceback" not in err[0]

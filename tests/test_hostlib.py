@@ -139,6 +139,18 @@ def test_no_command_and_unknown_command():
     assert proc.returncode == 0 and proc.stdout.startswith("airkit ")
 
 
+
+def test_an_unknown_option_names_the_command_it_was_given_to():
+    """argparse printed the top-level usage ('airkit [-h] [--version] COMMAND ...') for a command's typo."""
+    for argv, cmd in ((["flash", "--list", "--jsn"], "airkit flash"),
+                      (["pms", "decode", "x.bin", "--jsn"], "airkit pms decode"),
+                      (["sim", "--hours", "1", "extra"], "airkit sim")):
+        proc = airkit(*argv)
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stderr.strip().splitlines() == ["airkit: '%s' does not know %s: see '%s --help'"
+                                                    % (cmd, argv[-1], cmd)]
+
+
 def test_readme_exit_codes_match_the_error_tree_and_behaviour(tmp_path):
     from airkit import errors
 
@@ -193,6 +205,14 @@ def test_non_utf8_and_non_json_files(tmp_path):
 
 def test_sim_option_mistakes(tmp_path):
     one_line_error(airkit("sim", "--hours", -1), 2, "--hours")
+    one_line_error(airkit("sim", "--hours", "nan"), 2, "--hours")       # ran forever
+    one_line_error(airkit("sim", "--hours", "inf"), 2, "--hours")       # the interpreter's exit code 2
+    one_line_error(airkit("sim", "--hours", 1, "--speed", "nan"), 2, "--speed")
+    one_line_error(airkit("sim", "--hours", 1, "--heap-kb", 99999999), 2, "--heap-kb", "at most")   # crashed
+    for url in ("http://127.0.0.1:abc/x", "http://u:S3cret@127.0.0.1:99999/x", "http:///x"):    # a traceback,
+        proc = airkit("sim", "--hours", 1, "--endpoint", url)                  # or silently nothing delivered
+        one_line_error(proc, 2, "--endpoint", "port from 1 to 65535")
+        assert "S3cret" not in proc.stderr
     one_line_error(airkit("sim", "--hours", 1, "--start", "yesterday"), 2, "--start", "ISO 8601")
     (tmp_path / "f").write_text("x")
     one_line_error(airkit("sim", "--hours", 1, "--board-dir", tmp_path / "f"), 2, "is a file")
@@ -350,3 +370,30 @@ def test_readme_scenario_example_passes_the_scenario_check():
     example = json.loads(block[:block.index("```")])
     assert check_scenario(example) is example
     assert check_scenario(json.loads((ROOT / "examples" / "faults.json").read_text()))
+
+
+def test_the_docstrings_virtual_board_example_measures(tmp_path):
+    """The public API's example, as written (it once gave a board with no config: safe mode, 0 readings)."""
+    import airkit as api
+
+    line = next(ln for ln in api.__doc__.splitlines() if "airkit.VirtualBoard(" in ln)
+    call = re.search(r"airkit\.VirtualBoard\(.*\)", line.split("#")[0]).group(0)
+    board = eval(call.replace('"/tmp/vb"', repr(str(tmp_path / "vb"))), {"airkit": api})
+    board.run()
+    assert len(board.readings()) >= 10
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert "airkit.VirtualBoard(dir, config=" in readme
+
+
+def test_library_calls_take_paths_and_lists(tmp_path):
+    """A Python caller passes Path objects and lists of ports (a Path crashed fit/apply with a TypeError)."""
+    import airkit
+
+    with pytest.raises(airkit.AirkitError, match="nope.csv"):
+        airkit.fit(tmp_path / "nope.csv", tmp_path / "ref.csv")
+    with pytest.raises(airkit.AirkitError, match="m.json"):
+        airkit.apply(tmp_path / "m.json", tmp_path / "nope.csv", out=tmp_path / "o.csv")
+    (tmp_path / "class.csv").write_text("device_id,name,wifi_ssid,wifi_password\nlib-01,Library,lab,pw-123456\n")
+    port = str(tmp_path / "ttyUSB0")
+    with pytest.raises(airkit.AirkitError, match="listed twice"):
+        airkit.provision_class(tmp_path / "class.csv", ports=[port, port])

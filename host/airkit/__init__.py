@@ -12,15 +12,17 @@ Public API::
     import airkit
 
     airkit.ports.list_ports()                         # serial ports, chip family, why one cannot be used
-    info = airkit.flash.identify("/dev/ttyUSB0")      # esptool: chip, MAC, flash size
-    airkit.flash.flash_board("/dev/ttyUSB0", airkit.load_profile("esp32-devkitc"), Path("fw.bin"))
+    info = airkit.flash.identify("/dev/ttyUSB0")      # esptool: chip, MAC
+    image, version, sha256 = airkit.flash.resolve_image("esp32-devkitc")   # official image, verified (lock file)
+    airkit.flash.flash_board("/dev/ttyUSB0", airkit.load_profile("esp32-devkitc"), image)
     with airkit.open_board("/dev/ttyUSB0") as link:   # the board's raw REPL (mpremote transport)
         airkit.deploy.deploy(link, {"device": {"id": "lab-1"}})   # incremental, verified by hash
         report = airkit.doctor.run_doctor(link)       # {"checks": [...], ...}, a remedy per failure
     rows = airkit.provision.read_class("class.csv")   # a class list, checked row by row
     report = airkit.provision_class("class.csv", ports="auto")   # the whole class: {"boards": [...], ...}
 
-    board = airkit.VirtualBoard("/tmp/vb", hours=1)   # the real firmware on a simulated ESP32
+    board = airkit.VirtualBoard("/tmp/vb", config={"device": {"id": "lab-1"}}, hours=1)   # the real firmware
+    # on a simulated ESP32 (without a config the firmware starts in safe mode and measures nothing)
     board.run(); board.readings()
 
     model = airkit.fit(["mine.csv"], "reference.csv", out="model.json")   # calibration model (dict)

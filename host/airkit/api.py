@@ -29,6 +29,13 @@ def _command_args(command: list[str], argv: list[str]) -> argparse.Namespace:
     return args
 
 
+def _files(value) -> list:
+    """One file (str or Path) or several, as a list."""
+    import os
+
+    return [value] if isinstance(value, (str, os.PathLike)) else list(value)
+
+
 def _options(options: dict) -> list[str]:
     argv = []
     for key, value in options.items():
@@ -50,7 +57,7 @@ def fit(sensor, reference=None, out=None, **options) -> dict:
     """
     from airkit.calibrate import cli, modelfile
 
-    sensors = [sensor] if isinstance(sensor, str) else list(sensor)
+    sensors = _files(sensor)
     argv = ["--sensor", *map(str, sensors), "--out", str(out or "-")] + _options(options)
     if reference is not None:
         argv += ["--reference", str(reference)]
@@ -64,7 +71,7 @@ def fit(sensor, reference=None, out=None, **options) -> dict:
 
 def apply(model, sensor, out, **options) -> str:
     """Apply a model file to sensor data (``airkit calibrate apply``); writes and returns ``out`` (CSV)."""
-    sensors = [sensor] if isinstance(sensor, str) else list(sensor)
+    sensors = _files(sensor)
     args = _command_args(["calibrate", "apply"], ["--model", str(model), "--sensor", *map(str, sensors), "--out", str(out)]
                            + _options(options))
     args.func(args)
@@ -74,6 +81,7 @@ def apply(model, sensor, out, **options) -> str:
 def provision(class_csv, ports="auto", **options) -> dict:
     """Provision a class set of boards (``airkit provision``); returns its JSON report.
 
+    ``ports``: ``"auto"``, ``"P1,P2"`` or a list of ports.
     ``{"rows": [...], "boards": [{"port", "device_id", "steps", "ok", "error"}], "seconds": ...}``;
     ``options`` are the command's options by name (``out=...``, ``retest=True``, ``bundle=...``).
     Boards that failed are in the report with ``ok`` false (the command would exit 1).
@@ -82,7 +90,9 @@ def provision(class_csv, ports="auto", **options) -> dict:
     import io
     import json
 
-    args = _command_args(["provision"], [str(class_csv), "--ports", str(ports), "--json"] + _options(options))
+    if not isinstance(ports, str):              # ["/dev/ttyUSB0", "/dev/ttyUSB1"], as a Python caller writes it
+        ports = ",".join(map(str, ports))
+    args = _command_args(["provision"], [str(class_csv), "--ports", ports, "--json"] + _options(options))
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         args.func(args)

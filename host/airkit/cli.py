@@ -45,6 +45,19 @@ def chosen_command(argv: list[str]) -> str | None:
     return None
 
 
+def command_words(argv: list[str], args) -> str:
+    """'airkit', the command and its sub-command as typed (e.g. 'airkit pms decode'), for messages."""
+    words = ["airkit"]
+    command = getattr(args, "command", None)
+    if command in argv:
+        words.append(command)
+        rest = argv[argv.index(command) + 1:]
+        subs = {v for k, v in vars(args).items() if k != "command" and k.endswith(("_command", "_cmd"))}
+        if rest and rest[0] in subs:
+            words.append(rest[0])
+    return " ".join(words)
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser; only ``command``'s module is imported, the others are listed from the table."""
     parser = argparse.ArgumentParser(
@@ -81,7 +94,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
         parser = build_parser(chosen_command(argv))
-        args = parser.parse_args(argv)
+        args, unknown = parser.parse_known_args(argv)
+        if unknown:
+            cmd = command_words(argv, args)
+            raise InputError("'%s' does not know %s: see '%s --help'" % (cmd, " ".join(unknown), cmd))
         if not getattr(args, "func", None):
             parser.print_help(sys.stderr)
             return 2

@@ -17,7 +17,9 @@ esptool's logger is process-global: run one flashing process per port
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -72,6 +74,17 @@ def check_image_for_chip(path: Path, chip_name: str):
                         % (path.name, chip_for_id(cid) or "chip id %d" % cid, chip_name, chip_name))
 
 
+def firmware_file(path) -> Path:
+    """The .bin the user gave, or one sentence saying why it is not one."""
+    image = Path(path)
+    if image.is_dir():
+        raise InputError("%s is a folder: give the path of the .bin file to flash (or --bundle %s for a bundle "
+                         "made by 'airkit flash bundle')" % (image, image))
+    if not image.is_file():
+        raise InputError("firmware file %s does not exist: give the path of a downloaded .bin" % image)
+    return image
+
+
 def flash_offset(profile: dict, chip_name: str | None = None) -> int:
     """The offset from the profile, cross-checked with esptool's table for the chip."""
     chip_name = chip_name or profile["chip"]
@@ -84,7 +97,7 @@ def flash_offset(profile: dict, chip_name: str | None = None) -> int:
     return int(off)
 
 
-def resolve_image(profile: dict, version: str | None = None, bundle: str | None = None,
+def resolve_image(profile: dict | str, version: str | None = None, bundle: str | None = None,
                   allow_download: bool = True, log=print, lock=None, progress: bool = False) -> tuple[Path, str, str]:
     """(path, version, sha256) of a verified official image: cache, then bundle, then download.
 
@@ -93,6 +106,10 @@ def resolve_image(profile: dict, version: str | None = None, bundle: str | None 
     """
     from airkit.mpimages import Images
 
+    if isinstance(profile, str):
+        from airkit.resources import load_profile
+
+        profile = load_profile(profile)
     res = Images(bundle=bundle, allow_download=allow_download, lock=lock, progress=progress, log=log).resolve(
         profile, version)
     return res.path, res.version, res.sha256
@@ -167,37 +184,69 @@ def running_not_bootloader(port: str, listen_s: float = 0.6) -> bool:
     return any(k in seen for k in (b"boot:0x", b"rst:0x", b">>>", b"MicroPython", b"ets "))
 
 
-def esptool_error(port: str, e: BaseException) -> UserError:
+def esptool_error(port: str, e: BaseException, micropython_seen: bool = False) -> UserError:
     msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
     remedy = explain(str(e))
-    if any(k in str(e) for k in NO_ANSWER) and running_not_bootloader(port):
+    # A board that answered at the MicroPython prompt a moment ago, or prints a running program's
+    # output now, is not in the bootloader: the BOOT button, not the cable, is the way out.
+    if any(k in str(e) for k in NO_ANSWER) and (micropython_seen or running_not_bootloader(port)):
         remedy = BOOT_REMEDY
+    if remedy.startswith("the port is busy"):
+        from airkit.ports import port_holders
+
+        holders = port_holders(port)
+        if holders:
+            remedy = "the port is busy (held by %s): close it first" % ", ".join(holders)
     return BoardError("flashing %s failed (%s): %s" % (port, msg, remedy))
 
 
 # --- the flash itself ---------------------------------------------------------------------------
-def identify(port: str, connect_attempts: int = 3) -> dict:
+def esptool_output():
+    """esptool's messages go to stderr, so stdout holds only the command's result (``--json``)."""
+    return contextlib.redirect_stdout(sys.stderr)
+
+
+def identify(port: str, connect_attempts: int = 3, micropython_seen: bool = False) -> dict:
     """Chip name, MAC and features, from esptool's API (no flashing)."""
     from esptool.cmds import detect_chip
     from esptool.util import FatalError
 
+    from airkit.ports import check_port
+
+    check_port(port)
     try:
-        with detect_chip(port, baud=ROM_BAUD, connect_attempts=connect_attempts) as esp:
+        with esptool_output(), detect_chip(port, baud=ROM_BAUD, connect_attempts=connect_attempts) as esp:
             return {"chip": esp.CHIP_NAME, "mac": ":".join("%02x" % b for b in esp.read_mac()),
                     "image_chip_id": getattr(esp, "IMAGE_CHIP_ID", None)}
     except (FatalError, OSError) as e:
-        raise esptool_error(port, e)
+        raise esptool_error(port, e, micropython_seen)
 
 
-def flash_board(port: str, profile: dict, image: Path, erase: bool = True, baud: int = FAST_BAUD,
-                connect_attempts: int = 3, log=print) -> dict:
-    """Identify, check, (erase,) write with verification, reset. Returns what was done."""
+def flash_board(port: str, profile: dict | str, image: Path | str, erase: bool = True, baud: int = FAST_BAUD,
+                connect_attempts: int = 3, log=print, micropython_seen: bool = False) -> dict:
+    """Identify, check, (erase,) write with verification, reset. Returns what was done.
+
+    ``profile``: a board profile (dict) or its name; ``image``: the ``.bin`` to write.
+    The image and the port are checked before a byte goes to the board.
+    """
     from esptool.cmds import attach_flash, detect_chip, erase_flash, reset_chip, run_stub, write_flash
     from esptool.util import FatalError
 
+    from airkit.ports import check_port
+
+    if isinstance(profile, str):
+        from airkit.resources import load_profile
+
+        profile = load_profile(profile)
+    if not isinstance(profile, dict) or not profile.get("chip"):
+        raise InputError("flash_board needs a board profile (airkit.load_profile(NAME)) or a board name, not %r"
+                         % (profile,))
+    image = firmware_file(image)
     expected = profile["chip"]
+    check_image_for_chip(image, expected)
+    check_port(port)
     try:
-        with detect_chip(port, baud=ROM_BAUD, connect_attempts=connect_attempts) as esp:
+        with esptool_output(), detect_chip(port, baud=ROM_BAUD, connect_attempts=connect_attempts) as esp:
             chip = esp.CHIP_NAME
             if chip_key(chip) != chip_key(expected):
                 raise UserError("the board on %s is an %s, but profile %s is for an %s: use the right --board"
@@ -231,7 +280,7 @@ def flash_board(port: str, profile: dict, image: Path, erase: bool = True, baud:
     except UserError:
         raise
     except (FatalError, OSError) as e:
-        raise esptool_error(port, e)
+        raise esptool_error(port, e, micropython_seen)
     return {"port": port, "chip": chip, "mac": mac, "offset": offset, "image": image.name,
             "image_sha256": _sha256(image), "erased": erase, "baud": used}
 
@@ -240,6 +289,10 @@ def register(sub):
     import argparse
 
     p = sub.add_parser("flash", help="install the official MicroPython image on a board (esptool), verified",
+                       usage="airkit flash --port PORT [--board NAME] [--version X | --firmware FILE] "
+                             "[--bundle DIR] [options]\n"
+                             "       airkit flash --list [--board NAME | --port PORT] [--bundle DIR] [--json]\n"
+                             "       airkit flash bundle --out DIR [--board NAME ...] [--version X]",
                        description="Detect the chip with esptool, pick the board profile (asks when several fit), "
                                    "download the recommended official MicroPython image over HTTPS (certificate "
                                    "checked), verify it (SHA-256 pinned in boards/, else the lock file "
@@ -337,23 +390,38 @@ def choose_profile(port: str, chip: str, interactive: bool, ask=input) -> dict:
 
 
 def has_micropython(port: str) -> bool:
-    """True when the board answers at a MicroPython raw REPL (an upgrade, not a first install)."""
+    """True when the board answers at a MicroPython raw REPL (an upgrade, not a first install).
+
+    The probe stops the board's program, so a board that answered is reset
+    afterwards: if flashing then fails (no auto-reset into the bootloader), the
+    station is measuring again, not left at the prompt.
+    """
     from airkit.boardlink import BoardLink
 
-    try:
-        link = BoardLink(port)
-    except UserError:
-        return False
-    try:
-        link.enter(attempts=2)
-        return True
-    except UserError:
-        return False
-    finally:
+    import io
+
+    with contextlib.redirect_stdout(io.StringIO()):    # mpremote prints what it read (b'') when entry fails
+        try:
+            link = BoardLink(port)
+        except UserError:
+            return False
+        try:
+            link.enter(attempts=2)
+        except UserError:
+            link.close()
+            return False
+        link.reset()
         link.close()
+        # A board on native USB (S2/S3/C3) leaves and re-enters the USB bus when it resets: give it
+        # a moment to come back before esptool opens the port (bounded; esptool explains a missing port).
+        t_end = time.monotonic() + 5
+        while "://" not in port and not os.path.exists(port) and time.monotonic() < t_end:
+            time.sleep(0.1)
+        return True
 
 
 def run(args) -> int:
+    from airkit.ports import check_port
     from airkit.resources import load_profile
 
     quiet = args.json
@@ -370,28 +438,25 @@ def run(args) -> int:
             profiles = [choose_profile(args.port, identify(args.port)["chip"], interactive)]
         else:
             profiles = all_profiles()
-        return list_versions(_images(args, progress=False, log=log), profiles, args.json)
+        return list_versions(_images(args, bundle=args.bundle, progress=False, log=log), profiles, args.json)
     if not args.port:
         raise InputError("say which board to flash with --port PORT (see 'airkit ports'), or use --list / "
                          "'airkit flash bundle --out DIR'")
+    check_port(args.port)
     profile = load_profile(args.board) if args.board else None
     image = None
     if args.firmware:
-        image = Path(args.firmware)
-        if not image.is_file():
-            raise InputError("firmware file %s does not exist: give the path of a downloaded .bin" % args.firmware)
+        image = firmware_file(args.firmware)
         version, sha, trust = "file", _sha256(image), "given file"
         if profile:
             check_image_for_chip(image, profile["chip"])
     elif profile:           # image first: nothing touches the port when the image is not right
         res = _images(args, bundle=args.bundle, progress=not quiet, log=log).resolve(profile, args.version)
         image, version, sha, trust = res.path, res.version, res.sha256, res.trust
-    if args.erase == "auto":
-        erase = not has_micropython(args.port)
-    else:
-        erase = args.erase == "yes"
+    seen = has_micropython(args.port) if args.erase == "auto" else False
+    erase = not seen if args.erase == "auto" else args.erase == "yes"
     if profile is None:
-        chip = identify(args.port)["chip"]
+        chip = identify(args.port, micropython_seen=seen)["chip"]
         profile = choose_profile(args.port, chip, interactive)
         log("the board on %s is an %s: profile %s" % (args.port, chip, profile["name"]))
         if image is None:
@@ -400,7 +465,12 @@ def run(args) -> int:
         else:
             check_image_for_chip(image, profile["chip"])
     t0 = time.monotonic()
-    res = flash_board(args.port, profile, image, erase=erase, baud=args.baud, log=log)
+    try:
+        res = flash_board(args.port, profile, image, erase=erase, baud=args.baud, log=log, micropython_seen=seen)
+    except KeyboardInterrupt:
+        print("airkit: interrupted while flashing %s: the board may hold a half-written image; run 'airkit flash "
+              "--port %s' again before using it" % (args.port, args.port), file=sys.stderr)
+        return 130
     res.update(version=version, seconds=round(time.monotonic() - t0, 1), trust=trust, board=profile["name"])
     if args.json:
         print(json.dumps(res))
@@ -451,7 +521,8 @@ def list_versions(images, profiles: list[dict], as_json: bool) -> int:
     for b in out:
         title = "%s (%s)" % (b["board"], b["micropython_board"])
         if b["offline_since"]:
-            title += " - offline, list saved %s" % b["offline_since"]
+            title += (" - in %s" if b["offline_since"].startswith("bundle ") else " - offline, list saved %s") \
+                % b["offline_since"]
         t = Table(title=title, title_justify="left")
         for col in ("version", "date", "notes"):
             t.add_column(col)

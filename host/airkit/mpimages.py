@@ -42,6 +42,7 @@ DEFAULT_BASE_URL = "https://micropython.org"
 LOCK_NAME = "airkit-images.lock"
 CONNECT_TIMEOUT_S = 10
 READ_TIMEOUT_S = 30
+STALE_PART_S = 600          # a download writes every few seconds (READ_TIMEOUT_S at most): older parts are dead
 
 # /resources/firmware/<BOARD>[-<VARIANT>]-<YYYYMMDD>-v<version>.bin, as on the official download pages.
 FILE_RE = re.compile(r"(?P<board>[A-Za-z0-9_]+(?:-[A-Za-z0-9_]+)*?)-(?P<date>\d{8})-v(?P<version>\d+\.\d+(?:\.\d+)?"
@@ -68,8 +69,8 @@ def default_lock() -> Path:
 def safe_url(url: str) -> str:
     """The URL without user:password@ (never printed or logged)."""
     p = urlsplit(url)
-    if p.username or p.password:
-        p = p._replace(netloc=p.hostname + (":%d" % p.port if p.port else ""))
+    if "@" in p.netloc:
+        p = p._replace(netloc=p.netloc.rsplit("@", 1)[-1])
     return urlunsplit(p)
 
 
@@ -135,6 +136,14 @@ class _Links(HTMLParser):
                     self.hrefs.append(v)
 
 
+def _release(m: re.Match, name: str, url: str) -> Release:
+    """A Release from a FILE_RE match of an image's file name."""
+    d, v = m.group("date"), m.group("version")
+    if re.match(r"\d+\.\d+(-|$)", v):
+        v = v.replace("-", ".0-", 1) if "-" in v else v + ".0"       # v1.18 -> 1.18.0, as users write it
+    return Release(v, name, url, "%s-%s-%s" % (d[:4], d[4:6], d[6:]))
+
+
 def parse_listing(html: str, board: str, page_url: str) -> list[Release]:
     """The .bin images of one board (exact id, variant included) linked from a download page.
 
@@ -152,10 +161,7 @@ def parse_listing(html: str, board: str, page_url: str) -> list[Release]:
         if not m or m.group("board") != board or name in seen:
             continue
         seen.add(name)
-        d, v = m.group("date"), m.group("version")
-        if re.match(r"\d+\.\d+(-|$)", v):
-            v = v.replace("-", ".0-", 1) if "-" in v else v + ".0"       # v1.18 -> 1.18.0, as users write it
-        out.append(Release(v, name, urljoin(page_url, href), "%s-%s-%s" % (d[:4], d[4:6], d[6:])))
+        out.append(_release(m, name, urljoin(page_url, href)))
     out.sort(key=lambda r: version_key(r.version), reverse=True)
     return out
 
@@ -169,9 +175,12 @@ class ImageLock:
 
     def load(self) -> dict:
         try:
-            data = json.loads(self.path.read_text())
-        except FileNotFoundError:
+            data = json.loads(self.path.read_text(encoding="utf-8-sig"))
+        except (FileNotFoundError, NotADirectoryError):
             return {}
+        except IsADirectoryError:
+            raise InputError("the lock file %s is a folder: give the file (%s inside it) with --lock"
+                             % (self.path, LOCK_NAME))
         except (OSError, ValueError) as e:
             raise InputError("the lock file %s cannot be read (%s): fix or delete it (it is rebuilt on the next "
                              "download, trusting that download)" % (self.path, e))
@@ -179,7 +188,25 @@ class ImageLock:
         if not isinstance(images, dict):
             raise InputError("the lock file %s is not an airkit image lock: delete it or give another one with "
                              "--lock FILE" % self.path)
-        return images
+        out = {}
+        for name, e in images.items():
+            sha = e.get("sha256") if isinstance(e, dict) else None
+            if not isinstance(sha, str) or not re.fullmatch(r"[0-9a-fA-F]{64}", sha.strip()):
+                raise InputError("the lock file %s has no valid SHA-256 for %s (64 hex digits expected): fix that "
+                                 "entry or remove it (the next download is then trusted again)" % (self.path, name))
+            out[name] = dict(e, sha256=sha.strip().lower())     # PowerShell's Get-FileHash writes upper case
+        return out
+
+    def check_writable(self):
+        """Raise one sentence now when the lock file could not be written (before a download is wasted)."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=self.path.name + ".", suffix=".tmp")
+            os.close(fd)
+            os.unlink(tmp)
+        except OSError as e:
+            raise InputError("the lock file %s cannot be written (%s): give a lock file in a folder you can write "
+                             "with --lock FILE" % (self.path, os_reason(e, self.path.parent)))
 
     def get(self, name: str) -> dict | None:
         return self.load().get(name)
@@ -191,7 +218,7 @@ class ImageLock:
         return None
 
     def record(self, name: str, entry: dict):
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.check_writable()
         with _locked(self.path):
             images = self.load()
             old = images.get(name)
@@ -202,19 +229,27 @@ class ImageLock:
                               "file with a bundle so every board gets the same image. Written by airkit flash.",
                    "images": dict(sorted(images.items()))}
             fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=self.path.name + ".", suffix=".tmp")
-            with os.fdopen(fd, "w") as f:
-                json.dump(doc, f, indent=1)
-                f.write("\n")
-            os.replace(tmp, self.path)
+            try:
+                with os.fdopen(fd, "w") as f:
+                    json.dump(doc, f, indent=1)
+                    f.write("\n")
+                os.replace(tmp, self.path)
+            except OSError as e:
+                raise InputError("the lock file %s cannot be written (%s): give a lock file in a folder you can "
+                                 "write with --lock FILE" % (self.path, os_reason(e, self.path.parent)))
+            finally:
+                Path(tmp).unlink(missing_ok=True)
 
 
 class _locked:
     """An advisory cross-process lock (provision flashes from one process per board), bounded wait."""
 
-    def __init__(self, path: Path, wait_s: float = 600):
+    def __init__(self, path: Path, wait_s: float = 600, log=None):
         key = hashlib.sha256(str(Path(path).resolve()).encode()).hexdigest()[:16]
         self.path = Path(tempfile.gettempdir()) / ("airkit-images-%s.lck" % key)
+        self.name = Path(path).name
         self.wait_s = wait_s
+        self.log = log
         self.f = None
 
     def __enter__(self):
@@ -223,12 +258,18 @@ class _locked:
             import fcntl
         except ImportError:         # Windows: one flashing process per lock is the documented use
             return self
-        t_end = time.monotonic() + self.wait_s
+        t0 = time.monotonic()
+        t_end = t0 + self.wait_s
+        said = False
         while True:
             try:
                 fcntl.flock(self.f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
                 return self
             except BlockingIOError:
+                if self.log and not said and time.monotonic() - t0 > 1.0:
+                    said = True         # a silent wait looks like a hang
+                    self.log("waiting for another airkit that is fetching %s (at most %d s)"
+                             % (self.name, self.wait_s))
                 if time.monotonic() > t_end:
                     self.f.close()
                     raise NetworkError("another airkit has been fetching the same image for %d s: let it finish, "
@@ -309,15 +350,25 @@ class Images:
                  bundle: str | Path | None = None, allow_download: bool = True, progress: bool = True,
                  log=None):
         self.base = (base or base_url()).rstrip("/")
-        if urlsplit(self.base).scheme != "https":
+        parts = urlsplit(self.base)
+        if parts.scheme != "https":
             raise InputError("the download site %s is not https://: images are only fetched over HTTPS with a "
                              "verified certificate (give an https:// URL, and its CA with --ca-file if needed)"
                              % safe_url(self.base))
+        try:
+            parts.port                          # a port that is not a number or above 65535 raises here
+            ok = bool(parts.hostname) and not any(c.isspace() for c in self.base)
+        except ValueError:
+            ok = False
+        if not ok:
+            raise InputError("the download site %s is not a valid URL: give one like https://micropython.org "
+                             "(--base-url or AIRKIT_FIRMWARE_URL)" % ("'%s'" % safe_url(self.base)))
         self.cafile = cafile or ca_file()
-        if self.cafile and not Path(self.cafile).is_file():
-            raise InputError("the CA file %s does not exist: give the PEM file of the CA to trust" % self.cafile)
+        if self.cafile:
+            check_ca_file(self.cafile)
+        folder = bool(lock) and str(lock).endswith(("/", os.sep))       # --lock class/ : a folder, maybe new
         lock = Path(lock) if lock else default_lock()
-        self.lock = ImageLock(lock / LOCK_NAME if lock.is_dir() else lock)
+        self.lock = ImageLock(lock / LOCK_NAME if folder or lock.is_dir() else lock)
         self.bundle = Path(bundle) if bundle else None
         if self.bundle is not None and not self.bundle.is_dir():
             raise InputError("the bundle folder %s does not exist: make one with 'airkit flash bundle --out %s' "
@@ -339,7 +390,7 @@ class Images:
             self._session = s
         return self._session
 
-    def _get(self, url: str, stream: bool = False):
+    def _get(self, url: str, stream: bool = False, not_found: str | None = None):
         import requests
 
         try:
@@ -354,6 +405,9 @@ class Images:
             raise NetworkError("cannot reach %s (%s): without internet, flash a .bin you already have with "
                                "--firmware FILE, or a bundle made on a connected computer with --bundle DIR"
                                % (urlsplit(url).netloc.rsplit("@", 1)[-1], _reason(e)))
+        if r.status_code == 404 and not_found:
+            r.close()
+            raise NetworkError(not_found)
         if r.status_code != 200:
             r.close()
             raise NetworkError("%s answered HTTP %d for %s: check the version with 'airkit flash --list', or use "
@@ -373,31 +427,65 @@ class Images:
         if self.allow_download:
             try:
                 url = self.page_url((profile.get("micropython") or {}).get("port") or board)
-                r = self._get(url)
+                r = self._get(url, not_found="%s has no download page %s: check --base-url (the download "
+                                             "site, e.g. https://micropython.org) and the board profile's "
+                                             "micropython.port" % (urlsplit(url).netloc.rsplit("@", 1)[-1],
+                                                                   safe_url(url)))
                 try:
                     rel = parse_listing(r.text, board, safe_url(url))
                 finally:
                     r.close()
                 if rel:
-                    cached.parent.mkdir(parents=True, exist_ok=True)
-                    fd, tmp = tempfile.mkstemp(dir=cached.parent, prefix=cached.name + ".", suffix=".tmp")
-                    with os.fdopen(fd, "w") as f:
-                        json.dump({"fetched": _now(), "page": safe_url(url),
-                                   "releases": [asdict(x) for x in rel]}, f, indent=1)
-                    os.replace(tmp, cached)
+                    self._save_listing(cached, url, rel)
                     return rel, None
                 if not cached.exists():
-                    raise NetworkError("the download page %s lists no %s images: check the board profile's "
-                                       "micropython.port, or use --firmware FILE" % (safe_url(url), board))
+                    raise NetworkError("the download page %s lists no %s images (a school proxy may have answered "
+                                       "in its place: open the page in a browser); otherwise check the board "
+                                       "profile's micropython.port, or use --firmware FILE" % (safe_url(url), board))
             except NetworkError as e:
                 if not cached.exists():
                     raise
                 self.log("%s); showing the list saved earlier" % str(e).split("): ")[0])
         if cached.exists():
-            doc = json.loads(cached.read_text())
-            return [Release(**x) for x in doc["releases"]], doc.get("fetched")
+            try:
+                doc = json.loads(cached.read_text())
+                return [Release(**x) for x in doc["releases"]], doc.get("fetched")
+            except (OSError, ValueError, TypeError, KeyError, AttributeError):
+                cached.unlink(missing_ok=True)
+                raise NetworkError("the list of MicroPython versions for %s saved earlier was damaged (deleted) and "
+                                   "the download site is out of reach: run again with internet, or use "
+                                   "--firmware FILE / --bundle DIR" % board)
+        if self.bundle is not None:
+            return self._bundle_releases(board), "bundle %s" % self.bundle
         raise NetworkError("no list of MicroPython versions for %s is saved yet and downloads are off: run "
                            "'airkit flash --list' once with internet, or use --firmware FILE / --bundle DIR" % board)
+
+    def _save_listing(self, cached: Path, url: str, rel: list[Release]):
+        """Keep the listing for offline use; a cache that cannot be written only loses that copy."""
+        tmp = None
+        try:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=cached.parent, prefix=cached.name + ".", suffix=".tmp")
+            with os.fdopen(fd, "w") as f:
+                json.dump({"fetched": _now(), "page": safe_url(url), "releases": [asdict(x) for x in rel]}, f,
+                          indent=1)
+            os.replace(tmp, cached)
+        except OSError as e:
+            self.log("the list of versions could not be saved for offline use in %s (%s); set AIRKIT_CACHE to a "
+                     "folder you can write" % (cached.parent, e.strerror or e))
+        finally:
+            if tmp:
+                Path(tmp).unlink(missing_ok=True)
+
+    def _bundle_releases(self, board: str) -> list[Release]:
+        """What a bundle holds for a board (its files, as the download site names them)."""
+        out = []
+        for f in sorted(self.bundle.glob("%s-*.bin" % board)):
+            m = FILE_RE.match(f.name)
+            if m and m.group("board") == board:
+                out.append(_release(m, f.name, str(f)))
+        out.sort(key=lambda r: version_key(r.version), reverse=True)
+        return out
 
     # -- one image --
     def resolve(self, profile: dict, version: str | None = None) -> Resolved:
@@ -405,6 +493,7 @@ class Images:
         board = board_id(profile)
         fw = profile.get("firmware") or {}
         version = check_version(profile, version)
+        self.check_cache()
         pinned = (fw.get("images") or {}).get(version) or {}
         lock_e = self.lock.find(board, version)
         bundle_e = self.bundle_lock.find(board, version) if self.bundle_lock else None
@@ -421,12 +510,30 @@ class Images:
             rel, _ = self.releases(profile)
             release = next((r for r in rel if r.version == version or r.version.startswith(version + ".g")), None)
             if release is None:
+                ok = [r.version for r in rel if release_tuple(r.version) >= release_tuple(fw.get("oldest") or "0")]
                 raise InputError("MicroPython %s is not published for %s (available: %s): pick one with "
-                                 "--version" % (version, board, ", ".join(r.version for r in rel[:6]) or "none"))
+                                 "--version" % (version, board, ", ".join(ok[:6]) or "none"))
             name, version = release.file, release.version
-        self.cache.mkdir(parents=True, exist_ok=True)
-        with _locked(self.cache / name):         # one download per file, however many boards are flashing
+        self.check_cache()
+        if not pinned.get("sha256") and not self.lock.get(name):
+            self.lock.check_writable()          # first use records the hash: fail before downloading
+        with _locked(self.cache / name, log=self.log):      # one download per file, however many boards flash
             return self._fetch(profile, board, version, name, pinned)
+
+    def check_cache(self):
+        """The image cache must be a folder airkit can write; one sentence otherwise."""
+        try:
+            self.cache.mkdir(parents=True, exist_ok=True)
+            os.unlink(self._tmp(".write-test"))
+            for part in self.cache.glob("*.part"):   # left by a killed airkit: untouched for 10 minutes
+                try:
+                    if time.time() - part.stat().st_mtime > STALE_PART_S:
+                        part.unlink()
+                except OSError:
+                    pass
+        except OSError as e:
+            raise InputError("the image cache %s cannot be used (%s): set AIRKIT_CACHE to a folder you can write"
+                             % (self.cache, os_reason(e, self.cache)))
 
     def _fetch(self, profile, board, version, name, pinned) -> Resolved:
         # Which hash must it have?
@@ -470,12 +577,18 @@ class Images:
                                      "damaged or another build; not flashed" % (name, self.bundle, got[:12], where,
                                                                                 want[:12]))
                 check_image_structure(cand, chip, off)
-                tmp = self._tmp(name)
+                tmp = ""
                 try:
+                    tmp = self._tmp(name)
                     shutil.copyfile(cand, tmp)
                     os.replace(tmp, cached)
+                except OSError as e:
+                    raise InputError("the image cache %s cannot hold %s (%s): nothing was flashed; free some "
+                                     "space or set AIRKIT_CACHE to another folder"
+                                     % (self.cache, name, os_reason(e, self.cache)))
                 finally:
-                    Path(tmp).unlink(missing_ok=True)
+                    if tmp:
+                        Path(tmp).unlink(missing_ok=True)
                 return self._accept(cached, board, version, got, want, trust, where, "bundle")
         if not self.allow_download:
             raise InputError("%s is not in the bundle %s nor in the cache: add it to the bundle ('airkit flash "
@@ -505,22 +618,32 @@ class Images:
     def _download(self, url, name, dest: Path, want, where, chip, off) -> str:
         r = self._get(url, stream=True)
         total = int(r.headers.get("Content-Length") or 0) or None
-        tmp = self._tmp(name)
+        tmp = ""
         h = hashlib.sha256()
         n = 0
         try:
             import requests
 
-            with open(tmp, "wb") as f, _progress(self.progress, name, total) as advance:
-                try:
-                    for chunk in r.iter_content(1 << 16):
+            tmp = self._tmp(name)
+
+            try:
+                with open(tmp, "wb") as f, _progress(self.progress, name, total) as advance:
+                    chunks = r.iter_content(1 << 16)
+                    while True:
+                        try:
+                            chunk = next(chunks, None)
+                        except (requests.exceptions.RequestException, OSError) as e:
+                            raise NetworkError("the download of %s broke off after %d bytes (%s): nothing was "
+                                               "flashed; run again" % (name, n, _reason(e)))
+                        if chunk is None:
+                            break
                         f.write(chunk)
                         h.update(chunk)
                         n += len(chunk)
                         advance(len(chunk))
-                except (requests.exceptions.RequestException, OSError) as e:
-                    raise NetworkError("the download of %s broke off after %d bytes (%s): nothing was flashed; "
-                                       "run again" % (name, n, _reason(e)))
+            except OSError as e:            # writing, not the network: a full disk or USB stick
+                raise InputError("the image cache %s cannot hold %s (%s): nothing was flashed; free some space "
+                                 "or set AIRKIT_CACHE to another folder" % (self.cache, name, os_reason(e, self.cache)))
             if total is not None and n != total:
                 raise NetworkError("the download of %s was cut short (%d of %d bytes): nothing was flashed; run "
                                    "again" % (name, n, total))
@@ -535,14 +658,22 @@ class Images:
             return got
         finally:
             r.close()
-            Path(tmp).unlink(missing_ok=True)
+            if tmp:
+                Path(tmp).unlink(missing_ok=True)
 
     # -- bundles --
     def make_bundle(self, profiles: list[dict], version: str | None, out: Path, force: bool = False) -> list[dict]:
         """Copy verified images for these profiles into OUT with a lock file (for --bundle DIR offline)."""
         out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except FileExistsError:
+            raise InputError("%s is a file, not a folder: give a folder for the bundle with --out DIR" % out)
+        except OSError as e:
+            raise InputError("the bundle folder %s cannot be made (%s): give a folder you can write with --out DIR"
+                             % (out, os_reason(e, out)))
         out_lock = ImageLock(out / LOCK_NAME)
+        out_lock.check_writable()
         rows = []
         for prof in profiles:
             res = self.resolve(prof, version)
@@ -552,14 +683,33 @@ class Images:
                                      "--force" % (out, dst.name))
             if not dst.exists() or sha256_path(dst) != res.sha256:
                 tmp = dst.with_name(dst.name + ".part")
-                shutil.copyfile(res.path, tmp)
-                os.replace(tmp, dst)
+                try:
+                    shutil.copyfile(res.path, tmp)
+                    os.replace(tmp, dst)
+                except OSError as e:
+                    raise InputError("%s could not be copied into the bundle %s (%s): free some space or use "
+                                     "another --out, and run again" % (dst.name, out, e.strerror or e))
+                finally:
+                    tmp.unlink(missing_ok=True)
             if not out_lock.get(dst.name):
                 out_lock.record(dst.name, {"board": board_id(prof), "version": res.version, "sha256": res.sha256,
                                            "size": dst.stat().st_size, "first_seen": _now()})
             rows.append({"board": prof.get("name"), "version": res.version, "file": dst.name, "sha256": res.sha256,
                          "trust": res.trust})
         return rows
+
+
+def check_ca_file(path: str):
+    """The CA file must exist and hold PEM certificates (else every download fails with a vague TLS error)."""
+    import ssl
+
+    if not Path(path).is_file():
+        raise InputError("the CA file %s does not exist: give the PEM file of the CA to trust" % path)
+    try:
+        ssl.create_default_context(cafile=path)
+    except (ssl.SSLError, ValueError, UnicodeDecodeError):
+        raise InputError("the CA file %s holds no PEM certificate (-----BEGIN CERTIFICATE-----): export the CA "
+                         "of your school's proxy as PEM (Base64) and give that file" % path)
 
 
 def check_version(profile: dict, version: str | None) -> str:
@@ -572,12 +722,27 @@ def check_version(profile: dict, version: str | None) -> str:
     if not version:
         raise InputError("board profile %s recommends no MicroPython version: give --version X (see "
                          "'airkit flash --list')" % profile.get("name"))
+    if not re.fullmatch(r"\d+\.\d+\.\d+(-preview[0-9a-z.]*)?", version):
+        raise InputError("'%s' is not a MicroPython version: give one like %s (the versions published for %s: "
+                         "'airkit flash --list --board %s')" % (version, rec or "1.28.0", profile.get("name"),
+                                                                profile.get("name")))
     oldest = fw.get("oldest")
     if oldest and release_tuple(version) < release_tuple(oldest):
         raise InputError("MicroPython %s is older than %s, the oldest airkit's firmware runs on for %s (%s): "
                          "pick %s or newer" % (version, oldest, profile.get("name"),
                                                fw.get("oldest_reason", "see the README"), oldest))
     return version
+
+
+def os_reason(e: OSError, folder: Path) -> str:
+    """Why a folder cannot be made or written, in words (a file in the way says which)."""
+    if isinstance(e, (FileExistsError, NotADirectoryError)):
+        p = Path(folder)
+        while p != p.parent and not p.exists():
+            p = p.parent
+        if p.exists() and not p.is_dir():
+            return "%s is a file, not a folder" % p
+    return e.strerror or str(e)
 
 
 def _reason(e: BaseException) -> str:

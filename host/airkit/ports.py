@@ -88,6 +88,48 @@ def port_holders(device: str) -> list[str]:
     return found
 
 
+def check_port(port: str):
+    """One sentence for a port that cannot be a board: none given, missing, a plain file, a folder, /dev/null.
+
+    Looks at the path only (no byte is sent; the tty check opens it without
+    waiting for carrier), so it can run before anything else touches the port.
+    """
+    import stat
+
+    from airkit.errors import BoardError, InputError
+
+    if not port or not isinstance(port, str):
+        raise InputError("no port given: use --port PORT (see 'airkit ports')")
+    if "://" in port or os.name == "nt":          # socket://, rfc2217:// URLs; COM3 is not a path
+        return
+    try:
+        st = os.stat(port)
+    except FileNotFoundError:
+        raise BoardError("port %s does not exist: plug the board in with a data USB cable and run "
+                         "'airkit ports' to see which port it got" % port)
+    except OSError as e:
+        raise InputError("%s cannot be a serial port (%s): give the board's port, e.g. /dev/ttyUSB0; "
+                         "'airkit ports' lists them" % (port, e.strerror))
+    what = ("a folder" if stat.S_ISDIR(st.st_mode) else "a file" if stat.S_ISREG(st.st_mode)
+            else None if stat.S_ISCHR(st.st_mode) else "not a device")
+    if what is None:
+        import termios
+
+        try:
+            fd = os.open(port, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+        except OSError:
+            return                  # permission or busy: opening it for real explains that
+        try:
+            termios.tcgetattr(fd)
+        except termios.error:
+            what = "a device that is no terminal"
+        finally:
+            os.close(fd)
+    if what:
+        raise InputError("%s is not a serial port (%s): give the board's port, e.g. /dev/ttyUSB0 or COM3; "
+                         "'airkit ports' lists them" % (port, what))
+
+
 def probe(device: str) -> str | None:
     """None when the port can be opened exclusively, else a hint sentence."""
     import serial

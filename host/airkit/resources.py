@@ -10,7 +10,6 @@ Every module asks here instead of building paths relative to its own file.
 
 from __future__ import annotations
 
-import json
 import os
 from importlib.resources import files
 from pathlib import Path
@@ -48,10 +47,22 @@ def board_names() -> list[str]:
 
 def load_profile(name: str) -> dict:
     """A board profile by name (e.g. ``esp32-devkitc``); ``InputError`` naming the known ones."""
-    path = boards_dir() / (name + ".json")
-    if not path.is_file():
-        raise InputError("unknown board '%s': use one of %s" % (name, ", ".join(board_names()) or "(none found)"))
-    return json.loads(path.read_text(encoding="utf-8"))
+    from airkit.files import load_json_file
+
+    known = board_names()
+    if isinstance(name, str):          # 'ESP32-DevKitC' or 'esp32-devkitc.json' (tab completion in boards/)
+        name = {n.lower(): n for n in known}.get(name.strip().lower().removesuffix(".json"), name)
+    path = boards_dir() / ("%s.json" % name)
+    if not isinstance(name, str) or not name or "/" in name or "\\" in name or not path.is_file():
+        import difflib
+
+        near = difflib.get_close_matches(str(name).lower(), known, n=1, cutoff=0.6)
+        raise InputError("unknown board '%s'%s: use one of %s" % (name, " (did you mean %s?)" % near[0] if near else "",
+                                                                  ", ".join(known) or "(none found)"))
+    profile = load_json_file(str(path), "board profile")
+    if not isinstance(profile, dict) or not profile.get("chip"):
+        raise InputError("board profile %s names no chip: fix it (copy the closest file in %s)" % (path, boards_dir()))
+    return profile
 
 
 def config_from_profile(profile: dict) -> dict:

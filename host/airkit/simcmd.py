@@ -128,8 +128,7 @@ def station_config(args) -> dict:
     if args.pms_b:
         fwconfig.put(cfg, "pms_b.enabled", True)
     if getattr(args, "endpoint", None):
-        if not args.endpoint.startswith(("http://", "https://")):
-            raise UserError("--endpoint must be an http:// or https:// URL (got %s)" % args.endpoint)
+        check_endpoint(args.endpoint)
         cfg.setdefault("uplinks", []).append({"type": "sensor_community", "url": args.endpoint,
                                               "name": "endpoint"})
     if cfg.get("uplinks") and not fwconfig.get(cfg, "wifi.ssid"):
@@ -206,14 +205,35 @@ def format_reading(d: dict) -> str:
         num(d.get("rh"), "%5.1f%%"), num(d.get("temp_c"), "%5.1fC"), d.get("frames", 0), flags)
 
 
+def check_endpoint(url: str):
+    """--endpoint: an http(s) URL with a host and a valid port (the password in it is never shown)."""
+    from urllib.parse import urlsplit
+
+    p = urlsplit(url)
+    shown = p._replace(netloc=p.netloc.rsplit("@", 1)[-1]).geturl()
+    try:
+        ok = p.scheme in ("http", "https") and bool(p.hostname) and (p.port is None or p.port > 0)
+    except ValueError:                  # a port that is no number, or above 65535
+        ok = False
+    if not ok:
+        raise InputError("--endpoint must be an http:// or https:// URL with a host and a port from 1 to 65535, "
+                         "e.g. http://127.0.0.1:8000/v1/push-sensor-data/ (got %s)" % shown)
+
+
+MAX_HEAP_KB = 16384         # 16 MB: above the largest ESP32 PSRAM
+
+
 def check_args(args):
     """Refuse, in one sentence, options the virtual board would crash or hang on."""
     from airkit.vboard import parse_iso
 
-    if args.hours < 0:
+    if not args.hours >= 0 or args.hours == float("inf"):       # nan and inf too
         raise InputError("--hours must be 0 (run until stopped) or more, not %g" % args.hours)
-    if args.speed is not None and args.speed < 0:
+    if args.speed is not None and (not args.speed >= 0 or args.speed == float("inf")):
         raise InputError("--speed must be 0 (as fast as possible) or more, not %g" % args.speed)
+    if args.heap_kb is not None and args.heap_kb > MAX_HEAP_KB:      # the interpreter crashed (exit -11)
+        raise InputError("--heap-kb %d is more than any ESP32 has: give at most %d (an ESP32 without PSRAM has "
+                         "about 110, one with 8 MB PSRAM about 8000)" % (args.heap_kb, MAX_HEAP_KB))
     if args.ticks_start < 0:
         raise InputError("--ticks-start must be 0 or more, not %d" % args.ticks_start)
     try:
