@@ -421,39 +421,7 @@ class BoardLink:
         time.sleep(0.3)
 
 
-def check_port(port: str):
-    """One sentence for a port that cannot be a board: missing, a plain file, /dev/null, a folder."""
-    import stat
-
-    if not port:
-        raise InputError("no port given: use --port (see 'airkit ports')")
-    if port.startswith(("socket://", "rfc2217://")):
-        return
-    try:
-        st = os.stat(port)
-    except FileNotFoundError:
-        raise BoardError("port %s does not exist: plug the board in with a data USB cable and run "
-                         "'airkit ports' to see which port it got" % port)
-    except OSError as e:
-        raise port_open_error(port, e)
-    what = ("a folder" if stat.S_ISDIR(st.st_mode) else "a file" if stat.S_ISREG(st.st_mode)
-            else None if stat.S_ISCHR(st.st_mode) else "not a device")
-    if what is None:
-        import termios
-
-        try:
-            fd = os.open(port, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
-        except OSError:
-            return                  # permissions or busy: the open itself explains it
-        try:
-            termios.tcgetattr(fd)
-        except termios.error:
-            what = "a device that is no terminal"
-        finally:
-            os.close(fd)
-    if what:
-        raise InputError("%s is not a serial port (%s): give the board's port, e.g. /dev/ttyUSB0 or COM3; "
-                         "'airkit ports' lists them" % (port, what))
+from airkit.ports import check_port  # noqa: E402,F401  (one check for every command: flash, monitor, deploy ...)
 
 
 def open_board(port: str, safe: bool = False) -> BoardLink:
