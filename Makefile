@@ -5,26 +5,31 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 BUILD  := build
 
-.PHONY: all setup sysdeps demo test bench firmware clean dashboard
+.PHONY: all setup sysdeps benchdeps demo test bench firmware clean dashboard
 
 all: test
 
-# System packages the tests use (a real MQTT broker, a real InfluxDB 1.x). Installed only when missing.
+# System packages the tests use: real servers (Mosquitto, InfluxDB 1.x, PostgreSQL) and a
+# real browser (Chromium + ChromeDriver). Installed through apt only when missing (one
+# `apt-get update`); without root the tests that need them are skipped, and say so.
 sysdeps:
-	@if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ]; then \
-	  echo "installing mosquitto (MQTT broker for the uplink tests)"; \
-	  if [ "$$(id -u)" = 0 ]; then (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto >/dev/null) || echo "mosquitto could not be installed; tests fall back to the amqtt broker"; \
-	  else echo "mosquitto missing and not root; tests fall back to the amqtt broker"; fi; \
+	@missing=""; \
+	command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing="$$missing mosquitto"; \
+	command -v influxd >/dev/null 2>&1 || missing="$$missing influxdb"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v chromedriver >/dev/null 2>&1 || missing="$$missing chromium-driver"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing$$missing (real servers and a browser for the tests)"; \
+	  if [ "$$(id -u)" = 0 ]; then (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) || echo "could not install$$missing; the tests that need them are skipped"; \
+	  else echo "not root: could not install$$missing; the tests that need them are skipped"; fi; \
 	fi
-	@if ! command -v influxd >/dev/null 2>&1 && [ ! -x /usr/bin/influxd ]; then \
-	  echo "installing influxdb (a real InfluxDB 1.x for the uplink tests)"; \
-	  if [ "$$(id -u)" = 0 ]; then (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq influxdb >/dev/null) || echo "influxdb could not be installed; the InfluxDB tests are skipped"; \
-	  else echo "influxd missing and not root; the InfluxDB tests are skipped"; fi; \
-	fi
-	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then \
-	  echo "installing postgresql, chromium, chromium-driver (collector PostgreSQL and dashboard browser tests)"; \
-	  if [ "$$(id -u)" = 0 ]; then (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql chromium chromium-driver >/dev/null) || echo "postgresql/chromium could not be installed; those tests will be skipped"; \
-	  else echo "postgresql/chromium missing and not root; those tests will be skipped"; fi; \
+
+# The 32-bit MicroPython in ../shared/tools/micropython32 (memory figures) needs the i386 C library.
+benchdeps:
+	@if [ -x ../shared/tools/micropython32/micropython32 ] && [ ! -e /lib/ld-linux.so.2 ] && [ "$$(id -u)" = 0 ]; then \
+	  echo "installing libc6-i386 and gcc-multilib (the 32-bit MicroPython for the memory figures)"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libc6-i386 gcc-multilib >/dev/null) || echo "could not install libc6-i386; the 32-bit figures are skipped"; \
 	fi
 
 # The dashboard's map library, from the npm registry at build time (never a CDN at run time);
@@ -57,7 +62,7 @@ demo: setup
 test: setup
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
-bench: setup
+bench: setup benchdeps
 	$(BIN)/python benchmarks/run.py
 
 clean:
