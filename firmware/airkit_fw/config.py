@@ -175,21 +175,33 @@ def validate(cfg):
                         % get(cfg, "pms.uart"))
     ups = get(user, "uplinks")
     if isinstance(ups, list):
+        names = {}
         for i, u in enumerate(ups):
             if not isinstance(u, dict) or not isinstance(u.get("type"), str):
                 problems.append("uplinks[%d] must be an object with a \"type\"" % i)
-            else:
-                problems.extend(_uplink_problems(i, u))
+                continue
+            problems.extend(_uplink_problems(i, u))
+            # each uplink keeps its place in the journal under its name: two of one name would share it
+            n = u.get("name") or u["type"]
+            if n in names:
+                problems.append("uplinks[%d] and uplinks[%d] are both named '%s' (each uplink keeps its own place "
+                                "in the journal): give one a different 'name'" % (names[n], i, n))
+            names[n] = i
     return problems
 
 
 def _uplink_problems(i, u):
     # the registry is a small table: validating never imports an uplink's code
-    from airkit_fw.uplinks import TYPES, required
+    from airkit_fw.uplinks import TYPES, required, keys
     t = u["type"]
     if t not in TYPES:
         return ["uplinks[%d] has type '%s'; use one of: %s" % (i, t, ", ".join(TYPES))]
     out = []
+    known = keys(t)
+    for k in u:
+        if k not in known:
+            out.append("uplinks[%d] (%s) has unknown key '%s' (typo?); its keys are: %s"
+                       % (i, t, k, ", ".join(known[1:])))
     for k in required(t):
         if not u.get(k):
             out.append("uplinks[%d] (%s) needs '%s'" % (i, t, k))

@@ -44,6 +44,8 @@ def parse_value(path: str, text: str):
         if kind in ("list", "dict"):
             return json.loads(text)
     except ValueError:
+        if kind in ("list", "dict"):  # JSON that may hold a token or a URL with a password: never echoed
+            raise UserError("'%s' needs %s in JSON; what was given is not valid JSON" % (path, kind_words(kind)))
         raise UserError("'%s' needs %s; '%s' is not" % (path, kind_words(kind), "***" if _secret(path) else text))
     return text
 
@@ -139,10 +141,18 @@ def run_set(args) -> int:
     if problems:
         raise UserError("not saved, the config would have problems: " + "; ".join(problems))
     write_config(args.file, cfg)
-    shown = ", ".join(k.partition("=")[0] + "=" + ("***" if _secret(k.partition("=")[0]) else k.partition("=")[2])
-                      for k in args.assignments)
+    shown = ", ".join(_shown_assignment(fw, cfg, a) for a in args.assignments)
     print("set %s in %s" % (shown, args.file))
     return 0
+
+
+def _shown_assignment(fw, cfg, a):
+    """KEY=VALUE as it may be printed: secrets, and credentials inside URLs (in lists too), masked."""
+    key, _, text = a.partition("=")
+    if _secret(key):
+        return key + "=***"
+    v = fw.get(cfg, key.strip())
+    return key + "=" + (json.dumps(fw.masked(v)) if isinstance(v, (list, dict)) else fw.mask_url(text))
 
 
 def run_show(args) -> int:

@@ -148,6 +148,36 @@ def test_load_missing_invalid_and_good(tmp="/tmp"):
         os.remove(base + suffix)
 
 
+def test_uplink_key_typo_is_named():
+    # an owner who types 'acess_token' would otherwise see 401 forever with a correct token
+    p = one({"uplinks": [{"type": "opensensemap", "box_id": "b1", "sensors": {"pm25": "s1"},
+                          "acess_token": "tok-secret-1"}]},
+            "uplinks[0]", "'acess_token'", "access_token")
+    check("tok-secret-1" not in p, "a secret value shown: %r" % p)
+    one({"uplinks": [{"type": "influx", "url": "http://h:8086", "pasword": "x"}]}, "'pasword'", "password")
+    # every key an uplink reads is known
+    check(problems({"uplinks": [
+        {"type": "sensor_community", "name": "sc", "url": "http://h/", "pm": "cf1", "enabled": True},
+        {"type": "opensensemap", "box_id": "b", "sensors": {"pm25": "s"}, "access_token": "t", "url": "http://h"},
+        {"type": "lass_mqtt", "host": "h", "port": 1883, "topic": "t", "device_id": "d", "qos": 1},
+        {"type": "mqtt_ha", "url": "mqtt://h", "username": "u", "password": "p", "prefix": "a"},
+        {"type": "influx", "url": "http://h", "db": "d", "username": "u", "password": "p", "measurement": "m",
+         "org": "o", "bucket": "b", "token": "t", "pm": "atm"},
+        {"type": "airkit_json", "url": "http://h", "token": "t"}]}) == [], "known keys refused")
+
+
+def test_two_uplinks_with_one_cursor_name():
+    # the same type twice (production + the school's collector) would share one journal cursor
+    one({"uplinks": [{"type": "sensor_community"},
+                     {"type": "sensor_community", "url": "http://school.local:8000/"}]},
+        "uplinks[1]", "uplinks[0]", "'name'")
+    check(problems({"uplinks": [{"type": "sensor_community"},
+                                {"type": "sensor_community", "name": "school", "url": "http://s/"}]}) == [],
+          "distinct names are fine")
+    one({"uplinks": [{"type": "influx", "url": "http://a", "name": "x"},
+                     {"type": "airkit_json", "url": "http://b", "name": "x"}]}, "'x'")
+
+
 if __name__ == "__main__":
     import mptest
     mptest.main(globals())
