@@ -84,6 +84,19 @@ def test_sensor_community_unregistered_node_keeps_readings_and_says_what_to_do(t
         sc.stop()
 
 
+def test_sensor_community_wrong_path_names_the_url_without_its_password(tmp_path):
+    # Bug: a 404's status line quoted the uplink's url whole, password included.
+    srv = SensorCommunityServer({NODE: [1, 7]}, latency=FAST)
+    try:
+        cfg = sc_config(srv.port, url="http://school:pw-Secret7@127.0.0.1:%d/push/" % srv.port)
+        board, readings, status, lines = run_board(tmp_path, cfg, 1, {})
+    finally:
+        srv.stop()
+    assert status["pending"]["sensor_community"] == len(readings) and not srv.rows
+    assert "127.0.0.1:%d/push/" % srv.port in status["reason"]["sensor_community"]
+    assert "pw-Secret7" not in "\n".join(lines)
+
+
 def test_power_cuts_duplicate_at_most_one_push_each(tmp_path):
     # Bug: a power cut between a 2xx and the cursor save (saved every 10 min) resent readings.
     sc = SensorCommunityServer({NODE: [1, 7]}, latency=FAST)
@@ -175,6 +188,15 @@ def test_influx_1x_with_auth_stores_every_reading_at_its_time(tmp_path, influx):
         p = by_t[_iso(r["time"]).strftime("%Y-%m-%dT%H:%M:%SZ")]
         assert (p["PMS_P2"], p["node"]) == (r["pm25_atm"], NODE)
     assert status["pending"]["influx"] == 0
+    assert influx.PASSWORD not in "\n".join(lines)
+
+
+def test_influx_credentials_in_the_url_are_sent_as_basic_auth_and_never_shown(tmp_path, influx):
+    # Bug: 'http://user:pw@host:8086' (how owners write it) was taken whole as the host name:
+    # every upload failed as a DNS error and the status line showed the password.
+    url = "http://%s:%s@127.0.0.1:%d" % (influx.USER, influx.PASSWORD, influx.port)
+    board, readings, status, lines = run_board(tmp_path, influx_config(influx.port, url=url), 1, {})
+    assert len(influx.points()) == len(readings) and status["pending"]["influx"] == 0
     assert influx.PASSWORD not in "\n".join(lines)
 
 
