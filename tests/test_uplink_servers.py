@@ -257,3 +257,28 @@ def test_sim_endpoint_against_a_200ms_server_delivers_every_reading_once(tmp_pat
         assert len([r for r in sc.rows if "P2" in r["values"]]) == 12
     finally:
         sc.stop()
+
+
+def test_sim_says_why_readings_are_still_pending(tmp_path):
+    # Bug: 'airkit sim' against a server refusing the node (403) ended with "delivered none;
+    # pending in journal sensor_community 12" and not a word about what to do.
+    import subprocess
+    import sys
+    from pathlib import Path
+    sc = SensorCommunityServer({}, latency=FAST)
+    try:
+        f = tmp_path / "station.json"
+        f.write_text(json.dumps(sc_config(sc.port)))
+        exe = Path(sys.executable).parent / "airkit"
+        out = subprocess.run([str(exe), "sim", "--hours", "1", "--config", str(f)],
+                             capture_output=True, text=True, timeout=240)
+        assert out.returncode == 0, out.stderr
+        assert "HTTP 403" in out.stderr and "devices.sensor.community" in out.stderr
+        assert "lab-wifi-pass" not in out.stdout + out.stderr
+        out = subprocess.run([str(exe), "sim", "--hours", "1", "--config", str(f), "--json"],
+                             capture_output=True, text=True, timeout=240)
+        summary = json.loads(out.stdout.splitlines()[-1])
+        assert summary["state"]["sensor_community"] == "HTTP 403"
+        assert "register" in summary["reason"]["sensor_community"]
+    finally:
+        sc.stop()
