@@ -192,7 +192,7 @@ def validate(cfg):
 
 def _uplink_problems(i, u):
     # the registry is a small table: validating never imports an uplink's code
-    from airkit_fw.uplinks import TYPES, required, keys
+    from airkit_fw.uplinks import TYPES, required, keys, defaults as type_defaults
     t = u["type"]
     if t not in TYPES:
         return ["uplinks[%d] has type '%s'; use one of: %s" % (i, t, ", ".join(TYPES))]
@@ -209,12 +209,15 @@ def _uplink_problems(i, u):
         v = u.get(k)
         if v is not None and (not isinstance(v, str) or v.split("://")[0] not in ("http", "https", "mqtt", "mqtts")):
             out.append("uplinks[%d] (%s): 'url' must start with http://, https://, mqtt:// or mqtts://" % (i, t))
-    url = u.get("url")
+    url = u.get("url") or type_defaults(t).get("url")     # the default URL (https) needs a CA too
     if isinstance(url, str) and url.split("://")[0] in ("https", "mqtts"):
         ca = u.get("ca")
         if not isinstance(ca, str) or "-----BEGIN CERTIFICATE-----" not in ca:
-            out.append("uplinks[%d] (%s) uses %s but has no 'ca': paste the server's root certificate (PEM text) "
-                       "so the board can verify it" % (i, t, url.split("://")[0]))
+            out.append("uplinks[%d] (%s) uses %s%s but has no 'ca': paste the server's root certificate (PEM text) "
+                       "so the board can verify it%s" % (i, t, url.split("://")[0], "" if u.get("url") else
+                                                         " (its default url)",
+                       ", or set 'url' to http://api.sensor.community/v1/push-sensor-data/ (plain HTTP, "
+                       "as airrohr sends)" if t == "sensor_community" else ""))
     if t == "influx" and u.get("bucket") and not (u.get("token") and u.get("org")):
         out.append("uplinks[%d] (influx) writes to bucket '%s' (InfluxDB 2.x): it also needs 'org' and 'token'"
                    % (i, u.get("bucket")))

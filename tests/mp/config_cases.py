@@ -150,7 +150,7 @@ def test_load_missing_invalid_and_good(tmp="/tmp"):
 
 def test_uplink_key_typo_is_named():
     # an owner who types 'acess_token' would otherwise see 401 forever with a correct token
-    p = one({"uplinks": [{"type": "opensensemap", "box_id": "b1", "sensors": {"pm25": "s1"},
+    p = one({"uplinks": [{"type": "opensensemap", "box_id": "b1", "sensors": {"pm25": "s1"}, "url": "http://h",
                           "acess_token": "tok-secret-1"}]},
             "uplinks[0]", "'acess_token'", "access_token")
     check("tok-secret-1" not in p, "a secret value shown: %r" % p)
@@ -168,14 +168,23 @@ def test_uplink_key_typo_is_named():
 
 def test_two_uplinks_with_one_cursor_name():
     # the same type twice (production + the school's collector) would share one journal cursor
-    one({"uplinks": [{"type": "sensor_community"},
-                     {"type": "sensor_community", "url": "http://school.local:8000/"}]},
+    sc = {"type": "sensor_community", "url": "http://api.sensor.community/v1/push-sensor-data/"}
+    one({"uplinks": [sc, {"type": "sensor_community", "url": "http://school.local:8000/"}]},
         "uplinks[1]", "uplinks[0]", "'name'")
-    check(problems({"uplinks": [{"type": "sensor_community"},
+    check(problems({"uplinks": [sc,
                                 {"type": "sensor_community", "name": "school", "url": "http://s/"}]}) == [],
           "distinct names are fine")
     one({"uplinks": [{"type": "influx", "url": "http://a", "name": "x"},
                      {"type": "airkit_json", "url": "http://b", "name": "x"}]}, "'x'")
+
+
+
+def test_default_https_url_needs_a_ca_too():
+    # an uplink left at its default (https) url could never verify the server: every upload a TLS failure
+    one({"uplinks": [{"type": "sensor_community"}]}, "'ca'", "default", "http://api.sensor.community")
+    one({"uplinks": [{"type": "opensensemap", "box_id": "b", "sensors": {"pm25": "s"}}]}, "'ca'", "default")
+    pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+    check(problems({"uplinks": [{"type": "sensor_community", "ca": pem}]}) == [], "default url with a CA")
 
 
 if __name__ == "__main__":
