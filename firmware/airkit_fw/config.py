@@ -181,6 +181,10 @@ def validate(cfg):
                 problems.append("uplinks[%d] must be an object with a \"type\"" % i)
                 continue
             problems.extend(_uplink_problems(i, u))
+            if u["type"] == "lass_mqtt" and (get(user, "location.lat") is None or get(user, "location.lon") is None):
+                # LASS files a station where its payload says: without a position it would be at 0, 0
+                problems.append("uplinks[%d] (lass_mqtt) puts the station on LASS's map by its position: "
+                                "set location.lat and location.lon" % i)
             # each uplink keeps its place in the journal under its name: two of one name would share it
             n = u.get("name") or u["type"]
             if n in names:

@@ -156,7 +156,7 @@ def test_uplink_key_typo_is_named():
     check("tok-secret-1" not in p, "a secret value shown: %r" % p)
     one({"uplinks": [{"type": "influx", "url": "http://h:8086", "pasword": "x"}]}, "'pasword'", "password")
     # every key an uplink reads is known
-    check(problems({"uplinks": [
+    check(problems({"location": {"lat": 1.0, "lon": 2.0}, "uplinks": [
         {"type": "sensor_community", "name": "sc", "url": "http://h/", "pm": "cf1", "enabled": True},
         {"type": "opensensemap", "box_id": "b", "sensors": {"pm25": "s"}, "access_token": "t", "url": "http://h"},
         {"type": "lass_mqtt", "host": "h", "port": 1883, "topic": "t", "device_id": "d", "qos": 1},
@@ -185,6 +185,15 @@ def test_default_https_url_needs_a_ca_too():
     one({"uplinks": [{"type": "opensensemap", "box_id": "b", "sensors": {"pm25": "s"}}]}, "'ca'", "default")
     pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
     check(problems({"uplinks": [{"type": "sensor_community", "ca": pem}]}) == [], "default url with a CA")
+
+
+
+def test_lass_needs_the_station_position():
+    # without one every reading was filed at 0, 0 (in the sea off Africa) on LASS's map
+    one({"uplinks": [{"type": "lass_mqtt"}]}, "lass_mqtt", "location.lat", "location.lon")
+    one({"location": {"lat": 25.03}, "uplinks": [{"type": "lass_mqtt"}]}, "location.lon")
+    check(problems({"location": {"lat": 25.033, "lon": 121.5654}, "uplinks": [{"type": "lass_mqtt"}]}) == [],
+          "position given")
 
 
 if __name__ == "__main__":
