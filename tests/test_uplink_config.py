@@ -38,3 +38,11 @@ def test_validate_and_show_mask_a_typo_key(tmp_path, capsys):
     main(["config", "show", str(f)])
     out = capsys.readouterr()
     assert SECRET not in out.out + out.err
+
+
+def test_every_opensensemap_sensor_the_station_sends_is_accepted_by_validation():
+    from airkit_fw import config as fw
+    from airkit_fw.uplinks.opensensemap import _FIELDS
+
+    box = {"type": "opensensemap", "box_id": "b", "url": "http://h", "sensors": {f[0]: "s" for f in _FIELDS}}
+    assert fw.validate({"uplinks": [box]}) == []

@@ -225,6 +225,17 @@ def _uplink_problems(i, u):
     if t == "influx" and u.get("bucket") and not (u.get("token") and u.get("org")):
         out.append("uplinks[%d] (influx) writes to bucket '%s' (InfluxDB 2.x): it also needs 'org' and 'token'"
                    % (i, u.get("bucket")))
+    if t == "opensensemap" and u.get("sensors"):
+        names = ("pm25", "pm10", "pm1", "temperature", "humidity")   # what opensensemap.py sends
+        sensors = u["sensors"]
+        if not isinstance(sensors, dict):
+            out.append("uplinks[%d] (opensensemap): 'sensors' must be an object {\"pm25\": \"<sensor id>\", ...} "
+                       "with keys among %s" % (i, ", ".join(names)))
+        else:
+            for k in sensors:
+                if k not in names:
+                    out.append("uplinks[%d] (opensensemap): sensor '%s' is not one the station sends; use %s "
+                               "(each with the sensor id from the box)" % (i, k, ", ".join(names)))
     if u.get("pm") not in (None, "atm", "cf1"):
         out.append("uplinks[%d] (%s): 'pm' must be \"atm\" or \"cf1\"" % (i, t))
     return out

@@ -196,6 +196,18 @@ def test_lass_needs_the_station_position():
           "position given")
 
 
+
+def test_opensensemap_sensor_names_are_checked():
+    # {"pm2.5": id} matched no value: every reading went out as nothing and counted as delivered
+    box = {"type": "opensensemap", "box_id": "b", "url": "http://h"}
+    box["sensors"] = {"pm2.5": "s1", "pm10": "s2"}
+    one({"uplinks": [box]}, "'pm2.5'", "pm25")
+    box["sensors"] = ["s1"]
+    one({"uplinks": [box]}, "'sensors'", "pm25")
+    box["sensors"] = {"pm25": "s1", "humidity": "s5"}
+    check(problems({"uplinks": [box]}) == [], "good sensor names")
+
+
 if __name__ == "__main__":
     import mptest
     mptest.main(globals())
