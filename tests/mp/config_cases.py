@@ -198,7 +198,7 @@ def test_lass_needs_the_station_position():
 
 
 def test_opensensemap_sensor_names_are_checked():
-    # {"pm2.5": id} matched no value: every reading went out as nothing and counted as delivered
+    # {"pm2.5": id} matched nothing the station sends: no PM2.5 value ever reached the box
     box = {"type": "opensensemap", "box_id": "b", "url": "http://h"}
     box["sensors"] = {"pm2.5": "s1", "pm10": "s2"}
     one({"uplinks": [box]}, "'pm2.5'", "pm25")
