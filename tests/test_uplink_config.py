@@ -46,3 +46,19 @@ def test_every_opensensemap_sensor_the_station_sends_is_accepted_by_validation()
 
     box = {"type": "opensensemap", "box_id": "b", "url": "http://h", "sensors": {f[0]: "s" for f in _FIELDS}}
     assert fw.validate({"uplinks": [box]}) == []
+
+
+def test_doctor_uplink_check_never_shows_url_credentials(capsys):
+    # Bug: the host tested (and printed) for 'http://admin:pw@db.example:8086' was 'admin:pw@db.example'
+    from types import SimpleNamespace
+
+    from airkit_fw import selftest
+
+    def getaddrinfo(host, port, *a):
+        raise OSError(-2, "no such name")
+
+    board = SimpleNamespace(socket_module=lambda: SimpleNamespace(getaddrinfo=getaddrinfo, SOCK_STREAM=1))
+    cfg = {"uplinks": [{"type": "influx", "url": "http://admin:%s@db.example:8086" % SECRET}]}
+    out = selftest.check_uplinks(cfg, board)
+    assert out[0]["host"] == "db.example" and out[0]["port"] == 8086
+    assert SECRET not in capsys.readouterr().out
