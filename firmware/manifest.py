@@ -13,6 +13,7 @@ package("airkit_fw", base_path=".", opt=3, files=(
     "app.py",
     "board.py",
     "config.py",
+    "console.py",
     "correction.py",
     "dht22.py",
     "journal.py",

@@ -320,3 +320,13 @@ def test_learning_curve_carries_the_estimate_to_the_final_fit_length():
     iv = forward.interval(rec, 10)
     assert iv["learning_curve_factor"] < 1
     assert iv["rmse"] == pytest.approx(np.sqrt(0.5 + 20 / 30), rel=0.02)
+
+
+def test_advice_says_when_it_extrapolates_far_beyond_the_data(monkeypatch):
+    curve = [{"from_day": 0, "to_day": 3, "n": 18, "rmse": 1.9, "nrmse": 20.0},
+             {"from_day": 3, "to_day": 7, "n": 10, "rmse": 2.2, "nrmse": 22.0}]
+    monkeypatch.setattr(forward, "growth", lambda rec: 0.3)
+    a = forward.advice(curve, rec=object())
+    assert a["recolocate_after_days"] > 14 and "extrapolation far beyond the 7 days measured" in a["text"]
+    monkeypatch.setattr(forward, "growth", lambda rec: 20.0)          # reaches the target within the data's span
+    assert "extrapolation" not in forward.advice(curve, rec=object())["text"]

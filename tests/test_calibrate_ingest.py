@@ -258,3 +258,27 @@ def test_unix_seconds(tmp_path):
     p = tmp_path / "epoch.csv"
     p.write_text("time,pm25_cf1,rh,temp_c\n1710046800,10,50,10\n1710046920,10,50,10\n")
     assert ingest.load_sensor(p).frame.index[0] == T05
+
+
+def test_excel_semicolon_decimal_comma_cp1252_files_read_like_the_original(tmp_path):
+    """What Excel writes in a decimal-comma locale: ';' between fields, '20,5' for numbers, cp1252, CRLF."""
+    src = DATA / "purpleair_159965_slice.csv"
+    lines = src.read_text().splitlines()
+    excel = tmp_path / "excel.csv"
+    excel.write_bytes(("\r\n".join(ln.replace(",", ";").replace(".", ",").replace("pm2,5_cf_1", "pm2.5_cf_1")
+                                   .replace("pm10,0_cf_1", "pm10.0_cf_1") for ln in lines) + "\r\n").encode("cp1252"))
+    a = ingest.load_sensor(src).frame
+    b = ingest.load_sensor(excel).frame
+    pd.testing.assert_frame_equal(a.drop(columns="device"), b)        # (the device id comes from the file name)
+    ref = tmp_path / "ref.csv"
+    ref.write_bytes("Datum;PM2,5 Wert\r\n".encode("cp1252"))   # a header the readers do not know: still one sentence
+    with pytest.raises(UserError):
+        ingest.load_reference(ref)
+
+
+def test_a_model_file_given_as_data_says_to_pass_it_with_model(tmp_path):
+    m = tmp_path / "model.json"
+    m.write_text('{\n  "format": "airkit-calibration-model",\n  "version": 1,\n  "kind": "mlr"\n}\n')
+    for load in (ingest.load_sensor, ingest.load_reference):
+        with pytest.raises(UserError, match="this is a correction model .* pass it with --model"):
+            load(m)

@@ -54,7 +54,7 @@ def test_push_to_a_missing_port_is_one_clear_line(tmp_path, capsys):
     model.write_text(json.dumps({"correction": {"kind": "epa_2021"}}))
     rc = cli.main(["calibrate", "push", "--model", str(model), "--port", str(tmp_path / "nope")])
     err = capsys.readouterr().err.strip()
-    assert rc == 2 and "cannot open" in err and "Traceback" not in err
+    assert rc == 3 and "does not exist" in err and "Traceback" not in err
 
 
 def test_push_refuses_a_model_the_board_cannot_run(tmp_path, capsys):

@@ -301,3 +301,86 @@ def test_published_models_load_and_match_the_equations():
     _, corr = modelfile.load(str(root / "epa_2021.json"))
     from airkit_fw import correction as fw
     assert fw.correct(corr, 20.0, 50.0) == pytest.approx(0.524 * 20 - 0.0862 * 50 + 5.75)
+
+
+def test_readme_calibration_lines_run_as_written(tmp_path):
+    """The README's `calibrate fit` line and calibration/README.md's fit/apply/report lines
+    run as written (from the repository folder) on the shipped example files."""
+    import re
+    import shlex
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    (tmp_path / "examples").symlink_to(root / "examples")
+    lines = [ln for ln in (root / "README.md").read_text().splitlines() if ln.startswith("airkit calibrate fit")]
+    lines += re.findall(r"^airkit calibrate (?:fit|apply|report) .*$", (root / "calibration" / "README.md").read_text(),
+                        re.M)
+    assert len(lines) == 4, lines
+    for i, line in enumerate(lines):
+        if i == 1:                          # the second fit writes the same model.json: a fresh folder
+            tmp_path = tmp_path / "again"
+            tmp_path.mkdir()
+            (tmp_path / "examples").symlink_to(root / "examples")
+        argv = shlex.split(line.split("#")[0])[1:]
+        for a in argv:
+            if a.startswith("examples/"):
+                assert (root / a).is_file(), a
+        r = subprocess.run([sys.executable, "-m", "airkit.cli", *argv], cwd=tmp_path, capture_output=True,
+                           text=True, timeout=240)
+        assert r.returncode == 0, (line, r.stderr[-800:])
+        if i == 0:      # two weeks, smoke in the first one: the forward days never saw it, and the summary says so
+            assert "in plain words: a corrected daily (24-h) mean will typically be about" in r.stdout
+            assert "caution: the days scored forward reached reference 24-h means of" in r.stdout
+    assert (tmp_path / "corrected.csv").is_file() and any((tmp_path / "report").iterdir())
+    page = (tmp_path / "report" / "report.html").read_text()
+    assert "In plain words: a corrected daily (24-h) mean" in page and "Caution: the days scored forward" in page
+    assert "CC0" in (root / "examples" / "CALIBRATION-DATA.md").read_text()
+
+
+def test_forward_caveat_never_claims_untested_skill():
+    fwd = {"interval": {"rmse": 2.0, "ci95": [1.0, 4.0]}}
+    calm = pd.DataFrame({"ref": [5.0, 8.0, 12.0]})
+    smoky_record = pd.Series([5.0, 60.0, 8.0, 12.0])
+    c = workbench.forward_caveat(fwd, calm, smoky_record, {"rmse": 3.0})
+    assert c.startswith("caution: the days scored forward reached reference 24-h means of 12 ug/m3 at most, "
+                        "the record 60")
+    c = workbench.forward_caveat(fwd, calm, pd.Series([5.0, 12.0]), {"rmse": 6.0})
+    assert "its 24-h RMSE is 6.00 ug/m3, above the forward interval (1.00 .. 4.00)" in c
+    assert workbench.forward_caveat(fwd, calm, pd.Series([5.0, 12.0]), {"rmse": 3.0}) is None
+    assert workbench.forward_caveat({"interval": None}, calm, smoky_record, {"rmse": 9.0}) is None
+
+
+def test_misspelt_zone_is_refused_before_reading(tmp_path, capsys, monkeypatch):
+    def no_reading(*a, **k):
+        raise AssertionError("a file was read before the options were checked")
+    monkeypatch.setattr(ingest, "load_sensor", no_reading)
+    monkeypatch.setattr(ingest, "load_reference", no_reading)
+    for opt in ("--tz", "--sensor-tz"):
+        assert run_cli("fit", "--sensor", F / "plain_sensor.csv", "--reference", F / "plain_reference.csv",
+                       "--out", tmp_path / "m.json", opt, "America/New_Yrok") == 2
+        err = capsys.readouterr().err
+        assert "unknown time zone 'America/New_Yrok' (%s)" % opt in err
+    assert run_cli("report", "--sensor", F / "plain_sensor.csv", "--reference", F / "plain_reference.csv",
+                   "--out", tmp_path / "rep", "--tz", "Europe/Berlni") == 2
+    assert not (tmp_path / "m.json").exists()
+
+
+def test_one_day_file_says_nothing_could_be_fitted(tmp_path, capsys):
+    sp, rp = write(tmp_path, days=1)
+    assert run_cli("fit", "--sensor", sp, "--reference", rp, "--out", tmp_path / "m.json", "--no-flexible") == 0
+    out = capsys.readouterr().out
+    assert "no correction could be fitted on these data" in out
+    assert "beat the EPA 2021 US-wide equation beyond the noise" not in out     # nothing was compared
+
+
+def test_short_record_choice_agrees_with_the_24h_table(tmp_path, capsys):
+    """9 days (no forward validation) with a reference 5 h off: a linear fit wins on hours by
+    following the shift but is worse than EPA 2021 on every day; the choice must not contradict
+    the 24-h table the summary prints."""
+    assert run_cli("fit", "--sensor", DATA / "purpleair_159965_slice.csv", "--reference", DATA / "deq_shirley_slice.csv",
+                   "--out", tmp_path / "m.json", "--json", "--no-flexible") == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["forward"]["chosen_by"] == "blocked"
+    r24 = {n: m["heldout_24h"]["rmse"] for n, m in doc["models"].items() if "heldout_24h" in m and n != "raw"}
+    assert r24[doc["chosen"]] <= min(r24.values()) + 0.5, (doc["chosen"], r24)

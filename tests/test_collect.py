@@ -288,6 +288,7 @@ def test_cli_export_refuses_to_overwrite_and_json_outputs(coll, tmp_path):
     (["--tls-cert", "nope.pem", "--tls-key", "nope.key"], 2, "TLS file nope.pem does not exist"),
     (["--tls-cert", "junk.pem", "--tls-key", "junk.pem"], 2, "cannot be used (not PEM)"),
     (["--max-body", "10"], 2, "too small"),
+    (["--db", "nodir/x.sqlite"], 2, "the folder nodir does not exist"),
 ])
 def test_cli_serve_mistakes_are_one_sentence(tmp_path, args, code, words):
     (tmp_path / "junk.pem").write_text("not a certificate\n")
@@ -295,3 +296,94 @@ def test_cli_serve_mistakes_are_one_sentence(tmp_path, args, code, words):
     assert r.returncode == code, r.stderr
     assert words in r.stderr and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
     assert "hunter2" not in r.stderr
+
+
+def test_cli_db_before_the_subcommand_is_used(tmp_path):
+    """`airkit collect --db X export` (the option where `airkit collect --db X` takes it) must use X,
+    not silently the default file in the current folder."""
+    db = tmp_path / "school.sqlite"
+    (tmp_path / "tok").write_text("a-long-secret-token")
+    r = run_cli("collect", "--db", str(db), "add-device", "yard", "--token-file", "tok", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    r = run_cli("collect", "--db", str(db), "add-node", "esp32-abc", "--station", "yard", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert not (tmp_path / "airkit-collect.sqlite").exists()
+    from airkit.collect.store import open_store
+    assert open_store(db).device("esp32-abc") is not None
+    r = run_cli("collect", "--db", "postgresql://someone:hunter2@127.0.0.1:1/x", "export", cwd=tmp_path)
+    assert r.returncode == 4 and "PostgreSQL" in r.stderr and "hunter2" not in r.stderr, r.stderr
+    r = run_cli("collect", "--db", str(db), "--json", "export", cwd=tmp_path)
+    assert r.returncode == 0 and json.loads(r.stdout) == []
+
+
+def test_cli_add_device_makes_a_token_when_the_file_is_new(tmp_path):
+    """The README's first line names a token file the teacher does not have yet: it is created
+    (random, owner-only), never printed, and a second run reuses it."""
+    db = str(tmp_path / "c.sqlite")
+    r = run_cli("collect", "add-device", "yard", "--token-file", "yard.token", "--db", db, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    tok = (tmp_path / "yard.token").read_text().strip()
+    assert len(tok) >= 20 and tok not in r.stdout + r.stderr and "yard.token" in r.stdout + r.stderr
+    assert (tmp_path / "yard.token").stat().st_mode & 0o077 == 0
+    r = run_cli("collect", "add-device", "yard", "--token-file", "yard.token", "--db", db, cwd=tmp_path)
+    assert r.returncode == 0 and (tmp_path / "yard.token").read_text().strip() == tok
+    r = run_cli("collect", "add-device", "hall", "--token-file", "hall.token", "--db", db, "--json", cwd=tmp_path)
+    assert r.returncode == 0 and json.loads(r.stdout) == {"device": "hall", "registered": True,
+                                                          "token_file_created": "hall.token"}
+    r = run_cli("collect", "add-device", "gym", "--token-file", "nodir/gym.token", "--db", db, cwd=tmp_path)
+    assert r.returncode == 2 and "Traceback" not in r.stderr and "gym.token" in r.stderr
+
+
+def test_cli_serve_unknown_host_names_the_host(tmp_path):
+    r = run_cli("collect", "--host", "999.1.1.1", "--port", "0", "--db", str(tmp_path / "c.sqlite"), cwd=tmp_path)
+    assert r.returncode == 2 and "--host 999.1.1.1" in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
+def test_listening_on_every_interface_prints_an_address_others_can_use():
+    """`--host 0.0.0.0` (the README's school line): the printed URL is one the class can type,
+    not 0.0.0.0 (checked without binding anything)."""
+    from airkit.collect import lan_url
+
+    assert lan_url("127.0.0.1", 8000) is None
+    u = lan_url("0.0.0.0", 8000)
+    assert u.startswith("http://") and u.endswith(":8000") and "0.0.0.0" not in u
+
+
+def test_a_refused_value_never_hides_in_a_good_reading(coll):
+    """A push at the same second that says pm25_atm=1e308 where a valid pm25_atm is stored is a
+    different reading (kept apart, its refused value in its own flag); a refused value for an
+    empty column (a broken DHT22 after the PMS push) still merges into the reading."""
+    auth = {"Authorization": "Bearer " + TOKEN}
+    assert post(coll, "/api/v1/batch", batch([dict(REC, flags=[])]), auth)[0] == 200
+    st, body = post(coll, "/api/v1/batch", batch([{"time": REC["time"], "pm25_atm": 1e308}]), auth)
+    assert st == 200 and json.loads(body)["accepted"] == 1
+    rows = coll.store.rows("station-1")
+    assert len(rows) == 2 and rows[0]["pm25_atm"] == 6 and not rows[0]["flags"]
+    assert rows[1]["flags"] == "range:pm25_atm=1e+308"
+    h = {"X-Sensor": NODE, "X-PIN": "1"}
+    assert post(coll, "/v1/push-sensor-data/", SC_BODY, h)[0] == 201
+    assert post(coll, "/v1/push-sensor-data/", {"sensordatavalues": [{"value_type": "humidity", "value": "250"},
+                                                                      {"value_type": "temperature", "value": "21"}],
+                                                "timestamp": SC_BODY["timestamp"]}, dict(h, **{"X-PIN": "7"}))[0] == 201
+    r = coll.store.rows(NODE)
+    assert len(r) == 1 and r[0]["pm25_atm"] == 6 and r[0]["temp_c"] == 21 and r[0]["flags"] == "range:rh=250"
+
+
+def test_ctrl_c_while_serving_stops_cleanly_and_keeps_what_was_acknowledged(tmp_path):
+    import signal
+
+    db = tmp_path / "c.sqlite"
+    p = subprocess.Popen([sys.executable, "-m", "airkit.cli", "collect", "--db", str(db), "--port", "0", "--json",
+                          "--node", NODE], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        port = int(json.loads(p.stdout.readline())["url"].rsplit(":", 1)[1].strip("/"))
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("POST", "/v1/push-sensor-data/", json.dumps(SC_BODY), {"X-Sensor": NODE, "X-PIN": "1"})
+        assert conn.getresponse().status == 201
+        conn.close()
+    finally:
+        p.send_signal(signal.SIGINT)                   # what Ctrl-C sends
+        out, err = p.communicate(timeout=30)
+    assert p.returncode == 0 and "Traceback" not in err and "stopped; 1 readings" in err, err
+    from airkit.collect.store import open_store
+    assert open_store(db).count() == 1

@@ -80,6 +80,16 @@ def test_history_ranges_averaging_and_csv(coll):
         assert st == 400 and json.loads(body)["detail"], bad
 
 
+def test_history_mistakes_a_researcher_makes(coll):
+    """from after to, or a station id that does not exist, is a clear error, not an empty 200."""
+    st, _, body = get(coll, "/api/v1/stations/a/history?from=2026-01-06T00:00:00Z&to=2026-01-05T00:00:00Z")
+    assert st == 400 and "swap" in json.loads(body)["detail"]
+    st, _, body = get(coll, "/api/v1/stations/a/history?from=2026-01-05T00:00:00Z&to=2026-01-05T00:00:00Z")
+    assert st == 400
+    st, _, body = get(coll, "/api/v1/stations/no-such-station/history?every=hourly")
+    assert st == 404 and "no station no-such-station" in json.loads(body)["detail"]
+
+
 def test_openapi_docs_and_write_endpoints_still_need_keys(coll):
     spec = json.loads(get(coll, "/api/openapi.json")[2])
     assert spec["openapi"].startswith("3.") and "/api/v1/latest" in spec["paths"]
@@ -125,3 +135,24 @@ def test_mqtt_lines_get_the_same_checks(tmp_path):
     finally:
         sub.stop()
         broker.stop()
+
+
+def test_station_with_a_correction_and_a_late_backlog(tmp_path):
+    """A station whose correction is known but whose newest row came from its Sensor.Community
+    copy (no corrected value) is not 'uncorrected'; a latest reading hours older than its
+    arrival is reported with its age, so the dashboard never calls it 'now'."""
+    store = Store(tmp_path / "c.sqlite")
+    now = int(time.time())
+    store.put([{"device": "c", "time": iso_of(now - 600), "pm25_atm": 9.0, "pm25_corrected": 6.0}], "airkit_json",
+              {"model": "epa-2021"})
+    store.put([{"device": "c", "time": iso_of(now - 300), "pm25_atm": 9.5}], "sc", {})
+    store.put([{"device": "late", "time": iso_of(now - 5 * 3600), "pm25_atm": 60.0}], "airkit_json", {})
+    c = Collector(store, "127.0.0.1", 0).start()
+    try:
+        s = {x["id"]: x for x in json.loads(get(c, "/api/v1/latest")[2])["stations"]}
+    finally:
+        c.stop()
+    assert s["c"]["model"] == "epa-2021" and not s["c"]["health"]["uncorrected"]
+    assert not s["late"]["health"]["silent"] and s["late"]["health"]["stale"]
+    assert 5 * 3600 - 60 <= s["late"]["health"]["reading_age_s"] <= 5 * 3600 + 120
+    assert not s["c"]["health"]["stale"]

@@ -45,6 +45,10 @@ def filled(tmp_path_factory):
     store.set_station("gone", name="Gone", lat=25.035, lon=121.550)
     store.put([{"device": "gone", "time": iso_of(end - 7200 - k * 300), "pm25_atm": 5.0} for k in range(12)],
               "airkit_json", {"fw": "0.0.9"}, received=iso_of(end - 7200))
+    # a station heard just now whose newest reading is 5 h old (its backlog is arriving), with a correction
+    store.set_station("late", name="Late", lat=25.025, lon=121.570)
+    store.put([{"device": "late", "time": iso_of(end - 5 * 3600 - k * 300), "pm25_atm": 30.0, "pm25_corrected": 20.0}
+               for k in range(6)], "airkit_json", {"fw": "0.1.0", "model": "epa-2021"})
     yield coll
     coll.stop()
 
@@ -65,12 +69,14 @@ def marker_fills(d):
 def test_map_markers_colours_silent_and_offline_tiles(filled, browser):
     d = browser
     d.get(filled.url)
-    wait_for(d, "document.querySelectorAll('path.station-marker').length == 5")
+    wait_for(d, "document.querySelectorAll('path.station-marker').length == 6")
     fills = marker_fills(d)
     assert {k: v[0] for k, v in fills.items() if k in US} == US
     assert fills["gone"] == ["#9e9e9e", True]                                   # grey, marked silent
     row = d.find_element("css selector", "tr[data-station=gone]").text
     assert "silent" in row and "h ago" in row
+    late = d.find_element("css selector", "tr[data-station=late]").text
+    assert "(reading from 5 h ago)" in late                                   # an old value is never shown as "now"
     wait_for(d, "!document.getElementById('tiles-note').hidden")               # tiles failed: said so
     assert "Gone" in d.find_element("id", "station-table").text               # positions and values still there
     d.execute_script("document.querySelector('path.station-marker[data-station=heavy]')"
@@ -98,7 +104,9 @@ def test_station_page_chart_points_flags_and_csv(filled, browser):
     assert d.find_element("css selector", "#chart-pm25 svg").get_attribute("data-points") == "288"
     facts = d.find_element("id", "st-facts").text
     assert "0.1.0" in facts and "Backlog" in facts and "Last seen" in facts
-    assert "dht_stuck: 1 reading" in d.find_element("id", "st-flags").text
+    assert "dht_stuck: 1 reading(s) \u2014 the humidity/temperature sensor repeated the same value" in \
+        d.find_element("id", "st-flags").text                                # what the flag means, in words
+    assert "raw sensor value, not corrected" in d.find_element("id", "st-status").text
     assert len(d.find_elements("css selector", "#chart-pm25 circle.flagged")) == 1
     screenshot(d, "dashboard-station-24h.png")
     href = d.find_element("css selector", "#chart-pm25 a.csv").get_attribute("href")
@@ -119,10 +127,18 @@ def test_silent_station_page_health_view_and_phone(filled, browser):
     d.get(filled.url + "#/health")
     wait_for(d, "document.querySelector('#health-silent li') !== null")
     assert [e.get_attribute("data-station") for e in d.find_elements("css selector", "#health-silent li")] == ["gone"]
-    assert "5 of 5" in d.find_element("css selector", "#health-uncorrected h2").text
+    assert "5 of 6" in d.find_element("css selector", "#health-uncorrected h2").text
+    d.get(filled.url + "#/station/late")
+    wait_for(d, "document.getElementById('st-status').textContent.length > 0")
+    assert "corrected with epa-2021" in d.find_element("id", "st-status").text
+    assert "(reading from 5 h ago)" in d.find_element("id", "st-status").text
     screenshot(d, "dashboard-health.png")
     d.set_window_size(390, 844)                                            # a phone
     d.get(filled.url)
-    wait_for(d, "document.querySelectorAll('path.station-marker').length == 5")
+    wait_for(d, "document.querySelectorAll('path.station-marker').length == 6")
     assert d.execute_script("return document.documentElement.scrollWidth <= window.innerWidth + 1")
     screenshot(d, "dashboard-phone.png")
+    d.get(filled.url + "api/docs")                                        # the API page fits a phone too
+    wait_for(d, "document.readyState == 'complete'")
+    assert "hourly means of one station for a week" in d.find_element("tag name", "body").text
+    assert d.execute_script("return document.documentElement.scrollWidth <= window.innerWidth + 1")

@@ -149,12 +149,12 @@ def test_two_collectors_on_one_database_store_each_reading_once(store_url):
     delivered to both at once are stored once, different ones all kept."""
     a, b = open_store(store_url), open_store(store_url)
     base = epoch_of("2026-01-05T00:00:00Z")
-    same = [row(iso_of(base + i * 300), pm25_atm=5.0) for i in range(100)]
+    same = [row(iso_of(base + i * 300), pm25_atm=5.0) for i in range(400)]     # 40 races (one lost: a 5xx)
     errors = []
 
     def work(s, extra):
         try:
-            for i in range(0, 100, 10):
+            for i in range(0, 400, 10):
                 s.put(same[i:i + 10] + [row(iso_of(base + i * 300), pm25_atm=extra)], "x")
         except Exception as e:      # noqa: BLE001 - reported below
             errors.append(e)
@@ -165,7 +165,7 @@ def test_two_collectors_on_one_database_store_each_reading_once(store_url):
     for t in ts:
         t.join(60)
     assert not errors
-    assert a.count() == 100 + 10 + 10
+    assert a.count() == 400 + 40 + 40
     a.close()
     b.close()
 

@@ -297,10 +297,21 @@ def test_provision_as_a_function(tmp_path):
 
     import airkit
 
-    (tmp_path / "class.csv").write_text("device_id,name,wifi_ssid,wifi_password\nlib-01,Library,lab,lab-pass-1\n")
-    with RunningBoard(tmp_path, "p1", firmware_from="flash", scenario={"wifi": {"ssid": "lab",
-                                                                                 "password": "lab-pass-1"}}) as b:
-        rep = airkit.provision_class(tmp_path / "class.csv", ports=b.port)
+    from airkit.collect.server import Collector
+    from airkit.collect.store import Store
+
+    store = Store(tmp_path / "c.sqlite")           # a station without an uplink is not "ok": give it one
+    store.add_device("lib-01", "json", "tok-lib-01")
+    coll = Collector(store, "127.0.0.1", 0).start()
+    (tmp_path / "class.csv").write_text("device_id,name,wifi_ssid,wifi_password,airkit_json.url,airkit_json.token\n"
+                                        "lib-01,Library,lab,lab-pass-1,http://127.0.0.1:%d/api/v1/batch,tok-lib-01\n"
+                                        % coll.port)
+    try:
+        with RunningBoard(tmp_path, "p1", firmware_from="flash", scenario={"wifi": {"ssid": "lab",
+                                                                                     "password": "lab-pass-1"}}) as b:
+            rep = airkit.provision_class(tmp_path / "class.csv", ports=b.port)
+    finally:
+        coll.stop()
     assert [(x["device_id"], x["ok"]) for x in rep["boards"]] == [("lib-01", True)], rep["boards"]
     assert (tmp_path / "class-report.csv").exists()
     with pytest.raises(airkit.InputError):

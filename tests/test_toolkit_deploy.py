@@ -54,7 +54,7 @@ def test_deploy_refuses_bad_config_and_missing_port(tmp_path, capsys):
     assert main(["deploy", "--port", str(tmp_path / "nope"), "--config", str(tmp_path / "bad.json")]) == 2
     err = capsys.readouterr().err
     assert "interval_s" in err and "wifi.pasword" in err and "Traceback" not in err
-    assert main(["deploy", "--port", str(tmp_path / "nope")]) == 2
+    assert main(["deploy", "--port", str(tmp_path / "nope")]) == 3
     assert "does not exist" in capsys.readouterr().err
 
 
@@ -71,15 +71,22 @@ def test_monitor_parses_readings(tmp_path):
 def test_monitor_ctrl_c_exits_cleanly(tmp_path):
     import signal
     import time
-    # speed 600: a reading about every half second, so 2.5 s surely shows some
+    import threading
+    # Ctrl-C is sent once the monitor has shown a reading (not after a guessed delay: on a loaded
+    # machine the interpreter may still be starting); a watchdog bounds the wait.
     with RunningBoard(tmp_path, "m2", config={"device": {"id": "m2"}}, extra={"speed": 600}) as b:
         p = subprocess.Popen(AIRKIT + ["monitor", "--port", b.port], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
-        time.sleep(2.5)
-        p.send_signal(signal.SIGINT)
-        out, err = p.communicate(timeout=20)
-    assert p.returncode == 0 and "Traceback" not in err
-    assert "reading(s) from" in err and "PM2.5" in out
+        watchdog = threading.Timer(90, p.kill)
+        watchdog.start()
+        try:
+            first = p.stdout.readline()
+            p.send_signal(signal.SIGINT)
+            out, err = p.communicate(timeout=30)
+        finally:
+            watchdog.cancel()
+    assert p.returncode == 0 and "Traceback" not in err, err
+    assert "reading(s) from" in err and "PM2.5" in first + out
 
 
 def test_monitor_line_parser():
@@ -87,7 +94,11 @@ def test_monitor_line_parser():
     assert parse_line('reading {"pm25_atm": 4}') == ("reading", {"pm25_atm": 4})
     assert parse_line("airkit SAFE MODE: no config.json") == ("safe", "no config.json")
     assert parse_line("reading {broken") is None and parse_line(">>> ") is None
-    assert sparkline([1, 5, 9]) == "▁▄█"
+    assert sparkline([0, 50, 100]) == "▁▅█"
+    # a 1 µg/m³ change is not drawn as the full height of the chart (was ▁ vs █)
+    small = sparkline([13, 14])
+    assert abs("▁▂▃▄▅▆▇█".index(small[0]) - "▁▂▃▄▅▆▇█".index(small[1])) <= 1
+    assert sparkline([1, 5, 9]) == "▁▂▄"
 
 
 CASES = {
@@ -134,30 +145,47 @@ def test_doctor_diagnoses(tmp_path, name):
 
 
 def test_doctor_cli_uplink_and_exit_codes(tmp_path):
+    """The doctor tests the real upload against the real collector (storing nothing): an unregistered
+    Sensor.Community node is a FAIL naming the node to register; a good token passes; a closed port fails."""
     import socket
-    srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(4)
-    open_port = srv.getsockname()[1]
+    from airkit.collect.server import Collector
+    from airkit.collect.store import Store
+    store = Store(tmp_path / "c.sqlite")
+    store.add_device("dr-1", "json", "tok-good-123")
+    coll = Collector(store, "127.0.0.1", 0).start()
     closed = socket.socket()
     closed.bind(("127.0.0.1", 0))
     closed_port = closed.getsockname()[1]
     closed.close()
-    cfg = {"wifi": {"ssid": "school", "password": "pw-school"},
-           "uplinks": [{"type": "http", "url": "http://127.0.0.1:%d/in" % open_port},
-                       {"type": "http", "url": "http://127.0.0.1:%d/in" % closed_port}]}
+    base = "http://127.0.0.1:%d" % coll.port
+    cfg = {"device": {"id": "dr-1"}, "wifi": {"ssid": "school", "password": "pw-school"},
+           "uplinks": [{"type": "airkit_json", "url": base + "/api/v1/batch", "token": "tok-good-123"},
+                       {"type": "sensor_community", "url": base + "/v1/push-sensor-data/"},
+                       {"type": "airkit_json", "url": "http://127.0.0.1:%d/api/v1/batch" % closed_port,
+                        "token": "tok-good-123"},
+                       {"type": "airkit_json", "url": base + "/api/v1/batch", "token": "tok-wrong"}]}
     try:
         with RunningBoard(tmp_path, "u1", scenario={"wifi": {"ssid": "school", "password": "pw-school"}},
                           config=cfg) as b:
             out = subprocess.run(AIRKIT + ["doctor", "--port", b.port, "--json", "--no-reset"],
-                                 capture_output=True, text=True, timeout=60)
+                                 capture_output=True, text=True, timeout=120)
+            rep = json.loads(out.stdout)
+            ups = [c for c in rep["checks"] if c["check"] == "uplink"]
+            node = ups[1].get("node")
+            store.add_device(node, "sc")
+            stored = store.count()          # the station is stopped at the REPL from here on
+            again = subprocess.run(AIRKIT + ["doctor", "--port", b.port, "--only", "uplinks", "--no-reset"],
+                                   capture_output=True, text=True, timeout=120)
+            assert store.count() == stored  # the doctor's exchanges (accepted ones too) stored nothing
             text = subprocess.run(AIRKIT + ["doctor", "--port", b.port, "--only", "pms,dht"],
-                                  capture_output=True, text=True, timeout=60)
+                                  capture_output=True, text=True, timeout=120)
     finally:
-        srv.close()
-    rep = json.loads(out.stdout)
-    ups = [c for c in rep["checks"] if c["check"] == "uplink"]
-    assert [u["status"] for u in ups] == ["ok", "unreachable"]
-    assert out.returncode == 1          # the unreachable uplink (and missing manifest) fail
+        coll.stop()
+    assert [u["status"] for u in ups] == ["ok", "rejected", "unreachable", "rejected"], ups
+    assert ups[1]["http_status"] == 403 and node.startswith("esp32-")
+    assert "register node %s at https://devices.sensor.community" % node in ups[1]["remedy"]
+    assert ups[3]["http_status"] == 401 and "tok-wrong" not in out.stdout
+    assert out.returncode == 1          # the refused uplinks (and missing manifest) fail
+    assert "PASS  uplink    uplink 1 (sensor_community)" in again.stdout, again.stdout
     assert "PASS  pms" in text.stdout and "PASS  dht" in text.stdout and "FAIL  firmware" in text.stdout
     assert "-> run 'airkit deploy" in text.stdout

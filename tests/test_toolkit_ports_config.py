@@ -43,7 +43,7 @@ def test_busy_port_names_its_holder(tmp_path):
         assert holder.stdout.readline().strip() == "open"
         hint = probe(dev)
         assert hint.startswith("busy: held by") and "pid %d" % holder.pid in hint
-        assert main(["deploy", "--port", dev]) == 2
+        assert main(["deploy", "--port", dev]) == 3
     finally:
         holder.kill()
         holder.wait()

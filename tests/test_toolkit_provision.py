@@ -13,13 +13,24 @@ def test_sensor_community_id_airrohr_rule():
     assert sensor_community_id("30:ae:a4:07:0d:64") == "esp32-640d7a4ae30"
 
 
+def _collector(tmp_path, ids):
+    from airkit.collect.server import Collector
+    from airkit.collect.store import Store
+    store = Store(tmp_path / "c.sqlite")
+    for d in ids:
+        store.add_device(d, "json", "tok-" + d)
+    return Collector(store, "127.0.0.1", 0).start()
+
+
 def test_provision_three_boards(tmp_path, capsys):
     wifi = {"wifi": {"ssid": "school", "password": "pw-class-7"}}
+    coll = _collector(tmp_path, ["st-01", "st-02", "st-03"])
+    url = "http://127.0.0.1:%d/api/v1/batch" % coll.port
     (tmp_path / "class.csv").write_text(
-        "device_id,name,lat,lon,wifi_ssid,wifi_password,uplinks\n"
-        "st-01,Window,52.5,13.4,school,pw-class-7,\n"
-        "st-02,Yard,52.5,13.41,school,pw-class-7,\n"
-        "st-03,Gym,52.5,13.42,school,not-the-pw,\n")
+        "device_id,name,lat,lon,wifi_ssid,wifi_password,uplinks,airkit_json.url,airkit_json.token\n"
+        "st-01,Window,52.5,13.4,school,pw-class-7,airkit_json,%s,tok-st-01\n"
+        "st-02,Yard,52.5,13.41,school,pw-class-7,airkit_json,%s,tok-st-02\n"
+        "st-03,Gym,52.5,13.42,school,not-the-pw,airkit_json,%s,tok-st-03\n" % (url, url, url))
     boards = [RunningBoard(tmp_path, "b%d" % i, firmware_from="flash", scenario=wifi) for i in (1, 2, 3)]
     try:
         ports = ",".join(b.port for b in boards)
@@ -55,9 +66,59 @@ def test_provision_three_boards(tmp_path, capsys):
             assert "firmware already current" in b["steps"] and not any("config written" in s for s in b["steps"])
             if b["device_id"] != "st-03":
                 assert "tests already passed" in b["steps"]
+        # Another class list must not take these boards over without --force (exit 5, boards untouched).
+        (tmp_path / "other").mkdir()
+        (tmp_path / "other" / "class.csv").write_text(
+            "device_id;wifi_ssid;wifi_password;uplinks;airkit_json.url;airkit_json.token\n"
+            "x-01;school;pw-class-7;airkit_json;%s;tok\n" % url)
+        rc = main(["provision", str(tmp_path / "other" / "class.csv"), "--ports", boards[0].port, "--json"])
+        cap = capsys.readouterr()
+        assert rc == 5 and "--force" in cap.err and "another class list" in cap.err
+        assert json.loads(cap.out)["boards"] == []
     finally:
         for b in boards:
             b.stop()
+        coll.stop()
+
+
+def test_class_list_as_excel_writes_it(tmp_path):
+    from airkit.provision import read_class
+    text = ("device_id;name;lat;lon;wifi_ssid;wifi_password;uplinks;influx.url;influx.token\r\n"
+            "st-01;Fenêtre Süd;52,52;13,40;école;pässwort;sensor_community influx;http://10.0.0.2:8086/write?db=air;"
+            "tok\r\n;;;;;;;;\r\n")
+    for name, data in (("cp1252.csv", text.encode("cp1252")), ("bom.csv", b"\xef\xbb\xbf" + text.encode()),
+                       ("utf8.csv", text.encode()), ("comma.csv", text.replace(";", ",").replace("52,52", '"52.52"')
+                                                      .replace("13,40", '"13.40"').encode())):
+        (tmp_path / name).write_bytes(data)
+        rows = read_class(str(tmp_path / name))
+        assert len(rows) == 1, name
+        cfg = rows[0]["config"]
+        assert rows[0]["name"] == "Fenêtre Süd" and cfg["wifi"] == {"ssid": "école", "password": "pässwort"}
+        assert cfg["location"] == {"lat": 52.52, "lon": 13.40}
+        assert [u["type"] for u in cfg["uplinks"]] == ["sensor_community", "influx"]
+        assert cfg["uplinks"][1] == {"type": "influx", "url": "http://10.0.0.2:8086/write?db=air", "token": "tok"}
+
+
+def test_class_list_mistakes_are_clear(tmp_path, capsys):
+    f = tmp_path / "c.csv"
+    f.write_text("device_id,uplinks\nst-01,[{bad json\n")
+    assert main(["provision", str(f), "--ports", "/dev/null"]) == 2
+    err = capsys.readouterr().err
+    assert "uplinks cell is not valid JSON" in err and "lat" not in err
+    f.write_text("device_id,uplinks\nst-01,sensor_comunity\n")
+    assert main(["provision", str(f), "--ports", "/dev/null"]) == 2
+    assert "unknown uplink 'sensor_comunity'" in capsys.readouterr().err
+    from airkit.provision import read_class
+    f.write_text("device_id,wifi_ssid\nst-01,\n")
+    w = read_class(str(f))[0]["warnings"]
+    assert any("no WiFi" in x for x in w) and any("no uplink" in x for x in w)
+
+
+def test_example_class_list_reads():
+    from pathlib import Path
+    from airkit.provision import read_class
+    rows = read_class(str(Path(__file__).resolve().parents[1] / "examples" / "class-list.csv"))
+    assert len(rows) == 3 and all(not r["warnings"] or "password" in r["warnings"][0] for r in rows)
 
 
 def test_reported_config_hash_hides_secrets():

@@ -14,8 +14,7 @@ def test_set_uplinks_never_echoes_url_credentials(tmp_path, capsys):
     ups = json.dumps([{"type": "influx", "url": URL}])
     assert main(["config", "set", f, "uplinks=" + ups]) == 0
     out = capsys.readouterr()
-    assert SECRET not in out.out + out.err
-    assert "admin:***@127.0.0.1" in out.out
+    assert SECRET not in out.out + out.err and "uplinks=" in out.out
     assert json.load(open(f))["uplinks"][0]["url"] == URL      # the file keeps the real value
     # a broken JSON list: the error names the setting but never repeats what was typed
     assert main(["config", "set", f, 'uplinks=[{"type": "influx", "url": "%s"' % URL]) == 2
@@ -57,7 +56,10 @@ def test_doctor_uplink_check_never_shows_url_credentials(capsys):
     def getaddrinfo(host, port, *a):
         raise OSError(-2, "no such name")
 
-    board = SimpleNamespace(socket_module=lambda: SimpleNamespace(getaddrinfo=getaddrinfo, SOCK_STREAM=1))
+    mac = b"\x24\x0a\xc4\x12\x34\x56"
+    board = SimpleNamespace(socket_module=lambda: SimpleNamespace(getaddrinfo=getaddrinfo, SOCK_STREAM=1),
+                            mac=lambda: mac, unique_id=lambda: mac, feed=lambda: None, ticks_ms=lambda: 0,
+                            ticks_add=lambda a, b: a + b, ticks_diff=lambda a, b: a - b)
     cfg = {"uplinks": [{"type": "influx", "url": "http://admin:%s@db.example:8086" % SECRET}]}
     out = selftest.check_uplinks(cfg, board)
     assert out[0]["host"] == "db.example" and out[0]["port"] == 8086

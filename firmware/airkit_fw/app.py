@@ -30,9 +30,7 @@ from airkit_fw import board as board_mod
 from airkit_fw import sampler as sampler_mod
 from airkit_fw.pms5003 import KEYS
 
-READING_PREFIX = "reading "
-STATUS_PREFIX = "status "
-SAFE_PREFIX = "airkit SAFE MODE: "
+from airkit_fw.console import READING as READING_PREFIX, SAFE as SAFE_PREFIX, HEALTH as STATUS_PREFIX   # the console line protocol
 SAFE_FILE = "SAFE"           # present on flash: stay in safe mode (airkit deploy --safe)
 STATE_FILE = "state.json"    # counters kept across reboots
 _STATE_EVERY = const(12)     # readings between state saves (flash wear) and status lines

@@ -24,7 +24,7 @@ WDT_TIMEOUT_MS = const(60000)
 _SLEEP_CHUNK_MS = const(5000)    # longest sleep between watchdog feeds
 _RETRY_MS = const(10000)         # first wait before the reset that retries after a crash
 _RETRY_MAX_MS = const(600000)    # the wait doubles per crash in a row, up to 10 minutes
-CRASH_PREFIX = "airkit CRASH: "
+from airkit_fw.console import CRASH as CRASH_PREFIX   # the console line protocol
 
 RESET_CAUSES = {1: "power-on", 2: "hard", 3: "watchdog", 4: "deep-sleep", 5: "soft"}
 

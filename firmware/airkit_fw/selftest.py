@@ -13,19 +13,16 @@ and on the virtual board. Waits feed the watchdog (the station may have
 armed it before being interrupted).
 """
 
-import json
-
 from airkit_fw import board as board_mod
 from airkit_fw import config
 from airkit_fw import pms5003
+from airkit_fw.console import SELFTEST as PREFIX, emit as _console_emit
 
-PREFIX = "selftest "
 _OTHER_BAUDS = (115200, 57600, 38400, 19200, 4800, 2400)
 
 
 def _emit(d):
-    print(PREFIX + json.dumps(d))
-    return d
+    return _console_emit(PREFIX, d)
 
 
 def facts(board=None):
@@ -264,76 +261,110 @@ def check_wifi(cfg=None, board=None, timeout_ms=15000):
     return _emit(d)
 
 
-def _parse_url(url):
+class _Station:
+    """What an uplink's constructor reads from the station (id, config), without starting it."""
+
+    def __init__(self, b, cfg):
+        self.board = b
+        self.cfg = cfg
+        self.station_id = config.get(cfg, "device.id") or "airkit-" + "".join(
+            "%02x" % x for x in b.unique_id()[-3:])
+        self.correction_name = None
+
+
+# Answers that prove the server knows the station and took its credentials, for a
+# request that stores nothing (the real servers do not de-duplicate, so no test data):
+# an empty Sensor.Community push is 400 for a registered node and 403 for an unknown
+# one; an empty openSenseMap or InfluxDB write is checked for box/token/database first.
+_NOOP_OK = {"sensor_community": (400,), "opensensemap": (400, 422), "influx": (400,), "airkit_json": (400, 422)}
+
+
+def probe_uplink(b, ucfg, station):
+    """Ask the uplink's server whether it would accept this station, sending no reading.
+
+    Uses the uplink's own constructor (URL, defaults, credentials) and request
+    helpers. Returns a dict with ``status``: ok, rejected (``http_status``),
+    unreachable, dns, tls, server_error."""
+    from airkit_fw import uplinks as uplinks_mod
+    from airkit_fw.uplinks import http
+    from airkit_fw.uplinks.net import NetError, parse_url
+    u = uplinks_mod.make(b, ucfg, station)
+    kind = u.kind
+    d = {}
     try:
-        from airkit_fw.uplinks.net import parse_url
-        return parse_url(url)
-    except ImportError:
-        pass
-    i = url.find("://")
-    scheme = url[:i]
-    rest = url[i + 3:]
-    hostport = rest.split("/", 1)[0]
-    port = {"http": 80, "https": 443, "mqtt": 1883, "mqtts": 8883}.get(scheme, 80)
-    host = hostport
-    if ":" in hostport:
-        host, p = hostport.rsplit(":", 1)
-        port = int(p)
-    return scheme, host, port, "/"
-
-
-def _socket(b):
-    if hasattr(b, "socket_module"):
-        try:
-            return b.socket_module()
-        except ImportError:
-            pass
-    import socket
-    return socket
+        if kind in ("lass_mqtt", "mqtt_ha"):
+            from airkit_fw.uplinks import mqtt
+            d["host"] = u.host
+            d["port"] = u.port
+            if kind == "lass_mqtt":
+                s = mqtt.Session(b, u.host, u.port, u.device_id)
+            else:
+                s = mqtt.Session(b, u.host, u.port, "airkit-" + u.node_id, u.username,
+                                 getattr(u, "_password", None), u.secure, u.cadata)
+            s.close()               # CONNACK accepted: nothing published
+            d["status"] = "ok"
+            return d
+        hdrs = [("Content-Type", "application/json")]
+        body = ""
+        if kind == "sensor_community":
+            from airkit_fw.uplinks import sensor_community as sc
+            hdrs = sc.headers(b.mac(), 1)
+            d["node"] = "esp32-" + sc.chip_id(b.mac())
+            body = '{"software_version": "%s", "sensordatavalues": []}' % sc.SOFTWARE
+        elif kind == "opensensemap":
+            hdrs = [("Content-Type", "text/csv")]
+            if getattr(u, "_token", None):
+                hdrs.append(("Authorization", u._token))
+        elif kind == "influx":
+            hdrs = [("Content-Type", "text/plain; charset=utf-8")]
+            if getattr(u, "_token", None):
+                hdrs.append(("Authorization", "Token " + u._token))
+        elif kind == "airkit_json":
+            from airkit_fw.uplinks.airkit_json import batch_body
+            if getattr(u, "_token", None):
+                hdrs.append(("Authorization", "Bearer " + u._token))
+            body = batch_body(u.device, [], b, None)
+        _, d["host"], d["port"], _ = parse_url(u.url)
+        status = http.request(b, "POST", u.url, hdrs, body, getattr(u, "cadata", None))[0]
+        d["http_status"] = status
+        if status < 300 or status in _NOOP_OK.get(kind, ()) or status == 429:
+            d["status"] = "ok"
+        elif status >= 500:
+            d["status"] = "server_error"
+        else:
+            d["status"] = "rejected"
+    except NetError as e:
+        d["status"] = {"dns": "dns", "tls": "tls", "auth": "rejected"}.get(e.kind, "unreachable")
+        d["error"] = "%s %s" % (e.kind, e.detail)
+    except (ValueError, IndexError):
+        d["status"] = "bad_url"
+    except OSError as e:
+        d["status"] = "unreachable"
+        d["error"] = str(e)
+    return d
 
 
 def check_uplinks(cfg=None, board=None, wifi_ok=True):
+    """A real, storing-nothing exchange with every configured uplink's server (default URLs included)."""
     b = board or board_mod.current()
     cfg = cfg if cfg is not None else config.load(b.path(config.CONFIG_FILE))[0]
     ups = config.get(cfg, "uplinks") or []
+    station = _Station(b, cfg)
     out = []
     for i in range(len(ups)):
         u = ups[i]
         d = {"check": "uplink", "index": i, "type": u.get("type")}
-        url = u.get("url")
-        if not url:
+        if u.get("enabled", True) is False:
             d["status"] = "skipped"
-            out.append(_emit(d))
-            continue
-        if not wifi_ok:
+        elif not wifi_ok:
             d["status"] = "no_wifi"
-            out.append(_emit(d))
-            continue
-        try:
-            scheme, host, port, _ = _parse_url(url)
-        except (ValueError, IndexError):
-            d["status"] = "bad_url"
-            out.append(_emit(d))
-            continue
-        d["host"] = host
-        d["port"] = port
-        try:
-            sockmod = _socket(b)
-            addr = sockmod.getaddrinfo(host, port, 0, sockmod.SOCK_STREAM)[0][-1]
-        except (OSError, IndexError):
-            d["status"] = "dns"
-            out.append(_emit(d))
-            continue
-        s = sockmod.socket()
-        try:
-            s.settimeout(5)
-            s.connect(addr)
-            d["status"] = "ok"
-        except OSError as e:
-            d["status"] = "unreachable"
-            d["error"] = str(e)
-        finally:
-            s.close()
+        else:
+            try:
+                d.update(probe_uplink(b, u, station))
+            except Exception as e:  # an uplink this firmware cannot build: say so, test the others
+                d["status"] = "bad_config"
+                d["error"] = "%s %s" % (type(e).__name__, e)
+        b.feed()
         out.append(_emit(d))
     return out
 
@@ -364,6 +395,8 @@ def run(checks=("pms", "dht", "wifi", "uplinks", "clock")):
             elif c == "wifi":
                 wifi_ok = check_wifi(cfg, b)["status"] == "ok"
             elif c == "uplinks":
+                if "wifi" not in checks:        # the uploads need the WiFi: join it first
+                    wifi_ok = check_wifi(cfg, b)["status"] == "ok"
                 check_uplinks(cfg, b, wifi_ok)
             elif c == "clock":
                 check_clock(b)

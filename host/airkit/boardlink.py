@@ -20,13 +20,28 @@ import json
 import os
 import time
 
-from airkit.errors import UserError
+from airkit.errors import BoardError, InputError, UserError
+
+try:
+    import serial as _serial
+
+    SERIAL_ERRORS = (OSError, _serial.SerialException)
+except ImportError:         # pragma: no cover - pyserial is a dependency
+    SERIAL_ERRORS = (OSError,)
 
 MANIFEST = "airkit_manifest.json"      # on the board: {path: sha256} of the deployed firmware
 REPL_BAUD = 115200
+RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n"
+# Text only a MicroPython console prints: seeing any of it, the board is alive (just busy).
+ALIVE_MARKS = (b">>>", b"raw REPL", b"MicroPython", b"Traceback", b"KeyboardInterrupt", b"reading {",
+               b"airkit ", b"soft reboot", b"rst:0x", b"ets ")
+SILENT_S = 6.0          # a silent or garbage-printing port is given up after this (< 10 s)
+ALIVE_S = 40.0          # a board that shows signs of life gets this long to reach the prompt
+IO_TIMEOUT_S = 15.0     # no single serial read or write may block longer than this
+INTERRUPT_GAP_S = 3.5   # at most one Ctrl-C this often (a second one can kill the unix port mid-interrupt)
 
 
-class BoardExecError(UserError):
+class BoardExecError(BoardError):
     """Code sent to the board ended in a traceback (``error_output`` holds it)."""
 
     def __init__(self, port, error_output):
@@ -60,18 +75,18 @@ def port_open_error(port: str, exc: BaseException) -> UserError:
         err = getattr(cause, "errno", None)
         text += " " + str(cause)
     if err == errno.ENOENT or "No such file" in text or "could not open port" in text and "FileNotFound" in text:
-        return UserError("port %s does not exist: plug the board in with a data USB cable and run "
+        return BoardError("port %s does not exist: plug the board in with a data USB cable and run "
                          "'airkit ports' to see which port it got" % port)
     if err in (errno.EACCES, errno.EPERM) or "Permission denied" in text:
-        return UserError("permission denied on %s: run 'sudo usermod -aG dialout $USER', then log out "
+        return BoardError("permission denied on %s: run 'sudo usermod -aG dialout $USER', then log out "
                          "and back in" % port)
     if err in (errno.EBUSY, errno.EAGAIN) or "busy" in text.lower() or "exclusively lock" in text:
         from airkit.ports import port_holders
 
         holders = port_holders(port)
         who = (" (held by %s)" % ", ".join(holders)) if holders else " (Thonny, a serial monitor or ModemManager?)"
-        return UserError("port %s is busy%s: close the program using it and run again" % (port, who))
-    return UserError("cannot open port %s (%s): check the cable and run 'airkit ports'" % (port, text.strip()))
+        return BoardError("port %s is busy%s: close the program using it and run again" % (port, who))
+    return BoardError("cannot open port %s (%s): check the cable and run 'airkit ports'" % (port, text.strip()))
 
 
 class BoardLink:
@@ -89,6 +104,9 @@ class BoardLink:
             raise self._why_not_open(e)
         except OSError as e:
             raise port_open_error(port, e)
+        # Bounded I/O: mpremote reads with no timeout, which never returns on a silent pty.
+        self.t.serial.timeout = IO_TIMEOUT_S
+        self.t.serial.write_timeout = IO_TIMEOUT_S
         self.counter = CountingSerial(self.t.serial)
         self.t.serial = self.counter
         self.in_repl = False
@@ -108,59 +126,165 @@ class BoardLink:
         return self.counter.bytes_written
 
     # --- entering the REPL ----------------------------------------------------------
-    def enter(self, attempts: int = 6, hammer_s: float = 0.0):
+    def enter(self, attempts: int | None = None, hammer_s: float = 0.0, silent_s: float = SILENT_S,
+              alive_s: float = ALIVE_S):
         """Enter the raw REPL without a soft reset.
 
-        A busy ``main.py`` is interrupted with Ctrl-C, retried with back-off
-        (0.2, 0.4, 0.8 ... s). ``hammer_s``: keep sending Ctrl-C every 50 ms for
-        that long first, to catch a board that crashes and reboots in a loop.
+        Ctrl-C interrupts a busy ``main.py``, Ctrl-A asks for the raw REPL, and the
+        banner is awaited byte by byte (nothing after it is consumed); the prompt is
+        then proven with a real ``exec``. Retried with back-off for as long as the
+        board shows signs of life (MicroPython text) up to ``alive_s``; a port that
+        stays silent or prints only unreadable bytes is given up after ``silent_s``
+        (< 10 s) with one sentence. ``hammer_s``: keep sending Ctrl-C every 50 ms
+        for that long first, to catch a board that crashes and reboots in a loop.
+        ``attempts`` is accepted for compatibility; the deadlines bound the tries.
         """
+        ser = self.t.serial
+        start = time.monotonic()
+        seen = bytearray()
+        alive = False
+        try:
+            if hammer_s:
+                end = time.monotonic() + hammer_s
+                while time.monotonic() < end:
+                    ser.write(b"\r\x03")
+                    time.sleep(0.05)
+                    if ser.in_waiting:
+                        seen += ser.read(ser.in_waiting)
+            # A board already at its prompt (safe mode, --no-reset, after a burst of Ctrl-C) needs
+            # no interrupt at all: ask for the raw REPL first, and interrupt only if it is busy.
+            ser.write(b"\x01")
+            ok, got = self._read_until(RAW_BANNER, 0.5)
+            seen += got
+            if ok and self._prove():
+                return self
+            delay = 0.2
+            last_ctrl_c = None
+            at_prompt = ok or b">>> " in got
+            alive = at_prompt
+            while True:
+                # Never wait past the deadline that applies (a silent port must be told in < 10 s).
+                left = start + (alive_s if alive else silent_s) - time.monotonic()
+                got = b""
+                if at_prompt:
+                    # The board is at a prompt: never interrupt it again. A Ctrl-C that reaches the
+                    # MicroPython unix port (the virtual board) while its console is between modes
+                    # kills it, and a real board needs none. Ctrl-B leaves a half-entered raw REPL.
+                    ser.write(b"\x02")
+                    more = self._read_quiet(min(delay, max(0.05, left / 3)), until=b">>> ")
+                    got += more
+                elif last_ctrl_c is None or time.monotonic() - last_ctrl_c >= INTERRUPT_GAP_S:
+                    # One Ctrl-C (no CR in front: a CR makes the REPL leave raw terminal mode for a
+                    # moment), then let the board finish its traceback and print its prompt.
+                    ser.write(b"\x03")
+                    last_ctrl_c = time.monotonic()
+                    got += self._read_quiet(max(0.1, min(1.5, left / 3)), until=b">>> ")
+                ser.write(b"\x01")
+                ok, more = self._read_until(RAW_BANNER, max(0.3, min(1.0 + 2 * delay, left)))
+                got += more
+                seen += got
+                del seen[:-4096]
+                alive = alive or any(m in seen for m in ALIVE_MARKS)
+                at_prompt = at_prompt or b">>> " in got or b"raw REPL" in got
+                if ok:
+                    if self._prove():
+                        return self
+                    alive = True
+                elapsed = time.monotonic() - start
+                if elapsed >= (alive_s if alive else silent_s):
+                    break
+                delay = min(delay * 2, 2.0)
+        except SERIAL_ERRORS as e:
+            raise self.lost(e)
+        self.last_output = bytes(seen[-600:])       # for a diagnosis by whoever catches the error
+        if not seen:
+            raise BoardError("nothing answers on %s: no byte came back in %d s; check that the board is plugged "
+                             "in with a data cable and powered, that this is its port ('airkit ports'), and that "
+                             "it has MicroPython ('airkit flash')" % (self.port, round(time.monotonic() - start)))
+        if not alive:
+            raise BoardError("nothing answers on %s at the MicroPython prompt: it prints unreadable bytes (another "
+                             "baud rate, or a boot loop); press the board's reset button, use 'airkit deploy "
+                             "--safe' for a crash loop, or 'airkit flash' if it has no MicroPython yet" % self.port)
+        raise BoardError("the board on %s does not answer at the MicroPython prompt: press its reset button and "
+                         "run again; if it crash-loops use 'airkit deploy --safe', and if it has no MicroPython "
+                         "yet run 'airkit flash'" % self.port)
+
+    def _prove(self) -> bool:
+        """After the raw-REPL banner: prove the prompt works with a real exec before using it.
+
+        A Ctrl-C can reach a busy board late. Plain raw mode, not raw-paste: if this times
+        out on a loaded machine, the board is left at the raw REPL (Ctrl-B recovers it),
+        never inside a paste that would swallow every later Ctrl-C as data."""
         from mpremote.transport import TransportError
 
-        ser = self.t.serial
-        if hammer_s:
-            end = time.monotonic() + hammer_s
-            while time.monotonic() < end:
-                ser.write(b"\r\x03")
-                time.sleep(0.05)
-                if ser.in_waiting:
-                    ser.read(ser.in_waiting)
-        delay = 0.2
-        last = None
-        for _ in range(attempts):
-            try:
-                ser.write(b"\r\x03")
-                self._drain(quiet_s=min(delay, 0.5))
-                self.t.enter_raw_repl(soft_reset=False, timeout_overall=max(2.0, delay * 4))
-                # A Ctrl-C can reach a busy board late: prove the prompt works before using it.
-                out, err = self.t.exec_raw("print('airkit-ok')", timeout=max(2.0, delay * 4))
-                if b"airkit-ok" not in out or err:
-                    raise TransportError("unexpected answer %r" % (out + err)[-60:])
+        self.t.in_raw_repl = True
+        paste = self.t.use_raw_paste
+        self.t.use_raw_paste = False
+        try:
+            out, err = self.t.exec_raw("print('airkit-ok')", timeout=IO_TIMEOUT_S)
+            if b"airkit-ok" in out and not err:
                 self.in_repl = True
-                return self
-            except TransportError as e:
-                last = e
-                # Back to the friendly REPL: if the board reached the raw REPL but we missed
-                # its banner, the next Ctrl-A prints a fresh one.
-                ser.write(b"\r\x02")
-                time.sleep(delay)
-                delay = min(delay * 2, 3.0)
-        raise UserError("the board on %s does not answer at the MicroPython prompt (%s): press its reset "
-                        "button and run again; if it crash-loops use 'airkit deploy --safe', and if it has "
-                        "no MicroPython yet run 'airkit flash'" % (self.port, last))
+                return True
+        except TransportError:
+            pass
+        finally:
+            self.t.use_raw_paste = paste
+        return False
 
-    def _drain(self, quiet_s=0.2, max_s=3.0):
-        """Read and drop output until the board has been quiet for ``quiet_s``."""
+    def _read_for(self, seconds: float) -> bytes:
+        """Everything that arrives in ``seconds``."""
         ser = self.t.serial
-        end = time.monotonic() + max_s
-        last = time.monotonic()
-        while time.monotonic() < end and time.monotonic() - last < quiet_s:
+        out = b""
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
             n = ser.in_waiting
             if n:
-                ser.read(n)
-                last = time.monotonic()
+                out += ser.read(n)
             else:
                 time.sleep(0.02)
+        return out
+
+    def _read_quiet(self, seconds: float, until: bytes = b"", quiet_s: float = 0.3) -> bytes:
+        """Read until the output ends with ``until`` and the board has been quiet ``quiet_s``,
+        or ``seconds`` have passed."""
+        ser = self.t.serial
+        out = b""
+        now = time.monotonic()
+        end, last = now + seconds, now
+        while now < end:
+            n = ser.in_waiting
+            if n:
+                out += ser.read(n)
+                last = time.monotonic()
+            elif until and out.endswith(until) and now - last >= quiet_s:
+                break
+            else:
+                time.sleep(0.02)
+            now = time.monotonic()
+        return out
+
+    def _read_until(self, ending: bytes, seconds: float):
+        """(found, bytes read): read byte by byte until ``ending`` (nothing after it is consumed)."""
+        ser = self.t.serial
+        data = bytearray()
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            if ser.in_waiting:
+                data += ser.read(1)
+                if data.endswith(ending):
+                    return True, bytes(data)
+                if len(data) > 8192:
+                    del data[:-4096]
+            else:
+                time.sleep(0.01)
+        return False, bytes(data)
+
+    def lost(self, exc) -> BoardError:
+        """The one sentence for a board that went away in the middle of a command."""
+        return BoardError("lost the connection to the board on %s (%s): plug it back in and run the command "
+                          "again; files on the board are either complete or untouched (each is written beside "
+                          "its target and renamed only when verified)" % (self.port, str(exc).strip() or
+                                                                          type(exc).__name__))
 
     def close(self):
         try:
@@ -186,8 +310,10 @@ class BoardLink:
         try:
             out, err = self.t.exec_raw(code, timeout=timeout)
         except TransportError as e:
-            raise UserError("the board on %s stopped answering (%s): check the cable and run again"
-                            % (self.port, e))
+            raise BoardError("the board on %s stopped answering (%s): check the cable and run again"
+                             % (self.port, e))
+        except SERIAL_ERRORS as e:
+            raise self.lost(e)
         if err:
             raise BoardExecError(self.port, err.decode("utf-8", "replace"))
         return out.decode("utf-8", "replace")
@@ -197,7 +323,7 @@ class BoardLink:
         out = self.exec(code, timeout=timeout)
         lines = [ln for ln in out.strip().splitlines() if ln.strip()]
         if not lines:
-            raise UserError("the board on %s gave no answer: run again" % self.port)
+            raise BoardError("the board on %s gave no answer: run again" % self.port)
         return json.loads(lines[-1])
 
     # --- files ---------------------------------------------------------------------------
@@ -245,7 +371,7 @@ class BoardLink:
         want = hashlib.sha256(data).hexdigest()
         got = self.hash_files([tmp])[tmp]
         if got != want:
-            raise UserError("%s arrived damaged on the board (hash mismatch): check the USB cable and "
+            raise BoardError("%s arrived damaged on the board (hash mismatch): check the USB cable and "
                             "run again" % path)
         self.exec("import os\nos.rename(%r, %r)" % (tmp, path))
 
@@ -295,16 +421,47 @@ class BoardLink:
         time.sleep(0.3)
 
 
+def check_port(port: str):
+    """One sentence for a port that cannot be a board: missing, a plain file, /dev/null, a folder."""
+    import stat
+
+    if not port:
+        raise InputError("no port given: use --port (see 'airkit ports')")
+    if port.startswith(("socket://", "rfc2217://")):
+        return
+    try:
+        st = os.stat(port)
+    except FileNotFoundError:
+        raise BoardError("port %s does not exist: plug the board in with a data USB cable and run "
+                         "'airkit ports' to see which port it got" % port)
+    except OSError as e:
+        raise port_open_error(port, e)
+    what = ("a folder" if stat.S_ISDIR(st.st_mode) else "a file" if stat.S_ISREG(st.st_mode)
+            else None if stat.S_ISCHR(st.st_mode) else "not a device")
+    if what is None:
+        import termios
+
+        try:
+            fd = os.open(port, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+        except OSError:
+            return                  # permissions or busy: the open itself explains it
+        try:
+            termios.tcgetattr(fd)
+        except termios.error:
+            what = "a device that is no terminal"
+        finally:
+            os.close(fd)
+    if what:
+        raise InputError("%s is not a serial port (%s): give the board's port, e.g. /dev/ttyUSB0 or COM3; "
+                         "'airkit ports' lists them" % (port, what))
+
+
 def open_board(port: str, safe: bool = False) -> BoardLink:
     """Open ``port`` and enter the raw REPL (with ``safe``: catch a crash-looping board)."""
-    if not port:
-        raise UserError("no port given: use --port (see 'airkit ports')")
-    if not port.startswith(("socket://", "rfc2217://")) and not os.path.exists(port):
-        raise UserError("port %s does not exist: plug the board in with a data USB cable and run "
-                        "'airkit ports' to see which port it got" % port)
+    check_port(port)
     link = BoardLink(port)
     try:
-        link.enter(attempts=8 if safe else 6, hammer_s=3.0 if safe else 0.0)
+        link.enter(hammer_s=3.0 if safe else 0.0)
     except BaseException:
         link.close()
         raise

@@ -10,10 +10,74 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
-from airkit.errors import UserError
+from airkit.errors import CheckFailed, UserError
 from airkit.resources import config_from_profile, load_profile  # board profiles ship with the package
+
+
+# Keys inside an uplink entry that always hold text (a token of digits stays text).
+UPLINK_TEXT_KEYS = ("type", "name", "url", "token", "access_token", "password", "username", "box_id", "host",
+                    "topic", "device_id", "prefix", "pm", "ca", "measurement")
+
+
+def split_key(key: str) -> list:
+    """'uplinks[0].token' -> ['uplinks', 0, 'token']; 'wifi.ssid' -> ['wifi', 'ssid']."""
+    import re
+
+    parts: list = []
+    for piece in key.split("."):
+        m = re.fullmatch(r"([A-Za-z_][A-Za-z0-9_]*)((?:\[\d+\])*)", piece.strip())
+        if not m:
+            raise UserError("'%s' is not a setting name (e.g. wifi.ssid or uplinks[0].token): see "
+                            "'airkit config show --schema'" % key)
+        parts.append(m.group(1))
+        parts += [int(i) for i in re.findall(r"\[(\d+)\]", m.group(2))]
+    return parts
+
+
+def put_path(cfg: dict, parts: list, value):
+    """Set a nested value; a list index one past the end appends a new entry."""
+    node = cfg
+    for i, part in enumerate(parts[:-1]):
+        nxt_is_index = isinstance(parts[i + 1], int)
+        if isinstance(part, int):
+            if not isinstance(node, list) or part > len(node):
+                raise UserError("there is no entry %d to set (the list has %d): use index %d to add one"
+                                % (part, len(node) if isinstance(node, list) else 0,
+                                   len(node) if isinstance(node, list) else 0))
+            if part == len(node):
+                node.append([] if nxt_is_index else {})
+            node = node[part]
+        else:
+            nxt = node.get(part)
+            if not isinstance(nxt, list if nxt_is_index else dict):
+                nxt = [] if nxt_is_index else {}
+                node[part] = nxt
+            node = nxt
+    last = parts[-1]
+    if isinstance(last, int):
+        if not isinstance(node, list) or last > len(node):
+            raise UserError("there is no entry %d to set: use index %d to add one"
+                            % (last, len(node) if isinstance(node, list) else 0))
+        if last == len(node):
+            node.append(value)
+        else:
+            node[last] = value
+    else:
+        node[last] = value
+
+
+def parse_item_value(parts: list, text: str):
+    """A value inside a list entry (e.g. uplinks[0].port): text for text keys, else JSON when it parses."""
+    last = parts[-1]
+    if isinstance(last, str) and last in UPLINK_TEXT_KEYS:
+        return text
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
 
 
 def parse_value(path: str, text: str):
@@ -44,9 +108,9 @@ def parse_value(path: str, text: str):
         if kind in ("list", "dict"):
             return json.loads(text)
     except ValueError:
-        if kind in ("list", "dict"):  # JSON that may hold a token or a URL with a password: never echoed
-            raise UserError("'%s' needs %s in JSON; what was given is not valid JSON" % (path, kind_words(kind)))
-        raise UserError("'%s' needs %s; '%s' is not" % (path, kind_words(kind), "***" if _secret(path) else text))
+        hidden = _secret(path) or kind in ("list", "dict")      # a JSON list may hold a token
+        raise UserError("'%s' needs %s; %s is not" % (path, kind_words(kind),
+                                                        "the value given" if hidden else "'%s'" % text))
     return text
 
 
@@ -72,12 +136,10 @@ def read_config(path: str) -> dict:
 
 
 def write_config(path: str, cfg: dict):
-    """Write-then-rename, like the board does."""
-    p = Path(path)
-    tmp = p.with_name(p.name + ".tmp")
-    tmp.write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
-    os.chmod(tmp, 0o600)      # it may hold a WiFi password
-    os.replace(tmp, p)
+    """Write-then-rename, like the board does (mode 0600: it may hold a WiFi password)."""
+    from airkit.localfiles import write_json
+
+    write_json(path, cfg)
 
 
 def register(sub):
@@ -100,9 +162,11 @@ def register(sub):
     sh.add_argument("--port", help="read /config.json from the board on this port")
     sh.add_argument("--schema", action="store_true", help="list every setting with its type and default")
     sh.add_argument("--json", action="store_true", help="machine-readable output")
+    sh.add_argument("--no-reset", action="store_true", help="with --port: leave the board at the REPL afterwards")
     sh.set_defaults(func=run_show)
     v = s.add_parser("validate", help="check a config against the schema (one line per problem)")
     v.add_argument("file")
+    v.add_argument("--json", action="store_true", help="machine-readable output")
     v.set_defaults(func=run_validate)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
@@ -132,41 +196,78 @@ def run_set(args) -> int:
     from airkit_fw import config as fw
 
     cfg = read_config(args.file)
+    shown = []
     for a in args.assignments:
         if "=" not in a:
-            raise UserError("'%s' is not KEY=VALUE (e.g. wifi.ssid=school)" % ("***" if "password" in a else a))
+            raise UserError("'%s' is not KEY=VALUE (e.g. wifi.ssid=school)" % a.split(":")[0][:40])
         key, _, text = a.partition("=")
-        fw.put(cfg, key.strip(), parse_value(key.strip(), text))
+        key = key.strip()
+        parts = split_key(key)
+        if len(parts) > 1 and any(isinstance(p, int) for p in parts):
+            value = parse_item_value(parts, text)
+            if len(parts) == 2 and parts[0] == "uplinks" and isinstance(value, str):
+                value = {"type": value}         # uplinks[1]=sensor_community adds that uplink
+            put_path(cfg, parts, value)
+        else:
+            value = parse_value(key, text)
+            fw.put(cfg, key, value)
+        secret = any(isinstance(p, str) and _secret(p) for p in parts) or _has_secret(value)
+        shown.append(key + "=" + ("***" if secret else text))
     problems = fw.validate(cfg)
     if problems:
         raise UserError("not saved, the config would have problems: " + "; ".join(problems))
     write_config(args.file, cfg)
-    shown = ", ".join(_shown_assignment(fw, cfg, a) for a in args.assignments)
-    print("set %s in %s" % (shown, args.file))
+    print("set %s in %s" % (", ".join(shown), args.file))
     return 0
 
 
-def _shown_assignment(fw, cfg, a):
-    """KEY=VALUE as it may be printed: secrets, and credentials inside URLs (in lists too), masked."""
-    key, _, text = a.partition("=")
-    if _secret(key):
-        return key + "=***"
-    v = fw.get(cfg, key.strip())
-    return key + "=" + (json.dumps(fw.masked(v)) if isinstance(v, (list, dict)) else fw.mask_url(text))
+def _has_secret(value) -> bool:
+    """A value (e.g. a whole uplinks list given as JSON) that carries a secret somewhere inside."""
+    from airkit_fw.config import masked
+
+    return masked(value) != value
+
+
+def schema_rows() -> list[dict]:
+    """Every setting: key, type, default and what it means (from the host-only descriptions)."""
+    from airkit_fw import config as fw
+
+    try:
+        from airkit_fw.config_doc import DESCRIPTIONS
+    except ImportError:
+        DESCRIPTIONS = {}
+    rows = []
+    for k, spec in fw.SCHEMA.items():
+        kind, default = spec[0], spec[1]
+        doc = spec[2] if len(spec) > 2 else DESCRIPTIONS.get(k, "")
+        rows.append({"key": k, "type": kind, "default": default, "doc": doc})
+    rows.append({"key": "uplinks[N].KEY", "type": "any", "default": None,
+                 "doc": "one setting of uplink N, e.g. uplinks[0].token=... (N = current count adds one; "
+                        "see docs/uplinks.md)"})
+    return rows
 
 
 def run_show(args) -> int:
     from airkit_fw import config as fw
 
     if args.schema:
-        for k, (kind, default, doc) in fw.SCHEMA.items():
-            print("%-16s %-6s default %-8s %s" % (k, kind, json.dumps(default), doc))
+        rows = schema_rows()
+        if args.json:
+            print(json.dumps(rows, indent=1))
+        else:
+            for r in rows:
+                print("%-16s %-6s default %-8s %s" % (r["key"], r["type"], json.dumps(r["default"]), r["doc"]))
         return 0
     if args.port:
         from airkit.boardlink import open_board
 
         with open_board(args.port) as link:
             text = link.read_text(fw.CONFIG_FILE)
+            if not args.no_reset:
+                link.reset()        # entering the REPL stopped the station: start it again
+        if args.no_reset:
+            print("the station on %s is stopped at the REPL (--no-reset): press its reset button to restart it"
+                  % args.port, file=sys.stderr)
         if text is None:
             raise UserError("the board on %s has no config.json: run 'airkit deploy --config FILE'" % args.port)
         try:
@@ -195,9 +296,12 @@ def run_validate(args) -> int:
     from airkit_fw import config as fw
 
     problems = fw.validate(read_config(args.file))
+    if getattr(args, "json", False):
+        print(json.dumps({"file": args.file, "valid": not problems, "problems": problems}))
+        return 1 if problems else 0
     if problems:
         for p in problems:
             print(p)
-        raise UserError("%s has %d problem(s), listed above" % (args.file, len(problems)), exit_code=1)
+        raise CheckFailed("%s has %d problem(s), listed above" % (args.file, len(problems)))
     print("%s is valid" % args.file)
     return 0

@@ -64,8 +64,10 @@ def main() -> int:
         b = VirtualBoard(bdir, config=cfg, hours=24, seed=seed, scenario=scenario, rtc_preset=False, mac=mac,
                          on_line=lines.append)
         b.run()
-        status = [json.loads(ln[8:]) for ln in lines if ln.startswith("uplinks {")]
-        results[name] = {"readings": sum(1 for ln in lines if ln.startswith("reading ")), "restarts": b.restarts,
+        from airkit_fw.console import parse_all
+
+        status = parse_all("\n".join(lines), "uplinks")
+        results[name] = {"readings": len(parse_all("\n".join(lines), "reading")), "restarts": b.restarts,
                          "status": status[-1] if status else {}}
 
     print("airkit demo: 2 virtual stations, 24 simulated hours, WiFi down %g-%g h, power cut at %g h"

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-from airkit.errors import UserError
+from airkit.errors import InputError, UserError
 
 
 
@@ -57,7 +58,38 @@ def check_config(cfg, source="the config") -> dict:
 def load_config_file(path: str) -> dict:
     from airkit.files import load_json_file
 
-    return check_config(load_json_file(path, "config"), "config file %s" % path)
+    cfg = load_json_file(path, "config")
+    if not isinstance(cfg, dict):
+        raise InputError("config file %s must hold a JSON object ({...})" % path)
+    return check_config(cfg, "config file %s" % path)
+
+
+def correction_label(corr) -> str:
+    if not isinstance(corr, dict):
+        return "?"
+    return "'%s' (%s)" % (corr.get("name") or corr.get("kind"), corr.get("kind"))
+
+
+def merge_board_correction(config: dict, board_text: str | None):
+    """(config to write, what happened) keeping the correction already on the board.
+
+    A correction pushed by 'airkit calibrate push' lives in the board's config; a
+    local config without one must not erase it. What happened: None (nothing to
+    keep), 'kept' (the board's correction carried over), 'replaced' (the local
+    config holds a different one, which wins), 'same'."""
+    try:
+        board_cfg = json.loads(board_text) if board_text else None
+    except ValueError:
+        board_cfg = None
+    board_corr = board_cfg.get("correction") if isinstance(board_cfg, dict) else None
+    if not board_corr:
+        return config, None, None
+    local = config.get("correction")
+    if not local:
+        merged = dict(config)
+        merged["correction"] = board_corr
+        return merged, "kept", board_corr
+    return config, ("same" if local == board_corr else "replaced"), board_corr
 
 
 class Progress:
@@ -109,12 +141,15 @@ def deploy(link, config: dict | None = None, build_dir: Path | None = None, quie
         built = {p: Path(f) for p, f in built.items()}
         local = {p: (f, sha256_file(f)) for p, f in built.items()}
         want = {p: h for p, (_, h) in local.items()}
-        cfg_data = config_bytes(config) if config is not None else None
 
         # What is on the board now (hashed on the board).
         on_board_fw = [p for p in link.list_tree("lib/airkit_fw")]
         check = sorted(set(want) | set(on_board_fw))
         have = link.hash_files(check + ["config.json"])
+        correction, board_corr = None, None
+        if config is not None and have.get("config.json"):
+            config, correction, board_corr = merge_board_correction(config, link.read_text("config.json"))
+        cfg_data = config_bytes(config) if config is not None else None
         todo = [p for p in sorted(want) if have.get(p) != want[p]]
         stale = [p for p in on_board_fw if p not in want]
         total = sum(local[p][0].stat().st_size for p in todo) + (len(cfg_data) if cfg_data else 0)
@@ -179,7 +214,10 @@ def deploy(link, config: dict | None = None, build_dir: Path | None = None, quie
     return {"files": len(want), "files_sent": len(todo), "stale_removed": len(stale),
             "file_bytes_sent": sent_bytes, "config_sent": cfg_sent, "wire_bytes": link.bytes_sent - wire0,
             "firmware_hash": manifest["firmware_hash"], "config_hash": cfg_hash, "verified": True,
-            "version": manifest["version"]}
+            "version": manifest["version"], "correction": correction,
+            "board_correction": correction_label(board_corr) if board_corr else None,
+            "local_correction": correction_label(config.get("correction"))
+            if config is not None and config.get("correction") else None}
 
 
 def _fw_version() -> str:
@@ -219,10 +257,33 @@ def run(args) -> int:
     if args.json:
         print(json.dumps(summary))
     else:
-        print("deployed airkit %s to %s: %d of %d files sent (%d bytes)%s, all %d verified by SHA-256; "
-              "firmware %s%s" % (summary["version"], args.port, summary["files_sent"], summary["files"],
-                                 summary["file_bytes_sent"],
-                                 ", config updated" if summary["config_sent"] else "", summary["files"],
-                                 summary["firmware_hash"][:12],
-                                 "; board reset" if summary["reset"] else ""))
+        print(deploy_sentence(summary, args.port))
+    if summary.get("correction") == "kept":
+        print("kept the board's correction %s: %s has none (it was pushed with 'airkit calibrate push'; add "
+              "--config %s to that command to keep it in your file too)"
+              % (summary["board_correction"], args.config, args.config), file=sys.stderr)
+    elif summary.get("correction") == "replaced":
+        print("note: the board's correction %s was replaced by %s from %s"
+              % (summary["board_correction"], summary["local_correction"], args.config), file=sys.stderr)
+    if not summary["reset"]:
+        print("the station on %s is stopped at the REPL (--no-reset): press its reset button to restart it"
+              % args.port, file=sys.stderr)
     return 0
+
+
+def deploy_sentence(summary: dict, port: str) -> str:
+    """'deployed ... : 3 of 26 files changed, sent (12 KB)' / 'firmware already current (26 files)'."""
+    n, sent = summary["files"], summary["files_sent"]
+    if sent:
+        what = "%d of %d files changed and sent (%s)" % (sent, n, _size(summary["file_bytes_sent"]))
+    else:
+        what = "firmware already current, no file sent"
+    if summary["config_sent"]:
+        what += "; config.json updated"
+    return ("deployed airkit %s to %s: %s; all %d files verified by SHA-256 on the board (firmware %s)%s"
+            % (summary["version"], port, what, n, summary["firmware_hash"][:12],
+               "; board reset, the station runs again" if summary["reset"] else ""))
+
+
+def _size(n: int) -> str:
+    return "%d bytes" % n if n < 10240 else "%.0f KB" % (n / 1024)

@@ -68,16 +68,27 @@ VERDICTS = {
         "skipped": (None, "no WiFi configured (wifi.ssid is empty)", ""),
     },
     "uplink": {
-        "ok": (True, "uplink {index} ({type}) reachable at {host}:{port}", ""),
+        "ok": (True, "uplink {index} ({type}): {host}:{port} knows this station and accepts its credentials "
+                     "(tested without storing a reading)", ""),
+        "rejected": (False, "uplink {index} ({type}): the server at {host} refused this station (HTTP "
+                            "{http_status}{error})", "{uplink_remedy}"),
+        "server_error": (False, "uplink {index} ({type}): the server at {host} answers with an error (HTTP "
+                                "{http_status})", "the server has a problem: try again later; the station keeps "
+                                                  "its readings and sends them when it works again"),
         "unreachable": (False, "uplink {index} ({type}): {host}:{port} does not accept connections",
                         "check the server address and port in the uplink, and that the network lets the "
                         "station out (school firewalls often block MQTT ports)"),
         "dns": (False, "uplink {index} ({type}): the name {host} cannot be resolved",
                 "check the spelling of the server name, and that the WiFi has internet access"),
+        "tls": (False, "uplink {index} ({type}): the secure connection to {host} failed",
+                "check the clock is set and the uplink's 'ca' certificate matches the server"),
         "bad_url": (False, "uplink {index} ({type}) has a URL the station cannot use",
                     "use http://, https://, mqtt:// or mqtts:// URLs"),
-        "no_wifi": (None, "uplink {index} ({type}) not tested: no WiFi connection", ""),
-        "skipped": (None, "uplink {index} ({type}) has no URL to test", ""),
+        "bad_config": (False, "uplink {index} ({type}) cannot be built from the config ({error})",
+                       "check the uplink's type and keys (docs/uplinks.md) with 'airkit config validate'"),
+        "no_wifi": (False, "uplink {index} ({type}) not tested: no WiFi connection",
+                    "fix the WiFi first (see the wifi check above)"),
+        "skipped": (None, "uplink {index} ({type}) is disabled", ""),
     },
     "clock": {
         "ok": (True, "clock set: {time}", ""),
@@ -112,11 +123,39 @@ def verdict(d: dict) -> dict:
     fields = _Blank(d)
     if isinstance(d.get("problems"), list):
         fields["problems"] = "; ".join(d["problems"])
+    if d.get("check") == "uplink":
+        fields["error"] = ", %s" % d["error"] if d.get("error") else ""
+        fields["uplink_remedy"] = uplink_remedy(d)
     out = dict(d)
     out["passed"] = passed
     out["summary"] = text.format_map(fields)
     out["remedy"] = remedy.format_map(fields)
     return out
+
+
+def uplink_remedy(d: dict) -> str:
+    """What to do when an uplink's server refuses the station (401/403/404, or MQTT CONNACK 4/5)."""
+    t, st, i = d.get("type"), d.get("http_status"), d.get("index")
+    if t == "sensor_community":
+        return ("register node %s at https://devices.sensor.community (sensor PMS5003 on pin 1, DHT22 on pin 7), "
+                "then run the doctor again" % (d.get("node") or "esp32-<chip id>"))
+    if t == "opensensemap":
+        if st == 404:
+            return "box_id of uplink %s is not a box on that server: copy it from the box's page" % i
+        return ("the access token of uplink %s is wrong: copy it from the box's page on openSenseMap and set it "
+                "with 'airkit config set FILE uplinks[%s].access_token=...'" % (i, i))
+    if t == "influx":
+        if st == 404:
+            return "the database in uplink %s's URL does not exist: create it (CREATE DATABASE ...) or fix ?db=" % i
+        return "InfluxDB refused the credentials of uplink %s: put u=...&p=... in its URL or fix its token" % i
+    if t == "airkit_json":
+        if st == 403:
+            return "register the device on the collector ('airkit collect add-node ...'), then run the doctor again"
+        if st == 404:
+            return "uplink %s's URL is not the collector's batch API (/api/v1/batch): fix its url" % i
+        return "the token of uplink %s is wrong: set it with 'airkit config set FILE uplinks[%s].token=...'" % (i, i)
+    return ("the broker refused the station's login: check the user name and password of uplink %s (and that "
+            "the broker allows this client)" % i)
 
 
 FACTS_FALLBACK = """
@@ -145,15 +184,9 @@ def chip_name(machine: str) -> str:
 
 
 def parse_selftest(text: str) -> list[dict]:
-    out = []
-    for line in text.splitlines():
-        line = line.strip()
-        if line.startswith("selftest "):
-            try:
-                out.append(json.loads(line[len("selftest "):]))
-            except ValueError:
-                pass
-    return out
+    from airkit_fw.console import parse_all
+
+    return parse_all(text, "selftest")
 
 
 def integrity(link) -> dict:
@@ -280,4 +313,7 @@ def run(args) -> int:
         print(json.dumps(rep, indent=1))
     else:
         print(format_report(rep))
+    if args.no_reset:
+        print("the station on %s is stopped at the REPL (--no-reset): press its reset button to restart it"
+              % args.port, file=sys.stderr)
     return 0 if rep["ok"] else 1

@@ -12,37 +12,31 @@ import json
 import sys
 import time
 
-from airkit.errors import UserError
+from airkit.errors import BoardError, UserError
 
 BLOCKS = " ▁▂▃▄▅▆▇█"
-READING_PREFIX = "reading "
-SAFE_PREFIX = "airkit SAFE MODE: "
+MIN_SPAN = 25.0      # µg/m³ a full-height chart spans at least: 13 vs 14 is not ▁ vs █
 
 
 def parse_line(line: str):
-    """('reading', dict) | ('safe', text) | None for any other console line."""
-    line = line.strip().lstrip("\x00")
-    i = line.find(READING_PREFIX + "{")
-    if i >= 0:
-        try:
-            d = json.loads(line[i + len(READING_PREFIX):])
-        except ValueError:
-            return None
-        return ("reading", d) if isinstance(d, dict) else None
-    i = line.find(SAFE_PREFIX)
-    if i >= 0:
-        return ("safe", line[i + len(SAFE_PREFIX):])
-    return None
+    """('reading', dict) | ('safe', text) | None for any other console line (the firmware's own parser)."""
+    from airkit_fw.console import parse
+
+    p = parse(line)
+    return p if p is not None and p[0] in ("reading", "safe") else None
 
 
-def sparkline(values, width=40) -> str:
+def sparkline(values, width=40, min_span=MIN_SPAN) -> str:
+    """Bars from 0 (or the lowest value, if higher) over at least ``min_span``, so small changes stay small."""
     vals = [v for v in values[-width:]]
     nums = [v for v in vals if v is not None]
     if not nums:
         return ""
-    lo, hi = min(nums), max(nums)
-    span = (hi - lo) or 1
-    return "".join("·" if v is None else BLOCKS[1 + int((v - lo) / span * (len(BLOCKS) - 2))] for v in vals)
+    hi = max(nums)
+    lo = min(min(nums), max(0.0, hi - min_span))
+    span = max(hi - lo, min_span)
+    top = len(BLOCKS) - 2
+    return "".join("·" if v is None else BLOCKS[1 + min(top, int(round((v - lo) / span * top)))] for v in vals)
 
 
 def fmt(v, spec):
@@ -91,10 +85,11 @@ def register(sub):
 def run(args) -> int:
     import serial
 
-    from airkit.boardlink import port_open_error
+    from airkit.boardlink import ALIVE_MARKS, SILENT_S, check_port, port_open_error
 
+    check_port(args.port)
     try:
-        ser = serial.Serial(args.port, args.baud, timeout=0.2, exclusive=True)
+        ser = serial.Serial(args.port, args.baud, timeout=0.2, write_timeout=2, exclusive=True)
     except (OSError, serial.SerialException) as e:
         raise port_open_error(args.port, e)
     live = None
@@ -110,6 +105,8 @@ def run(args) -> int:
     start = time.monotonic()
     last_data = start
     hinted = False
+    received = 0
+    text_seen = False
     try:
         while True:
             if args.seconds is not None and time.monotonic() - start >= args.seconds:
@@ -118,10 +115,21 @@ def run(args) -> int:
             if chunk:
                 last_data = time.monotonic()
                 buf += chunk
-            elif not hinted and time.monotonic() - last_data > 15 and not history:
-                hinted = True
-                print("no readings yet: the station prints one per interval (default 300 s); if it sits at "
-                      "the REPL, press the board's reset button", file=sys.stderr, flush=True)
+                received += len(chunk)
+                text_seen = text_seen or any(m in buf for m in ALIVE_MARKS)
+            if not history and not text_seen and time.monotonic() - start > SILENT_S:
+                if received:
+                    raise BoardError("nothing answers on %s at %d baud: it prints unreadable bytes (another baud "
+                                     "rate, or a boot loop); press the board's reset button, or try --baud"
+                                     % (args.port, args.baud))
+                if not hinted:
+                    hinted = True
+                    print("nothing answers on %s yet (no byte in %d s): a station prints one reading per "
+                          "interval (default 300 s), so keep waiting, or press the board's reset button; if this "
+                          "is not the board's port, see 'airkit ports' (Ctrl-C stops)"
+                          % (args.port, SILENT_S), file=sys.stderr, flush=True)
+            if len(buf) > 65536 and b"\n" not in buf:
+                buf = buf[-4096:]
             while b"\n" in buf:
                 raw, buf = buf.split(b"\n", 1)
                 parsed = parse_line(raw.decode("utf-8", "replace"))
@@ -146,8 +154,8 @@ def run(args) -> int:
                     raise StopIteration
     except (KeyboardInterrupt, StopIteration):
         pass
-    except serial.SerialException as e:
-        raise UserError("lost the connection to %s (%s): check the cable and run again" % (args.port, e))
+    except (OSError, serial.SerialException) as e:
+        raise BoardError("lost the connection to %s (%s): check the cable and run again" % (args.port, e))
     finally:
         if live is not None:
             live.stop()

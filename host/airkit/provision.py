@@ -13,9 +13,11 @@ password.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import html
+import io
 import json
 import multiprocessing as mp
 import sys
@@ -23,57 +25,154 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from airkit.errors import UserError
+from airkit.errors import InputError, UserError, WouldOverwrite
 
 COLUMNS = ("device_id", "name", "lat", "lon", "wifi_ssid", "wifi_password", "uplinks", "board", "mac")
+MARKER = "airkit_class.json"     # on the board: which class list provisioned it (no secret)
+
+
+def _uplink_types():
+    from airkit_fw.uplinks import TYPES
+
+    return TYPES
+
+
+def decode_class_list(data: bytes) -> tuple[str, str]:
+    """(text, encoding) of a class list as Excel or LibreOffice save it: UTF-8 with or without BOM, else cp1252."""
+    for enc in ("utf-8-sig", "cp1252", "latin-1"):
+        try:
+            return data.decode(enc), enc
+        except UnicodeDecodeError:
+            continue
+    raise AssertionError("latin-1 decodes everything")
+
+
+def sniff_delimiter(text: str) -> str:
+    """',' or ';' (Excel in many countries) or a tab, from the header line."""
+    header = text.splitlines()[0] if text else ""
+    counts = {d: header.count(d) for d in (",", ";", "\t")}
+    best = max(counts, key=counts.get)
+    return best if counts[best] else ","
+
+
+def parse_uplinks(text: str, extra: dict, where: str) -> list:
+    """The ``uplinks`` cell: a JSON list, or names separated by spaces or '+' (e.g. 'sensor_community
+    airkit_json'); ``extra``: the row's per-uplink columns (``airkit_json.url`` -> value)."""
+    types = _uplink_types()
+    text = (text or "").strip()
+    if text.startswith("["):
+        try:
+            ups = json.loads(text)
+        except ValueError as e:
+            raise InputError("%s: the uplinks cell is not valid JSON (%s): write uplink names instead, e.g. "
+                             "'sensor_community airkit_json', with settings in columns like airkit_json.url"
+                             % (where, e.msg))
+        if not isinstance(ups, list):
+            raise InputError("%s: the uplinks cell must be a list of uplinks" % where)
+        return ups
+    names = [n for n in text.replace("+", " ").replace("|", " ").split() if n]
+    for col in extra:                 # a filled per-uplink column names its uplink too
+        t = col.split(".", 1)[0]
+        if extra[col] and t not in names:
+            names.append(t)
+    ups = []
+    for n in names:
+        if n not in types:
+            raise InputError("%s: unknown uplink '%s': use %s" % (where, n, ", ".join(types)))
+        u = {"type": n}
+        for col, v in extra.items():
+            t, _, key = col.partition(".")
+            if t == n and v:
+                if key in ("port", "qos") and v.isdigit():
+                    v = int(v)
+                elif v[:1] in "{[":
+                    try:
+                        v = json.loads(v)
+                    except ValueError:
+                        raise InputError("%s: column %s holds broken JSON" % (where, col))
+                u[key] = v
+        ups.append(u)
+    return ups
 
 
 # --- the class list ---------------------------------------------------------------------------
-def read_class(path: str) -> list[dict]:
+def read_class(path: str, base: dict | None = None) -> list[dict]:
     from airkit.resources import config_from_profile, load_profile
     from airkit.deploy import check_config
 
     try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            reader = csv.DictReader(f)
-            rows = list(reader)
-            fields = reader.fieldnames or []
+        data = Path(path).read_bytes()
     except FileNotFoundError:
-        raise UserError("class list %s does not exist: check the path" % path)
-    except (OSError, csv.Error) as e:
-        raise UserError("cannot read class list %s (%s)" % (path, e))
+        raise InputError("class list %s does not exist: check the path" % path)
+    except OSError as e:
+        raise InputError("cannot read class list %s (%s)" % (path, e.strerror))
+    text, _enc = decode_class_list(data)
+    delim = sniff_delimiter(text)
+    try:
+        reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delim)
+        rows = list(reader)
+        fields = [f.strip() for f in (reader.fieldnames or []) if f]
+    except csv.Error as e:
+        raise InputError("cannot read class list %s (%s): save it as CSV" % (path, e))
+    types = _uplink_types()
+    per_uplink = [c for c in fields if "." in c and c.split(".", 1)[0] in types]
     if "device_id" not in fields:
-        raise UserError("class list %s needs a device_id column (columns: %s)" % (path, ", ".join(COLUMNS)))
-    unknown = [c for c in fields if c not in COLUMNS]
+        raise InputError("class list %s needs a device_id column (columns found: %s; expected: %s): see "
+                         "examples/class-list.csv" % (path, ", ".join(fields) or "none", ", ".join(COLUMNS)))
+    unknown = [c for c in fields if c not in COLUMNS and c not in per_uplink]
     if unknown:
-        raise UserError("class list %s has unknown column(s) %s: use %s" % (path, ", ".join(unknown),
+        raise InputError("class list %s has unknown column(s) %s: use %s, or per-uplink columns like "
+                         "airkit_json.url (see examples/class-list.csv)" % (path, ", ".join(unknown),
                                                                             ", ".join(COLUMNS)))
     out, seen = [], set()
     for i, r in enumerate(rows, start=2):
-        r = {k: (v or "").strip() for k, v in r.items() if k}
+        r = {(k or "").strip(): (v or "").strip() for k, v in r.items() if k}
+        if not any(r.values()):
+            continue                  # Excel leaves empty rows at the end
+        where = "class list %s line %d" % (path, i)
         if not r.get("device_id"):
-            raise UserError("class list %s line %d has no device_id" % (path, i))
+            raise InputError("%s has no device_id" % where)
         if r["device_id"] in seen:
-            raise UserError("class list %s line %d repeats device_id %s" % (path, i, r["device_id"]))
+            raise InputError("%s repeats device_id %s" % (where, r["device_id"]))
         seen.add(r["device_id"])
         board = r.get("board") or "esp32-devkitc"
-        cfg = config_from_profile(load_profile(board))
+        cfg = json.loads(json.dumps(base)) if base else {}
+        cfg.update(config_from_profile(load_profile(board)))
         cfg["device"] = {"id": r["device_id"], "name": r.get("name", "")}
-        try:
-            if r.get("lat") or r.get("lon"):
-                cfg["location"] = {"lat": float(r["lat"]), "lon": float(r["lon"])}
-            if r.get("uplinks"):
-                cfg["uplinks"] = json.loads(r["uplinks"])
-        except ValueError:
-            raise UserError("class list %s line %d: lat/lon must be numbers and uplinks a JSON list" % (path, i))
+        if r.get("lat") or r.get("lon"):
+            try:
+                cfg["location"] = {"lat": float(r["lat"].replace(",", ".")),
+                                   "lon": float(r["lon"].replace(",", "."))}
+            except ValueError:
+                raise InputError("%s: lat and lon must be numbers (e.g. 52.52 and 13.40)" % where)
+        ups = parse_uplinks(r.get("uplinks", ""), {c: r.get(c, "") for c in per_uplink}, where)
+        if ups:
+            cfg["uplinks"] = ups
         if r.get("wifi_ssid"):
             cfg["wifi"] = {"ssid": r["wifi_ssid"], "password": r.get("wifi_password", "")}
-        check_config(cfg, "class list %s line %d (%s)" % (path, i, r["device_id"]))
+        check_config(cfg, "%s (%s)" % (where, r["device_id"]))
         out.append({"line": i, "device_id": r["device_id"], "name": r.get("name", ""), "board": board,
-                    "mac": r.get("mac", "").lower(), "config": cfg})
+                    "mac": r.get("mac", "").lower(), "config": cfg, "warnings": row_warnings(cfg)})
     if not out:
-        raise UserError("class list %s has no rows" % path)
+        raise InputError("class list %s has no rows" % path)
     return out
+
+
+def row_warnings(cfg: dict) -> list[str]:
+    """Why a station from this row would measure but send nothing (it is then not reported as ok)."""
+    w = []
+    wifi = cfg.get("wifi") or {}
+    if not wifi.get("ssid"):
+        w.append("no WiFi in the class list (wifi_ssid): the station measures but uploads nothing")
+    elif not wifi.get("password"):
+        w.append("no WiFi password (wifi_password): fine only for an open network")
+    if not cfg.get("uplinks"):
+        w.append("no uplink in the class list (uplinks column): the station uploads nothing")
+    return w
+
+
+def blocking(warnings: list[str]) -> list[str]:
+    return [w for w in warnings if "uploads nothing" in w]
 
 
 def resolve_ports(spec: str) -> list[dict]:
@@ -103,24 +202,48 @@ def _identify(port: str) -> dict:
     from airkit.boardlink import open_board
 
     try:
-        with open_board(port) as link:
+        with contextlib.redirect_stdout(sys.stderr), open_board(port) as link:
             mac = link.eval_json("import json\ntry:\n from airkit_fw import board\n m = board.current().mac()\n"
                                  "except ImportError:\n import machine\n m = machine.unique_id()\n"
                                  "print(json.dumps(':'.join('%02x' % x for x in m)))\n")
-            return {"port": port, "mac": mac, "micropython": True}
+            marker = None
+            try:
+                marker = json.loads(link.read_text(MARKER) or "null")
+            except ValueError:
+                pass
+            # The station stays stopped only until this board's job (or _restart) resets it.
+            return {"port": port, "mac": mac, "micropython": True, "marker": marker}
     except UserError as e:
         first = str(e)
     try:
         from airkit.flash import identify
 
-        info = identify(port, connect_attempts=2)
+        with contextlib.redirect_stdout(sys.stderr):
+            info = identify(port, connect_attempts=2)
         return {"port": port, "mac": info["mac"], "micropython": False, "chip": info["chip"]}
     except UserError as e:
         return {"port": port, "error": "%s; %s" % (first, e)}
 
 
+def _restart(port: str) -> str | None:
+    """Reset a board that was identified but gets no job (skipped, or no free row): it runs again."""
+    from airkit.boardlink import open_board
+
+    try:
+        with contextlib.redirect_stdout(sys.stderr), open_board(port) as link:
+            link.reset()
+    except UserError as e:
+        return str(e)
+    return None
+
+
 def _provision(job: dict) -> dict:
     """Flash if needed, deploy firmware + config, run the kit test. Never raises."""
+    with contextlib.redirect_stdout(sys.stderr):     # nothing a library prints may spoil --json
+        return _provision_job(job)
+
+
+def _provision_job(job: dict) -> dict:
     from airkit.boardlink import open_board
     from airkit.deploy import deploy
     from airkit.doctor import run_doctor
@@ -152,6 +275,8 @@ def _provision(job: dict) -> dict:
             res["deploy"] = summary
             res["steps"].append("deployed %d file(s)" % summary["files_sent"] if summary["files_sent"]
                                 else "firmware already current")
+            if job.get("marker"):
+                link.write_atomic(MARKER, json.dumps(job["marker"], sort_keys=True).encode())
             if summary["config_sent"]:
                 res["steps"].append("config written")
             prev = job.get("previous") or {}
@@ -170,7 +295,8 @@ def _provision(job: dict) -> dict:
         finally:
             link.close()
         checks = res["doctor"]["checks"]
-        res["ok"] = not any(c.get("passed") is False for c in checks)
+        res["warnings"] = list(job.get("warnings") or [])
+        res["ok"] = not any(c.get("passed") is False for c in checks) and not blocking(res["warnings"])
     except UserError as e:
         res["error"] = str(e)
     except Exception as e:  # a worker must always report back
@@ -201,7 +327,11 @@ def report_rows(rows: list[dict], state: dict) -> list[dict]:
         if s.get("error"):
             problems = s["error"]
         facts = doc.get("facts") or {}
-        status = "not attached" if not s else ("ok" if s.get("ok") else "FAILED")
+        status = "not attached" if not s else ("ok" if s.get("ok") else
+                                               "INCOMPLETE" if blocking(r.get("warnings") or []) and not
+                                               s.get("error") else "FAILED")
+        if s and r.get("warnings"):
+            problems = "; ".join(([problems] if problems else []) + r["warnings"])
         out.append({
             "device_id": r["device_id"], "name": r["name"], "status": status,
             "mac": s.get("mac", ""), "usb_serial": s.get("usb_serial") or "",
@@ -271,6 +401,10 @@ def register(sub):
     p.add_argument("--bundle", help="folder made by 'airkit flash bundle' (offline flashing, verified images)")
     p.add_argument("--version", help="MicroPython version to flash onto blank boards (default: profile's)")
     p.add_argument("--retest", action="store_true", help="run the kit test again even where it passed")
+    p.add_argument("--base", metavar="STATION.json",
+                   help="a shared station config (uplinks, WiFi, interval...) each row is laid over")
+    p.add_argument("--force", action="store_true",
+                   help="re-provision boards that another class list provisioned (they are skipped otherwise)")
     p.add_argument("--json", action="store_true", help="print the report rows as JSON")
     p.set_defaults(func=run)
 
@@ -322,17 +456,32 @@ def assign(rows, boards, state) -> list[tuple[dict, dict]]:
 
 
 def run(args) -> int:
-    rows = read_class(args.class_csv)
+    base = None
+    if getattr(args, "base", None):
+        from airkit.files import load_json_file as read_json
+
+        base = read_json(args.base, "base config")
+        if not isinstance(base, dict):
+            raise InputError("base config %s must hold a JSON object ({...})" % args.base)
+    rows = read_class(args.class_csv, base)
     csv_path = Path(args.class_csv)
     out = Path(args.out) if args.out else csv_path.parent
     out.mkdir(parents=True, exist_ok=True)
     state_path = csv_path.with_name(csv_path.stem + ".state.json")
     state = load_state(state_path)
+    if not state.get("class_uid"):
+        import uuid
+
+        state["class_uid"] = uuid.uuid4().hex[:12]
+    class_marker = {"class": csv_path.stem, "class_uid": state["class_uid"]}
     ports = resolve_ports(args.ports)
     t0 = time.monotonic()
     ctx = mp.get_context("spawn")
     say = (lambda m: print(m, file=sys.stderr, flush=True)) if not args.json else (lambda m: None)
     say("provisioning %d board(s) on %s" % (len(ports), ", ".join(p["port"] for p in ports)))
+    for r in rows:
+        for w in r["warnings"]:
+            say("warning: %s: %s" % (r["device_id"], w))
     import tempfile
 
     from airkit.firmware_build import build
@@ -347,16 +496,36 @@ def run(args) -> int:
             if f.get("error"):
                 say("%s: %s" % (p["port"], f["error"]))
             boards.append(f)
+        for b in boards:
+            m = b.get("marker")
+            if (isinstance(m, dict) and m.get("class_uid") and m.get("class_uid") != state["class_uid"]
+                    and not args.force):
+                b["error"] = ("provisioned from another class list (%s, as %s): skipped, not overwritten; use "
+                              "--force to re-provision it" % (m.get("class"), m.get("device_id")))
+                b["would_overwrite"] = True
+                say("%s: %s" % (b["port"], b["error"]))
         pairs = assign(rows, [b for b in boards if not b.get("error")], state)
         for b in boards:
             if b.get("error") and "no free row" in b["error"]:
                 say("%s: %s" % (b["port"], b["error"]))
+        paired = {r["device_id"] for _, r in pairs}
+        waiting = [r["device_id"] for r in rows if r["device_id"] not in paired
+                   and not (state["boards"].get(r["device_id"]) or {}).get("ok")]
+        if waiting:
+            say("waiting for a board (%d row(s), plug in more boards and run again): %s"
+                % (len(waiting), ", ".join(waiting)))
         jobs = []
         for b, r in pairs:
             jobs.append({"port": b["port"], "device_id": r["device_id"], "board": r["board"], "config": r["config"],
                          "micropython": b.get("micropython"), "bundle": args.bundle, "version": args.version,
                          "lock": str(csv_path.with_name("airkit-images.lock")),
-                         "retest": args.retest, "built": built, "previous": state["boards"].get(r["device_id"])})
+                         "retest": args.retest, "built": built, "previous": state["boards"].get(r["device_id"]),
+                         "warnings": r["warnings"], "marker": dict(class_marker, device_id=r["device_id"])})
+        busy = {j["port"] for j in jobs}
+        idle = [b["port"] for b in boards if b.get("micropython") and b["port"] not in busy]
+        for port, err in zip(idle, pool.map(_restart, idle)):
+            say("%s: %s" % (port, "not provisioned; board reset, its station runs as before" if err is None
+                            else "not provisioned, and could not be reset (%s): press its reset button" % err))
         results = _run_jobs(pool, jobs, say)
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     for (b, r), res in zip(pairs, results):
@@ -375,16 +544,31 @@ def run(args) -> int:
     write_reports(rep, out / (stem + ".csv"), out / (stem + ".html"), "Class report: %s" % csv_path.stem)
     elapsed = time.monotonic() - t0
     if args.json:
-        print(json.dumps({"rows": rep, "seconds": round(elapsed, 2),
+        print(json.dumps({"rows": rep, "seconds": round(elapsed, 2), "waiting": waiting,
+                          "skipped": [{"port": b["port"], "error": b["error"]} for b in boards if b.get("error")],
                           "boards": [{"port": res["port"], "device_id": res["device_id"], "steps": res["steps"],
-                                      "ok": res["ok"], "error": res.get("error")} for res in results]}, indent=1))
+                                      "ok": res["ok"], "error": res.get("error"),
+                                      "warnings": res.get("warnings", [])} for res in results]}, indent=1))
     else:
         for res in results:
-            print("%-12s %-20s %s%s" % (res["device_id"], res["port"], "ok" if res["ok"] else "FAILED",
+            status = "ok" if res["ok"] else ("INCOMPLETE" if blocking(res.get("warnings") or []) and
+                                             not res.get("error") else "FAILED")
+            print("%-12s %-20s %s%s" % (res["device_id"], res["port"], status,
                                         ": " + ", ".join(res["steps"]) if res["steps"] else "")
-                  + (" (%s)" % res["error"] if res.get("error") else ""))
+                  + (" (%s)" % res["error"] if res.get("error") else "")
+                  + ("; " + "; ".join(blocking(res.get("warnings") or [])) if not res["ok"] and
+                     blocking(res.get("warnings") or []) else ""))
+        for b in boards:
+            if b.get("error"):
+                print("%-12s %-20s %s (%s)" % ("-", b["port"], "SKIPPED", b["error"]))
+        if waiting:
+            print("waiting for a board: %s" % ", ".join(waiting))
         print("report: %s and %s (%.1f s)" % (out / (stem + ".csv"), out / (stem + ".html"), elapsed))
     failed = [r for r in results if not r["ok"]]
+    if any(b.get("would_overwrite") for b in boards):
+        raise WouldOverwrite("%d board(s) were provisioned from another class list and were not touched: run "
+                             "again with --force to re-provision them" % sum(1 for b in boards
+                                                                             if b.get("would_overwrite")))
     if failed or any(b.get("error") for b in boards):
         return 1
     return 0

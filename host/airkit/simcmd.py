@@ -320,29 +320,25 @@ def run(args) -> int:
         board_dir = tmp.name
     counts = {"readings": 0, "safe_mode": [], "uplinks": None, "no_firmware": False, "crashes": []}
 
+    from airkit_fw.console import parse as parse_console
+
     def on_line(line: str):
-        if line.startswith("reading "):
-            try:
-                d = json.loads(line[len("reading "):])
-            except ValueError:
-                return
+        kind, d = parse_console(line) or (None, None)
+        if kind == "reading":
             counts["readings"] += 1
             print(json.dumps(d) if args.json else format_reading(d), flush=True)
-        elif line.startswith("uplinks {"):
-            try:
-                counts["uplinks"] = json.loads(line[len("uplinks "):])
-            except ValueError:
-                pass
+        elif kind == "uplinks":
+            counts["uplinks"] = d
         elif line.startswith("virtual board: no airkit firmware on the flash"):
             counts["no_firmware"] = True
             if args.port_link:
                 print("the virtual board's flash holds no airkit firmware yet: put it there with "
                       "'airkit deploy --port %s --config station.json'" % args.port_link, file=sys.stderr, flush=True)
-        elif line.startswith("airkit CRASH: "):
-            counts["crashes"].append(line[len("airkit CRASH: "):])
+        elif kind == "crash":
+            counts["crashes"].append(d)
             print(line, file=sys.stderr, flush=True)
-        elif line.startswith("airkit SAFE MODE: "):
-            counts["safe_mode"].append(line[len("airkit SAFE MODE: "):])
+        elif kind == "safe":
+            counts["safe_mode"].append(d)
             print(line, file=sys.stderr, flush=True)
 
     if args.firmware is None:

@@ -61,7 +61,7 @@ RETRY_MIN_MS = const(500)
 BACKOFF_MAX_MS = const(1800000)
 CONFIG_WAIT_MS = const(1800000)
 MARGIN_MS = const(20000)
-STATUS_PREFIX = "uplinks "
+from airkit_fw.console import STATUS as STATUS_PREFIX   # the console line protocol
 _REASON_MAX = const(120)
 
 

@@ -8,6 +8,7 @@ report they can show, and put it on the board.
 import argparse
 import json
 import os
+import re
 import sys
 import time
 
@@ -86,6 +87,8 @@ def register(subparsers):
     p.add_argument("--port", required=True, help="serial port of the board, e.g. /dev/ttyUSB0")
     p.add_argument("--device", help="push this device's own correction from a multi-device model")
     p.add_argument("--baud", type=int, default=115200)
+    from .push import add_arguments as _push_arguments
+    _push_arguments(p)
     p.set_defaults(func=cmd_push)
     return cal
 
@@ -256,6 +259,11 @@ def forward_lines(s):
                    "%s)%s" % (s["chosen"], iv["horizon_days"], _v(iv["rmse"]), _v(iv["ci95"][0]), _v(iv["ci95"][1]),
                               "; extrapolated beyond the %d days of horizon the data show" %
                               iv["longest_horizon_seen_days"] if iv.get("extrapolated") else ""))
+        out.append("  in plain words: a corrected daily (24-h) mean will typically be about %s ug/m3 away from what "
+                   "the reference monitor would report; the interval is how large that typical error may turn out "
+                   "to be" % _v(iv["rmse"]))
+        if f.get("caveat"):
+            out.append("  " + f["caveat"])
     adv = f.get("advice") or {}
     if adv.get("text"):
         out.append("recalibration: " + adv["text"])
@@ -344,10 +352,23 @@ def _fit_json(doc, path):
             "precision": v["precision"], "pm10": v["pm10"]}
 
 
+def _check_tz_names(args):
+    """A misspelt --tz/--sensor-tz is refused before any file is read."""
+    from zoneinfo import ZoneInfo
+    for opt, tz in (("--tz", getattr(args, "tz", None)), ("--sensor-tz", getattr(args, "sensor_tz", None))):
+        if tz and tz.upper() != "UTC" and not re.fullmatch(r"[+-]\d{1,2}(:?\d{2})?", tz):
+            try:
+                ZoneInfo(tz)
+            except Exception:
+                raise UserError("unknown time zone '%s' (%s); use a name like America/New_York or Europe/Berlin."
+                                % (tz, opt))
+
+
 def cmd_fit(args):
     from . import modelfile, report
     t0 = time.time()
     _check_out_file(args.out, args.force)
+    _check_tz_names(args)
     if args.report:
         _check_out_dir(args.report)
     if args.horizon < 1:
@@ -369,6 +390,7 @@ def cmd_fit(args):
 def cmd_report(args):
     from . import modelfile, report
     _check_out_dir(args.out, "--out")
+    _check_tz_names(args)
     sensor, reference, res = _workbench(args)
     path = report.write(res, args.out, title=args.title, inputs=sensor.label + "; " + reference.label)
     if args.json:
@@ -439,10 +461,7 @@ def cmd_push(args):
     if doc.get("devices") and args.device is None:
         _say("note: this model also holds per-device corrections (%s); pushing the pooled one. Use --device ID to "
              "push a device's own." % ", ".join(doc["devices"]))
-    back = push.push(corr, args.port, baudrate=args.baud)
-    _say("correction '%s' (%s) written to %s on %s" % (back.get("name") or back["kind"], back["kind"], push.CONFIG,
-                                                       args.port))
-    return 0
+    return push.run(args, corr, _say)
 
 
 def main(argv=None):

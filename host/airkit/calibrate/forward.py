@@ -312,6 +312,9 @@ def advice(curve, rec=None):
         txt = ("the correction stayed within the EPA 24-h error target for the %d days the data show; at the rate its "
                "error grows (%.3f ug^2/m^6 per day) it would reach RMSE 7 ug/m3 after about %d days. Co-locate again "
                "after about %d days, or sooner after a season change." % (seen, q, reach, rec_days))
+        if rec_days > 2 * seen:
+            txt += (" That is an extrapolation far beyond the %d days measured: check it with a second co-location "
+                    "(--later) well before then." % seen)
     else:
         rec_days = int(min(max(seen, 90), 365))
         reach = None

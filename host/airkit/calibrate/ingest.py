@@ -139,7 +139,16 @@ def _parse_times(path, raw, first_row, fmt=None, utc=True, offset=None, dayfirst
     return t
 
 
+_DECIMAL_COMMA = r"^\s*([-+]?\d+),(\d+)\s*$"
+
+
 def _read_csv(path, text, sep=",", skip=0, **kw):
+    excel = False
+    if sep == ",":
+        # Excel in a decimal-comma locale saves "CSV" with ';' between fields and '5,241' for numbers
+        first = next((ln for ln in text.splitlines()[skip:] if ln.strip()), "")
+        if first.count(";") > first.count(","):
+            sep, excel = ";", True
     try:
         df = pd.read_csv(io.StringIO(text), sep=sep, skiprows=skip, dtype=str, keep_default_na=False,
                          skipinitialspace=True, **kw)
@@ -152,6 +161,8 @@ def _read_csv(path, text, sep=",", skip=0, **kw):
     df.columns = [str(c).strip() for c in df.columns]
     if len(df) == 0:
         _fail(path, "the file has a header but no data rows.")
+    if excel:
+        df = df.apply(lambda c: c.str.replace(_DECIMAL_COMMA, r"\1.\2", regex=True))
     return df
 
 
@@ -225,6 +236,9 @@ def detect(path, role):
     if kind == "parquet":
         return "eea"
     if kind == "json":
+        if '"airkit-calibration-model"' in text:
+            _fail(path, "this is a correction model (from 'airkit calibrate fit'), not a %s file; pass it with "
+                        "--model." % role)
         if '"results"' in text and ("datetimeFrom" in text or '"period"' in text):
             return "openaq_v3"
         low = text.lower()

@@ -189,6 +189,10 @@ def _forward_html(s):
                   iv["independent_days"], _fmt(iv["growth_per_day"], 3),
                   "; beyond the %d days of horizon the data show this is an extrapolation"
                   % iv["longest_horizon_seen_days"] if iv.get("extrapolated") else ""))
+        ivs += ("<p>In plain words: a corrected daily (24-h) mean will typically be about %s %s away from what the "
+                "reference monitor would report.</p>" % (_fmt(iv["rmse"]), UG))
+        if f.get("caveat"):
+            ivs += '<p class="warn"><b>%s</b></p>' % html.escape(f["caveat"][0].upper() + f["caveat"][1:])
     adv = (f.get("advice") or {}).get("text", "")
     return ("<p>%s. The model is chosen on this score: the lowest forward RMSE, or a simpler model within one "
             "bootstrap standard error of it.</p><table><tr><th>model</th><th>forward RMSE</th><th>NRMSE %%</th>"

@@ -10,8 +10,12 @@ export`` writes the calibration-ready CSV.
 
 from __future__ import annotations
 
+import argparse
+import errno
 import json
 import os
+import secrets
+import socket
 import signal
 import ssl
 import sys
@@ -23,10 +27,13 @@ from airkit.errors import InputError, NetworkError, UserError, WouldOverwrite
 DEFAULT_DB = "airkit-collect.sqlite"
 
 
-def _common(p):
-    p.add_argument("--db", default=DEFAULT_DB,
+def _common(p, sub=False):
+    # On a subcommand the defaults are suppressed, so `airkit collect --db X export` keeps X
+    # (argparse would otherwise overwrite it with the subcommand's own default).
+    p.add_argument("--db", default=argparse.SUPPRESS if sub else DEFAULT_DB,
                    help="SQLite file or postgresql://user[:password]@host[:port]/dbname (default %s)" % DEFAULT_DB)
-    p.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    p.add_argument("--json", action="store_true", default=argparse.SUPPRESS if sub else False,
+                   help="print the result as one JSON object")
 
 
 def _place(p):
@@ -65,22 +72,23 @@ def register(sub):
     p.set_defaults(func=serve)
     s = p.add_subparsers(dest="collect_cmd", metavar="SUBCOMMAND")
     e = s.add_parser("export", help="write readings as CSV (time UTC, device, PM CF=1/atm, counts, rh, temp_c, flags)")
-    _common(e)
+    _common(e, sub=True)
     e.add_argument("--out", "-o", help="CSV file (default: standard output)")
     e.add_argument("--force", action="store_true", help="overwrite --out when it exists")
     e.add_argument("--device", help="only this device")
     e.set_defaults(func=export)
     a = s.add_parser("add-device", help="register a station for the airkit JSON API with its token")
     a.add_argument("device", help="station id (the config's device.id)")
-    a.add_argument("--token-file", required=True, help="file holding the device's token (never printed)")
-    _common(a)
+    a.add_argument("--token-file", required=True, help="file holding the device's token (never printed); "
+                                                       "created with a new random token when it does not exist")
+    _common(a, sub=True)
     _place(a)
     a.set_defaults(func=add_device)
     n = s.add_parser("add-node", help="register a Sensor.Community node id (esp32-<chipid>)")
     n.add_argument("node")
     n.add_argument("--station", help="station id (the config's device.id) to file this node's pushes under, "
                                      "so they merge with the station's other uplinks")
-    _common(n)
+    _common(n, sub=True)
     _place(n)
     n.set_defaults(func=add_node)
 
@@ -109,6 +117,8 @@ def _store(url, must_exist=False):
         raise InputError("no collector database at %s: run 'airkit collect' first or pass --db" % shown)
     if p.is_dir():
         raise InputError("--db %s is a folder: give a file name such as %s/%s" % (shown, shown, DEFAULT_DB))
+    if not p.parent.is_dir():
+        raise InputError("--db %s: the folder %s does not exist: create it or choose another path" % (shown, p.parent))
     try:
         return open_store(p)
     except Exception as e:  # sqlite3.DatabaseError and OSError
@@ -142,17 +152,46 @@ def add_node(args) -> int:
     return 0
 
 
-def add_device(args) -> int:
+def _new_token_file(path: Path) -> str:
+    """A new random token in a new owner-only file (never printed)."""
+    token = secrets.token_urlsafe(24)
     try:
-        token = Path(args.token_file).read_text().strip()
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputError("cannot read the token file %s (%s)" % (args.token_file, getattr(e, "strerror", None) or e))
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(token + "\n")
+    except OSError as e:
+        raise InputError("cannot create the token file %s (%s): check the folder or choose another --token-file"
+                         % (path, e.strerror or e))
+    return token
+
+
+def add_device(args) -> int:
+    tf = Path(args.token_file)
+    created = False
+    if not tf.exists():
+        token = _new_token_file(tf)
+        created = True
+    else:
+        try:
+            token = tf.read_text().strip()
+        except (OSError, UnicodeDecodeError) as e:
+            raise InputError("cannot read the token file %s (%s)" % (args.token_file,
+                                                                     getattr(e, "strerror", None) or e))
     if len(token) < 8:
         raise InputError("the token in %s is shorter than 8 characters: use a longer random token" % args.token_file)
-    store = _store(args.db)
-    store.add_device(args.device, "json", token)
-    _place_station(store, args.device, args)
-    _say(args, "device %s registered for the airkit JSON API" % args.device, device=args.device, registered=True)
+    try:
+        store = _store(args.db)
+        store.add_device(args.device, "json", token)
+        _place_station(store, args.device, args)
+    except Exception:
+        if created:
+            tf.unlink(missing_ok=True)
+        raise
+    if created and not getattr(args, "json", False):
+        print("a new token was written to %s (readable by you only): put it in the station's airkit_json uplink "
+              "as \"token\"" % tf, file=sys.stderr)
+    _say(args, "device %s registered for the airkit JSON API" % args.device, device=args.device, registered=True,
+         **({"token_file_created": str(tf)} if created else {}))
     return 0
 
 
@@ -181,6 +220,23 @@ def export(args) -> int:
     else:
         store.export_csv(sys.stdout, args.device)
     return 0
+
+
+def lan_url(host: str, port: int, scheme: str = "http") -> str | None:
+    """The address other computers and the stations use when the collector listens on every
+    interface (0.0.0.0 is not an address they can reach); None when it listens on one address."""
+    if host not in ("0.0.0.0", "::", ""):
+        return None
+    ip = None
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.connect(("10.255.255.255", 1))          # UDP connect: picks the outgoing interface, sends nothing
+            ip = s.getsockname()[0]
+    except OSError:
+        pass
+    if not ip or ip.startswith("127."):
+        ip = socket.gethostname()
+    return "%s://%s:%d" % (scheme, ip, port)
 
 
 def serve(args) -> int:
@@ -214,9 +270,12 @@ def serve(args) -> int:
     except ssl.SSLError as e:
         raise InputError("the TLS certificate or key cannot be used (%s): give a PEM certificate and its key"
                          % (e.reason or "not PEM"))
-    except OSError as e:
-        raise NetworkError("cannot listen on %s:%d (%s): pick another --port" % (args.host, args.port,
-                                                                                   e.strerror or e))
+    except (socket.gaierror, OSError) as e:
+        if not isinstance(e, socket.gaierror) and e.errno != errno.EADDRNOTAVAIL:
+            raise NetworkError("cannot listen on %s:%d (%s): pick another --port" % (args.host, args.port,
+                                                                                       e.strerror or e))
+        raise InputError("--host %s is not an address of this computer (%s): use 127.0.0.1 (this computer only) "
+                         "or 0.0.0.0 (the whole network)" % (args.host, e.strerror or e))
     sub = None
     if args.mqtt:
         from airkit.collect.mqttsub import Subscriber
@@ -228,13 +287,19 @@ def serve(args) -> int:
                           "push": url + "/v1/push-sensor-data/", "batch": url + "/api/v1/batch",
                           "db": redact_url(args.db)}), flush=True)
     else:
+        lan = lan_url(args.host, srv.port, srv.scheme)
+        if lan:
+            url = lan
         print("airkit collect on %s (dashboard: %s/, open data API: %s/api/docs, Sensor.Community push: "
               "/v1/push-sensor-data/, airkit JSON: /api/v1/batch), store %s; Ctrl-C stops"
               % (url, url, url, redact_url(args.db)), file=sys.stderr, flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *a: stop.set())
-    srv.start()
     try:
+        try:
+            srv.start()                 # inside the try: Ctrl-C while it starts is a clean stop too
+        except RuntimeError:
+            raise NetworkError("the collector's web server did not start within 20 s: try again, or another --port")
         while not stop.wait(1.0):
             if not srv._thread.is_alive():
                 raise UserError("the collector's web server stopped unexpectedly")

@@ -40,7 +40,9 @@ EVERY = ("raw", "hourly", "daily")
 
 
 class BadQuery(Exception):
-    pass
+    def __init__(self, msg, status=400):
+        super().__init__(msg)
+        self.status = status
 
 
 def settings(coll) -> dict:
@@ -71,8 +73,15 @@ def station_health(s: dict, now: float, silent_after: int) -> dict:
         backlog, how = max(0, int((now - latest) // interval) - 1), "estimated from the last reading time"
     else:
         backlog, how = None, "unknown"
+    age = None if latest is None else max(0, int(now - latest))
     return {"silent": silent, "silent_for_s": None if last_seen is None else max(0, int(now - last_seen)),
-            "ab_disagree": "ab_disagree" in flags, "uncorrected": s.get("pm25_corrected") is None,
+            # the newest reading is older than the silence limit although the station was heard:
+            # a backlog is arriving, the value is not "now"
+            "reading_age_s": age, "stale": age is not None and not silent and age > silent_after * interval,
+            "ab_disagree": "ab_disagree" in flags,
+            # a station with a known correction is corrected even when its newest row is the
+            # Sensor.Community copy (which carries no corrected value)
+            "uncorrected": s.get("pm25_corrected") is None and not s.get("model"),
             "flags": flags, "backlog": backlog, "backlog_source": how, "interval_s": interval}
 
 
@@ -105,8 +114,12 @@ def history_doc(coll, station, q) -> tuple[dict, list[str]]:
     if every not in EVERY:
         raise BadQuery("every must be raw, hourly or daily")
     start, end = _epoch_param(q, "from"), _epoch_param(q, "to")
+    if start is not None and end is not None and start >= end:
+        raise BadQuery("from=%s is not before to=%s: swap them" % (q.get("from")[:40], q.get("to")[:40]))
+    last = coll.store.last_epoch(station)
+    if last is None and coll.store.station(station) is None:
+        raise BadQuery("no station %s (the ids are in /api/v1/latest)" % station[:60], 404)
     if start is None and end is None:
-        last = coll.store.last_epoch(station)
         span = {"raw": 86400, "hourly": 7 * 86400, "daily": 30 * 86400}[every]
         if q.get("span"):
             try:
@@ -194,6 +207,14 @@ def docs_html(spec) -> str:
              "<p><a href='/api/openapi.json'>OpenAPI document</a> &middot; <a href='/'>dashboard</a></p>"
              % (html.escape(spec["info"]["title"]), html.escape(spec["info"]["title"]),
                 html.escape(spec["info"]["description"]))]
+    parts.append("<h2>Examples</h2><ul>"
+                 "<li>every station now: <a href='/api/v1/latest'>/api/v1/latest</a> "
+                 "(<a href='/api/v1/latest?format=csv'>CSV</a>)</li>"
+                 "<li>hourly means of one station for a week, as CSV: <code>/api/v1/stations/ID/history?"
+                 "from=2026-01-05T00:00:00Z&amp;to=2026-01-12T00:00:00Z&amp;every=hourly&amp;format=csv</code> "
+                 "(ID from /api/v1/latest; times in ISO 8601 with a zone, from before to)</li>"
+                 "<li>Python: <code>pandas.read_csv(URL + '/api/v1/latest?format=csv')</code>; "
+                 "curl: <code>curl -s URL/api/v1/latest</code></li></ul>")
     for path, ops in spec["paths"].items():
         for method, op in ops.items():
             parts.append("<h2><code>%s %s</code></h2><p>%s</p>" % (method.upper(), html.escape(path),
@@ -260,7 +281,7 @@ def routes(coll):
         try:
             doc, head = await run_in_threadpool(history_doc, coll, sid, request.query_params)
         except BadQuery as e:
-            return bad(str(e))
+            return bad(str(e), e.status)
         return out(doc, doc["readings"], head, request.query_params, "%s-%s" % (sid, doc["every"]))
 
     async def health(request):

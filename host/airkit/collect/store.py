@@ -74,6 +74,9 @@ def _ddl(real: str, bigint: str) -> list[str]:
     ]
 
 
+_COL_INDEX = {c: i for i, c in enumerate(VALUE_COLUMNS)}
+
+
 class Store:
     """SQLite store (``Store(path)``); :class:`PostgresStore` shares every query."""
 
@@ -211,19 +214,20 @@ class Store:
         recv = received or now_iso()
         cols = ["device", "time", "epoch", "n", "source", "seq"] + VALUE_COLUMNS + ["flags", "received", "model"]
         ins = "INSERT INTO readings (%s) VALUES (%s)" % (", ".join(cols), ", ".join("?" * len(cols)))
-        sel = "SELECT n, %s FROM readings WHERE device = ? AND epoch = ?" % ", ".join(VALUE_COLUMNS)
+        sel = "SELECT n, flags, %s FROM readings WHERE device = ? AND epoch = ?" % ", ".join(VALUE_COLUMNS)
         fill = "UPDATE readings SET %s WHERE device = ? AND epoch = ? AND n = ?" % ", ".join(
             "%s = COALESCE(%s, ?)" % (c, c) for c in VALUE_COLUMNS + ["model", "seq", "flags"])
         with self.lock:
             for attempt in range(3):
                 new = dup = 0
                 try:
+                    self._lock_devices({r["device"] for r in rows})
                     for r in rows:
                         ep = r.get("epoch")
                         if ep is None:
                             ep = epoch_of(r["time"])
                         vals = [r.get(c) for c in VALUE_COLUMNS]
-                        n = self._match(sel, r["device"], ep, vals)
+                        n = self._match(sel, r["device"], ep, vals, r.get("flags"))
                         if n is None or n < 0:
                             n = 0 if n is None else -n
                             self._exec(ins, [r["device"], r.get("time") or iso_of(ep), ep, n, source, r.get("seq")] +
@@ -248,14 +252,26 @@ class Store:
                     raise
         return new, dup
 
-    def _match(self, sel, device, ep, vals):
+    def _lock_devices(self, devices):
+        """Serialise writers of the same stations across collector processes for this transaction
+        (SQLite already has one writer at a time; a lost race ends in IntegrityError and a retry)."""
+
+    def _match(self, sel, device, ep, vals, flags=None):
         """n of a stored reading with the same content (None: nothing stored at that time;
-        negative: -(next free n), the content differs from every stored reading)."""
+        negative: -(next free n), the content differs from every stored reading). Values the
+        collector refused as out of range are content too (kept in ``range:`` flags): a reading
+        that says pm25_atm=1e308 where the stored one holds a valid pm25_atm is a different
+        reading (a refused value for an empty column still merges, e.g. a broken DHT22's push)."""
         stored = self._exec(sel, (device, ep)).fetchall()
         if not stored:
             return None
+        refused = [f for f in (flags or "").split(";") if f.startswith("range:")]
         for row in stored:
-            if all(a is None or b is None or abs(a - b) < SAME for a, b in zip(vals, row[1:])):
+            have = set((row[1] or "").split(";"))
+            if any(f not in have and f[6:].split("=")[0] in _COL_INDEX and
+                   row[2 + _COL_INDEX[f[6:].split("=")[0]]] is not None for f in refused):
+                continue
+            if all(a is None or b is None or abs(a - b) < SAME for a, b in zip(vals, row[2:])):
                 return row[0]
         return -(max(row[0] for row in stored) + 1)
 
@@ -371,6 +387,12 @@ class PostgresStore(Store):
 
     def q(self, sql: str) -> str:
         return sql.replace("?", "%s")
+
+    def _lock_devices(self, devices):
+        # Two collectors behind a proxy may get the same reading at once: without this, both see
+        # "not stored yet" and one insert fails. Transaction-scoped, taken in a fixed order (no deadlock).
+        for d in sorted(devices):
+            self._exec("SELECT pg_advisory_xact_lock(hashtext(?))", (d,))
 
     def _exec(self, sql, args=()):
         if self.db.broken or self.db.closed:          # the server restarted: a new session

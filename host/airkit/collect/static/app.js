@@ -32,6 +32,32 @@
     if (seconds < 172800) return Math.round(seconds / 3600) + " h ago";
     return Math.round(seconds / 86400) + " days ago";
   }
+  /* What each quality flag means, in words a teacher understands (names from the firmware's sampler). */
+  var FLAG_TEXT = {
+    pms_missing: "the particle sensor did not answer",
+    pms_few_frames: "the particle sensor sent fewer frames than usual",
+    warmup_short: "the particle sensor's fan had less warm-up time than usual",
+    dht_failed: "the humidity/temperature sensor did not answer",
+    dht_stuck: "the humidity/temperature sensor repeated the same value (probably stuck)",
+    dht_implausible: "the humidity/temperature sensor gave an impossible value",
+    pms_b_missing: "the second particle sensor (B) did not answer",
+    ab_disagree: "the two particle sensors (A and B) disagree: one may be dirty or broken",
+    pms_unsupported: "the particle sensor is of an unknown model",
+    pms_stuck: "the particle sensor repeated the same value (probably stuck)",
+    time_unsynced: "the station's clock was not set: the reading time is uncertain",
+    correction_out_of_range: "conditions outside the range the correction was fitted on"
+  };
+  function flagText(f) {
+    if (FLAG_TEXT[f]) return FLAG_TEXT[f];
+    var m = f.match(/^range:([a-z0-9_]+)=(.*)$/);
+    if (m) return "the station sent " + m[1] + " = " + m[2] + ", outside what the sensor can measure: not stored";
+    return "";
+  }
+  function flagLine(f, extra) { var t = flagText(f); return f + (extra || "") + (t ? " \u2014 " + t : ""); }
+  /* "(reading from 5 h ago)" when the newest reading is older than the silence limit (a backlog arriving). */
+  function staleNote(s) {
+    return s.health && s.health.stale ? " (reading from " + ago(s.health.reading_age_s) + ")" : "";
+  }
   function scale() { return $("aqi").value; }
   function pmOf(s) { return s.pm25_corrected !== null && s.pm25_corrected !== undefined ? s.pm25_corrected : s.pm25_atm; }
   function colourOf(s) {
@@ -99,7 +125,7 @@
       var a = el("a", {href: "#/station/" + encodeURIComponent(s.id)}, label(s));
       td.appendChild(a);
       tr.appendChild(td);
-      tr.appendChild(el("td", null, s.health.silent ? "silent" : fmt(pmOf(s)) + " \u00b5g/m\u00b3"));
+      tr.appendChild(el("td", null, s.health.silent ? "silent" : fmt(pmOf(s)) + " \u00b5g/m\u00b3" + staleNote(s)));
       var q = aqiOf(scale(), pmOf(s));
       var cell = el("td");
       var dot = el("span", {"class": "dot", style: "background:" + colourOf(s)});
@@ -146,7 +172,9 @@
     st.className = "status" + (s.health.silent ? " silent" : "");
     st.style.borderColor = colourOf(s);
     st.textContent = s.health.silent ? "Silent: nothing received for " + ago(s.health.silent_for_s).replace(" ago", "") :
-      "PM2.5 " + fmt(pmOf(s)) + " \u00b5g/m\u00b3" + (q ? " \u2014 " + AQI[scale()].name + " " + q.aqi + ", " + q.label : "");
+      "PM2.5 " + fmt(pmOf(s)) + " \u00b5g/m\u00b3" + (q ? " \u2014 " + AQI[scale()].name + " " + q.aqi + ", " + q.label : "") +
+      staleNote(s) + (s.pm25_corrected !== null && s.pm25_corrected !== undefined ? " \u2014 corrected with " + (s.model || "the station's correction") :
+                      " \u2014 raw sensor value, not corrected");
     var facts = $("st-facts");
     facts.textContent = "";
     function fact(k, v) { facts.appendChild(el("dt", null, k)); facts.appendChild(el("dd", null, v)); }
@@ -158,7 +186,7 @@
     fact("Correction", s.model || "none (raw sensor values)");
     fact("Reading interval", Math.round(s.health.interval_s / 60) + " min");
     fact("Position", s.lat === null || s.lat === undefined ? "not set" : fmt(s.lat, 5) + ", " + fmt(s.lon, 5));
-    fact("Latest quality flags", s.health.flags.length ? s.health.flags.join(", ") : "none");
+    fact("Latest quality flags", s.health.flags.length ? s.health.flags.map(function (f) { return flagLine(f); }).join("; ") : "none");
     loadCharts();
   }
 
@@ -204,8 +232,9 @@
         fl.appendChild(el("p", null, "No reading in this period carries a quality flag."));
       } else {
         var ul = el("ul");
-        names.sort().forEach(function (n) { ul.appendChild(el("li", null, n + ": " + counts[n] + " reading(s)")); });
+        names.sort().forEach(function (n) { ul.appendChild(el("li", null, flagLine(n, ": " + counts[n] + " reading(s)"))); });
         fl.appendChild(ul);
+        fl.appendChild(el("p", {"class": "small"}, "Flagged readings are circled in red on the charts; their values are kept, not hidden."));
       }
     }).catch(function (e) { $("charts").textContent = "Could not load the charts: " + e.message; });
   }
@@ -292,7 +321,7 @@
       var groups = [
         ["silent", "Silent (nothing for more than " + n + " intervals)", function (s) { return s.health.silent; },
          function (s) { return "last seen " + ago(s.health.silent_for_s); }],
-        ["ab", "A/B sensors disagree", function (s) { return s.health.ab_disagree; }, function (s) { return "latest reading flagged ab_disagree"; }],
+        ["ab", "A/B sensors disagree", function (s) { return s.health.ab_disagree; }, function (s) { return "latest reading flagged ab_disagree: one sensor may be dirty or broken"; }],
         ["uncorrected", "Uncorrected (no calibration on the station)", function (s) { return s.health.uncorrected; },
          function (s) { return "PM2.5 raw " + fmt(s.pm25_atm) + " \u00b5g/m\u00b3"; }]
       ];
