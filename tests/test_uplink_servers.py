@@ -282,3 +282,26 @@ def test_sim_says_why_readings_are_still_pending(tmp_path):
         assert "register" in summary["reason"]["sensor_community"]
     finally:
         sc.stop()
+
+
+def test_doctor_sends_the_influx_credentials_the_station_sends(tmp_path, influx):
+    # Bug: the doctor's InfluxDB probe sent no 'username'/'password' (only a token it never found):
+    # a correctly configured InfluxDB 1.x with auth on was reported as refusing the station.
+    import subprocess
+    import sys
+    from toolkit_helpers import RunningBoard
+    AIRKIT = [sys.executable, "-m", "airkit.cli"]
+    base = "http://127.0.0.1:%d" % influx.port
+    cfg = {"device": {"id": "dr-1"}, "wifi": {"ssid": "school", "password": "pw-school"},
+           "uplinks": [{"type": "influx", "url": base, "db": "airkit", "username": influx.USER,
+                        "password": influx.PASSWORD},
+                       {"type": "influx", "name": "bad", "url": base, "db": "airkit", "username": influx.USER,
+                        "password": "wrong-pw"}]}
+    with RunningBoard(tmp_path, "u1", scenario={"wifi": {"ssid": "school", "password": "pw-school"}},
+                      config=cfg) as b:
+        out = subprocess.run(AIRKIT + ["doctor", "--port", b.port, "--only", "uplinks", "--json", "--no-reset"],
+                             capture_output=True, text=True, timeout=120)
+    ups = [c for c in json.loads(out.stdout)["checks"] if c["check"] == "uplink"]
+    assert [u["status"] for u in ups] == ["ok", "rejected"], ups
+    assert ups[1]["http_status"] == 401 and influx.PASSWORD not in out.stdout
+    assert not influx.points()          # the probe stored nothing
