@@ -181,10 +181,14 @@ def test_two_uplinks_with_one_cursor_name():
 
 def test_default_https_url_needs_a_ca_too():
     # an uplink left at its default (https) url could never verify the server: every upload a TLS failure
-    one({"uplinks": [{"type": "sensor_community"}]}, "'ca'", "default", "http://api.sensor.community")
     one({"uplinks": [{"type": "opensensemap", "box_id": "b", "sensors": {"pm25": "s"}}]}, "'ca'", "default")
     pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
-    check(problems({"uplinks": [{"type": "sensor_community", "ca": pem}]}) == [], "default url with a CA")
+    check(problems({"uplinks": [{"type": "opensensemap", "box_id": "b", "sensors": {"pm25": "s"}, "ca": pem}]})
+          == [], "default url with a CA")
+    # Sensor.Community's default is plain HTTP on port 80, as airrohr sends (no secret in a push)
+    check(problems({"uplinks": [{"type": "sensor_community"}]}) == [], "sensor_community default url")
+    one({"uplinks": [{"type": "sensor_community", "url": "https://api.sensor.community/v1/push-sensor-data/"}]},
+        "'ca'", "http://api.sensor.community")
 
 
 

@@ -37,7 +37,7 @@ from airkit_fw import VERSION
 from airkit_fw.uplinks.base import Uplink, CONFIG, REJECTED, RETRY, OK, short
 from airkit_fw.uplinks.fmt import f2, chip_id  # noqa: F401  (chip_id: the host tools import it here)
 
-DEFAULT_URL = "https://api.sensor.community/v1/push-sensor-data/"
+DEFAULT_URL = "http://api.sensor.community/v1/push-sensor-data/"  # airrohr's default: port 80, no CA needed
 SOFTWARE = "airkit-" + VERSION
 _PM = 1          # piece bits: the PM push (X-PIN 1), the DHT22 push (X-PIN 7)
 _DHT = 2
