@@ -85,7 +85,8 @@ def test_ha_device_is_named_after_the_station_not_the_uplink():
 
 def test_config_validation_imports_no_uplink_module(tmp_path):
     src = ("import sys\nfrom airkit_fw import config\n"
-           "p = config.validate({'uplinks': [{'type': 'influx', 'url': 'http://h:8086', 'bucket': 'b'},"
+           "p = config.validate({'location': {'lat': 25.0, 'lon': 121.5},"
+           " 'uplinks': [{'type': 'influx', 'url': 'http://h:8086', 'bucket': 'b'},"
            " {'type': 'lass_mqtt'}, {'type': 'nope'}]})\n"
            "print(len(p))\nprint(sorted(k for k in sys.modules if k.startswith('airkit_fw.uplinks')))\n")
     mp = Path(sys.executable).parent / "micropython"

@@ -9,7 +9,7 @@ import pytest
 from airkit_fw import board as board_mod
 from airkit_fw.uplinks import airkit_json, http, influx, lass_mqtt, mqtt, mqtt_ha, opensensemap
 from airkit_fw.uplinks import sensor_community as sc
-from airkit_fw.uplinks.net import parse_url
+from airkit_fw.uplinks.net import parse_url, userinfo
 
 T = 1767571500          # 2026-01-05T00:05:00Z
 
@@ -163,3 +163,20 @@ def test_url_parsing():
     assert parse_url("mqtts://broker.example")[1:3] == ("broker.example", 8883)
     with pytest.raises(ValueError):
         parse_url("ftp://x/")
+    # credentials in a URL are never part of the host (it would be looked up, and logged, with them)
+    assert parse_url("mqtt://ha:pw@broker.local:1884") == ("mqtt", "broker.local", 1884, "/")
+    assert parse_url("http://me:p@ss@db:8086/write?db=a") == ("http", "db", 8086, "/write?db=a")
+    assert userinfo("mqtt://ha:pw@broker.local:1884") == ("ha", "pw")
+    assert userinfo("http://me:p@ss@db:8086/x") == ("me", "p@ss")
+    assert userinfo("http://db:8086/x?u=a@b") is None and userinfo("http://tok@h/") == ("tok", "")
+
+
+def test_mqtt_ha_takes_user_and_password_from_the_url():
+    from airkit_fw.uplinks.mqtt_ha import MqttHA
+    from types import SimpleNamespace
+
+    st = SimpleNamespace(station_id="st-1", cfg={})
+    u = MqttHA(SimpleNamespace(mac=lambda: b"\x24\x0a\xc4\x12\x34\x56"), {"url": "mqtt://ha:pw@b.local"}, st)
+    assert (u.host, u.username, u._password) == ("b.local", "ha", "pw")
+    u = MqttHA(SimpleNamespace(), {"url": "mqtt://ha:pw@b.local", "username": "x", "password": "y"}, st)
+    assert (u.username, u._password) == ("x", "y")

@@ -84,6 +84,19 @@ def test_sensor_community_unregistered_node_keeps_readings_and_says_what_to_do(t
         sc.stop()
 
 
+def test_sensor_community_wrong_path_names_the_url_without_its_password(tmp_path):
+    # Bug: a 404's status line quoted the uplink's url whole, password included.
+    srv = SensorCommunityServer({NODE: [1, 7]}, latency=FAST)
+    try:
+        cfg = sc_config(srv.port, url="http://school:pw-Secret7@127.0.0.1:%d/push/" % srv.port)
+        board, readings, status, lines = run_board(tmp_path, cfg, 1, {})
+    finally:
+        srv.stop()
+    assert status["pending"]["sensor_community"] == len(readings) and not srv.rows
+    assert "127.0.0.1:%d/push/" % srv.port in status["reason"]["sensor_community"]
+    assert "pw-Secret7" not in "\n".join(lines)
+
+
 def test_power_cuts_duplicate_at_most_one_push_each(tmp_path):
     # Bug: a power cut between a 2xx and the cursor save (saved every 10 min) resent readings.
     sc = SensorCommunityServer({NODE: [1, 7]}, latency=FAST)
@@ -178,6 +191,15 @@ def test_influx_1x_with_auth_stores_every_reading_at_its_time(tmp_path, influx):
     assert influx.PASSWORD not in "\n".join(lines)
 
 
+def test_influx_credentials_in_the_url_are_sent_as_basic_auth_and_never_shown(tmp_path, influx):
+    # Bug: 'http://user:pw@host:8086' (how owners write it) was taken whole as the host name:
+    # every upload failed as a DNS error and the status line showed the password.
+    url = "http://%s:%s@127.0.0.1:%d" % (influx.USER, influx.PASSWORD, influx.port)
+    board, readings, status, lines = run_board(tmp_path, influx_config(influx.port, url=url), 1, {})
+    assert len(influx.points()) == len(readings) and status["pending"]["influx"] == 0
+    assert influx.PASSWORD not in "\n".join(lines)
+
+
 def test_influx_token_on_1x_is_refused_and_readings_kept(tmp_path, influx):
     board, readings, status, lines = run_board(tmp_path, influx_config(influx.port, token="abc"), 1, {})
     assert status["pending"]["influx"] == 12 and status["state"]["influx"] == "HTTP 401"
@@ -235,3 +257,51 @@ def test_sim_endpoint_against_a_200ms_server_delivers_every_reading_once(tmp_pat
         assert len([r for r in sc.rows if "P2" in r["values"]]) == 12
     finally:
         sc.stop()
+
+
+def test_sim_says_why_readings_are_still_pending(tmp_path):
+    # Bug: 'airkit sim' against a server refusing the node (403) ended with "delivered none;
+    # pending in journal sensor_community 12" and not a word about what to do.
+    import subprocess
+    import sys
+    from pathlib import Path
+    sc = SensorCommunityServer({}, latency=FAST)
+    try:
+        f = tmp_path / "station.json"
+        f.write_text(json.dumps(sc_config(sc.port)))
+        exe = Path(sys.executable).parent / "airkit"
+        out = subprocess.run([str(exe), "sim", "--hours", "1", "--config", str(f)],
+                             capture_output=True, text=True, timeout=240)
+        assert out.returncode == 0, out.stderr
+        assert "HTTP 403" in out.stderr and "devices.sensor.community" in out.stderr
+        assert "lab-wifi-pass" not in out.stdout + out.stderr
+        out = subprocess.run([str(exe), "sim", "--hours", "1", "--config", str(f), "--json"],
+                             capture_output=True, text=True, timeout=240)
+        summary = json.loads(out.stdout.splitlines()[-1])
+        assert summary["state"]["sensor_community"] == "HTTP 403"
+        assert "register" in summary["reason"]["sensor_community"]
+    finally:
+        sc.stop()
+
+
+def test_doctor_sends_the_influx_credentials_the_station_sends(tmp_path, influx):
+    # Bug: the doctor's InfluxDB probe sent no 'username'/'password' (only a token it never found):
+    # a correctly configured InfluxDB 1.x with auth on was reported as refusing the station.
+    import subprocess
+    import sys
+    from toolkit_helpers import RunningBoard
+    AIRKIT = [sys.executable, "-m", "airkit.cli"]
+    base = "http://127.0.0.1:%d" % influx.port
+    cfg = {"device": {"id": "dr-1"}, "wifi": {"ssid": "school", "password": "pw-school"},
+           "uplinks": [{"type": "influx", "url": base, "db": "airkit", "username": influx.USER,
+                        "password": influx.PASSWORD},
+                       {"type": "influx", "name": "bad", "url": base, "db": "airkit", "username": influx.USER,
+                        "password": "wrong-pw"}]}
+    with RunningBoard(tmp_path, "u1", scenario={"wifi": {"ssid": "school", "password": "pw-school"}},
+                      config=cfg) as b:
+        out = subprocess.run(AIRKIT + ["doctor", "--port", b.port, "--only", "uplinks", "--json", "--no-reset"],
+                             capture_output=True, text=True, timeout=120)
+    ups = [c for c in json.loads(out.stdout)["checks"] if c["check"] == "uplink"]
+    assert [u["status"] for u in ups] == ["ok", "rejected"], ups
+    assert ups[1]["http_status"] == 401 and influx.PASSWORD not in out.stdout
+    assert not influx.points()          # the probe stored nothing

@@ -175,21 +175,37 @@ def validate(cfg):
                         % get(cfg, "pms.uart"))
     ups = get(user, "uplinks")
     if isinstance(ups, list):
+        names = {}
         for i, u in enumerate(ups):
             if not isinstance(u, dict) or not isinstance(u.get("type"), str):
                 problems.append("uplinks[%d] must be an object with a \"type\"" % i)
-            else:
-                problems.extend(_uplink_problems(i, u))
+                continue
+            problems.extend(_uplink_problems(i, u))
+            if u["type"] == "lass_mqtt" and (get(user, "location.lat") is None or get(user, "location.lon") is None):
+                # LASS files a station where its payload says: without a position it would be at 0, 0
+                problems.append("uplinks[%d] (lass_mqtt) puts the station on LASS's map by its position: "
+                                "set location.lat and location.lon" % i)
+            # each uplink keeps its place in the journal under its name: two of one name would share it
+            n = u.get("name") or u["type"]
+            if n in names:
+                problems.append("uplinks[%d] and uplinks[%d] are both named '%s' (each uplink keeps its own place "
+                                "in the journal): give one a different 'name'" % (names[n], i, n))
+            names[n] = i
     return problems
 
 
 def _uplink_problems(i, u):
     # the registry is a small table: validating never imports an uplink's code
-    from airkit_fw.uplinks import TYPES, required
+    from airkit_fw.uplinks import TYPES, required, keys, defaults as type_defaults
     t = u["type"]
     if t not in TYPES:
         return ["uplinks[%d] has type '%s'; use one of: %s" % (i, t, ", ".join(TYPES))]
     out = []
+    known = keys(t)
+    for k in u:
+        if k not in known:
+            out.append("uplinks[%d] (%s) has unknown key '%s' (typo?); its keys are: %s"
+                       % (i, t, k, ", ".join(known[1:])))
     for k in required(t):
         if not u.get(k):
             out.append("uplinks[%d] (%s) needs '%s'" % (i, t, k))
@@ -197,15 +213,29 @@ def _uplink_problems(i, u):
         v = u.get(k)
         if v is not None and (not isinstance(v, str) or v.split("://")[0] not in ("http", "https", "mqtt", "mqtts")):
             out.append("uplinks[%d] (%s): 'url' must start with http://, https://, mqtt:// or mqtts://" % (i, t))
-    url = u.get("url")
+    url = u.get("url") or type_defaults(t).get("url")     # the default URL (https) needs a CA too
     if isinstance(url, str) and url.split("://")[0] in ("https", "mqtts"):
         ca = u.get("ca")
         if not isinstance(ca, str) or "-----BEGIN CERTIFICATE-----" not in ca:
-            out.append("uplinks[%d] (%s) uses %s but has no 'ca': paste the server's root certificate (PEM text) "
-                       "so the board can verify it" % (i, t, url.split("://")[0]))
+            out.append("uplinks[%d] (%s) uses %s%s but has no 'ca': paste the server's root certificate (PEM text) "
+                       "so the board can verify it%s" % (i, t, url.split("://")[0], "" if u.get("url") else
+                                                         " (its default url)",
+                       ", or set 'url' to http://api.sensor.community/v1/push-sensor-data/ (plain HTTP, "
+                       "as airrohr sends)" if t == "sensor_community" else ""))
     if t == "influx" and u.get("bucket") and not (u.get("token") and u.get("org")):
         out.append("uplinks[%d] (influx) writes to bucket '%s' (InfluxDB 2.x): it also needs 'org' and 'token'"
                    % (i, u.get("bucket")))
+    if t == "opensensemap" and u.get("sensors"):
+        names = ("pm25", "pm10", "pm1", "temperature", "humidity")   # what opensensemap.py sends
+        sensors = u["sensors"]
+        if not isinstance(sensors, dict):
+            out.append("uplinks[%d] (opensensemap): 'sensors' must be an object {\"pm25\": \"<sensor id>\", ...} "
+                       "with keys among %s" % (i, ", ".join(names)))
+        else:
+            for k in sensors:
+                if k not in names:
+                    out.append("uplinks[%d] (opensensemap): sensor '%s' is not one the station sends; use %s "
+                               "(each with the sensor id from the box)" % (i, k, ", ".join(names)))
     if u.get("pm") not in (None, "atm", "cf1"):
         out.append("uplinks[%d] (%s): 'pm' must be \"atm\" or \"cf1\"" % (i, t))
     return out

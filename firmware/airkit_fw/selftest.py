@@ -316,9 +316,7 @@ def probe_uplink(b, ucfg, station):
             if getattr(u, "_token", None):
                 hdrs.append(("Authorization", u._token))
         elif kind == "influx":
-            hdrs = [("Content-Type", "text/plain; charset=utf-8")]
-            if getattr(u, "_token", None):
-                hdrs.append(("Authorization", "Token " + u._token))
+            hdrs = u._hdrs          # the uplink's own: Token (2.x) or Basic from username/password (1.x)
         elif kind == "airkit_json":
             from airkit_fw.uplinks.airkit_json import batch_body
             if getattr(u, "_token", None):

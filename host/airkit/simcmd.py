@@ -416,7 +416,8 @@ def run(args) -> int:
         summary.update({"delivered": up.get("delivered", {}), "pending": up.get("pending", {}),
                         "dropped": up.get("dropped", 0), "rejected": up.get("rejected", {}),
                         "journal_corrupt_skipped": up.get("corrupt_skipped", 0),
-                        "wifi_reboots": up.get("wifi_reboots", 0)})
+                        "wifi_reboots": up.get("wifi_reboots", 0),
+                        "state": up.get("state", {}), "reason": up.get("reason", {})})
     if args.json:
         print(json.dumps(summary), flush=True)
     else:
@@ -426,6 +427,11 @@ def run(args) -> int:
                 ", ".join("%s %d" % kv for kv in sorted(summary["delivered"].items())) or "none",
                 ", ".join("%s %d" % kv for kv in sorted(summary["pending"].items())) or "none",
                 summary["dropped"]), file=sys.stderr)
+            for name, what in sorted(summary["state"].items()):   # why readings are still pending
+                if what != "ok" or summary["pending"].get(name):
+                    why = summary["reason"].get(name)
+                    print("uplink %s: %s" % (name, why if why and why.startswith(what) else
+                                                 what + (": " + why if why else "")), file=sys.stderr)
     if tmp:
         tmp.cleanup()
     if counts["crashes"] and counts["readings"] == 0:

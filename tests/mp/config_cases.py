@@ -148,6 +148,70 @@ def test_load_missing_invalid_and_good(tmp="/tmp"):
         os.remove(base + suffix)
 
 
+def test_uplink_key_typo_is_named():
+    # an owner who types 'acess_token' would otherwise see 401 forever with a correct token
+    p = one({"uplinks": [{"type": "opensensemap", "box_id": "b1", "sensors": {"pm25": "s1"}, "url": "http://h",
+                          "acess_token": "tok-secret-1"}]},
+            "uplinks[0]", "'acess_token'", "access_token")
+    check("tok-secret-1" not in p, "a secret value shown: %r" % p)
+    one({"uplinks": [{"type": "influx", "url": "http://h:8086", "pasword": "x"}]}, "'pasword'", "password")
+    # every key an uplink reads is known
+    check(problems({"location": {"lat": 1.0, "lon": 2.0}, "uplinks": [
+        {"type": "sensor_community", "name": "sc", "url": "http://h/", "pm": "cf1", "enabled": True},
+        {"type": "opensensemap", "box_id": "b", "sensors": {"pm25": "s"}, "access_token": "t", "url": "http://h"},
+        {"type": "lass_mqtt", "host": "h", "port": 1883, "topic": "t", "device_id": "d", "qos": 1},
+        {"type": "mqtt_ha", "url": "mqtt://h", "username": "u", "password": "p", "prefix": "a"},
+        {"type": "influx", "url": "http://h", "db": "d", "username": "u", "password": "p", "measurement": "m",
+         "org": "o", "bucket": "b", "token": "t", "pm": "atm"},
+        {"type": "airkit_json", "url": "http://h", "token": "t"}]}) == [], "known keys refused")
+
+
+def test_two_uplinks_with_one_cursor_name():
+    # the same type twice (production + the school's collector) would share one journal cursor
+    sc = {"type": "sensor_community", "url": "http://api.sensor.community/v1/push-sensor-data/"}
+    one({"uplinks": [sc, {"type": "sensor_community", "url": "http://school.local:8000/"}]},
+        "uplinks[1]", "uplinks[0]", "'name'")
+    check(problems({"uplinks": [sc,
+                                {"type": "sensor_community", "name": "school", "url": "http://s/"}]}) == [],
+          "distinct names are fine")
+    one({"uplinks": [{"type": "influx", "url": "http://a", "name": "x"},
+                     {"type": "airkit_json", "url": "http://b", "name": "x"}]}, "'x'")
+
+
+
+def test_default_https_url_needs_a_ca_too():
+    # an uplink left at its default (https) url could never verify the server: every upload a TLS failure
+    one({"uplinks": [{"type": "opensensemap", "box_id": "b", "sensors": {"pm25": "s"}}]}, "'ca'", "default")
+    pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+    check(problems({"uplinks": [{"type": "opensensemap", "box_id": "b", "sensors": {"pm25": "s"}, "ca": pem}]})
+          == [], "default url with a CA")
+    # Sensor.Community's default is plain HTTP on port 80, as airrohr sends (no secret in a push)
+    check(problems({"uplinks": [{"type": "sensor_community"}]}) == [], "sensor_community default url")
+    one({"uplinks": [{"type": "sensor_community", "url": "https://api.sensor.community/v1/push-sensor-data/"}]},
+        "'ca'", "http://api.sensor.community")
+
+
+
+def test_lass_needs_the_station_position():
+    # without one every reading was filed at 0, 0 (in the sea off Africa) on LASS's map
+    one({"uplinks": [{"type": "lass_mqtt"}]}, "lass_mqtt", "location.lat", "location.lon")
+    one({"location": {"lat": 25.03}, "uplinks": [{"type": "lass_mqtt"}]}, "location.lon")
+    check(problems({"location": {"lat": 25.033, "lon": 121.5654}, "uplinks": [{"type": "lass_mqtt"}]}) == [],
+          "position given")
+
+
+
+def test_opensensemap_sensor_names_are_checked():
+    # {"pm2.5": id} matched nothing the station sends: no PM2.5 value ever reached the box
+    box = {"type": "opensensemap", "box_id": "b", "url": "http://h"}
+    box["sensors"] = {"pm2.5": "s1", "pm10": "s2"}
+    one({"uplinks": [box]}, "'pm2.5'", "pm25")
+    box["sensors"] = ["s1"]
+    one({"uplinks": [box]}, "'sensors'", "pm25")
+    box["sensors"] = {"pm25": "s1", "humidity": "s5"}
+    check(problems({"uplinks": [box]}) == [], "good sensor names")
+
+
 if __name__ == "__main__":
     import mptest
     mptest.main(globals())

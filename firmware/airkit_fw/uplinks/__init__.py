@@ -5,22 +5,25 @@ imports an uplink module: an uplink's code is imported only when the station's
 config uses it (``make``). Adding an uplink is one module (a class derived
 from ``base.Uplink``), one line here, and its section in ``docs/uplinks.md``.
 
-Per type: (module, class, required keys, defaults). The delivery loop
+Per type: (module, class, required keys, defaults, other keys it reads). The delivery loop
 (journal cursors, back-off, what each server answer means) is in ``base.py``.
 """
 
-# type: (module in airkit_fw.uplinks, class name, required keys, defaults)
+# type: (module in airkit_fw.uplinks, class name, required keys, defaults, other keys it reads)
 REGISTRY = (
     ("sensor_community", "sensor_community", "SensorCommunity", (),
-     {"url": "https://api.sensor.community/v1/push-sensor-data/", "pm": "atm"}),
+     {"url": "http://api.sensor.community/v1/push-sensor-data/", "pm": "atm"}, ()),
     ("opensensemap", "opensensemap", "OpenSenseMap", ("box_id", "sensors"),
-     {"url": "https://api.opensensemap.org", "pm": "atm"}),
+     {"url": "https://api.opensensemap.org", "pm": "atm"}, ("access_token",)),
     ("lass_mqtt", "lass_mqtt", "LassMqtt", (),
-     {"host": "gpssensor.ddns.net", "port": 1883, "topic": "LASS/Test/PM25", "qos": 0}),
-    ("mqtt_ha", "mqtt_ha", "MqttHA", (), {"url": "mqtt://127.0.0.1:1883", "prefix": "airkit"}),
-    ("influx", "influx", "Influx", ("url",), {"db": "airkit", "measurement": "feinstaub", "pm": "atm"}),
-    ("airkit_json", "airkit_json", "AirkitJson", ("url",), {}),
+     {"host": "gpssensor.ddns.net", "port": 1883, "topic": "LASS/Test/PM25", "qos": 0}, ("device_id",)),
+    ("mqtt_ha", "mqtt_ha", "MqttHA", (), {"url": "mqtt://127.0.0.1:1883", "prefix": "airkit"},
+     ("username", "password")),
+    ("influx", "influx", "Influx", ("url",), {"db": "airkit", "measurement": "feinstaub", "pm": "atm"},
+     ("username", "password", "org", "bucket", "token")),
+    ("airkit_json", "airkit_json", "AirkitJson", ("url",), {}, ("token",)),
 )
+COMMON_KEYS = ("type", "name", "ca", "enabled")
 
 TYPES = tuple(r[0] for r in REGISTRY)
 
@@ -41,6 +44,12 @@ def required(t):
 def defaults(t):
     e = entry(t)
     return e[3] if e else {}
+
+
+def keys(t):
+    """Every key an uplink of type t reads (a key not in it is a typo)."""
+    e = entry(t)
+    return COMMON_KEYS + e[2] + tuple(e[3]) + e[4] if e else COMMON_KEYS
 
 
 def make(board, ucfg, station):

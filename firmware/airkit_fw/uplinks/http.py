@@ -20,7 +20,7 @@ except ImportError:
     def const(v):
         return v
 
-from airkit_fw.uplinks.net import NetError, open_conn, parse_url, send_all, read_line, read_exact
+from airkit_fw.uplinks.net import NetError, open_conn, parse_url, userinfo, send_all, read_line, read_exact
 
 BODY_MAX = const(1024)
 EXCHANGE_MS = const(15000)
@@ -100,6 +100,12 @@ def request(board, method, url, headers=(), body=None, cadata=None, exchange_ms=
     """(status, retry_after_s or None, body bytes). Raises NetError on network failure."""
     scheme, host, port, path = parse_url(url)
     secure = scheme == "https"
+    cred = userinfo(url)
+    if cred and not any(h[0] == "Authorization" for h in headers):
+        # http://user:pass@host (InfluxDB 1.x, a collector behind a proxy): HTTP Basic, as curl does
+        import binascii
+        headers = tuple(headers) + (("Authorization", "Basic " + binascii.b2a_base64(
+            ("%s:%s" % cred).encode()).strip().decode()),)
     deadline = board.ticks_add(board.ticks_ms(), exchange_ms)
     if isinstance(body, str):
         body = body.encode()

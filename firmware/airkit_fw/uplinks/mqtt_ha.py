@@ -32,7 +32,7 @@ from airkit_fw import VERSION
 from airkit_fw.uplinks import mqtt
 from airkit_fw.uplinks.base import Uplink
 from airkit_fw.uplinks.fmt import jstr, jnum
-from airkit_fw.uplinks.net import parse_url
+from airkit_fw.uplinks.net import parse_url, userinfo
 
 SENSORS = (("pm1", "PM1.0", "\u00b5g/m\u00b3", "pm1"), ("pm25", "PM2.5", "\u00b5g/m\u00b3", "pm25"),
            ("pm10", "PM10", "\u00b5g/m\u00b3", "pm10"), ("temperature", "Temperature", "\u00b0C", "temperature"),
@@ -74,6 +74,9 @@ class MqttHA(Uplink):
         self.secure = scheme == "mqtts"
         self.username = ucfg.get("username")
         self._password = ucfg.get("password")
+        cred = userinfo(ucfg.get("url") or "")
+        if cred and not self.username:      # mqtt://user:pass@broker
+            self.username, self._password = cred
         self.node_id = "".join(c if c.isalpha() or c.isdigit() or c in "_-" else "_" for c in station.station_id)
         self.device_name = config.get(station.cfg, "device.name") or station.station_id
         self.expire_after = 3 * (config.get(station.cfg, "interval_s") or 300)

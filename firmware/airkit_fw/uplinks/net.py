@@ -58,7 +58,8 @@ def classify(e):
 
 
 def parse_url(url):
-    """(scheme, host, port, path) of http(s)://host[:port]/path or mqtt(s)://host[:port]."""
+    """(scheme, host, port, path) of http(s)://[user:pass@]host[:port]/path or mqtt(s)://...
+    (the credentials are never part of the host: see ``userinfo``)."""
     i = url.find("://")
     if i < 0:
         raise ValueError("no scheme in URL")
@@ -66,6 +67,7 @@ def parse_url(url):
     rest = url[i + 3:]
     j = rest.find("/")
     hostport = rest if j < 0 else rest[:j]
+    hostport = hostport[hostport.rfind("@") + 1:]
     path = "/" if j < 0 else rest[j:]
     port = {"http": 80, "https": 443, "mqtt": 1883, "mqtts": 8883}.get(scheme)
     if port is None:
@@ -76,6 +78,18 @@ def parse_url(url):
         host = hostport[:k]
         port = int(hostport[k + 1:])
     return scheme, host, port, path
+
+
+def userinfo(url):
+    """(user, password) written into a URL as ``scheme://user:password@host``, or None."""
+    i = url.find("://") + 3
+    j = url.find("/", i)
+    at = url.rfind("@", i, len(url) if j < 0 else j)
+    if at < 0:
+        return None
+    u = url[i:at]
+    k = u.find(":")
+    return (u, "") if k < 0 else (u[:k], u[k + 1:])
 
 
 def open_conn(board, host, port, secure, cadata=None, timeout_s=OP_TIMEOUT_S):

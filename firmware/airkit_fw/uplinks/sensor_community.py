@@ -37,7 +37,7 @@ from airkit_fw import VERSION
 from airkit_fw.uplinks.base import Uplink, CONFIG, REJECTED, RETRY, OK, short
 from airkit_fw.uplinks.fmt import f2, chip_id  # noqa: F401  (chip_id: the host tools import it here)
 
-DEFAULT_URL = "https://api.sensor.community/v1/push-sensor-data/"
+DEFAULT_URL = "http://api.sensor.community/v1/push-sensor-data/"  # airrohr's default: port 80, no CA needed
 SOFTWARE = "airkit-" + VERSION
 _PM = 1          # piece bits: the PM push (X-PIN 1), the DHT22 push (X-PIN 7)
 _DHT = 2
@@ -80,6 +80,8 @@ class SensorCommunity(Uplink):
     def __init__(self, board, ucfg, station):
         super().__init__(board, ucfg, station)
         self.url = ucfg.get("url") or DEFAULT_URL
+        from airkit_fw.config import mask_url   # start-up only (the config is loaded then anyway)
+        self.url_shown = mask_url(self.url)
         self.which = ucfg.get("pm", "atm")
         self.mac = board.mac()
         self.node = "esp32-" + chip_id(self.mac)
@@ -95,7 +97,7 @@ class SensorCommunity(Uplink):
         if status == 400:
             return REJECTED, "HTTP 400 %s: the server refused this push" % why
         if status == 404:
-            return CONFIG, "HTTP 404: no push API at %s: check the uplink's url" % self.url
+            return CONFIG, "HTTP 404: no push API at %s: check the uplink's url" % self.url_shown
         return RETRY, "HTTP %d %s: server busy or failing, retrying later" % (status, why)
 
     def send(self, records, parts):
