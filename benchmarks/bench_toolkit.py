@@ -30,9 +30,18 @@ sys.path.insert(0, str(ROOT / "tests"))
 def _provision(tmp: Path, n: int) -> float:
     from toolkit_helpers import RunningBoard
 
+    from airkit.collect.server import Collector
+    from airkit.collect.store import Store
+
+    # a station without an uplink is not "ok": each gets the school's collector, on loopback
+    store = Store(tmp / ("c%d.sqlite" % n))
+    for i in range(n):
+        store.add_device("bench-%02d" % i, "json", "tok-%02d" % i)
+    coll = Collector(store, "127.0.0.1", 0).start()
     wifi = {"wifi": {"ssid": "lab", "password": "lab-pass-1"}}
-    rows = "".join("bench-%02d,Bench %d,lab,lab-pass-1\n" % (i, i) for i in range(n))
-    (tmp / "class.csv").write_text("device_id,name,wifi_ssid,wifi_password\n" + rows)
+    rows = "".join("bench-%02d,Bench %d,lab,lab-pass-1,http://127.0.0.1:%d/api/v1/batch,tok-%02d\n"
+                   % (i, i, coll.port, i) for i in range(n))
+    (tmp / "class.csv").write_text("device_id,name,wifi_ssid,wifi_password,airkit_json.url,airkit_json.token\n" + rows)
     boards = [RunningBoard(tmp, "p%d" % i, firmware_from="flash", scenario=wifi) for i in range(n)]
     try:
         t0 = time.monotonic()
@@ -47,6 +56,7 @@ def _provision(tmp: Path, n: int) -> float:
     finally:
         for b in boards:
             b.stop()
+        coll.stop()
 
 
 def _median_wall_s(argv: list[str], runs: int = 7) -> float:
