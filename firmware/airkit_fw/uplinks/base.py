@@ -99,6 +99,7 @@ class Uplink:
     kind = ""
     batch = 20
     all_parts = 1
+    streamed = False    # True: send() only iterates the records (or indexes them) and keeps none
 
     def __init__(self, board, ucfg, station):
         self.board = board
@@ -308,7 +309,8 @@ class Uplinks:
         recs = None
         u.trying_recs = None
         try:
-            recs = j.read_after(u.cur, u.batch)
+            # streamed: read record by record as sent (no batch of dicts in the heap)
+            recs = j.batch(u.cur, u.batch) if u.streamed else j.read_after(u.cur, u.batch)
             if not recs:
                 return False
             u.send(recs, u.parts if recs[0]["seq"] == u.cur + 1 else 0)
