@@ -41,6 +41,7 @@ the next reading is closer than ``MARGIN_MS``.
 """
 
 import json
+import sys
 
 try:
     from micropython import const
@@ -423,5 +424,7 @@ class Uplinks:
         key = json.dumps((st["delivered"], st["state"], st["dropped"], st["rejected"], st.get("reason"),
                           st["online"]))
         if key != self._last_status or st["last_seq"] % 12 == 0:
-            print(STATUS_PREFIX + json.dumps(st))
+            print(STATUS_PREFIX, end="")      # straight to the console: no line-sized string
+            json.dump(st, sys.stdout)
+            print()
             self._last_status = key
