@@ -152,6 +152,21 @@ def test_batch_reads_records_lazily_like_read_after():
             raise AssertionError("index past the batch")
         except IndexError:
             pass
+    # a 48-record batch kept while it is sent holds no heap that grows with it
+    import gc
+    for i in range(61, 121):
+        j.append(reading(i), T0 + 300 * i, 1000 * i)
+    gc.collect()
+    before = gc.mem_alloc()
+    bt = j.batch(0, 48)
+    n = 0
+    for r in bt:
+        n += 1
+    last = bt[-1]["seq"]
+    gc.collect()
+    eq((n, last), (48, 48))
+    if gc.mem_alloc() - before > 512:
+        raise AssertionError("a batch of 48 kept %d bytes" % (gc.mem_alloc() - before))
 
 
 def test_corrupt_record_skipped_never_parsed():
