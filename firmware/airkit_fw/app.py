@@ -18,6 +18,7 @@ Each reading is printed as one log line ``reading {json}``: this is what
 
 import gc
 import json
+import sys
 
 try:
     from micropython import const
@@ -88,6 +89,7 @@ class Station:
         self.watchdog_ms = config.get(cfg, "watchdog_s", 60) * 1000
         self.sampler = sampler_mod.Sampler(board, cfg)
         self.services = []
+        self.preload = ()
         self.station_id = station_id
         self.correction, self.correction_name = _correction_for(cfg)
         self.state = state
@@ -103,7 +105,10 @@ class Station:
         """Take a reading and hand it to the log and the services."""
         r = self.sampler.sample()
         d = reading_dict(self.board, r, self.station_id, self.correction)
-        print(READING_PREFIX + json.dumps(d))
+        # written straight to the console: the line never exists as one string in the heap
+        print(READING_PREFIX, end="")
+        json.dump(d, sys.stdout)
+        print()
         for s in self.services:
             s.on_reading(d)
         if r.seq % _STATE_EVERY == 0:
@@ -201,6 +206,12 @@ def main(board=None):
     if station is None:
         return False
     gc.collect()
+    try:
+        for name in station.preload:    # run-time modules best loaded before the heap fragments
+            __import__(name)
+    except MemoryError:
+        pass                            # then loaded at first use (an uplink copes with a MemoryError)
+    gc.collect()
     print("airkit: started, free heap %d bytes" % gc.mem_free())
     try:
         station.run()
@@ -216,22 +227,21 @@ def main(board=None):
         board.crashed(what)
 
 
-def _drop_start_up_modules():
+def _drop_start_up_modules(names=("config", "services")):
     """Forget the modules only start-up needs (config schema, set-up of the services):
-    on a board without PSRAM every KiB of heap counts. Only on MicroPython: the host
-    tools keep them."""
-    import sys
-
+    on a board without PSRAM every KiB of heap counts. Only on MicroPython (True): the
+    host tools keep them."""
     if sys.implementation.name != "micropython":
-        return
+        return False
     import airkit_fw
 
-    for name in ("config", "services"):
+    for name in names:
         sys.modules.pop("airkit_fw." + name, None)
         try:
             delattr(airkit_fw, name)
         except Exception:      # not there (MicroPython raises KeyError)
             pass
+    return True
 
 
 def _describe(e):

@@ -455,6 +455,11 @@ class Journal:
         for buf, off in self._records_after(cursor, limit):
             yield self._fix_time(decode(buf, off, d))
 
+    def batch(self, cursor, limit):
+        """``Batch`` of up to ``limit`` records with seq > cursor, or None when there is none."""
+        b = Batch(self, cursor, limit)
+        return b if b.n else None
+
     def _records_after(self, cursor, limit):
         """(buffer, offset) of up to ``limit`` valid records with seq > cursor, oldest
         first; the buffer is the journal's own, reused: each pair is valid until the next."""
@@ -566,3 +571,35 @@ class Journal:
     def status(self):
         return {"last_seq": self.last_seq, "dropped": self.meta.get("dropped", 0),
                 "corrupt_skipped": self.skipped_corrupt, "boot": self.boot}
+
+
+class Batch:
+    """Up to ``limit`` records with seq > cursor, read from the journal only when used:
+    ``len``, iteration (``iter_after``: one reused dict) and ``batch[i]``. An uplink
+    sends a backfill batch record by record without the batch ever being in the heap
+    as dicts (48 of them take ~20 KB on a 32-bit board). A record from it is valid
+    until the next one is read: copy what you keep. The journal must not change
+    while a batch is in use (the station appends only between uplink polls)."""
+
+    def __init__(self, journal, cursor, limit):
+        self.j = journal
+        self.cursor = cursor
+        n = 0
+        for _ in journal._records_after(cursor, limit):
+            n += 1
+        self.n = n
+
+    def __len__(self):
+        return self.n
+
+    def __iter__(self):
+        return self.j.iter_after(self.cursor, self.n)
+
+    def __getitem__(self, i):
+        if i < 0:
+            i += self.n
+        if i < 0 or i >= self.n:
+            raise IndexError
+        for r in self.j.iter_after(self.cursor, i + 1):
+            pass
+        return r

@@ -20,6 +20,7 @@ from airkit_fw.journal import Journal
 
 
 def start(board):
+    global config
     from airkit_fw import app
 
     if _exists(board, app.SAFE_FILE):
@@ -35,6 +36,12 @@ def start(board):
         return safe_mode(board, problems)
     station = app.Station(board, cfg, config.get(cfg, "device.id") or default_station_id(board),
                           read_state(board, app.STATE_FILE))
+    # the config schema is done with: forget it before the services load, so start-up
+    # never holds both (on a board without PSRAM that peak is what fails first)
+    if app._drop_start_up_modules(("config",)):
+        config = None
+    import gc
+    gc.collect()
     attach(station)
     station.cfg = None           # what the services need they keep; the rest goes
     return station
@@ -80,6 +87,15 @@ def _exists(board, name):
         return False
 
 
+def _get(cfg, path, default=None):
+    """``config.get`` without the config module (dropped before the services load)."""
+    for part in path.split("."):
+        if not isinstance(cfg, dict) or part not in cfg:
+            return default
+        cfg = cfg[part]
+    return cfg
+
+
 def attach(station):
     b = station.board
     cfg = station.cfg
@@ -87,24 +103,29 @@ def attach(station):
     station.services.append(j)
     station.journal = j
     wifi = None
-    ssid = config.get(cfg, "wifi.ssid")
+    ssid = _get(cfg, "wifi.ssid")
     if ssid and b.network() is not None:
         from airkit_fw.wifi import WiFi
-        wifi = WiFi(b, ssid, config.get(cfg, "wifi.password") or "", j, hostname=station.station_id)
+        wifi = WiFi(b, ssid, _get(cfg, "wifi.password") or "", j, hostname=station.station_id)
         station.services.append(wifi)
     from airkit_fw.timesync import TimeSync
-    servers = config.get(cfg, "ntp.servers") or ["pool.ntp.org"]
+    servers = _get(cfg, "ntp.servers") or ["pool.ntp.org"]
     ts = None
     if wifi is not None:
         ts = TimeSync(b, wifi, j, tuple(servers))
         station.services.append(ts)
     ups = []
-    for ucfg in config.get(cfg, "uplinks") or []:
+    for ucfg in _get(cfg, "uplinks") or []:
         if ucfg.get("enabled", True) is False:
             continue
         from airkit_fw import uplinks as uplinks_mod
         ups.append(uplinks_mod.make(b, ucfg, station))
     if ups:
+        if any("mqtt" not in u.kind for u in ups):
+            # the HTTP client is loaded right after start-up (app.main), while the heap is
+            # still in one piece: loaded at the first upload, its code needs blocks a
+            # fragmented heap may no longer have
+            station.preload = ("airkit_fw.uplinks.http",)
         from airkit_fw.uplinks.base import Uplinks
         station.services.append(Uplinks(b, j, ups, wifi))
     if wifi is not None and wifi.connect():

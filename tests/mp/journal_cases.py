@@ -133,6 +133,42 @@ def test_iter_after_reuses_one_dict_and_matches_read_after():
         raise AssertionError("iter_after kept %d bytes" % (gc.mem_alloc() - before))
 
 
+def test_batch_reads_records_lazily_like_read_after():
+    b = fresh_board()
+    j = jmod.Journal(b, log=lambda m: None)
+    for i in range(1, 61):
+        j.append(reading(i), T0 + 300 * i, 1000 * i)
+    eq(j.batch(60, 10), None)
+    for cursor, limit in ((0, 1000), (20, 7), (47, 30), (58, 5)):
+        want = j.read_after(cursor, limit)
+        bt = j.batch(cursor, limit)
+        eq(len(bt), len(want), "cursor %d" % cursor)
+        eq([r["seq"] for r in bt], [r["seq"] for r in want])
+        eq(bt[0]["seq"], want[0]["seq"])
+        eq(bt[-1]["seq"], want[-1]["seq"])
+        eq(sorted(bt[len(want) // 2].items()), sorted(want[len(want) // 2].items()))
+        try:
+            bt[len(want)]
+            raise AssertionError("index past the batch")
+        except IndexError:
+            pass
+    # a 48-record batch kept while it is sent holds no heap that grows with it
+    import gc
+    for i in range(61, 121):
+        j.append(reading(i), T0 + 300 * i, 1000 * i)
+    gc.collect()
+    before = gc.mem_alloc()
+    bt = j.batch(0, 48)
+    n = 0
+    for r in bt:
+        n += 1
+    last = bt[-1]["seq"]
+    gc.collect()
+    eq((n, last), (48, 48))
+    if gc.mem_alloc() - before > 512:
+        raise AssertionError("a batch of 48 kept %d bytes" % (gc.mem_alloc() - before))
+
+
 def test_corrupt_record_skipped_never_parsed():
     b = fresh_board()
     j = jmod.Journal(b, log=lambda m: None)

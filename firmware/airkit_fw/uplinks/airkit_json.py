@@ -23,31 +23,42 @@ from airkit_fw.uplinks.base import Uplink
 from airkit_fw.uplinks.fmt import jstr, jnum
 
 
-def record_json(rec, board):
-    parts = ['{"seq": %d, "time": %s, "ticks": %d, "boot": %d, "flags": [%s]'
-             % (rec["seq"], '"%s"' % board.iso_utc(rec["time"]) if rec["time"] else "null", rec["ticks"],
-                rec["boot"], ", ".join('"%s"' % f for f in rec["flags"]))]
+def record_json(rec, board, write=None):
+    """One record's JSON, as a string or written piece by piece to ``write``."""
+    out = [] if write is None else None
+    w = out.append if write is None else write
+    t = rec["time"]
+    w('{"seq": %d, "time": %s, "ticks": %d, "boot": %d, "flags": ['
+      % (rec["seq"], '"%s"' % board.iso_utc(t) if t else "null", rec["ticks"], rec["boot"]))
+    first = True
+    for f in rec["flags"]:
+        w('"%s"' % f if first else ', "%s"' % f)
+        first = False
+    w("]")
     for k in KEYS:
-        parts.append(', "%s": %s' % (k, jnum(rec[k])))
+        w(', "%s": %s' % (k, jnum(rec[k])))
     if (KEYS[0] + "_b") in rec:
         for k in KEYS:
-            parts.append(', "%s_b": %s' % (k, jnum(rec[k + "_b"])))
-    parts.append(', "rh": %s, "temp_c": %s, "pm25_corrected": %s, "frames": %d, "checksum_errors": %d}'
-                 % (jnum(rec["rh"]), jnum(rec["temp_c"]), jnum(rec["pm25_corrected"]), rec["frames"],
-                    rec["checksum_errors"]))
-    return "".join(parts)
+            w(', "%s_b": %s' % (k, jnum(rec[k + "_b"])))
+    w(', "rh": %s, "temp_c": %s, "pm25_corrected": %s, "frames": %d, "checksum_errors": %d}'
+      % (jnum(rec["rh"]), jnum(rec["temp_c"]), jnum(rec["pm25_corrected"]), rec["frames"],
+         rec["checksum_errors"]))
+    return "".join(out) if write is None else None
 
 
 def batch_body(device, records, board, model=None, write=None):
-    """The batch as one string, or written record by record to ``write`` (what ``send`` does)."""
+    """The batch as one string, or written piece by piece to ``write`` (what ``send`` does:
+    the records are only iterated, so a journal ``Batch`` is read record by record)."""
     out = [] if write is None else None
     w = out.append if write is None else write
     w('{"device": %s, "fw": "%s", %s"records": [' % (jstr(device), VERSION,
                                                       ('"model": %s, ' % jstr(model)) if model else ""))
-    for i in range(len(records)):
-        if i:
+    first = True
+    for r in records:
+        if not first:
             w(", ")
-        w(record_json(records[i], board))
+        first = False
+        record_json(r, board, w)
     w("]}")
     return "".join(out) if write is None else None
 
@@ -55,6 +66,7 @@ def batch_body(device, records, board, model=None, write=None):
 class AirkitJson(Uplink):
     kind = "airkit_json"
     batch = 48
+    streamed = True
 
     def __init__(self, board, ucfg, station):
         super().__init__(board, ucfg, station)

@@ -41,6 +41,7 @@ the next reading is closer than ``MARGIN_MS``.
 """
 
 import json
+import sys
 
 try:
     from micropython import const
@@ -99,6 +100,7 @@ class Uplink:
     kind = ""
     batch = 20
     all_parts = 1
+    streamed = False    # True: send() only iterates the records (or indexes them) and keeps none
 
     def __init__(self, board, ucfg, station):
         self.board = board
@@ -308,7 +310,8 @@ class Uplinks:
         recs = None
         u.trying_recs = None
         try:
-            recs = j.read_after(u.cur, u.batch)
+            # streamed: read record by record as sent (no batch of dicts in the heap)
+            recs = j.batch(u.cur, u.batch) if u.streamed else j.read_after(u.cur, u.batch)
             if not recs:
                 return False
             u.send(recs, u.parts if recs[0]["seq"] == u.cur + 1 else 0)
@@ -421,5 +424,7 @@ class Uplinks:
         key = json.dumps((st["delivered"], st["state"], st["dropped"], st["rejected"], st.get("reason"),
                           st["online"]))
         if key != self._last_status or st["last_seq"] % 12 == 0:
-            print(STATUS_PREFIX + json.dumps(st))
+            print(STATUS_PREFIX, end="")      # straight to the console: no line-sized string
+            json.dump(st, sys.stdout)
+            print()
             self._last_status = key

@@ -24,7 +24,7 @@ from airkit_fw.uplinks.net import NetError, open_conn, parse_url, userinfo, send
 
 BODY_MAX = const(1024)
 EXCHANGE_MS = const(15000)
-_BUF = const(512)
+_BUF = const(256)      # small enough for the holes of a fragmented heap (512 B was not, two uplinks)
 _buf = None
 
 
@@ -120,7 +120,9 @@ def request(board, method, url, headers=(), body=None, cadata=None, exchange_ms=
                 body(w)
                 w.flush()
             else:
-                send_all(s, head + body if body else head)
+                send_all(s, head)        # not head + body: no request-sized copy in the heap
+                if body:
+                    send_all(s, body)
         except NetError as e:
             # a server may answer (401, 413) and close before reading the whole body:
             # its answer is what counts, if it sent one

@@ -76,6 +76,7 @@ class SensorCommunity(Uplink):
     kind = "sensor_community"
     batch = 20
     all_parts = _PM | _DHT
+    streamed = True
 
     def __init__(self, board, ucfg, station):
         super().__init__(board, ucfg, station)
