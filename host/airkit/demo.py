@@ -20,8 +20,12 @@ import subprocess
 import sys
 import time
 import threading
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
+
+# The simulated day is the 24 hours before now (to the hour), so the dashboard shows
+# the stations as they are today, not as they were on some fixed date.
+DAY_START = datetime.fromtimestamp((int(time.time()) // 3600 - 24) * 3600, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 OUT = Path("demo-out")
 TOKEN = "demo-token-not-secret"      # a throwaway token for the local demo collector
@@ -62,7 +66,7 @@ def main() -> int:
                     "power_cuts": [CUT_H]}
         lines = []
         b = VirtualBoard(bdir, config=cfg, hours=24, seed=seed, scenario=scenario, rtc_preset=False, mac=mac,
-                         on_line=lines.append)
+                         on_line=lines.append, start=DAY_START)
         b.run()
         from airkit_fw.console import parse_all
 
