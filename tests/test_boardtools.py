@@ -285,3 +285,21 @@ def test_doctor_uplink_verdicts_name_the_remedy(kind, status, needle):
     v = verdict({"check": "uplink", "index": 0, "type": kind, "status": "rejected", "http_status": status,
                  "host": "h", "port": 80, "node": "esp32-abc"})
     assert v["passed"] is False and needle in v["remedy"]
+
+
+def test_doctor_on_a_board_short_of_memory_reports_instead_of_failing(tmp_path):
+    """issue 9 (low memory reported): on a board whose heap cannot even load the self-test, doctor
+    used to stop with 'run airkit deploy' (wrong remedy); it now reports the free heap and why."""
+    from airkit.boardlink import open_board
+    from airkit.doctor import heap_check, run_doctor
+    with RunningBoard(tmp_path, "lowmem", config={"device": {"id": "lm1"}}, heap_kb=135) as b:
+        with open_board(b.port) as link:
+            rep = run_doctor(link, checks=("clock",))
+    got = {c["check"]: c for c in rep["checks"]}
+    assert got["heap"]["status"] in ("ok", "low") and rep["facts"]["mem_free"] > 0
+    assert got["selftest"]["status"] == "no_memory" and "PSRAM" in got["selftest"]["remedy"]
+    assert not rep["ok"]
+    low = heap_check(20 * 1024)
+    assert low["warn"] and low["passed"] is True and "TLS" in low["summary"] and low["remedy"]
+    assert not heap_check(200 * 1024)["warn"]
+    assert heap_check(None)["passed"] is None

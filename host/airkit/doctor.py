@@ -172,6 +172,27 @@ print("selftest " + json.dumps(d))
 """
 
 
+# Free GC heap (after a collection, with the firmware's modules loaded) below which an upload
+# may not fit: a backfill batch, the HTTP head and a TLS socket's Python side take a few KB
+# each, in a heap that fragments (largest free block much smaller than the total).
+LOW_HEAP_BYTES = 32 * 1024
+
+
+def heap_check(mem_free) -> dict:
+    """A warning (never a failure) when the board's free heap is too small for one TLS upload."""
+    if not isinstance(mem_free, int):
+        return {"check": "heap", "passed": None, "status": "unknown", "summary": "free heap not reported"}
+    low = mem_free < LOW_HEAP_BYTES
+    r = {"check": "heap", "passed": True, "status": "low" if low else "ok", "warn": low,
+         "summary": "%d KB free heap with the firmware loaded" % (mem_free // 1024)}
+    if low:
+        r["summary"] += ("; below %d KB an upload over TLS may not fit (the station halves its batches and "
+                         "retries, nothing is lost, but uploads slow down)" % (LOW_HEAP_BYTES // 1024))
+        r["remedy"] = ("use fewer uplinks, a MicroPython image with the firmware frozen in, or a board with "
+                       "PSRAM (README: Known limits)")
+    return r
+
+
 def chip_name(machine: str) -> str:
     m = (machine or "").upper()
     for chip in ("ESP32-S3", "ESP32S3", "ESP32-S2", "ESP32S2", "ESP32-C6", "ESP32C6", "ESP32-C3", "ESP32C3",
@@ -230,11 +251,13 @@ def run_doctor(link, checks=("pms", "dht", "wifi", "uplinks", "clock"), timeout:
     """Facts and check results (each with passed/summary/remedy) from an open BoardLink."""
     from airkit.boardlink import BoardExecError
 
+    no_memory = False
     try:
         out = link.exec("from airkit_fw import selftest\nselftest.facts()\n", timeout=timeout)
         have_selftest = True
     except BoardExecError as e:
-        if "ImportError" not in e.error_output:
+        no_memory = "MemoryError" in (e.error_output or "")
+        if "ImportError" not in e.error_output and not no_memory:
             raise
         out = link.exec(FACTS_FALLBACK)
         have_selftest = False
@@ -243,6 +266,7 @@ def run_doctor(link, checks=("pms", "dht", "wifi", "uplinks", "clock"), timeout:
     facts.pop("check", None)
     facts["chip"] = chip_name(facts.get("machine", ""))
     results = [integrity(link)]
+    results.append(heap_check(facts.get("mem_free")))
     if have_selftest:
         try:
             out = link.exec("from airkit_fw import selftest\nselftest.run(%r)\n" % (tuple(checks),),
@@ -252,6 +276,11 @@ def run_doctor(link, checks=("pms", "dht", "wifi", "uplinks", "clock"), timeout:
             raise UserError("the self-test stopped on the board (%s): run 'airkit deploy' and try again"
                             % tail[0])
         results += [verdict(d) for d in parse_selftest(out)]
+    elif no_memory:
+        results.append({"check": "selftest", "passed": False, "status": "no_memory",
+                        "summary": "the self-test does not fit in the board's free heap (MemoryError)",
+                        "remedy": "the station itself is short of memory too: use fewer uplinks, a MicroPython "
+                                  "image with the firmware frozen in, or a board with PSRAM (README: Known limits)"})
     else:
         results.append({"check": "selftest", "passed": False, "status": "missing",
                         "summary": "the airkit firmware (and its self-test) is not on the board",
@@ -272,10 +301,10 @@ def format_report(rep: dict) -> str:
     lines.append("  free heap %s, free flash %s, reset cause %s, airkit firmware %s"
                  % (kb(f.get("mem_free")), kb(f.get("fs_free")), f.get("reset_cause"), f.get("firmware") or "none"))
     for r in rep["checks"]:
-        tag = {True: "PASS", False: "FAIL", None: "SKIP"}[r.get("passed")]
+        tag = "WARN" if r.get("warn") else {True: "PASS", False: "FAIL", None: "SKIP"}[r.get("passed")]
         name = r["check"] if r["check"] != "uplink" else "uplink"
         lines.append("%s  %-9s %s" % (tag, name, r.get("summary", "")))
-        if r.get("passed") is False and r.get("remedy"):
+        if (r.get("passed") is False or r.get("warn")) and r.get("remedy"):
             lines.append("      %-9s -> %s" % ("", r["remedy"]))
     n = rep["failed"]
     lines.append("all checks passed" if not n else "%d check(s) failed" % n)
