@@ -20,9 +20,13 @@ def write_json(path: str, obj, private: bool = True):
     p = Path(path)
     tmp = p.with_name(p.name + ".tmp")
     try:
-        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
+        text = json.dumps(obj, indent=2, sort_keys=True) + "\n"
+        # created owner-only from the start: the password is never in a world-readable file
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if private else 0o644)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
         if private:
-            os.chmod(tmp, 0o600)
+            os.chmod(tmp, 0o600)         # a leftover .tmp from an older run kept its old mode
         os.replace(tmp, p)
     except OSError as e:
         try:
