@@ -83,6 +83,9 @@ def main():
     port, n, img = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
     cut = len(sys.argv) > 4 and sys.argv[4] == "cut"
     w = vworld.world()
+    # network waits in real time: the simulator's default shortens a wait that ends empty
+    # (a 5 s timeout waits 1 s of wall time), which would cut off a 2.5 s late answer
+    w.opts["net_time_scale"] = 1.0
     b = boot(img, w)
     logs = []
     j, u, q = station(b, port, logs.append)

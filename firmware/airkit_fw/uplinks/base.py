@@ -34,6 +34,12 @@ What a server answer means is decided by the uplink (``classify``), one of:
   seconds each instead of stalling the backlog;
 - 413 (too large): the batch is halved.
 
+A late answer does not hold the backlog back ("Overlap" below): a plain-HTTP
+piece still unanswered after the typical answer time is parked on its open
+connection and becomes a gap in the cursor file (``seq parts gap_seq
+gap_bits ... check``) while the next pieces go; its answer still counts when
+it comes, and a piece that gets none is sent again first.
+
 The WiFi being down is not an uplink failure: nothing is tried until it is
 back, then backfill starts at once. Each exchange has its own deadline and
 every socket operation a timeout; ``poll`` stops starting new exchanges when
@@ -64,8 +70,9 @@ CONFIG_WAIT_MS = const(1800000)
 MARGIN_MS = const(20000)
 PARKED = const(-1)          # post(): sent, no answer yet, the next piece may go (see "Overlap")
 MAX_INFLIGHT = const(6)     # connections one plain-HTTP uplink keeps open at once (TLS: 1)
-HEDGE_MIN_MS = const(150)   # the wait for an answer before the next piece goes: twice the
-HEDGE_MAX_MS = const(1500)  # typical answer time, within these bounds
+HEDGE_PCT = const(150)      # the wait for an answer before the next piece goes: 1.5 x the
+HEDGE_MIN_MS = const(100)   # typical answer time (a running average), within these bounds
+HEDGE_MAX_MS = const(1500)
 _TYPICAL_MS = const(500)    # the typical answer time assumed before the first answer
 from airkit_fw.console import STATUS as STATUS_PREFIX   # the console line protocol
 _REASON_MAX = const(120)
@@ -127,6 +134,7 @@ class Uplink:
         self.resend = None
         self.typical_ms = _TYPICAL_MS
         self._poller = None
+        self.unsaved = False    # a gap closed since the cursor file was written
 
     # --- called by send() ---------------------------------------------------------
     def ack(self, seq, parts=0, delivered=True):
@@ -243,6 +251,7 @@ class Uplinks:
         return None
 
     def _save_cursor(self, u):
+        u.unsaved = False
         text = _cursor_text(u.cur, u.parts, u.gaps)
         for attempt in (0, 1):
             try:
@@ -332,7 +341,7 @@ class Uplinks:
         poller = self._poll(u)
         poller.register(ex.raw, 1)       # POLLIN (1 on every MicroPython port)
         single = limit > 1 and len(recs) == 1
-        h = u.typical_ms * 2
+        h = u.typical_ms * HEDGE_PCT // 100
         h = HEDGE_MIN_MS if h < HEDGE_MIN_MS else (HEDGE_MAX_MS if h > HEDGE_MAX_MS else h)
         try:
             while True:
@@ -350,9 +359,7 @@ class Uplinks:
                     if t < left:
                         left = t
                 if self._wait(u, ex, left):
-                    d = b.ticks_diff(b.ticks_ms(), ex.sent)
-                    t = u.typical_ms
-                    u.typical_ms = t + ((d if d < 2 * t else 2 * t) - t) // 8
+                    self._answered(u, ex)
                     poller.unregister(ex.raw)
                     got, ex = ex, None
                     return http.finish(b, got)
@@ -362,6 +369,15 @@ class Uplinks:
             if ex is not None:
                 poller.unregister(ex.raw)
                 ex.close()
+
+    def _answered(self, u, ex):
+        # the typical answer time: a running average of every answer's time (parked ones
+        # too, or it would learn only from the fast ones), each counted at most as twice
+        # the average (a very late answer says little about the next)
+        b = self.board
+        d = b.ticks_diff(b.ticks_ms(), ex.sent)
+        t = u.typical_ms
+        u.typical_ms = t + ((d if d < 2 * t else 2 * t) - t) // 8
 
     def _wait(self, u, ex, ms):
         """Wait up to ``ms`` for ``ex``'s answer (None: for the first parked piece to be
@@ -410,6 +426,7 @@ class Uplinks:
         e = None
         v = RETRY
         if answered:
+            self._answered(u, g)
             try:
                 st, ra, body = http.finish(self.board, g)
                 v, msg = u.classify(st, body)
@@ -427,7 +444,7 @@ class Uplinks:
                 rj[u.name] = rj.get(u.name, 0) + 1
                 u.reason = msg
                 self.log("uplink %s: reading %d refused by the server, skipped (%s)" % (u.name, g.seq, msg))
-            self._save_cursor(u)
+            u.unsaved = True             # saved with the next piece's cursor (no extra flash write)
             return
         # kept as a gap and sent again before anything new. A lost answer or a 5xx is not
         # a reason to slow down while the pieces after it get through (the back-off grows
@@ -436,6 +453,11 @@ class Uplinks:
             recs, bit = u.trying_recs, u.trying_bit
             self._failed(u, e)
             u.trying_recs, u.trying_bit = recs, bit
+            return
+        what = e.kind if e.status is None else "HTTP %d" % e.status
+        if u.state != what:
+            self.log("uplink %s: %s, reading %d is sent again (readings kept)" % (u.name, what, g.seq))
+        u.state = what
 
     # --- the loop -----------------------------------------------------------------------
     def on_reading(self, d):
@@ -513,6 +535,8 @@ class Uplinks:
                     self._wait(u, None, -1)
             except NetError:
                 pass                     # offline: they are gaps to send again
+            if u.unsaved:
+                self._save_cursor(u)
 
     def _step(self, u):
         """Deliver one batch. True: progress; False: nothing to do or failed; None: offline."""

@@ -1,5 +1,10 @@
 """A minimal, bounded HTTP/1.1 client (POST/GET, one request per connection).
 
+``request`` is ``start`` (connect, send) then ``finish`` (read the answer); the
+delivery loop calls them apart, waits on several started exchanges with
+``ready`` (the board's ``select.poll``) and so lets a late answer wait while
+the next request goes (``base.Uplinks.exchange``).
+
 Why not ``requests``: on the ESP32 it never verifies TLS certificates and has
 no overall deadline. Here the connect, every send and every receive are
 bounded by the socket timeout, the whole exchange by ``deadline``, the
@@ -25,7 +30,7 @@ from airkit_fw.uplinks.net import (NetError, OP_TIMEOUT_S, classify, connect, tl
 
 BODY_MAX = const(1024)
 EXCHANGE_MS = const(15000)
-_WAIT_STEP_MS = const(1000)   # longest poll between watchdog feeds
+_WAIT_STEP_MS = const(5000)   # longest poll between watchdog feeds (as Board.sleep_ms)
 _BUF = const(256)      # small enough for the holes of a fragmented heap (512 B was not, two uplinks)
 _buf = None
 
