@@ -312,6 +312,19 @@ def _tau(d, mean, max_lag=14):
     return float(tau)
 
 
+# How the mean squared error over the next H days of use compared with the forward mean squared error of a
+# 28-day record, learnt on the DESIGN split (calibration/SPLIT.md; 9 long daily records, a 28-day fit every 60
+# days, 115 periods): log of the ratio of the summed mean squared errors 0.85 (H = 90), 1.27 (180), 1.51 (365),
+# i.e. about 0.30 + 0.47 ln(H / 28); the single periods' log ratios scatter with SD 1.18 (28 days) .. 0.9 (>= 180).
+LATER_PERIOD = (0.30, 0.47)
+
+
+def later_period(h):
+    """(mean, SD) of log(MSE over the next h days / the record's forward MSE), from the design split."""
+    r = np.log(max(float(h), 28.0) / 28.0)
+    return LATER_PERIOD[0] + LATER_PERIOD[1] * r, float(np.clip(1.18 - 0.15 * r, 0.9, 1.18))
+
+
 def _needed_days(cv2, tau, n_fut, g2, ratio=3.0, z=1.96):
     """Days of record after the first fit window needed for a 95 % interval
     of the RMSE with upper/lower <= ratio (None when the future period alone
@@ -387,8 +400,18 @@ def interval(rec, horizon_days, level=0.95, at_day=None, unit="24-h means", trai
     s2_rec += s2_dev
     s2_fut = float(np.log(1 + cv2 * tau / n_fut))
     s = float(np.sqrt(s2_rec + s2_fut + g2 + t2))
+    basis = "the record's own forward errors"
+    if at_day is None and horizon_days > 2.0 * max(h_max, 1):
+        # a period of use far beyond the horizons the record holds: how later periods compared with the first
+        # weeks on other devices (the design split), never narrower than the record's own spread
+        mu, sd = later_period(horizon_days)
+        if np.log(mse0) + mu > np.log(mse):
+            mse = mse0 * float(np.exp(mu))
+        s = max(s, sd)
+        basis = ("the record's forward errors (%d days of horizon), carried to %d days of use as later periods "
+                 "compared with the first weeks on other devices (design split)" % (h_max, horizon_days))
     lo, hi = float(np.sqrt(mse * np.exp(-z * s))), float(np.sqrt(mse * np.exp(z * s)))
-    out = {"rmse": float(np.sqrt(mse)), "ci95": [lo, hi], "ratio": hi / lo if lo > 0 else None,
+    out = {"rmse": float(np.sqrt(mse)), "ci95": [lo, hi], "ratio": hi / lo if lo > 0 else None, "basis": basis,
            "values": unit, "horizon_days": int(horizon_days), "at_day": int(at_day) if at_day is not None else None,
            "record_days": n_rec, "correlation_days": tau, "cv_daily_ms": float(np.sqrt(cv2)),
            "between_devices_log_var": s2_dev, "growth_per_day": q, "growth_ci95": [q_lo, q_hi],
@@ -397,7 +420,11 @@ def interval(rec, horizon_days, level=0.95, at_day=None, unit="24-h means", trai
            "training_length_applied": train_used, "final_fit_days": final_days,
            "forward_rmse_as_measured": float(np.sqrt(measured)), "longest_horizon_seen_days": int(h_max),
            "extrapolated": bool(h_use > h_max + 1)}
-    if hi / max(lo, 1e-12) > 3.0:
+    if hi / max(lo, 1e-12) > 3.0 and basis != "the record's own forward errors":
+        out["too_short"] = ("a record with %d days of horizon cannot promise a tighter interval for %d days of use: "
+                            "on other devices, later months differed from the first weeks by up to x%.1f (95 %%); "
+                            "check with a second co-location (--later)" % (h_max, horizon_days, hi / lo))
+    elif hi / max(lo, 1e-12) > 3.0:
         need = _needed_days(cv2, tau, n_fut, g2)
         out["too_short"] = ("the record holds %d device-days scored forward; their spread (and the %d days of use "
                             "themselves) do not allow a 95 %% interval narrower than x%.1f" % (n_rec, n_fut, hi / lo)
