@@ -175,7 +175,10 @@ def test_later_colocation_tells_drift_from_no_drift():
     res = workbench.run(pairs_of(first), flexible=False, n_boot=30)
     same = pairs_of(station(days=14, seed=9, start="2024-04-01"))
     d = drift.compare(res, same)
-    assert d["drifted"] is False and "still holds" in d["text"]
+    assert d["drifted"] is False and "still holds" in d["text"] and not d["recalibrate"]
+    # the response change is tested with both periods' uncertainty (issue 22: the first period's was ignored)
+    lo, hi = d["response_change_ci95"]
+    assert lo <= 0 <= hi and d["response_slope_first_ci95"][0] < d["response_slope_first"]
     worse = pairs_of(station(days=14, seed=9, start="2024-04-01", ratio=1.6 * 1.5))
     d = drift.compare(res, worse)
     assert d["drifted"] is True and "drifted" in d["text"]
@@ -367,5 +370,8 @@ def test_interval_is_informative_on_a_long_steady_record_and_says_when_a_record_
     iv = forward.interval(long_, 28)
     assert iv["ratio"] <= 3 and "too_short" not in iv
     short = _rec({o: list(rng.standard_t(2, 14 - o + 7) * 2) for o in range(7, 14)})
-    iv2 = forward.interval(short, 28)
+    iv2 = forward.interval(short, 20)
     assert iv2["ratio"] > 3 and "narrower than" in iv2["too_short"]
+    # far beyond the record's horizons: carried by the design split's later periods, and said so
+    iv3 = forward.interval(short, 365)
+    assert "other devices" in iv3["basis"] and "cannot promise a tighter interval" in iv3["too_short"]
