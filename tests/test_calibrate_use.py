@@ -17,7 +17,7 @@ from test_calibrate_forward import pairs_of, run_cli, station
 
 @pytest.fixture(scope="module")
 def res30():
-    return workbench.run(pairs_of(station(days=30, seed=1)), flexible=True, n_boot=30)
+    return workbench.run(pairs_of(station(days=20, seed=1)), flexible=True, n_boot=30)
 
 
 # ------------------------------------------------------------------ both scales

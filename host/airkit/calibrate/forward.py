@@ -9,21 +9,20 @@ model fitted on that window predicts every later day, and each error is
 labelled with its horizon (days after the end of the window). Scores are on
 24-h means (days with >= 18 valid hours) or on the daily input.
 
-The interval for "the RMSE over the next H days of use" is a prediction
-interval, not a confidence interval for a mean: each draw takes one fitted
-model (one device and origin: the correction in use is one such fit, and its
-parameters shift the whole period) and a moving-block bootstrap over its days
-(block = 7 days, circular, keeps serial correlation), its spread widened
-for the uncertainty of the estimate itself (variances of the future period's
-mean and of the record's mean add), with the number of days
-capped at what the record holds (a record of n days says nothing about the
-variance between periods longer than n days, so the interval does not narrow
-beyond it); when the forward error grows with horizon (drift) the growth is
-carried to the horizons of use; and since the forward fits use fewer days
-than the final fit on the whole record, the estimate follows the record's
-own learning curve (squared error against 1/days of training, paired on the
-same days) to the final fit's length. All of it is computed from the
-co-location record alone.
+Errors are kept for hourly values (hourly input: ``run(..., hourly_out=)``)
+and for 24-h means. ``interval`` states the RMSE over the next H days of use
+on either scale: the forward mean squared error as measured, with a
+log-normal interval (the record's estimate and the period of use each add
+log(1 + CV^2 tau / n)); the error's growth within each fitted correction
+(``growth_fit``, every horizon, with its interval) applied when it is clear
+over >= 28 days of horizon; the gain of the final fit's length measured apart
+from the horizon (``training_length``; the confounded learning-curve step of
+earlier versions is gone); and, for a period of use far beyond the horizons
+the record holds, how later periods compared with the first weeks on other
+devices (``later_period``, learnt on the design split of the shared data,
+calibration/SPLIT.md). ``advice`` gives the recalibration range of days and
+the error expected then. All of it is computed from the co-location record
+and those stated constants.
 """
 
 import numpy as np
