@@ -366,7 +366,7 @@ def write(res, out, title="Calibration report", inputs=None):
                                                      if v) + " %s. Calibrate each device.</p>" % UG)
     doc = """<!doctype html><html><head><meta charset="utf-8"><title>{title}</title><style>
 body{{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222;line-height:1.45}}
-table{{border-collapse:collapse;margin:0.5em 0 1.5em}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}
+table{{border-collapse:collapse;margin:0.5em 0 1.5em;display:block;overflow-x:auto;max-width:100%}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}
 td:first-child,th:first-child{{text-align:left}}tr.chosen{{background:#fde8e8;font-weight:bold}}
 img{{max-width:100%}}.warn{{background:#fff4d6;border-left:5px solid #e6a700;padding:0.5em 1em}}
 figure{{margin:1.5em 0}}figcaption{{color:#555}}</style></head><body>
