@@ -17,7 +17,15 @@ from test_calibrate_forward import pairs_of, run_cli, station
 
 @pytest.fixture(scope="module")
 def res30():
-    return workbench.run(pairs_of(station(days=20, seed=1)), flexible=True, n_boot=30)
+    # a small gradient-boosting comparison (20 trees, one thread): the full one takes seconds on a loaded machine
+    from threadpoolctl import threadpool_limits
+    real = models.candidates
+
+    def small(*a, **k):
+        return [models.GBMModel(max_iter=20) if m.name == "gbm" else m for m in real(*a, **k)]
+    with pytest.MonkeyPatch.context() as mp, threadpool_limits(limits=1):
+        mp.setattr(models, "candidates", small)
+        return workbench.run(pairs_of(station(days=20, seed=1)), flexible=True, n_boot=30)
 
 
 # ------------------------------------------------------------------ both scales
@@ -121,12 +129,18 @@ def test_out_of_range_inputs_are_flagged_and_bounded_never_passed_through():
     assert np.allclose(dev, y) and list(flags) == [fw.OUT_PM, fw.OUT_RH]
 
 
-def test_apply_keeps_raw_beside_the_bounded_value(tmp_path, capsys):
-    f = station(days=20, seed=2)
+def _pair_files(tmp_path, days, seed):
+    """A sensor CSV and a reference CSV of the synthetic station; returns (sensor, reference, times)."""
+    f = station(days=days, seed=seed)
     sp, rp = tmp_path / "s.csv", tmp_path / "r.csv"
     t = f.index.strftime("%Y-%m-%dT%H:%M:%SZ")
     pd.DataFrame({"time": t, "pm25_cf1": f["pm"], "rh": f["rh"], "temp_c": f["t"]}).to_csv(sp, index=False)
     pd.DataFrame({"time": t, "pm25": f["ref"]}).to_csv(rp, index=False)
+    return sp, rp, t
+
+
+def test_apply_keeps_raw_beside_the_bounded_value(tmp_path, capsys):
+    sp, rp, t = _pair_files(tmp_path, 20, 2)
     model = tmp_path / "m.json"
     assert run_cli("fit", "--sensor", sp, "--reference", rp, "--out", model, "--no-flexible", "--json") == 0
     capsys.readouterr()
@@ -208,11 +222,7 @@ def test_conflicting_duplicate_rows_are_warned(tmp_path):
 
 
 def test_json_carries_both_scales(tmp_path, capsys):
-    f = station(days=24, seed=8)
-    sp, rp = tmp_path / "s.csv", tmp_path / "r.csv"
-    t = f.index.strftime("%Y-%m-%dT%H:%M:%SZ")
-    pd.DataFrame({"time": t, "pm25_cf1": f["pm"], "rh": f["rh"], "temp_c": f["t"]}).to_csv(sp, index=False)
-    pd.DataFrame({"time": t, "pm25": f["ref"]}).to_csv(rp, index=False)
+    sp, rp, _ = _pair_files(tmp_path, 24, 8)
     assert run_cli("fit", "--sensor", sp, "--reference", rp, "--out", tmp_path / "m.json", "--no-flexible",
                    "--json") == 0
     j = json.loads(capsys.readouterr().out)
