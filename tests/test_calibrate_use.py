@@ -107,6 +107,15 @@ def test_the_robust_winner_is_chosen_and_win_shares_are_reported():
     assert sum(ch["win_share"].values()) == pytest.approx(1.0)
 
 
+def test_with_local_days_the_choice_is_also_resampled_over_utc_days():
+    p = pairs_of(station(days=20, seed=5))
+    p.tz = "Asia/Taipei"
+    sel = workbench.run(p, flexible=False, n_boot=20).summary["forward"]["selection"]
+    assert sel["utc_days_variant"] and "over UTC days every other resample" in sel["rule"]
+    p2 = pairs_of(station(days=20, seed=5))
+    assert not workbench.run(p2, flexible=False, n_boot=20).summary["forward"]["selection"]["utc_days_variant"]
+
+
 def test_chosen_correction_not_worse_than_ols_by_more_than_5_percent(res30):
     sel = res30.summary["forward"]["selection"]
     for sc in sel["scales"]:

@@ -233,13 +233,29 @@ def _block_sums(j, live, days_dropped=0):
     return sse, np.bincount(blk).astype(float)
 
 
-def choose_for_use(recs, hrecs, pool, n_resamples=200, seed=0):
+def other_days(h, live, times, tz):
+    """24-h means of the hourly forward records over UTC days instead of the
+    local days (``tz``): the same forward fits, the other day boundary (>= 18
+    hours a day). None without a local time zone."""
+    if h is None or times is None or not tz or str(tz).upper() == "UTC":
+        return None
+    t = pd.DatetimeIndex(times)[h["row"].to_numpy()]
+    udays = forward._day_index(t, "UTC")
+    cols = ["ref"] + ["pred_" + n for n in live]
+    g = h[["device", "origin"] + cols].assign(day=udays).groupby(["device", "origin", "day"])
+    d = g[cols].mean()
+    d = d[g.size() >= 18].reset_index()
+    return d if len(d) >= 5 else None
+
+
+def choose_for_use(recs, hrecs, pool, n_resamples=200, seed=0, times=None, tz=None):
     """The choice made for the use: candidates more than 5 % worse than a plain
     OLS on PM + RH on either scale (hourly values, 24-h means) in forward
     validation are not eligible; among the rest, the one that wins most often
     when the forward days are resampled (7-day blocks of days, with 0, 3 or 7
-    of each device's last days left out) on the mean of its log RMSE ratios
-    to OLS over the scales. Returns a dict (None when impossible)."""
+    of each device's last days left out, and with local days (``tz``) every
+    other time UTC days) on the mean of its log RMSE ratios to OLS over the
+    scales. Returns a dict (None when impossible)."""
     live = [n for n in pool if recs.get(n) is not None and len(recs[n]) >= 5]
     if not live:
         return None
@@ -257,6 +273,9 @@ def choose_for_use(recs, hrecs, pool, n_resamples=200, seed=0):
         eligible.append(ols)
     rng = np.random.default_rng(seed)
     sums = {sc: [_block_sums(j, live, k) for k in (0, 3, 7)] for sc, j in frames.items()}
+    alt = other_days(frames.get("hourly"), live, times, tz)
+    if alt is not None and "daily" in frames:
+        sums["daily_utc"] = [_block_sums(alt, live, k) for k in (0, 3, 7)]
     for sc in sums:     # a short record: leaving days out may leave nothing; then the variant uses every day
         sums[sc] = [v if len(v[1]) >= 2 else sums[sc][0] for v in sums[sc]]
     wins = dict.fromkeys(live, 0)
@@ -267,7 +286,7 @@ def choose_for_use(recs, hrecs, pool, n_resamples=200, seed=0):
         score = np.zeros(len(live))
         ok = np.ones(len(live), bool)
         for sc in frames:
-            sse, cnt = sums[sc][v]
+            sse, cnt = sums["daily_utc" if sc == "daily" and "daily_utc" in sums and (b // 3) % 2 else sc][v]
             w = rng.multinomial(len(cnt), np.full(len(cnt), 1.0 / len(cnt)))
             mse = (sse @ w) / max(float(cnt @ w), 1.0)
             rr = np.sqrt(mse / mse[io]) if mse[io] > 0 else np.ones(len(live))
@@ -286,14 +305,16 @@ def choose_for_use(recs, hrecs, pool, n_resamples=200, seed=0):
             chosen = n
             break
     return {"chosen": chosen, "winner": winner, "ols": ols, "eligible": eligible, "ratio_to_ols": ratios, "win_share": share,
-            "resamples": n_resamples, "scales": sorted(frames),
+            "resamples": n_resamples, "scales": sorted(frames), "utc_days_variant": "daily_utc" in sums,
             "rule": "not more than %d %% worse than OLS on PM + RH (%s) on any scale; then the most frequent winner "
                     "over %d resamples of the forward days (7-day blocks; 0, 3 or 7 last days left out), or a simpler "
-                    "model within the noise of it (mean log RMSE ratio over the scales within one resampling SD)"
-                    % (round((OLS_MARGIN - 1) * 100), ols, n_resamples)}
+                    "model within the noise of it (mean log RMSE ratio over the scales within one resampling SD)%s"
+                    % (round((OLS_MARGIN - 1) * 100), ols, n_resamples,
+                       "; 24-h means over local days, and over UTC days every other resample" if "daily_utc" in sums
+                       else "")}
 
 
-def forward_summary(recs, w_days, pool, horizon_days, n_boot=500, seed=0, hrecs=None):
+def forward_summary(recs, w_days, pool, horizon_days, n_boot=500, seed=0, hrecs=None, times=None, tz=None):
     """Forward RMSE of every model (on the rows all of them predicted), on
     24-h means and (hourly input) on hours, the horizon curve, and the choice
     made for the use (``choose_for_use``)."""
@@ -322,7 +343,7 @@ def forward_summary(recs, w_days, pool, horizon_days, n_boot=500, seed=0, hrecs=
             out["models"][n]["hourly"] = {"rmse": mh["rmse"], "nrmse": mh["nrmse"], "bias": mh["bias"],
                                           "r2": mh["r2"], "n": mh["n"]}
     ch = choose_for_use({n: recs[n] for n in fpool}, {n: hrecs[n] for n in fpool} if h is not None else None,
-                        fpool, seed=seed)
+                        fpool, seed=seed, times=times, tz=tz)
     chosen = ch["chosen"]
     best = min(fpool, key=lambda n: out["models"][n]["rmse"])
     for n in sparse:
@@ -508,7 +529,8 @@ def run(pairs, k=5, flexible=True, per_device=True, n_boot=500, seed=0, horizon_
     hrecs = {}
     recs, w_days = forward.run(fw_models, X, y, f.index, fgroups, hourly=not daily_in, notes=notes, tz=pairs.tz,
                                progress=say, sparse={"gbm": 3}, hourly_out=hrecs)
-    fwd = forward_summary(recs, w_days, pool, horizon_days, n_boot, seed, hrecs=hrecs or None)
+    fwd = forward_summary(recs, w_days, pool, horizon_days, n_boot, seed, hrecs=hrecs or None, times=f.index,
+                          tz=pairs.tz)
     if fwd["chosen_by"] == "forward":
         chosen = fwd["best"]
         # the note names the model best in the table the summary shows (24-h means for hourly input)
