@@ -174,6 +174,9 @@ def forward_check(pairs, fit_days=28, min_rest_days=7):
             if rep is None:
                 continue
             e = lambda k: float(np.sqrt(np.mean((frame[k] - frame["ref"]) ** 2)))  # noqa: E731
+            ve = (fwd.get("value_errors") or {}).get(sc)
+            row[sc + "_value_coverage"] = value_coverage(ve, frame["p_chosen"], frame["ref"],
+                                                         frame["rh"] if "rh" in frame else np.full(len(frame), np.nan))
             row[sc] = {"reported": rep["rmse"], "lo": rep["ci95"][0], "hi": rep["ci95"][1],
                        "reported_with_lc": rep["rmse"] * float(np.sqrt(_learning_curve_factor(recs.get(sc)))),
                        "realised": e("p_chosen"), "ols": e("p_ols"), "epa": e("p_epa"),
@@ -204,6 +207,26 @@ def _learning_curve_factor(rec):
     final = float(np.mean(1.0 / (rec.groupby("device")["day"].max().to_numpy(float) + 1)))
     mse = float(np.mean(y))
     return float(np.clip((mse + b * (final - float(np.mean(x)))) / mse, 0.25, 4.0)) if mse > 0 else 1.0
+
+
+def value_coverage(ve, pred, ref, rh):
+    """Share of values whose reference lies inside the per-value 95 % prediction interval (corrected value +- 1.96 x
+    its bin's RMSE, ``forward.value_errors``)."""
+    import numpy as np
+    if not ve:
+        return None
+    pred, ref, rh = (np.asarray(v, float) for v in (pred, ref, rh))
+    sd = np.full(len(pred), ve["overall_rmse"])
+    for b in ve["bins"]:
+        s = np.ones(len(pred), bool)
+        for k, x in (("pred", pred), ("rh", rh)):
+            if b[k + "_from"] is not None:
+                s &= x >= b[k + "_from"]
+            if b[k + "_to"] is not None:
+                s &= x < b[k + "_to"]
+        sd[s] = b["rmse"]
+    ok = np.isfinite(pred) & np.isfinite(ref)
+    return float(np.mean(np.abs(pred[ok] - ref[ok]) <= 1.96 * sd[ok])) if ok.any() else None
 
 
 def _pooled(rows, sc, k):
@@ -251,6 +274,10 @@ def _forward_all(part="scoring", fit_days=28):
             inside += ins
             total += len(rr)
             long_ = [r[sc]["hi"] / r[sc]["lo"] for r in rr if r[sc]["lo"] > 0]
+            cov = [(r[sc + "_value_coverage"], r[sc]["n"]) for r in rr if r.get(sc + "_value_coverage") is not None]
+            if cov:
+                print("    %-6s per-value 95 %% prediction intervals held the reference for %.0f %% of the values"
+                      % (sc, 100 * sum(c * n for c, n in cov) / sum(n for _, n in cov)))
             if sc == "daily":
                 ratios = long_
             print("    %-6s realised %.2f vs reported %.2f (ratio %.2f, goal 0.8-1.25 %s); %d/%d inside the 95 %% "
