@@ -46,10 +46,21 @@ class DHT22:
         self._extreme_value = None
 
     def _wait_allowed(self):
+        # Every reference tick here is recent or dropped: ``ticks_diff`` is only right
+        # within 2^29 ms (6.2 days) of its reference, so the power-up tick (taken once,
+        # at boot) is forgotten as soon as that second has passed, and a wait longer
+        # than the rule can ask for means a stale reference (no wait at all).
         c = self._clock
         now = c.ticks_ms()
-        wait = _POWER_UP_MS - c.ticks_diff(now, self._powered)
+        wait = 0
+        if self._powered is not None:
+            wait = _POWER_UP_MS - c.ticks_diff(now, self._powered)
+            if wait <= 0 or wait > _POWER_UP_MS:
+                self._powered = None
+                wait = 0
         gap = _MIN_GAP_MS - c.ticks_diff(now, self._last)
+        if gap > _MIN_GAP_MS:        # the last read is older than the tick counter can tell
+            gap = 0
         if gap > wait:
             wait = gap
         if wait > 0:

@@ -61,6 +61,7 @@ FIRST_RETRY_MS = const(50)
 RETRY_MIN_MS = const(500)
 BACKOFF_MAX_MS = const(1800000)
 CONFIG_WAIT_MS = const(1800000)
+_WAIT_MOST_MS = const(3600000)   # the longest next_try ever set (a Retry-After of 1 h)
 MARGIN_MS = const(20000)
 from airkit_fw.console import STATUS as STATUS_PREFIX   # the console line protocol
 _REASON_MAX = const(120)
@@ -268,7 +269,7 @@ class Uplinks:
             for u in self.uplinks:
                 if b.ticks_diff(deadline, b.ticks_ms()) < MARGIN_MS:
                     break
-                if b.ticks_diff(u.next_try, b.ticks_ms()) > 0:
+                if b.left_ms(u.next_try, _WAIT_MOST_MS):
                     continue
                 r = self._step(u)
                 if r is None:            # the network went away
@@ -285,9 +286,7 @@ class Uplinks:
             now = b.ticks_ms()
             for u in self.uplinks:
                 if self.journal.last_seq > u.cur:
-                    left = b.ticks_diff(u.next_try, now)
-                    if left <= 0:
-                        left = 0
+                    left = b.left_ms(u.next_try, _WAIT_MOST_MS)
                     if wait_ms is None or left < wait_ms:
                         wait_ms = left
             if wait_ms == 0:
