@@ -319,6 +319,7 @@ class PMS5003:
         self.passive = False
         self.woke_at = clock.ticks_ms()
         self._warm = False
+        self.silent = False    # the last wait ended without a single byte (unplugged, no power)
 
     # --- low level -------------------------------------------------------
     def _send(self, cmd, data):
@@ -349,9 +350,11 @@ class PMS5003:
         start = c.ticks_ms()
         replies = dec.replies
         rx = self._rx
+        self.silent = True
         while True:
             n = self._uart.readinto(rx) if self._uart.any() else 0
             if n:
+                self.silent = False
                 pos = 0
                 while pos < n:
                     pos = dec.feed(rx, pos, n)

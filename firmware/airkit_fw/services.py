@@ -126,7 +126,8 @@ def attach(station):
             # still in one piece: loaded at the first upload, its code needs blocks a
             # fragmented heap may no longer have
             station.preload = ("airkit_fw.uplinks.http",)
-        from airkit_fw.uplinks.base import Uplinks
+        from airkit_fw.uplinks.base import Uplinks, MARGIN_MS
         station.services.append(Uplinks(b, j, ups, wifi))
+        station.turn_ms = MARGIN_MS + 2000    # room to start at least one exchange after every reading
     if wifi is not None and wifi.connect():
         ts.sync()
