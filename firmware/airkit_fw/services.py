@@ -102,6 +102,9 @@ def attach(station):
     j = Journal(b)
     station.services.append(j)
     station.journal = j
+    # the console's seq is the journal's (on flash with every reading): after a power cut it
+    # goes on from the last reading stored, never repeats one (state.json is saved less often)
+    station.sampler.reading.seq = j.last_seq
     wifi = None
     ssid = _get(cfg, "wifi.ssid")
     if ssid and b.network() is not None:

@@ -195,6 +195,11 @@ class Uplinks:
             u.parts = 0
             got = self._load_cursor(u)
             if got is not None and got[0] >= u.cur:
+                # the cursor file is saved at every acknowledged piece, the journal's meta less
+                # often: what it is ahead by was delivered before a power cut (count it, so
+                # `delivered` never rolls back)
+                dl = journal.meta.setdefault("delivered", {})
+                dl[u.name] = dl.get(u.name, 0) + got[0] - u.cur
                 u.cur, u.parts = got
                 journal.meta["cursors"][u.name] = u.cur
 
@@ -420,8 +425,9 @@ class Uplinks:
 
     def _status(self):
         st = self.status()
-        key = json.dumps((st["delivered"], st["state"], st["dropped"], st["rejected"], st.get("reason"),
-                          st["online"]))
+        # pending is in the key: the last line printed always shows the real backlog
+        key = json.dumps((st["delivered"], st["pending"], st["state"], st["dropped"], st["rejected"],
+                          st.get("reason"), st["online"]))
         if key != self._last_status or st["last_seq"] % 12 == 0:
             print(STATUS_PREFIX, end="")      # straight to the console: no line-sized string
             json.dump(st, sys.stdout)
