@@ -31,7 +31,9 @@ What a server answer means is decided by the uplink (``classify``), one of:
   the wait starts at ``RETRY_MIN_MS`` (0.5 s) and doubles only while
   nothing gets through; **any**
   acknowledged piece resets it, so 10 % random server errors cost a few
-  seconds each instead of stalling the backlog;
+  seconds each instead of stalling the backlog; a failed *connect* (refused,
+  no route, connect timeout, DNS) is never retried at once: it waits
+  ``CONNECT_RETRY_MS`` (2 s), doubling while it fails;
 - 413 (too large): the batch is halved.
 
 The WiFi being down is not an uplink failure: nothing is tried until it is
@@ -58,6 +60,7 @@ RETRY = const(3)
 VERDICTS = ("ok", "config", "rejected", "retry")
 
 FIRST_RETRY_MS = const(50)
+CONNECT_RETRY_MS = const(2000)   # first wait after a failed connect (doubling while it fails)
 RETRY_MIN_MS = const(500)
 BACKOFF_MAX_MS = const(1800000)
 CONFIG_WAIT_MS = const(1800000)
@@ -389,6 +392,13 @@ class Uplinks:
         elif e.retry_after_s is not None and st in (429, 503):
             s = e.retry_after_s
             delay = (1 if s < 1 else (3600 if s > 3600 else s)) * 1000
+        elif st is None and (e.detail == "connect" or e.kind == "dns" or e.kind == "refused"):
+            # no connection at all (refused, no route, connect timeout): the server is down or out of
+            # reach, and the next piece would fail the same way: back off, never retry at once
+            u.failures += 1
+            delay = CONNECT_RETRY_MS << min(u.failures - 1, 12)
+            if delay > BACKOFF_MAX_MS:
+                delay = BACKOFF_MAX_MS
         else:
             u.failures += 1
             if u.failures == 1 and st != 429:
