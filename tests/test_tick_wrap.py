@@ -57,3 +57,19 @@ def test_uplink_delivers_at_once_after_a_wifi_outage_longer_than_6_days(tmp_path
         assert status["pending"] == {"airkit_json": 0}
     finally:
         coll.stop()
+
+
+def test_wedged_wifi_is_still_rebooted_after_6_days_of_uptime(tmp_path):
+    """The WiFi's "not in the first 6 h after boot" guard must not read "just booted" after 149 h."""
+    from test_reliability import run_board, station_config
+    from uplink_helpers import start_collector
+
+    coll = start_collector(tmp_path)
+    try:
+        cfg = dict(station_config(coll.port, sc=False), interval_s=900)
+        board, readings, status, lines = run_board(tmp_path, cfg, 160, {"wifi": {"wedge_at": [150.0]}})
+        assert board.restarts["reset"] == 1 and status["wifi_reboots"] == 1
+        assert any("rebooting (last resort)" in ln for ln in lines)
+        assert status["pending"]["airkit_json"] == 0
+    finally:
+        coll.stop()
