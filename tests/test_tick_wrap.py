@@ -73,3 +73,18 @@ def test_wedged_wifi_is_still_rebooted_after_6_days_of_uptime(tmp_path):
         assert status["pending"]["airkit_json"] == 0
     finally:
         coll.stop()
+
+
+def test_uptime_start_option_is_checked_and_sets_the_tick_counter(tmp_path):
+    from airkit.vboard import TICKS_PERIOD, ticks_for_uptime
+    from test_cli_errors import airkit, one_line_error
+
+    assert ticks_for_uptime(0) == 0 and ticks_for_uptime(1) == 3600000
+    assert ticks_for_uptime(298.3) == int(298.3 * 3600000) % TICKS_PERIOD < 3600000     # wrapped
+    one_line_error(airkit("sim", "--hours", 1, "--uptime-start-h", -1), "--uptime-start-h")
+    one_line_error(airkit("sim", "--hours", 1, "--uptime-start-h", "nan"), "--uptime-start-h")
+    one_line_error(airkit("sim", "--hours", 1, "--uptime-start-h", 5, "--ticks-start", 7), "not both")
+    readings, _ = sim("--hours", 1, "--uptime-start-h", 298.2, "--board-dir", tmp_path)
+    ticks = [r["ticks"] for r in readings]
+    assert ticks[0] > TICKS_PERIOD - 3600000 and ticks[-1] < 3600000     # crossed the wrap within the hour
+    assert len(readings) == 12
