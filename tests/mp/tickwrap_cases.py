@@ -8,25 +8,11 @@ import vdht
 from airkit_fw import board as board_mod
 from airkit_fw.dht22 import DHT22, OK
 from airkit_fw.pms5003 import PMS5003, COMMAND_GAP_MS
+from dht22_cases import Spy, check
 
 HALF = 1 << 29
 PERIOD = 1 << 30
 DAY_MS = 86400000
-
-
-def check(cond, msg=""):
-    if not cond:
-        raise AssertionError(msg)
-
-
-class Spy(vdht.DHT22):
-    def __init__(self, pin):
-        vdht.DHT22.__init__(self, pin)
-        self.starts = []
-
-    def measure(self):
-        self.starts.append(vdht._world.now_ms)
-        vdht.DHT22.measure(self)
 
 
 def test_dht_waits_stay_bounded_for_14_days_of_uptime():
