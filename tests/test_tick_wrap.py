@@ -16,7 +16,7 @@ import pytest
 from test_sim_e2e import sim, t_of
 
 DAYS = 14
-INTERVAL_S = 600
+INTERVAL_S = 900
 
 
 @pytest.mark.parametrize("mode,uptime_h", [("cycle", 0), ("continuous", 290)])
