@@ -7,8 +7,9 @@ Write endpoints (byte-compatible with what deployed stations send):
   and must be registered (``airkit collect add-node``), else **403** "Node not
   found"; a malformed body, an unknown value type or pin is **400**;
   ``timestamp`` (ISO 8601) is honoured, else the receive time is used. P0/P1/P2
-  are stored as PM1/PM10/PM2.5 atmospheric values, ``temperature``/``humidity``
-  as temp_c/rh. Success: **201** echoing the body.
+  are stored as PM1/PM10/PM2.5 atmospheric values, or CF=1 values when the push
+  says so (``X-Airkit-PM: cf1``, sent by an airkit station whose uplink has
+  ``"pm": "cf1"``), ``temperature``/``humidity`` as temp_c/rh. Success: **201** echoing the body.
 - ``POST /api/v1/batch`` — the airkit JSON batch: ``Authorization: Bearer
   <token>`` checked against the device's stored token hash (401 wrong/missing,
   403 unknown device), 400 malformed, 200 ``{"accepted", "duplicates",
