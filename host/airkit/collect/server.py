@@ -112,7 +112,7 @@ def build_app(coll: "Collector"):
     from starlette.middleware.cors import CORSMiddleware
     from starlette.routing import Route
 
-    from airkit.collect import api
+    from airkit.collect import api, sta
 
     async def write(request, kind):
         path = request.url.path
@@ -141,6 +141,7 @@ def build_app(coll: "Collector"):
     routes = [Route(SC_PATH, sc, methods=["POST"]), Route(SC_PATH.rstrip("/"), sc, methods=["POST"]),
               Route(BATCH_PATH, batch, methods=["POST"]), Route("/api/v1/stats", stats, methods=["GET"])]
     routes += api.routes(coll)
+    routes += sta.routes(coll)
     middleware = [Middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET"], allow_headers=["*"])]
 
     async def not_found(request, exc):
