@@ -77,11 +77,11 @@ class QCParams:
     event_min_stations: int = 3
     trust_half_life_h: float = 7 * 24
     md_every_slices: int = 6
-    md_window_h: int = 72
-    md_min_hours: int = 36
+    md_window_h: int = 36
+    md_min_hours: int = 24
     stuck_hours: int = 2
     indoor_slope: float = 0.35
-    indoor_min_spread: float = 3.0       # µg/m³ (std of the neighbours' hourly median) for a verdict
+    indoor_min_spread: float = 1.5       # µg/m³ (std of the neighbours' hourly median) for a verdict
     source_margin: float = 8.0           # µg/m³
     source_rel: float = 0.5
     source_share: float = 0.75
@@ -90,7 +90,7 @@ class QCParams:
     drift_min_days: int = 6
     drift_total: float = 0.25            # |change| of the ratio over the window (log scale ~ 25 %)
     drift_r2: float = 0.6
-    clear_after: int = 2                 # evaluations without the symptom before a fault flag clears
+    clear_after: int = 4                 # evaluations without the symptom before a fault flag clears
 
 
 def _km(a, b):
@@ -110,6 +110,22 @@ def _median(v):
 
 def _mad(v, med):
     return _median([abs(x - med) for x in v])
+
+
+def _step_sse(v):
+    """Squared error of the best single step (two flat levels) through v."""
+    best = None
+    for k in range(2, len(v) - 1):
+        a, b = v[:k], v[k:]
+        ma, mb = sum(a) / len(a), sum(b) / len(b)
+        e = sum((x - ma) ** 2 for x in a) + sum((x - mb) ** 2 for x in b)
+        best = e if best is None or e < best else best
+    return best if best is not None else float("inf")
+
+
+def _std(v):
+    m = sum(v) / len(v)
+    return math.sqrt(sum((a - m) ** 2 for a in v) / len(v))
 
 
 def _linfit(x, y):
@@ -156,6 +172,7 @@ class NetworkQC:
         self.lock = threading.RLock()
         self._n_closed = 0
         self._listeners = []
+        self.raised: deque = deque(maxlen=100000)       # (station, fault, epoch) each time a fault is raised
 
     # --- stations ---------------------------------------------------------------------
     def set_station(self, sid, lat=None, lon=None):
@@ -263,7 +280,7 @@ class NetworkQC:
                 med = _median(past)
                 sig = max(1.4826 * _mad(past, med), p.sigma_floor, p.sigma_rel * med)
                 rising[sid] = (x - med) / sig
-            nv = [mean[n] for n in s.neighbours if n in mean]
+            nv = self._nbr_values(s, mean)
             if len(nv) >= p.min_neighbours:
                 nbr_med[sid] = _median(nv)
         event = set()
@@ -280,7 +297,7 @@ class NetworkQC:
             if sid in event:
                 f.append("event")
             if sid in nbr_med:
-                nv = [mean[n] for n in s.neighbours if n in mean]
+                nv = self._nbr_values(s, mean)
                 med = nbr_med[sid]
                 sig = max(1.4826 * _mad(nv, med), p.sigma_floor, p.sigma_rel * med)
                 z = (x - med) / sig
@@ -291,7 +308,8 @@ class NetworkQC:
             if stuck.get(sid):
                 f.append("stuck_slice")
             flags[sid] = f
-            s.hourly.append((sl, x, nbr_med.get(sid), bool(stuck.get(sid))))
+            near_event = sid in event or any(n in event for n in s.neighbours)
+            s.hourly.append((sl, x, nbr_med.get(sid), bool(stuck.get(sid)), near_event))
             # device ranking: share of slices as a spatial outlier outside events
             bad = 1.0 if ("spatial_high" in f or "spatial_low" in f) else 0.0
             alpha = 1 - 0.5 ** (p.slice_s / 3600.0 / p.trust_half_life_h)
@@ -306,6 +324,14 @@ class NetworkQC:
             self._malfunctions(sl)
         for fn in self._listeners:
             fn(sl, flags)
+
+    def _nbr_values(self, s, mean):
+        """The neighbours' means of this slice, leaving out neighbours with a known fault (as long
+        as enough are left): a stuck or indoor neighbour must not drag the reference."""
+        nv = [mean[n] for n in s.neighbours if n in mean and not self.st[n].faults]
+        if len(nv) < self.p.min_neighbours:
+            nv = [mean[n] for n in s.neighbours if n in mean]
+        return nv
 
     def _regional(self, sl, event):
         """Connected groups of neighbouring stations in an event = a regional emission event."""
@@ -357,43 +383,55 @@ class NetworkQC:
                 moving = len(nb) < 2 or max(nb) - min(nb) > 1.0 or (h[-1][1] > 0.5)
                 if moving:
                     found["stuck"] = "the same values for %d h" % run
-            pairs = [(r[2], r[1]) for r in h if r[2] is not None and not r[3]]
+            # indoor and local source: the hours with a reference, outside events near the station
+            # (a plume that reaches the neighbours but not this station is not a sign of a roof)
+            pairs = [(r[2], r[1]) for r in h if r[2] is not None and not r[3] and not r[4]]
             if len(pairs) >= p.md_min_hours:
                 xs = [a for a, b in pairs]
                 ys = [b for a, b in pairs]
-                mx = sum(xs) / len(xs)
-                spread = math.sqrt(sum((a - mx) ** 2 for a in xs) / len(xs))
+                sx, sy = _std(xs), _std(ys)
                 fit = _linfit(xs, ys)
-                if fit and spread >= p.indoor_min_spread:
-                    slope, icpt, r2 = fit
-                    if slope < p.indoor_slope:
-                        found["indoor"] = "follows %.0f %% of its neighbours' changes over %d h" % (
-                            100 * max(slope, 0), len(pairs))
-                    else:
-                        diffs = [b - a for a, b in pairs]
-                        margin = [d > max(p.source_margin, p.source_rel * a) for (a, b), d in zip(pairs, diffs)]
-                        if slope >= p.source_min_slope and sum(margin) >= p.source_share * len(margin):
-                            found["local_source"] = "%.0f µg/m³ above its neighbours in %d %% of %d h" % (
-                                _median(diffs), 100 * sum(margin) / len(margin), len(margin))
-            # drift: the daily ratio to the neighbours changes steadily
-            days = {}
-            for r in s.hourly:
-                if r[2] is not None and r[2] > 2.0 and r[1] > 0 and not r[3] and r[0] > sl - p.drift_window_d * 86400:
-                    days.setdefault(r[0] // 86400, []).append(math.log(r[1] / r[2]))
-            dd = sorted((d, _median(v)) for d, v in days.items() if len(v) >= 12)
-            if len(dd) >= p.drift_min_days and "indoor" not in found:
-                fit = _linfit([float(d) for d, _ in dd], [v for _, v in dd])
-                if fit:
-                    slope, _, r2 = fit
-                    total = slope * (dd[-1][0] - dd[0][0])
-                    if abs(total) >= p.drift_total and r2 >= p.drift_r2:
-                        found["drift"] = "%+.0f %% against its neighbours over %d days" % (
-                            100 * (math.exp(total) - 1), dd[-1][0] - dd[0][0])
+                judged = fit is not None and sx >= p.indoor_min_spread
+                if judged and fit[0] < p.indoor_slope and sy < 0.5 * sx:
+                    found["indoor"] = "follows %.0f %% of its neighbours' changes over %d h" % (
+                        100 * max(fit[0], 0), len(pairs))
+                elif not judged or fit[0] >= p.source_min_slope:
+                    # above by a steady margin (and following the neighbours where they moved)
+                    diffs = [b - a for a, b in pairs]
+                    margin = [d > max(p.source_margin, p.source_rel * a) for (a, b), d in zip(pairs, diffs)]
+                    if sum(margin) >= p.source_share * len(margin):
+                        found["local_source"] = "%.0f µg/m³ above its neighbours in %d %% of %d h" % (
+                            _median(diffs), 100 * sum(margin) / len(margin), len(margin))
+            # drift: the station's daily gain against its neighbours (sum over sum, hours with air
+            # to measure, outside events) changes steadily over the window
+            if not (found.keys() & {"indoor", "local_source", "stuck"}) and \
+                    not (s.faults.keys() & {"indoor", "local_source", "stuck"}):
+                days = {}
+                for r in s.hourly:
+                    if r[2] is not None and r[2] > 5.0 and not r[3] and not r[4] and \
+                            r[0] > sl - p.drift_window_d * 86400:
+                        d = days.setdefault(r[0] // 86400, [0.0, 0.0, 0])
+                        d[0] += r[1]
+                        d[1] += r[2]
+                        d[2] += 1
+                dd = sorted((d, math.log(v[0] / v[1])) for d, v in days.items() if v[2] >= 12 and v[0] > 0)
+                if len(dd) >= p.drift_min_days:
+                    xs, ys = [float(d) for d, _ in dd], [v for _, v in dd]
+                    fit = _linfit(xs, ys)
+                    if fit:
+                        slope, icpt, r2 = fit
+                        total = slope * (dd[-1][0] - dd[0][0])
+                        line = sum((y - icpt - slope * x) ** 2 for x, y in zip(xs, ys))
+                        # a steady ramp, not a step (a station moved, a source switched on)
+                        if abs(total) >= p.drift_total and r2 >= p.drift_r2 and line < _step_sse(ys):
+                            found["drift"] = "%+.0f %% against its neighbours over %d days" % (
+                                100 * (math.exp(total) - 1), dd[-1][0] - dd[0][0])
             for kind in FAULTS:
                 cur = s.faults.get(kind)
                 if kind in found:
                     if cur is None:
                         s.faults[kind] = {"since": sl + p.slice_s, "detail": found[kind], "quiet": 0}
+                        self.raised.append((s.id, kind, sl + p.slice_s))
                     else:
                         cur["detail"], cur["quiet"] = found[kind], 0
                 elif cur is not None:
