@@ -470,3 +470,137 @@ class NetworkQC:
                      "sentence": "%d neighbouring stations rose together: a regional emission event, not a "
                                  "fault." % len(e["stations"])}
                     for e in self.events[-limit:]][::-1]
+
+
+class Runner:
+    """Network QC inside the collector: fed by every stored batch, judged as slices close.
+
+    Readings are fed in each station's time order (a retried or backfilled reading older than
+    what was fed is stored but not judged); stations' positions are re-read from the store
+    when a slice closes. Per-slice flags go to the ``qc_flags`` table beside the readings
+    (never changing them). On start the last ``warm_hours`` of readings are replayed, so a
+    restarted collector judges again within the hour (drift, which needs days, starts over)."""
+
+    def __init__(self, store, params: QCParams | None = None, warm_hours: int | None = None):
+        self.store = store
+        self.qc = NetworkQC(params)
+        self.qc._listeners.append(self._save)
+        self._last = {}
+        self._positions_at = None
+        with store.lock:
+            store._exec("CREATE TABLE IF NOT EXISTS qc_flags (device TEXT NOT NULL, slice %s NOT NULL, "
+                        "flags TEXT, PRIMARY KEY (device, slice))" % store.bigint)
+            store.db.commit()
+        self._positions()
+        self._warm(warm_hours if warm_hours is not None else self.qc.p.md_window_h + 24)
+
+    def _positions(self):
+        for s in self.store.stations():
+            if s.get("lat") is not None and s.get("lon") is not None:
+                self.qc.set_station(s["id"], s["lat"], s["lon"])
+
+    def _warm(self, hours):
+        last = self.store._select("SELECT MAX(epoch) AS m FROM readings")
+        if not last or last[0]["m"] is None or hours <= 0:
+            return
+        start = int(last[0]["m"]) - hours * 3600
+        rows = self.store._select("SELECT device, epoch, pm25_atm, pm25_cf1, pm10_atm FROM readings WHERE epoch >= ? "
+                                  "ORDER BY epoch, device, n", (start,))
+        self.feed(rows, advance=False)
+        with self.qc.lock:
+            self.qc.advance()
+            self._n_saved = 0
+
+    def feed(self, rows, advance=True):
+        """Rows as stored (dicts with device, epoch or time, pm25_atm/pm25_cf1)."""
+        from airkit.collect.store import epoch_of
+
+        qc = self.qc
+        closed_before = qc.closed_until
+        for r in sorted(rows, key=lambda r: (r.get("epoch") or epoch_of(r["time"]))):
+            pm = r.get("pm25_atm")
+            if pm is None:
+                pm = r.get("pm25_cf1")
+            if pm is None:
+                continue
+            ep = r.get("epoch") or epoch_of(r["time"])
+            dev = r["device"]
+            if ep <= self._last.get(dev, -1):
+                continue
+            self._last[dev] = ep
+            qc.add(dev, ep, float(pm), (pm, r.get("pm25_cf1"), r.get("pm10_atm")))
+        if advance and qc.max_epoch is not None:
+            sl = qc.p.slice_s
+            if closed_before is None or (qc.max_epoch - 600) // sl * sl > closed_before:
+                self._positions()
+                import time
+
+                qc.advance(now=min(qc.max_epoch, int(time.time()) + 600))
+
+    def _save(self, sl, flags):
+        rows = [(sid, sl, ";".join("qc_" + x for x in f)) for sid, f in flags.items() if f]
+        if not rows:
+            return
+        st = self.store
+        with st.lock:
+            try:
+                for sid, s, f in rows:
+                    st._exec("DELETE FROM qc_flags WHERE device = ? AND slice = ?", (sid, s))
+                    st._exec("INSERT INTO qc_flags (device, slice, flags) VALUES (?, ?, ?)", (sid, s, f))
+                st.db.commit()
+            except Exception:
+                st._rollback()
+
+    def flags(self, station, start, end) -> dict:
+        """{slice epoch: 'qc_...;qc_...'} of one station in [start, end)."""
+        rows = self.store._select("SELECT slice, flags FROM qc_flags WHERE device = ? AND slice >= ? AND slice < ?",
+                                  (station, (start or 0) - self.qc.p.slice_s, end if end is not None else 2 ** 62))
+        return {int(r["slice"]): r["flags"] for r in rows}
+
+    def doc(self) -> dict:
+        q = self.qc
+        return {"method": "ADF (Chen et al., IEEE IoT Journal 5(2):559-570, 2018): time-sliced anomalies, regional "
+                          "emission events, device ranking, malfunction detection; see the README",
+                "slice_s": q.p.slice_s, "radius_km": q.p.radius_km, "stations": q.ranking(),
+                "events": q.events_doc(), "judged_until": None if q.closed_until is None else
+                __import__("airkit.collect.store", fromlist=["iso_of"]).iso_of(q.closed_until)}
+
+    def annotate(self, station, rows, start, end):
+        """Add ``qc`` (the slice's network flags, '' when none) to history rows (raw or hourly)."""
+        from airkit.collect.store import epoch_of
+
+        if not rows:
+            return
+        fl = self.flags(station, start, end)
+        sl = self.qc.p.slice_s
+        for r in rows:
+            r["qc"] = fl.get(epoch_of(r["time"]) // sl * sl, "")
+
+
+def routes(coll):
+    """``GET /api/v1/qc`` (ranking, faults with a sentence each, regional events) and
+    ``GET /api/v1/qc/stations/{id}``."""
+    from starlette.concurrency import run_in_threadpool
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    def off():
+        return JSONResponse({"detail": "network QC is off on this collector (started with --no-qc)"}, 404)
+
+    async def all_(request):
+        if coll.qc is None:
+            return off()
+        return JSONResponse(await run_in_threadpool(coll.qc.doc))
+
+    async def one(request):
+        if coll.qc is None:
+            return off()
+        sid = request.path_params["id"]
+        with coll.qc.qc.lock:
+            known = sid in coll.qc.qc.st and coll.qc.qc.st[sid].slices
+        if not known:
+            return JSONResponse({"detail": "station %s has not been judged yet (it needs a closed hour of "
+                                           "readings)" % sid[:60]}, 404)
+        return JSONResponse(coll.qc.qc.station_doc(sid))
+
+    return [Route("/api/v1/qc", all_), Route("/api/v1/qc/stations/{id}", one)]
