@@ -318,7 +318,7 @@ class NetworkQC:
             s.last_flags = tuple(f)
             if f:
                 self.slice_flags.append((sid, sl, ";".join("qc_" + x for x in f)))
-        self._regional(sl, event)
+        self._regional(sl, event, len(mean))
         self._n_closed += 1
         if self._n_closed % p.md_every_slices == 0:
             self._malfunctions(sl)
@@ -333,7 +333,7 @@ class NetworkQC:
             nv = [mean[n] for n in s.neighbours if n in mean]
         return nv
 
-    def _regional(self, sl, event):
+    def _regional(self, sl, event, judged):
         """Connected groups of neighbouring stations in an event = a regional emission event."""
         seen = set()
         for sid in sorted(event):
@@ -362,7 +362,7 @@ class NetworkQC:
                     break
             else:
                 self.events.append({"start": sl, "end": sl + self.p.slice_s, "stations": sorted(group),
-                                    "lat": lat, "lon": lon})
+                                    "lat": lat, "lon": lon, "judged": judged})
                 del self.events[:-500]
 
     # --- MD ---------------------------------------------------------------------------------
@@ -465,11 +465,16 @@ class NetworkQC:
         from airkit.collect.store import iso_of
 
         with self.lock:
-            return [{"start": iso_of(e["start"]), "end": iso_of(e["end"]), "stations": list(e["stations"]),
-                     "lat": e["lat"], "lon": e["lon"],
-                     "sentence": "%d neighbouring stations rose together: a regional emission event, not a "
-                                 "fault." % len(e["stations"])}
-                    for e in self.events[-limit:]][::-1]
+            out = []
+            for e in self.events[-limit:]:
+                wide = len(e["stations"]) * 2 > e.get("judged", 0)
+                out.append({"start": iso_of(e["start"]), "end": iso_of(e["end"]), "stations": list(e["stations"]),
+                            "lat": e["lat"], "lon": e["lon"], "kind": "network-wide" if wide else "regional",
+                            "sentence": ("%d stations, most of the network, rose together: the whole area's air "
+                                         "changed (weather, a haze episode), not a fault." if wide else
+                                         "%d neighbouring stations rose together: a regional emission event, "
+                                         "not a fault.") % len(e["stations"])})
+            return out[::-1]
 
 
 class Runner:

@@ -212,3 +212,32 @@ def score(seeds, params: QCParams | None = None, **kw) -> dict:
     out["healthy_station_days"] = healthy_days
     return out
 
+
+
+def load_demo(store, end: int, seed: int = 100, days: float = 9.0) -> dict:
+    """Write a scoring-seed network ending at ``end`` into a collector's store (stations with
+    their positions, readings as an uplink would deliver them): the demo's network health view
+    then shows its injected faults. Returns {station: fault kind} of the injected faults."""
+    start = (end - int(days * 86400)) // 3600 * 3600
+    stations, truth, event, gen = build(seed, days=days, per_place=3, faults_per_kind=1, onset_day=2.0,
+                                        start=start)
+    for sid, (lat, lon) in stations.items():
+        store.set_station("tpe-" + sid, name=sid.replace("-", " ").title(), lat=lat, lon=lon)
+    batch = []
+    for t, sid, pm, raw in gen:
+        batch.append({"device": "tpe-" + sid, "epoch": t, "time": None, "pm25_atm": pm, "pm25_cf1": raw[0],
+                      "n0_3": raw[1]})
+        if len(batch) >= 5000:
+            _put(store, batch)
+            batch = []
+    if batch:
+        _put(store, batch)
+    return {"tpe-" + s: k for s, (k, _) in truth.items() if s in stations}
+
+
+def _put(store, rows):
+    from airkit.collect.store import iso_of
+
+    for r in rows:
+        r["time"] = iso_of(r["epoch"])
+    store.put(rows, "demo")

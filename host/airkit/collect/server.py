@@ -194,7 +194,8 @@ class Collector:
     """The collector server; ``start()`` runs uvicorn in a background thread."""
 
     def __init__(self, store: Store, host="127.0.0.1", port=8000, max_body=DEFAULT_MAX_BODY, verbose=False,
-                 tls_cert=None, tls_key=None, timeout_s=DEFAULT_TIMEOUT_S, settings=None, qc=True):
+                 tls_cert=None, tls_key=None, timeout_s=DEFAULT_TIMEOUT_S, settings=None, qc=True,
+                 qc_warm_hours=None):
         import logging
 
         import uvicorn
@@ -227,7 +228,7 @@ class Collector:
         if qc:          # network data quality (airkit.collect.qc): judged as readings arrive
             from airkit.collect.qc import Runner
 
-            self.qc = Runner(store)
+            self.qc = Runner(store, warm_hours=qc_warm_hours)
         self._lock = threading.Lock()
         self._thread = None
         if not verbose:
