@@ -134,3 +134,35 @@ def test_qc_endpoint_when_switched_off(tmp_path):
         assert e.value.code == 404 and "off" in json.loads(e.value.read())["detail"]
     finally:
         c.stop()
+
+
+def test_health_view_shows_the_demo_networks_faults_in_a_browser(tmp_path):
+    """The demo's test network in Chromium: each fault found is listed with its one-sentence
+    explanation, on a desktop and a phone screen."""
+    import time as _time
+
+    from browser_helpers import chromium_paths, quit_browser, screenshot, start_browser, wait_for
+
+    if None in chromium_paths():
+        pytest.skip("chromium and chromedriver are not installed (make sysdeps installs them)")
+    store = Store(tmp_path / "c.sqlite")
+    faults = qcnet.load_demo(store, int(_time.time()) // 300 * 300)
+    c = Collector(store, "127.0.0.1", 0, qc_warm_hours=10 * 24).start()
+    stuck = [s for s, k in faults.items() if k == "stuck"][0]
+    try:
+        for width, height, name in ((1200, 900, "qc-health-desktop.png"), (390, 844, "qc-health-phone.png")):
+            d = start_browser(width, height)
+            try:
+                d.get(c.url + "#/health")
+                wait_for(d, "document.querySelectorAll('#health-qc-stuck li').length > 0")
+                text = d.execute_script("return document.getElementById('health-qc-stuck').innerText")
+                assert stuck in text and "it is stuck" in text
+                indoor = d.execute_script("return document.getElementById('health-qc-indoor').innerText")
+                assert [s for s, k in faults.items() if k == "indoor"][0] in indoor and "indoors" in indoor
+                assert "rose together" in d.execute_script(
+                    "return document.getElementById('health-qc-events').innerText")
+                screenshot(d, name)
+            finally:
+                quit_browser(d)
+    finally:
+        c.stop()
