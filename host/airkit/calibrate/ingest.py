@@ -188,12 +188,17 @@ def _tidy(path, frame, time, notes, value_cols, keys=()):
     if dup.any():
         ndup = int(dup.sum())
         num = frame[[c for c in frame.columns if c not in keys]]
+        conflict = int((num.groupby(group).nunique(dropna=True).max(axis=1) > 1).sum()) if len(num.columns) else 0
         agg = num.groupby(group).mean()
         if keys and any(k in frame for k in keys):
             agg = agg.reset_index(level=list(range(1, len(group))))
         agg.index.name = "time"
         frame = agg
-        notes.append("%d duplicated timestamps: their values were averaged" % ndup)
+        if conflict:
+            notes.append("WARNING: %d timestamps appear more than once with different values (conflicting duplicate "
+                         "rows); they were averaged: check the file (two exports or two devices merged?)" % conflict)
+        else:
+            notes.append("%d duplicated timestamps (identical values) were merged" % ndup)
     present = [c for c in value_cols if c in frame]
     if not present or frame[present].notna().sum().sum() == 0:
         _fail(path, "no usable %s values (all missing or flagged)." % "/".join(value_cols))
