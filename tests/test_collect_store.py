@@ -128,7 +128,7 @@ def test_http_apis_on_both_backends(store):
     store.add_device("esp32-1", "sc", station="station-1")
     coll = Collector(store, "127.0.0.1", 0).start()
     try:
-        h = {"X-Sensor": "esp32-1", "X-PIN": "1"}
+        h = {"X-Sensor": "esp32-1", "X-PIN": "1", "X-Airkit-Token": TOKEN}     # the station's token
         assert post(coll, "/v1/push-sensor-data/", SC_BODY, h)[0] == 201
         st, body = post(coll, "/api/v1/batch", batch([dict(REC, pm25_atm=6.0, pm10_atm=8.0, pm1_atm=3.0)]),
                         {"Authorization": "Bearer " + TOKEN})

@@ -29,7 +29,7 @@ import json
 import socket
 import threading
 
-from airkit.collect.ingest import BATCH_PATH, SC_PATH, Reject, parse_batch, parse_sc
+from airkit.collect.ingest import BATCH_PATH, SC_PATH, FailedAuth, Reject, parse_batch, parse_sc
 from airkit.collect.store import Store
 
 DEFAULT_MAX_BODY = 1 << 20
@@ -116,7 +116,12 @@ def build_app(coll: "Collector"):
 
     async def write(request, kind):
         path = request.url.path
+        client = request.client.host if request.client else "?"
         try:
+            wait = coll.failed_auth.retry_after(client)
+            if wait:
+                return _json(429, {"detail": "too many failed authentications from this address: try again in "
+                                             "%d s" % wait}, {"Retry-After": str(wait)})
             hook = coll.fault_hook
             if hook is not None:
                 h = _HookHandler(path, request.headers)
@@ -126,6 +131,8 @@ def build_app(coll: "Collector"):
             status, obj = await run_in_threadpool(coll.ingest, kind, request.headers, body)
             return _json(status, obj)
         except Reject as e:
+            if e.status in (401, 403):
+                coll.failed_auth.failed(client)
             return _json(e.status, {"detail": e.detail})
 
     async def sc(request):
@@ -220,6 +227,7 @@ class Collector:
         self.verbose = verbose
         self.settings = dict(settings or {})
         self.fault_hook = None          # tests: callable(handler) -> True when it answered itself
+        self.failed_auth = FailedAuth()
         self.stats = {}
         self._lock = threading.Lock()
         self._thread = None

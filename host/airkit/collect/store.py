@@ -22,7 +22,9 @@ from __future__ import annotations
 import csv
 import hashlib
 import math
+import secrets
 import threading
+import time
 from datetime import datetime, timezone
 
 VALUE_COLUMNS = ["pm1_cf1", "pm25_cf1", "pm10_cf1", "pm1_atm", "pm25_atm", "pm10_atm",
@@ -31,7 +33,7 @@ EXPORT_COLUMNS = ["time", "device", "pm25_cf1", "pm25_atm", "pm10_cf1", "pm10_at
                   "n0_3", "n0_5", "n1_0", "n2_5", "n5_0", "n10", "rh", "temp_c", "flags",
                   "pm25_corrected", "model"]
 STATION_COLUMNS = ["id", "name", "lat", "lon", "fw", "model", "last_seen", "pending", "interval_s"]
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 SAME = 0.0051          # values closer than this are the same (Sensor.Community sends 2 decimals)
 
 
@@ -40,11 +42,22 @@ def utc_iso(value: str) -> str:
     return iso_of(epoch_of(value))
 
 
+LAST_EPOCH = 253402214400          # 9999-12-31T00:00:00Z: every epoch up to it has an ISO 8601 form
+
+
 def epoch_of(value: str) -> int:
+    """Seconds since 1970 of an ISO 8601 time (no zone: UTC); ValueError for anything else,
+    including times before 1970 or after 9999-12-31 (``0001-01-01T00:00:00+14:00`` is year 0 in UTC)."""
     dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=timezone.utc)
-    return int(dt.timestamp())
+    try:
+        ep = int(dt.timestamp())
+    except (OverflowError, OSError):
+        raise ValueError("%s is out of range" % value)
+    if not 0 <= ep <= LAST_EPOCH:
+        raise ValueError("%s is before 1970 or after 9999" % value)
+    return ep
 
 
 def iso_of(epoch: int) -> str:
@@ -57,6 +70,11 @@ def now_iso() -> str:
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_alias() -> str:
+    """A random public station id for a Sensor.Community node registered without a station."""
+    return "sc-" + secrets.token_hex(4)
 
 
 def _ddl(real: str, bigint: str) -> list[str]:
@@ -149,12 +167,26 @@ class Store:
                 self.rebuild_latest(commit=False)
                 self._exec("INSERT INTO stations (id, last_seen) SELECT device, MAX(received) FROM readings "
                            "GROUP BY device")
+            if version < 3:
+                self._hide_node_ids()
+                self.rebuild_latest(commit=False)        # "latest" is never a reading time-stamped ahead of now
             self.after_create()
             self._exec("INSERT INTO schema_version (version, applied) VALUES (?, ?)", (SCHEMA_VERSION, now_iso()))
             self.db.commit()
 
     def after_create(self):
         pass
+
+    def _hide_node_ids(self):
+        """Version 3: a Sensor.Community node registered without a station was filed (and published)
+        under its node id, which is all a stranger needed to push as that node. Each such node gets a
+        random public station id; its readings and station row move there."""
+        nodes = [r[0] for r in self._exec("SELECT id FROM devices WHERE kind = 'sc' AND station IS NULL").fetchall()]
+        for node in nodes:
+            alias = new_alias()
+            self._exec("UPDATE devices SET station = ? WHERE id = ?", (alias, node))
+            for table, col in (("readings", "device"), ("latest", "device"), ("stations", "id")):
+                self._exec("UPDATE %s SET %s = ? WHERE %s = ?" % (table, col, col), (alias, node))
 
     _LATEST = ["device", "epoch", "n", "time", "flags", "model"] + VALUE_COLUMNS
 
@@ -163,8 +195,8 @@ class Store:
         latest-of-all document is one small scan)."""
         cols = ", ".join(self._LATEST)
         self._exec("DELETE FROM latest WHERE device = ?", (device,))
-        self._exec("INSERT INTO latest (%s) SELECT %s FROM readings WHERE device = ? ORDER BY epoch DESC, n DESC "
-                   "LIMIT 1" % (cols, cols), (device,))
+        self._exec("INSERT INTO latest (%s) SELECT %s FROM readings WHERE device = ? AND epoch <= ? "
+                   "ORDER BY epoch DESC, n DESC LIMIT 1" % (cols, cols), (device, int(time.time())))
 
     def rebuild_latest(self, commit=True):
         with self.lock:
@@ -177,8 +209,14 @@ class Store:
     # --- devices --------------------------------------------------------------------
     def add_device(self, device_id: str, kind: str, token: str | None = None, station: str | None = None):
         """Register a device. ``station``: for a Sensor.Community node, the station id its
-        pushes are filed under, so they merge with the same readings from other uplinks."""
+        pushes are filed under, so they merge with the same readings from other uplinks; without
+        one the node gets a random public station id (a node id is never published: it is
+        derived from the board's MAC). A node's ``token`` is its own secret; without one the
+        station's airkit JSON token is the secret its pushes must carry."""
         with self.lock:
+            if kind == "sc" and station is None:
+                old = self._exec("SELECT station FROM devices WHERE id = ?", (device_id,)).fetchone()
+                station = old[0] if old and old[0] else new_alias()
             self._exec("DELETE FROM devices WHERE id = ?", (device_id,))
             self._exec("INSERT INTO devices (id, kind, token_sha256, added, station) VALUES (?, ?, ?, ?, ?)",
                        (device_id, kind, token_hash(token) if token else None, now_iso(), station))
@@ -191,6 +229,22 @@ class Store:
                              (device_id,)).fetchone()
             self.db.commit()
             return tuple(row) if row else None
+
+    def set_secret_hash(self, device_id: str, sha256_hex: str):
+        with self.lock:
+            self._exec("UPDATE devices SET token_sha256 = ? WHERE id = ?", (sha256_hex, device_id))
+            self.db.commit()
+
+    def secret_hash(self, device_id: str) -> str | None:
+        """The SHA-256 of the secret a write as this device must carry (a node without a token of
+        its own: its station's airkit JSON token); None when it has none (every write refused)."""
+        d = self.device(device_id)
+        if d is None:
+            return None
+        if d[2] or d[1] != "sc" or not d[3]:
+            return d[2]
+        st = self.device(d[3])
+        return st[2] if st and st[1] == "json" else None
 
     def set_station(self, station: str, name=None, lat=None, lon=None):
         """Where a station stands and what it is called (shown on the map)."""
