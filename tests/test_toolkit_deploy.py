@@ -160,7 +160,7 @@ def test_doctor_cli_uplink_and_exit_codes(tmp_path):
     base = "http://127.0.0.1:%d" % coll.port
     cfg = {"device": {"id": "dr-1"}, "wifi": {"ssid": "school", "password": "pw-school"},
            "uplinks": [{"type": "airkit_json", "url": base + "/api/v1/batch", "token": "tok-good-123"},
-                       {"type": "sensor_community", "url": base + "/v1/push-sensor-data/"},
+                       {"type": "sensor_community", "url": base + "/v1/push-sensor-data/", "token": "tok-good-123"},
                        {"type": "airkit_json", "url": "http://127.0.0.1:%d/api/v1/batch" % closed_port,
                         "token": "tok-good-123"},
                        {"type": "airkit_json", "url": base + "/api/v1/batch", "token": "tok-wrong"}]}
@@ -172,7 +172,7 @@ def test_doctor_cli_uplink_and_exit_codes(tmp_path):
             rep = json.loads(out.stdout)
             ups = [c for c in rep["checks"] if c["check"] == "uplink"]
             node = ups[1].get("node")
-            store.add_device(node, "sc")
+            store.add_device(node, "sc", station="dr-1")          # its pushes carry dr-1's token
             stored = store.count()          # the station is stopped at the REPL from here on
             again = subprocess.run(AIRKIT + ["doctor", "--port", b.port, "--only", "uplinks", "--no-reset"],
                                    capture_output=True, text=True, timeout=120)
