@@ -180,8 +180,30 @@ def test_postgres_connection_lost_is_reopened(store_url):
     pid = s.db.info.backend_pid
     with psycopg.connect(store_url, autocommit=True) as c:
         c.execute("SELECT pg_terminate_backend(%s)", (pid,))
-    with pytest.raises(psycopg.OperationalError):
-        s.put([row("2026-01-05T00:05:00Z", pm25_atm=2.0)], "x")        # this one is refused (not acknowledged)
-    assert s.put([row("2026-01-05T00:05:00Z", pm25_atm=2.0)], "x") == (1, 0)   # the retry is stored
+    assert s.put([row("2026-01-05T00:05:00Z", pm25_atm=2.0)], "x") == (1, 0)   # reopened and stored, no error
     assert s.count() == 2
     s.close()
+
+
+def test_postgres_restart_answers_the_next_push_without_a_500(pg_cluster):
+    """The first push after the server dropped the collector's connection (a restart) is stored."""
+    import psycopg
+
+    s = open_store(pg_cluster.new_database())
+    s.add_device("station-1", "json", TOKEN)
+    coll = Collector(s, "127.0.0.1", 0).start()
+    auth = {"Authorization": "Bearer " + TOKEN}
+    try:
+        assert post(coll, "/api/v1/batch", batch([REC]), auth)[0] == 200
+        with psycopg.connect(s.url, autocommit=True) as c:
+            c.execute("SELECT pg_terminate_backend(%s)", (s.db.info.backend_pid,))
+        st, body = post(coll, "/api/v1/batch", batch([dict(REC, seq=2, time="2026-01-05T00:10:00Z")]), auth)
+        assert st == 200, body
+        with psycopg.connect(s.url, autocommit=True) as c:
+            c.execute("SELECT pg_terminate_backend(%s)", (s.db.info.backend_pid,))
+        import urllib.request
+        assert urllib.request.urlopen(coll.url + "api/v1/latest", timeout=10).status == 200
+        assert s.count() == 2
+    finally:
+        coll.stop()
+        s.close()

@@ -238,7 +238,7 @@ def export(args) -> int:
             raise WouldOverwrite("%s already exists: pass --force to overwrite it, or choose another --out" % out)
         tmp = out.with_name(out.name + ".part")
         try:
-            with open(tmp, "w", newline="") as f:
+            with open(tmp, "w", newline="", encoding="utf-8") as f:
                 n = store.export_csv(f, args.device)
             os.replace(tmp, out)
         except OSError as e:
@@ -295,6 +295,13 @@ def serve(args) -> int:
         raise InputError("--node is gone (it let anyone who knows the node id push as it): register the node with "
                          "'airkit collect add-node %s --token-file FILE' and put the token in the station's "
                          "sensor_community uplink" % args.node[0])
+    from airkit.collect.api import safe_url
+
+    if args.licence_url and not safe_url(args.licence_url):
+        raise InputError("--licence-url must be an http:// or https:// address (got %s)" % args.licence_url[:80])
+    if args.tiles and args.tiles != "none" and not (safe_url(args.tiles) and "{z}" in args.tiles):
+        raise InputError("--tiles must be an http(s) URL template with {z}, {x} and {y} (or 'none'); got %s"
+                         % args.tiles[:80])
     store = _store(args.db)
     settings = {"licence": args.licence, "licence_url": args.licence_url, "attribution": args.attribution,
                 "tiles": "" if args.tiles == "none" else args.tiles, "tiles_attribution": args.tiles_attribution,

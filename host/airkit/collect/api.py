@@ -23,7 +23,7 @@ import json
 import time
 from pathlib import Path
 
-from airkit.collect.store import VALUE_COLUMNS, epoch_of, iso_of
+from airkit.collect.store import VALUE_COLUMNS, csv_cell, epoch_of, iso_of
 
 STATIC = Path(__file__).resolve().parent / "static"
 DEFAULT_SETTINGS = {
@@ -31,7 +31,7 @@ DEFAULT_SETTINGS = {
     "licence_url": "https://opendatacommons.org/licenses/odbl/1-0/",
     "attribution": "airkit collect (station owners)",
     "tiles": "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
-    "tiles_attribution": "&copy; OpenStreetMap contributors",
+    "tiles_attribution": "\u00a9 OpenStreetMap contributors",      # plain text: the page escapes it
     "silent_after": 3,
     "title": "airkit stations",
 }
@@ -48,7 +48,33 @@ class BadQuery(Exception):
 def settings(coll) -> dict:
     s = dict(DEFAULT_SETTINGS)
     s.update({k: v for k, v in coll.settings.items() if v is not None})
+    if not safe_url(s["licence_url"]):
+        s["licence_url"] = ""                   # never a javascript: or data: link on the page
+    if s["tiles"] and not safe_url(s["tiles"]):
+        s["tiles"] = ""
     return s
+
+
+def safe_url(u) -> bool:
+    """An absolute http(s) URL (what operator settings that become links or tile sources may be)."""
+    from urllib.parse import urlsplit
+
+    if not isinstance(u, str) or any(c in u for c in "\"'<>\\ \t\r\n") or len(u) > 2000:
+        return False
+    try:
+        p = urlsplit(u)
+    except ValueError:
+        return False
+    return p.scheme in ("http", "https") and bool(p.netloc)
+
+
+def attachment(name: str) -> str:
+    """Content-Disposition for a download named ``name`` (any Unicode): an ASCII fallback in a quoted
+    ``filename`` and the real name in ``filename*`` (RFC 6266 / RFC 5987)."""
+    from urllib.parse import quote
+
+    ascii_name = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in name) or "download"
+    return "attachment; filename=\"%s\"; filename*=UTF-8''%s" % (ascii_name, quote(name, safe=""))
 
 
 def _epoch_param(q, name):
@@ -104,7 +130,7 @@ def _csv(rows, columns) -> str:
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(columns)
     for r in rows:
-        w.writerow(["" if r.get(c) is None else (round(r[c], 3) if isinstance(r[c], float) else r[c])
+        w.writerow(["" if r.get(c) is None else (round(r[c], 3) if isinstance(r[c], float) else csv_cell(r[c]))
                     for c in columns])
     return buf.getvalue()
 
@@ -240,7 +266,7 @@ def routes(coll):
     def out(doc, rows, head, q, name):
         if q.get("format", "json") == "csv":
             return Response(_csv(rows, head), media_type="text/csv",
-                            headers={"Content-Disposition": "attachment; filename=%s.csv" % name})
+                            headers={"Content-Disposition": attachment(name + ".csv")})
         if q.get("format", "json") != "json":
             return bad("format must be json or csv")
         return JSONResponse(doc)
@@ -312,7 +338,8 @@ def routes(coll):
         return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
 
     return [Route("/", index), Route("/api/v1", info), Route("/api/v1/", info), Route("/api/v1/latest", latest),
-            Route("/api/v1/stations/{id}", station), Route("/api/v1/stations/{id}/history", history),
+            # {id:path}: a station id may hold "/" (sent as %2F); the history route is tried first
+            Route("/api/v1/stations/{id:path}/history", history), Route("/api/v1/stations/{id:path}", station),
             Route("/api/v1/health", health), Route("/api/v1/config", config), Route("/api/openapi.json", spec),
             Route("/api/docs", docs), Mount("/static", StaticFiles(directory=STATIC), name="static")]
 

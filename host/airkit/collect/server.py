@@ -153,11 +153,61 @@ def build_app(coll: "Collector"):
     async def not_found(request, exc):
         return _json(getattr(exc, "status_code", 404), {"detail": "Not found."})
 
+    async def not_allowed(request, exc):
+        allow = (getattr(exc, "headers", None) or {}).get("Allow", "")
+        return _json(405, {"detail": "method %s is not allowed here: use %s" % (request.method[:10], allow or "GET")},
+                     {"Allow": allow} if allow else None)
+
     async def server_error(request, exc):
         return _json(500, {"detail": "internal error: %s" % type(exc).__name__})
 
-    return Starlette(routes=routes, middleware=middleware,
-                     exception_handlers={404: not_found, 405: not_found, 500: server_error})
+    app = Starlette(routes=routes, middleware=middleware,
+                    exception_handlers={404: not_found, 405: not_allowed, 500: server_error})
+    return SecurityHeaders(app, coll)
+
+
+class SecurityHeaders:
+    """Headers on every answer (pure ASGI, no buffering): a Content-Security-Policy that allows only
+    this server's own scripts and styles (and the configured tile server's images), no framing
+    except by the operator's ``--frame-ancestors``, no MIME sniffing, no referrer to other sites."""
+
+    def __init__(self, app, coll):
+        self.app = app
+        self.coll = coll
+        self._headers = None
+
+    def headers(self):
+        if self._headers is None:
+            from airkit.collect.api import settings
+
+            img = "'self' data:"
+            tiles = settings(self.coll)["tiles"]
+            if tiles:
+                from urllib.parse import urlsplit
+
+                u = urlsplit(tiles.replace("{s}", "a"))
+                host = u.hostname or ""
+                if "{s}" in tiles:
+                    host = "*." + host.split(".", 1)[1] if "." in host else host
+                img += " %s://%s%s" % (u.scheme, host, ":%d" % u.port if u.port else "")
+            csp = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src %s; "
+                   "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+                   "frame-ancestors 'none'" % img)
+            self._headers = [(b"content-security-policy", csp.encode()), (b"x-content-type-options", b"nosniff"),
+                             (b"x-frame-options", b"DENY"), (b"referrer-policy", b"strict-origin-when-cross-origin")]
+        return self._headers
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        extra = self.headers()
+
+        async def send_with(message):
+            if message["type"] == "http.response.start":
+                message["headers"] = list(message.get("headers", [])) + extra
+            await send(message)
+
+        await self.app(scope, receive, send_with)
 
 
 def _protocol(request_timeout_s):

@@ -442,6 +442,34 @@ class PostgresStore(Store):
     def q(self, sql: str) -> str:
         return sql.replace("?", "%s")
 
+    def _again(self, fn, *a, **k):
+        """Run a whole transaction; when the server went away (restart, failover, an idle connection
+        cut), once more on a new connection (``_exec`` opens it). Safe for writes: a reading stored
+        before the connection broke is found again as a duplicate, never stored twice."""
+        import psycopg
+
+        try:
+            return fn(*a, **k)
+        except psycopg.OperationalError:
+            if not (self.db.broken or self.db.closed):
+                raise
+            return fn(*a, **k)
+
+    def put(self, *a, **k):
+        return self._again(super().put, *a, **k)
+
+    def _select(self, *a, **k):
+        return self._again(super()._select, *a, **k)
+
+    def device(self, *a, **k):
+        return self._again(super().device, *a, **k)
+
+    def count(self, *a, **k):
+        return self._again(super().count, *a, **k)
+
+    def counts(self, *a, **k):
+        return self._again(super().counts, *a, **k)
+
     def _lock_devices(self, devices):
         # Two collectors behind a proxy may get the same reading at once: without this, both see
         # "not stored yet" and one insert fails. Transaction-scoped, taken in a fixed order (no deadlock).
@@ -493,9 +521,22 @@ def redact_url(url: str) -> str:
     return urlunsplit((u.scheme, netloc, u.path, u.query, u.fragment))
 
 
+CSV_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
+def csv_cell(v):
+    """A CSV cell a spreadsheet will not run (OWASP "CSV Injection"): text starting with = + - @ tab or
+    a line break gets a leading apostrophe; numbers stay numbers (a negative temperature is data)."""
+    if isinstance(v, str) and v.startswith(CSV_TRIGGERS):
+        return "'" + v
+    return v
+
+
 def _fmt(v):
     if v is None:
         return ""
+    if isinstance(v, str):
+        return csv_cell(v)
     if isinstance(v, float):
         if not math.isfinite(v):
             return ""

@@ -11,10 +11,15 @@
   function $(id) { return document.getElementById(id); }
   function el(tag, attrs, text) {
     var e = document.createElement(tag);
-    for (var k in (attrs || {})) e.setAttribute(k, attrs[k]);
+    // style through the CSSOM: the Content-Security-Policy blocks style attributes, not this
+    for (var k in (attrs || {})) { if (k === "style") e.style.cssText = attrs[k]; else e.setAttribute(k, attrs[k]); }
     if (text !== undefined && text !== null) e.textContent = text;
     return e;
   }
+  function escapeHtml(t) {
+    return String(t).replace(/[&<>"']/g, function (c) { return {"&": "&amp;", "<": "&lt;", ">": "&gt;", "\"": "&quot;", "'": "&#39;"}[c]; });
+  }
+  function safeHref(u) { return /^https?:\/\/[^\s"'<>\\]+$/i.test(u || "") ? u : null; }
   function getJSON(url) {
     return fetch(url).then(function (r) {
       if (!r.ok) throw new Error(url + ": HTTP " + r.status);
@@ -73,7 +78,8 @@
     state.map = L.map("map", {preferCanvas: false}).setView([20, 0], 2);
     var t = state.config.tiles;
     if (t) {
-      var layer = L.tileLayer(t, {maxZoom: 18, attribution: state.config.tiles_attribution || ""});
+      // Leaflet renders attribution as HTML: the operator's text is escaped first (never live markup)
+      var layer = L.tileLayer(t, {maxZoom: 18, attribution: escapeHtml(state.config.tiles_attribution || "")});
       var failed = 0;
       layer.on("tileerror", function () { failed++; if (failed >= 2) $("tiles-note").hidden = false; });
       layer.addTo(state.map);
@@ -376,7 +382,8 @@
       $("title").textContent = cfg.title;
       var f = $("footer");
       f.appendChild(document.createTextNode("Data: " + cfg.attribution + ", licence "));
-      f.appendChild(el("a", {href: cfg.licence_url}, cfg.licence));
+      var href = safeHref(cfg.licence_url);
+      f.appendChild(href ? el("a", {href: href, rel: "license noopener"}, cfg.licence) : el("span", {}, cfg.licence));
       f.appendChild(document.createTextNode(". Open data API: "));
       f.appendChild(el("a", {href: "/api/docs"}, "/api/docs"));
       return refresh();
