@@ -302,6 +302,9 @@ def serve(args) -> int:
     if args.tiles and args.tiles != "none" and not (safe_url(args.tiles) and "{z}" in args.tiles):
         raise InputError("--tiles must be an http(s) URL template with {z}, {x} and {y} (or 'none'); got %s"
                          % args.tiles[:80])
+    # Heavy reads run in worker threads: a shorter GIL switch interval (default 5 ms) lets an upload's
+    # thread, which gives the GIL up at every database call, get it back without waiting out a reader.
+    sys.setswitchinterval(0.0005)
     store = _store(args.db)
     settings = {"licence": args.licence, "licence_url": args.licence_url, "attribution": args.attribution,
                 "tiles": "" if args.tiles == "none" else args.tiles, "tiles_attribution": args.tiles_attribution,

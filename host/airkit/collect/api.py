@@ -25,6 +25,8 @@ from pathlib import Path
 
 from airkit.collect.store import VALUE_COLUMNS, csv_cell, epoch_of, iso_of
 
+EARLIEST_DATA = 1420070400  # 2015-01-01: no reading is older (the ingest refuses them)
+
 STATIC = Path(__file__).resolve().parent / "static"
 DEFAULT_SETTINGS = {
     "licence": "ODbL-1.0",
@@ -36,7 +38,12 @@ DEFAULT_SETTINGS = {
     "title": "airkit stations",
 }
 CHART_COLUMNS = ["pm25_atm", "pm25_cf1", "pm25_corrected", "pm10_atm", "rh", "temp_c"]
-EVERY = ("raw", "hourly", "daily")
+EVERY = ("raw", "hourly", "daily", "auto")
+PAGE_ROWS = 10000           # rows per history answer by default; ``limit`` up to MAX_PAGE_ROWS
+MAX_PAGE_ROWS = 50000
+AUTO_RAW_S = 3 * 86400      # every=auto: raw up to 3 days, hourly up to 90 days, daily beyond
+AUTO_HOURLY_S = 90 * 86400
+LATEST_TTL_S = 10.0         # /api/v1/latest is built at most once per this many seconds
 
 
 class BadQuery(Exception):
@@ -111,13 +118,13 @@ def station_health(s: dict, now: float, silent_after: int) -> dict:
             "flags": flags, "backlog": backlog, "backlog_source": how, "interval_s": interval}
 
 
-def latest_doc(coll, silent_after=None) -> dict:
-    """Every station's latest reading and health; empty values are left out of each station."""
+def latest_doc(coll, silent_after=None, only=None) -> dict:
+    """Every station's latest reading and health (or only station ``only``); empty values are left out."""
     st = settings(coll)
     n = silent_after or st["silent_after"]
     now = time.time()
     out = []
-    for s in coll.store.stations():
+    for s in coll.store.stations(only):
         s["health"] = station_health(s, now, n)
         del s["epoch"]
         out.append({k: v for k, v in s.items() if v is not None})
@@ -138,7 +145,22 @@ def _csv(rows, columns) -> str:
 def history_doc(coll, station, q) -> tuple[dict, list[str]]:
     every = q.get("every", "raw")
     if every not in EVERY:
-        raise BadQuery("every must be raw, hourly or daily")
+        raise BadQuery("every must be raw, hourly, daily or auto")
+    try:
+        limit = int(q.get("limit") or PAGE_ROWS)
+    except ValueError:
+        limit = 0
+    if not 1 <= limit <= MAX_PAGE_ROWS:
+        raise BadQuery("limit must be a whole number from 1 to %d (rows per page; follow 'next' for more)"
+                       % MAX_PAGE_ROWS)
+    after = None
+    if q.get("cursor"):
+        try:
+            after = tuple(int(x) for x in q["cursor"].split(".", 1))
+            if len(after) != 2 or not 0 <= after[0] <= 1 << 40 or not 0 <= after[1] < 1 << 31:
+                raise ValueError
+        except ValueError:
+            raise BadQuery("cursor must be the value given in 'next' (e.g. 1767225600.0)")
     start, end = _epoch_param(q, "from"), _epoch_param(q, "to")
     if start is not None and end is not None and start >= end:
         raise BadQuery("from=%s is not before to=%s: swap them" % (q.get("from")[:40], q.get("to")[:40]))
@@ -146,7 +168,7 @@ def history_doc(coll, station, q) -> tuple[dict, list[str]]:
     if last is None and coll.store.station(station) is None:
         raise BadQuery("no station %s (the ids are in /api/v1/latest)" % station[:60], 404)
     if start is None and end is None:
-        span = {"raw": 86400, "hourly": 7 * 86400, "daily": 30 * 86400}[every]
+        span = {"raw": 86400, "hourly": 7 * 86400, "daily": 30 * 86400, "auto": 86400}[every]
         if q.get("span"):
             try:
                 span = int(q["span"])
@@ -160,11 +182,25 @@ def history_doc(coll, station, q) -> tuple[dict, list[str]]:
     columns = VALUE_COLUMNS if not cols else [c for c in cols.split(",") if c in VALUE_COLUMNS]
     if cols and not columns:
         raise BadQuery("columns: none of %s is a reading column" % cols[:60])
-    rows = coll.store.history(station, start, end, every, columns)
+    if every == "auto":              # server-side downsampling: a long range is never millions of raw rows
+        length = (end if end is not None else (last or int(time.time())) + 1) - \
+            (start if start is not None else EARLIEST_DATA)
+        every = "raw" if length <= AUTO_RAW_S else "hourly" if length <= AUTO_HOURLY_S else "daily"
+    rows, key = coll.store.history_page(station, start, end, every, columns, limit, after)
     st = settings(coll)
     doc = {"station": station, "every": every, "from": iso_of(start) if start is not None else None,
            "to": iso_of(end) if end is not None else None, "licence": st["licence"],
-           "attribution": st["attribution"], "readings": rows}
+           "attribution": st["attribution"], "readings": rows, "next": None}
+    if key is not None:
+        from urllib.parse import quote, urlencode
+
+        nq = {k: v for k, v in q.items() if k not in ("cursor", "from", "to", "span", "every")}
+        nq.update({"every": every, "cursor": "%d.%d" % key})
+        if start is not None:
+            nq["from"] = iso_of(start)
+        if end is not None:
+            nq["to"] = iso_of(end)
+        doc["next"] = "/api/v1/stations/%s/history?%s" % (quote(station, safe=""), urlencode(nq))
     head = ["time"] + (["readings", "flagged"] if every != "raw" else []) + columns + \
         (["flags", "model"] if every == "raw" else [])
     return doc, head
@@ -255,8 +291,10 @@ def docs_html(spec) -> str:
 
 
 def routes(coll):
-    from starlette.concurrency import run_in_threadpool
     from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
+
+    async def run_in_threadpool(fn, *a):
+        return await coll.heavy_read(fn, *a)
     from starlette.routing import Mount, Route
     from starlette.staticfiles import StaticFiles
 
@@ -264,12 +302,41 @@ def routes(coll):
         return JSONResponse({"detail": msg}, status)
 
     def out(doc, rows, head, q, name):
+        nxt = {"Link": '<%s>; rel="next"' % doc["next"]} if doc.get("next") else {}
         if q.get("format", "json") == "csv":
             return Response(_csv(rows, head), media_type="text/csv",
-                            headers={"Content-Disposition": attachment(name + ".csv")})
+                            headers=dict(nxt, **{"Content-Disposition": attachment(name + ".csv")}))
         if q.get("format", "json") != "json":
             return bad("format must be json or csv")
-        return JSONResponse(doc)
+        return JSONResponse(doc, headers=nxt)
+
+    cache = {}
+
+    async def latest_cached(n):
+        """(JSON, gzip of it, ETag) of the latest document, built at most once per LATEST_TTL_S
+        (every open dashboard polls it; a city has thousands of stations)."""
+        import asyncio
+
+        key = n or 0
+        hit = cache.get(key)
+        if hit is not None and time.monotonic() - hit[0] < LATEST_TTL_S:
+            return hit[1]
+        lock = cache.setdefault(("lock", key), asyncio.Lock())
+        async with lock:                     # one build at a time; the others take its result
+            hit = cache.get(key)
+            if hit is not None and time.monotonic() - hit[0] < LATEST_TTL_S:
+                return hit[1]
+
+            def build():
+                import gzip
+                import hashlib
+
+                body = json.dumps(latest_doc(coll, n), separators=(",", ":"), check_circular=False).encode()
+                return body, gzip.compress(body, 6), '"%s"' % hashlib.sha256(body).hexdigest()[:32]
+
+            val = await run_in_threadpool(build)
+            cache[key] = (time.monotonic(), val)
+            return val
 
     def silent_after(q):
         try:
@@ -287,16 +354,20 @@ def routes(coll):
         except BadQuery as e:
             return bad(str(e))
         if q.get("format", "json") == "json":
-            body = await run_in_threadpool(lambda: json.dumps(latest_doc(coll, n), separators=(",", ":"),
-                                                              check_circular=False).encode())
-            return Response(body, media_type="application/json")
+            body, gz, etag = await latest_cached(n)
+            h = {"ETag": etag, "Cache-Control": "public, max-age=%d" % LATEST_TTL_S, "Vary": "Accept-Encoding"}
+            if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
+                return Response(b"", 304, headers=h)
+            if "gzip" in request.headers.get("accept-encoding", ""):
+                return Response(gz, media_type="application/json", headers=dict(h, **{"Content-Encoding": "gzip"}))
+            return Response(body, media_type="application/json", headers=h)
         doc = await run_in_threadpool(latest_doc, coll, n)
         head = ["id", "name", "lat", "lon", "time", "last_seen", "fw", "model", "flags"] + VALUE_COLUMNS
         return out(doc, doc["stations"], head, q, "latest")
 
     async def station(request):
         sid = request.path_params["id"]
-        doc = await run_in_threadpool(latest_doc, coll)
+        doc = await run_in_threadpool(latest_doc, coll, None, sid)
         for s in doc["stations"]:
             if s["id"] == sid:
                 return JSONResponse(dict(s, licence=doc["licence"], attribution=doc["attribution"]))
@@ -304,11 +375,15 @@ def routes(coll):
 
     async def history(request):
         sid = request.path_params["id"]
-        try:
-            doc, head = await run_in_threadpool(history_doc, coll, sid, request.query_params)
-        except BadQuery as e:
-            return bad(str(e), e.status)
-        return out(doc, doc["readings"], head, request.query_params, "%s-%s" % (sid, doc["every"]))
+
+        def answer():                 # the whole answer (query and encoding) off the event loop
+            try:
+                doc, head = history_doc(coll, sid, request.query_params)
+            except BadQuery as e:
+                return bad(str(e), e.status)
+            return out(doc, doc["readings"], head, request.query_params, "%s-%s" % (sid, doc["every"]))
+
+        return await run_in_threadpool(answer)
 
     async def health(request):
         try:

@@ -128,7 +128,7 @@ def build_app(coll: "Collector"):
                 if await run_in_threadpool(hook, h):
                     return h.response()
             body = await read_body(request, coll.max_body, coll.timeout_s)
-            status, obj = await run_in_threadpool(coll.ingest, kind, request.headers, body)
+            status, obj = await coll.write_slot(coll.ingest, kind, request.headers, body)
             return _json(status, obj)
         except Reject as e:
             if e.status in (401, 403):
@@ -142,7 +142,7 @@ def build_app(coll: "Collector"):
         return await write(request, "batch")
 
     async def stats(request):
-        counts = await run_in_threadpool(coll.store.counts)
+        counts = await coll.heavy_read(coll.store.counts)
         return _json(200, {"devices": counts, "requests": coll.stats})
 
     routes = [Route(SC_PATH, sc, methods=["POST"]), Route(SC_PATH.rstrip("/"), sc, methods=["POST"]),
@@ -158,11 +158,14 @@ def build_app(coll: "Collector"):
         return _json(405, {"detail": "method %s is not allowed here: use %s" % (request.method[:10], allow or "GET")},
                      {"Allow": allow} if allow else None)
 
+    async def busy(request, exc):
+        return _json(503, {"detail": getattr(exc, "detail", "busy")}, getattr(exc, "headers", None))
+
     async def server_error(request, exc):
         return _json(500, {"detail": "internal error: %s" % type(exc).__name__})
 
     app = Starlette(routes=routes, middleware=middleware,
-                    exception_handlers={404: not_found, 405: not_allowed, 500: server_error})
+                    exception_handlers={404: not_found, 405: not_allowed, 503: busy, 500: server_error})
     return SecurityHeaders(app, coll)
 
 
@@ -210,15 +213,69 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with)
 
 
-def _protocol(request_timeout_s):
+def raise_fd_limit() -> int:
+    """Raise this process's soft limit of open files to its hard limit (allowed without privileges);
+    returns the soft limit in force. Every connection is a file: at Linux's default 1,024 a crowd of
+    idle clients would exhaust it."""
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        want = hard if hard != resource.RLIM_INFINITY else 1 << 20
+        if soft == resource.RLIM_INFINITY or soft >= want:
+            return soft if soft != resource.RLIM_INFINITY else 1 << 20
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+        return want
+    except (ImportError, ValueError, OSError):
+        return 1024
+
+
+_BUSY_BODY = b'{"detail": "too many connections: try again in a few seconds"}'
+_TOO_MANY = (b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nConnection: close\r\nContent-Type: "
+             b"application/json\r\nContent-Length: %d\r\n\r\n" % len(_BUSY_BODY)) + _BUSY_BODY
+FD_RESERVE = 64          # files kept free for the database, static files and the log
+
+
+class _QuietAccept:
+    """asyncio logs a traceback each time accept() fails for lack of file descriptors; this
+    filter turns them into one line a minute (the server keeps running and accepts again)."""
+
+    def __init__(self):
+        self.last = 0.0
+
+    def filter(self, record):
+        import time
+
+        msg = record.getMessage()
+        if "_start_serving" in msg:
+            return False              # the retry of accept() after such a failure, met by the server's stop
+        if "accept" not in msg and "out of system resource" not in msg:
+            return True
+        now = time.monotonic()
+        if now - self.last < 60:
+            return False
+        self.last = now
+        record.msg, record.args, record.exc_info, record.exc_text = (
+            "airkit collect: out of file descriptors: new connections wait (raise 'ulimit -n' or put a proxy "
+            "in front)", None, None, None)
+        return True
+
+
+def _protocol(request_timeout_s, max_connections=None):
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
     class TimedH11(H11Protocol):
         """h11 with a deadline on the request head: a client that connects and stalls
-        (or stalls between requests) is dropped after ``request_timeout_s``."""
+        (or stalls between requests) is dropped after ``request_timeout_s``; beyond
+        ``max_connections`` open connections a new one is answered 503 and closed at once."""
 
         def connection_made(self, transport):
             super().connection_made(transport)
+            if max_connections and len(self.server_state.connections) > max_connections:
+                transport.write(_TOO_MANY)
+                transport.close()
+                self._head_timer = self.loop.call_later(0, lambda: None)
+                return
             self._arm()
 
         def _arm(self):
@@ -278,13 +335,17 @@ class Collector:
         self.settings = dict(settings or {})
         self.fault_hook = None          # tests: callable(handler) -> True when it answered itself
         self.failed_auth = FailedAuth()
+        self._read_limiter = self._write_limiter = None
         self.stats = {}
         self._lock = threading.Lock()
         self._thread = None
         if not verbose:
             logging.getLogger("uvicorn.error").setLevel(logging.CRITICAL)
+        logging.getLogger("asyncio").addFilter(_QuietAccept())
+        self.fd_limit = raise_fd_limit()
+        self.max_connections = max(16, self.fd_limit - FD_RESERVE)
         config = uvicorn.Config(build_app(self), log_level="info" if verbose else "critical", access_log=verbose,
-                                http=_protocol(timeout_s), lifespan="off", ws="none", timeout_keep_alive=5,
+                                http=_protocol(timeout_s, self.max_connections), lifespan="off", ws="none", timeout_keep_alive=5,
                                 ssl_certfile=tls_cert, ssl_keyfile=tls_key, server_header=False)
         self.server = uvicorn.Server(config)
 
@@ -296,6 +357,39 @@ class Collector:
     def url(self):
         host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
         return "%s://%s:%d/" % (self.scheme, host, self.port)
+
+    # --- load isolation: uploads never wait behind heavy reads -------------------------------------
+    # Reads of the open data API (history, latest, health) run in at most READ_SLOTS threads, on
+    # the store's own read connection; uploads have WRITE_SLOTS threads of their own and the write
+    # connection. A read that would wait behind more than MAX_READ_QUEUE others is answered 503
+    # (Retry-After) at once, so a crowd of readers costs memory for nothing.
+    READ_SLOTS = 2
+    WRITE_SLOTS = 16
+    MAX_READ_QUEUE = 64
+
+    def _limiters(self):
+        if self._read_limiter is None:
+            import anyio
+
+            self._read_limiter = anyio.CapacityLimiter(self.READ_SLOTS)
+            self._write_limiter = anyio.CapacityLimiter(self.WRITE_SLOTS)
+        return self._read_limiter, self._write_limiter
+
+    async def heavy_read(self, fn, *args):
+        import anyio.to_thread
+
+        limiter = self._limiters()[0]
+        if limiter.statistics().tasks_waiting >= self.MAX_READ_QUEUE:
+            from starlette.exceptions import HTTPException
+
+            raise HTTPException(503, "too many reads at once: try again in a few seconds",
+                                headers={"Retry-After": "5"})
+        return await anyio.to_thread.run_sync(fn, *args, limiter=limiter)
+
+    async def write_slot(self, fn, *args):
+        import anyio.to_thread
+
+        return await anyio.to_thread.run_sync(fn, *args, limiter=self._limiters()[1])
 
     def ingest(self, kind, headers, body) -> tuple[int, dict]:
         """Validate and store one request (in a worker thread); (status, answer). Raises Reject."""

@@ -106,6 +106,8 @@ class Store:
 
         self.url = self.path = str(path)
         self.lock = threading.RLock()
+        self._rlock = threading.Lock()          # the read connection (open data API)
+        self._rdb = None
         self.IntegrityError = sqlite3.IntegrityError
         self.db = sqlite3.connect(self.path, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
@@ -128,6 +130,10 @@ class Store:
     def close(self):
         with self.lock:
             self.db.close()
+        with self._rlock:
+            if self._rdb is not None:
+                self._rdb.close()
+                self._rdb = None
 
     def _rollback(self):
         try:
@@ -361,26 +367,52 @@ class Store:
             self.db.commit()
             return out
 
+    # --- reads for the open data API: their own connection, so a long read never holds a write ----
+    def _read_connect(self):
+        import sqlite3
+
+        c = sqlite3.connect(self.path, check_same_thread=False)
+        c.execute("PRAGMA query_only = 1")
+        return c
+
+    def _read(self, sql, args=()) -> list[dict]:
+        """A query on the read connection (SQLite WAL: readers never block the writer, nor it them)."""
+        with self._rlock:
+            if getattr(self, "_rdb", None) is None:
+                self._rdb = self._read_connect()
+            cur = self._rdb.execute(self.q(sql), args)
+            names = [d[0] for d in cur.description]
+            out = [dict(zip(names, row)) for row in cur.fetchall()]
+            self._rdb.commit()
+            return out
+
     def rows(self, device: str | None = None) -> list[dict]:
         q = "SELECT * FROM readings" + (" WHERE device = ?" if device else "") + " ORDER BY device, epoch, n"
         return self._select(q, (device,) if device else ())
 
     # --- open data queries ----------------------------------------------------------------
-    def stations(self) -> list[dict]:
-        """Every station with its latest reading (one query; the latest table points at it)."""
+    def stations(self, only: str | None = None) -> list[dict]:
+        """Every station (or only one) with its latest reading (one query; the latest table points at it)."""
         cols = ", ".join("l.%s" % c for c in ["time", "epoch", "flags"] + VALUE_COLUMNS)
         sql = ("SELECT s.id, s.name, s.lat, s.lon, s.fw, s.model, s.last_seen, s.pending, s.interval_s, %s "
-               "FROM stations s LEFT JOIN latest l ON l.device = s.id ORDER BY s.id" % cols)
-        return self._select(sql)
+               "FROM stations s LEFT JOIN latest l ON l.device = s.id%s ORDER BY s.id"
+               % (cols, "" if only is None else " WHERE s.id = ?"))
+        return self._read(sql, () if only is None else (only,))
 
     def station(self, station: str) -> dict | None:
-        rows = [s for s in self._select("SELECT %s FROM stations WHERE id = ?" % ", ".join(STATION_COLUMNS),
+        rows = [s for s in self._read("SELECT %s FROM stations WHERE id = ?" % ", ".join(STATION_COLUMNS),
                                         (station,))]
         return rows[0] if rows else None
 
     def history(self, station: str, start: int | None = None, end: int | None = None, every: str = "raw",
                 columns=None) -> list[dict]:
         """Readings of one station in [start, end) (epoch seconds), raw or averaged by hour/day."""
+        return self.history_page(station, start, end, every, columns)[0]
+
+    def history_page(self, station: str, start: int | None = None, end: int | None = None, every: str = "raw",
+                     columns=None, limit: int | None = None, after: tuple | None = None) -> tuple[list[dict], tuple]:
+        """At most ``limit`` rows of :meth:`history` after the key ``after`` (raw: (epoch, n); averaged:
+        (bucket,)); returns (rows, the key to continue after, or None when this was the last page)."""
         columns = columns or VALUE_COLUMNS
         where = "device = ?"
         args = [station]
@@ -390,26 +422,40 @@ class Store:
         if end is not None:
             where += " AND epoch < ?"
             args.append(end)
+        lim = "" if limit is None else " LIMIT %d" % (int(limit) + 1)
         if every == "raw":
-            sql = "SELECT epoch, %s, flags, model FROM readings WHERE %s ORDER BY epoch, n" % (
-                ", ".join(columns), where)
-            out = self._select(sql, args)
+            if after is not None:
+                where += " AND (epoch > ? OR (epoch = ? AND n > ?))"
+                args += [int(after[0]), int(after[0]), int(after[1])]
+            sql = "SELECT epoch, n AS key_n, %s, flags, model FROM readings WHERE %s ORDER BY epoch, n%s" % (
+                ", ".join(columns), where, lim)
+            out = self._read(sql, args)
         else:
             size = {"hourly": 3600, "daily": 86400}[every]
+            if after is not None:
+                where += " AND epoch >= ?"
+                args.append((int(after[0]) // size + 1) * size)
             sql = ("SELECT (epoch / %d) * %d AS bucket, COUNT(*) AS readings, "
                    "SUM(CASE WHEN flags IS NULL OR flags = '' THEN 0 ELSE 1 END) AS flagged, %s "
-                   "FROM readings WHERE %s GROUP BY 1 ORDER BY 1"
-                   % (size, size, ", ".join("AVG(%s) AS %s" % (c, c) for c in columns), where))
-            out = self._select(sql, args)
+                   "FROM readings WHERE %s GROUP BY 1 ORDER BY 1%s"
+                   % (size, size, ", ".join("AVG(%s) AS %s" % (c, c) for c in columns), where, lim))
+            out = self._read(sql, args)
             for r in out:
                 r["epoch"] = r.pop("bucket")
                 r["flagged"] = int(r["flagged"] or 0)
+        more = limit is not None and len(out) > limit
+        if more:
+            del out[limit:]
+        key = None
+        if more and out:
+            key = (int(out[-1]["epoch"]), int(out[-1].get("key_n", 0)))
         for r in out:
+            r.pop("key_n", None)
             r["time"] = iso_of(int(r.pop("epoch")))
-        return out
+        return out, key
 
     def last_epoch(self, station: str) -> int | None:
-        r = self._select("SELECT epoch FROM latest WHERE device = ?", (station,))
+        r = self._read("SELECT epoch FROM latest WHERE device = ?", (station,))
         return int(r[0]["epoch"]) if r else None
 
     def export_csv(self, out, device: str | None = None) -> int:
@@ -434,6 +480,8 @@ class PostgresStore(Store):
 
         self.url = self.path = url
         self.lock = threading.RLock()
+        self._rlock = threading.Lock()
+        self._rdb = None
         self.IntegrityError = psycopg.IntegrityError
         self.db = psycopg.connect(url, connect_timeout=10)
         self.timescale = False
@@ -466,6 +514,25 @@ class PostgresStore(Store):
 
     def count(self, *a, **k):
         return self._again(super().count, *a, **k)
+
+    def _read_connect(self):
+        import psycopg
+
+        return psycopg.connect(self.url, connect_timeout=10, autocommit=True)
+
+    def _read(self, sql, args=()):
+        import psycopg
+
+        try:
+            return super()._read(sql, args)
+        except psycopg.OperationalError:
+            with self._rlock:
+                broken = self._rdb is not None and (self._rdb.broken or self._rdb.closed)
+                if broken:
+                    self._rdb = None            # the next try opens a new one
+            if not broken:
+                raise
+            return super()._read(sql, args)
 
     def counts(self, *a, **k):
         return self._again(super().counts, *a, **k)
