@@ -315,7 +315,9 @@ def routes(coll):
     def out(doc, rows, head, q, name):
         nxt = {"Link": '<%s>; rel="next"' % doc["next"]} if doc.get("next") else {}
         if q.get("format", "json") == "csv":
-            return Response(_csv(rows, head), media_type="text/csv",
+            # bom=1: a UTF-8 byte order mark first, which Excel (zh-TW Windows) needs to read UTF-8
+            text = ("\ufeff" if q.get("bom") == "1" else "") + _csv(rows, head)
+            return Response(text, media_type="text/csv; charset=utf-8",
                             headers=dict(nxt, **{"Content-Disposition": attachment(name + ".csv")}))
         if q.get("format", "json") != "json":
             return bad("format must be json or csv")
