@@ -77,7 +77,7 @@
   /* ---------- map and station list ---------- */
   function initMap() {
     if (state.map || typeof L === "undefined") return;
-    state.map = L.map("map", {preferCanvas: false}).setView([20, 0], 2);
+    state.map = L.map("map", {preferCanvas: false, maxZoom: 18}).setView([20, 0], 2);
     var tiles = state.config.tiles;
     if (tiles) {
       // Leaflet renders attribution as HTML: the operator's text is escaped first (never live markup)
@@ -92,15 +92,53 @@
     state.layer = L.layerGroup().addTo(state.map);
   }
 
+  /* A network (more than CLUSTER_FROM stations): stations are clustered (leaflet.markercluster),
+   * each cluster shows how many stations it holds, coloured by their mean PM2.5; zoomed in,
+   * each station is a pin with its PM2.5 value on it (grey and dashed when silent). */
+  var CLUSTER_FROM = 200;
+  function clusterLayer() {
+    return L.markerClusterGroup({chunkedLoading: true, showCoverageOnHover: false, maxClusterRadius: 60,
+      disableClusteringAtZoom: 15, iconCreateFunction: function (c) {
+        var kids = c.getAllChildMarkers(), sum = 0, n = 0;
+        kids.forEach(function (m) { var v = m.options.pm; if (v !== null && v !== undefined && !m.options.silent) { sum += v; n++; } });
+        var q = n ? aqiOf(scale(), sum / n) : null;
+        var d = el("div", {"class": "cluster", "data-count": String(kids.length)}, String(kids.length));
+        d.style.background = q ? q.colour : SILENT_COLOUR;
+        var size = kids.length < 10 ? 30 : kids.length < 100 ? 38 : 46;
+        return L.divIcon({html: d, className: "cluster-icon", iconSize: [size, size]});
+      }});
+  }
+  function pin(s, silent) {
+    var v = pmOf(s);
+    var d = el("div", {"class": "pin" + (silent ? " silent" : ""), "data-station": s.id},
+               silent || v === null || v === undefined ? "\u2013" : String(Math.round(v)));
+    d.style.background = colourOf(s);
+    return L.marker([s.lat, s.lon], {icon: L.divIcon({html: d, className: "station-marker station-pin", iconSize: [30, 22]}),
+                                     pm: v, silent: silent, title: label(s)});
+  }
+
   function drawMap() {
     initMap();
     var stations = state.latest.stations;
     if (state.layer) {
+      var clustered = typeof L.markerClusterGroup === "function" && stations.length > CLUSTER_FROM;
+      if (clustered !== !!state.clustered) {
+        state.map.removeLayer(state.layer);
+        state.layer = (clustered ? clusterLayer() : L.layerGroup()).addTo(state.map);
+        state.clustered = clustered;
+      }
       state.layer.clearLayers();
-      var pts = [];
+      var pts = [], batch = [];
       stations.forEach(function (s) {
         if (s.lat === null || s.lon === null || s.lat === undefined) return;
         var silent = s.health && s.health.silent;
+        if (clustered) {
+          var p = pin(s, silent);
+          p.on("click", function () { location.hash = "#/station/" + encodeURIComponent(s.id); });
+          batch.push(p);
+          pts.push([s.lat, s.lon]);
+          return;
+        }
         var m = L.circleMarker([s.lat, s.lon], {
           radius: stations.length > 500 ? 6 : 11, color: silent ? "#555" : "#333", weight: silent ? 2 : 1,
           dashArray: silent ? "3 3" : null, fillColor: colourOf(s), fillOpacity: 0.9,
@@ -114,6 +152,8 @@
         m.getElement && m.getElement() && m.getElement().setAttribute("data-station", s.id);
         pts.push([s.lat, s.lon]);
       });
+      if (clustered) state.layer.addLayers(batch);
+      document.body.setAttribute("data-markers", String(pts.length));
       if (pts.length && !state.fitted) {
         state.map.fitBounds(pts, {padding: [30, 30], maxZoom: 14});
         state.fitted = true;
@@ -444,7 +484,10 @@
       f.appendChild(document.createTextNode(t(". Open data API: ")));
       f.appendChild(el("a", {href: "/api/docs"}, "/api/docs"));
       return refresh();
-    }).catch(function (e) { document.body.insertBefore(el("p", {"class": "note"}, t("Could not reach the collector: {0}", e.message)), document.body.firstChild); });
+    }).catch(function (e) {
+      if (window.console) console.error(e);
+      document.body.insertBefore(el("p", {"class": "note"}, t("Could not reach the collector: {0}", (e && e.message) || String(e))), document.body.firstChild);
+    });
     setInterval(function () { if (!document.hidden) refresh(); }, 60000);
   }
   start();
