@@ -169,3 +169,37 @@ def test_crowd_of_idle_connections_degrades_without_tracebacks(tmp_path):
         p.terminate()
         out, err = p.communicate(timeout=30)
     assert "Traceback" not in err and len(err) < 2000, err[-2000:]
+
+
+def test_daily_archive_has_every_station_and_the_licence(tmp_path):
+    import csv as csvmod
+    import io
+
+    store = Store(tmp_path / "c.sqlite")
+    day = (int(time.time()) // 86400 - 2) * 86400
+    rows = [{"device": d, "epoch": day + k * 300, "time": iso_of(day + k * 300), "pm25_atm": 1.0 + k % 7}
+            for d in ("a", "台北-大安") for k in range(288)]
+    rows.append({"device": "a", "epoch": day + 86400, "time": iso_of(day + 86400), "pm25_atm": 9.0})   # next day
+    store.put(rows, "airkit_json")
+    store.set_station("a", lat=25.0, lon=121.5)
+    c = Collector(store, "127.0.0.1", 0, settings={"licence": "CC-BY-4.0"}).start()
+    try:
+        name = iso_of(day)[:10]
+        idx = json.loads(req(c, "GET", "/api/v1/archive")[2])
+        assert idx["licence"] == "CC-BY-4.0" and {"day": name, "url": "/api/v1/archive/%s.csv.gz" % name} in idx["days"]
+        st, h, body = req(c, "GET", "/api/v1/archive/%s.csv.gz" % name)
+        assert st == 200 and h["content-type"] == "application/gzip"
+        text = gzip.decompress(body).decode("utf-8")
+        assert text.startswith("# airkit collect daily archive %s (UTC). Licence: CC-BY-4.0" % name)
+        got = list(csvmod.DictReader(io.StringIO(text.split("\n", 1)[1])))
+        assert len(got) == 576 and {r["station"] for r in got} == {"a", "台北-大安"}
+        assert all(r["time"].startswith(name) for r in got) and got[0]["lat"] in ("25.0", "")
+        assert (tmp_path / "c.sqlite.archive" / ("airkit-%s.csv.gz" % name)).exists()        # built once
+        today = iso_of(int(time.time()))[:10]
+        assert req(c, "GET", "/api/v1/archive/%s.csv.gz" % today)[0] == 404                # not over yet
+        assert req(c, "GET", "/api/v1/archive/2026-13-45.csv.gz")[0] == 400
+        assert req(c, "GET", "/api/v1/archive/..%2F..%2Fetc.csv.gz")[0] in (400, 404)
+        cfg = req(c, "GET", "/api/v1/config")[2].decode()
+        assert "archive" not in cfg and str(tmp_path) not in cfg
+    finally:
+        c.stop()

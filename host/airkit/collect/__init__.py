@@ -71,6 +71,8 @@ def register(sub):
     p.add_argument("--tiles-attribution", help="attribution of the tile server")
     p.add_argument("--silent-after", type=int, help="a station is silent after this many missed intervals "
                                                     "(default 3)")
+    p.add_argument("--archive-dir", help="folder for the daily archives (gzip CSV per UTC day, built on first "
+                                         "request; default: DB.archive beside a SQLite file)")
     p.add_argument("--verbose", action="store_true", help="log every request")
     p.set_defaults(func=serve)
     s = p.add_subparsers(dest="collect_cmd", metavar="SUBCOMMAND")
@@ -311,7 +313,7 @@ def serve(args) -> int:
                 "silent_after": args.silent_after}
     try:
         srv = Collector(store, args.host, args.port, args.max_body, args.verbose, args.tls_cert, args.tls_key,
-                        timeout_s=args.timeout, settings=settings)
+                        timeout_s=args.timeout, settings=settings, archive_dir=args.archive_dir)
     except FileNotFoundError as e:
         raise InputError("TLS file %s does not exist: check --tls-cert/--tls-key" % e.filename)
     except ssl.SSLError as e:

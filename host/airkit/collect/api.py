@@ -206,6 +206,46 @@ def history_doc(coll, station, q) -> tuple[dict, list[str]]:
     return doc, head
 
 
+ARCHIVE_COLUMNS = ["time", "station", "lat", "lon"] + VALUE_COLUMNS + ["flags"]
+ARCHIVE_DAYS = 60           # days listed in /api/v1/archive
+
+
+def archive_file(coll, day: str) -> Path:
+    """The gzip CSV of every station's readings on one UTC day (a finished day only), built once and
+    kept in the collector's archive folder. Its first line is a comment with the licence."""
+    import gzip
+    import os
+    import re
+
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", day or ""):
+        raise BadQuery("the day must look like 2026-01-05 (UTC)")
+    try:
+        start = epoch_of(day + "T00:00:00Z")
+    except ValueError:
+        raise BadQuery("%s is not a day" % day)
+    if start + 86400 > time.time():
+        raise BadQuery("%s is not over yet (UTC): a day's archive exists from the next day on; until then use "
+                       "/api/v1/latest and each station's history" % day, 404)
+    folder = Path(coll.archive_dir)
+    path = folder / ("airkit-%s.csv.gz" % day)
+    if path.exists():
+        return path
+    folder.mkdir(parents=True, exist_ok=True)
+    st = settings(coll)
+    tmp = folder / (path.name + ".%d.part" % os.getpid())
+    with gzip.open(tmp, "wt", encoding="utf-8", newline="", compresslevel=6) as f:
+        f.write("# airkit collect daily archive %s (UTC). Licence: %s %s; attribution: %s. Times UTC ISO 8601; "
+                "PM in ug/m3 (atm = atmospheric, cf1 = CF=1); rh %%; temp_c degC.\n"
+                % (day, st["licence"], st["licence_url"], st["attribution"].replace("\n", " ")))
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(ARCHIVE_COLUMNS)
+        for r in coll.store.day_rows(start, start + 86400):
+            w.writerow([iso_of(int(r["epoch"])), csv_cell(r["device"]), r["lat"], r["lon"]] +
+                       ["" if r[c] is None else r[c] for c in VALUE_COLUMNS] + [csv_cell(r["flags"] or "")])
+    os.replace(tmp, path)
+    return path
+
+
 def openapi(coll) -> dict:
     st = settings(coll)
     fmt = {"name": "format", "in": "query", "schema": {"type": "string", "enum": ["json", "csv"]},
@@ -250,6 +290,15 @@ def openapi(coll) -> dict:
                                {"name": "cursor", "in": "query", "schema": {"type": "string"},
                                 "description": "where a page continues (taken from 'next')"}, fmt],
                 "responses": ok}},
+            "/api/v1/archive": {"get": {"summary": "The days with a daily archive (the last %d UTC days)" % ARCHIVE_DAYS,
+                                        "responses": {"200": {"description": "OK"}}}},
+            "/api/v1/archive/{day}.csv.gz": {"get": {
+                "summary": "Every station's readings of one finished UTC day, gzip CSV, the licence on its first "
+                           "line (a # comment: pandas.read_csv(url, comment='#'))",
+                "parameters": [{"name": "day", "in": "path", "required": True, "schema": {"type": "string",
+                                                                                           "format": "date"}}],
+                "responses": {"200": {"description": "application/gzip"},
+                              "404": {"description": "the day is not over yet"}}}},
             "/api/v1/health": {"get": {"summary": "Network health: silent, A/B disagreement, uncorrected",
                                        "parameters": [{"name": "silent_after", "in": "query",
                                                        "schema": {"type": "integer"}}], "responses": ok}},
@@ -409,6 +458,23 @@ def routes(coll):
                              "stations": len(doc["stations"]), "silent": pick("silent"),
                              "ab_disagree": pick("ab_disagree"), "uncorrected": pick("uncorrected")})
 
+    async def archive_index(request):
+        today = int(time.time()) // 86400 * 86400
+        days = [iso_of(today - k * 86400)[:10] for k in range(1, ARCHIVE_DAYS + 1)]
+        st = settings(coll)
+        return JSONResponse({"licence": st["licence"], "licence_url": st["licence_url"],
+                             "attribution": st["attribution"], "format": "gzip CSV, one line per reading, UTC day",
+                             "days": [{"day": d, "url": "/api/v1/archive/%s.csv.gz" % d} for d in days]})
+
+    async def archive(request):
+        day = request.path_params["day"]
+        try:
+            path = await run_in_threadpool(archive_file, coll, day)
+        except BadQuery as e:
+            return bad(str(e), e.status)
+        return FileResponse(path, media_type="application/gzip", filename=path.name,
+                            headers={"Cache-Control": "public, max-age=86400"})
+
     async def config(request):
         return JSONResponse(settings(coll))
 
@@ -428,7 +494,8 @@ def routes(coll):
     return [Route("/", index), Route("/api/v1", info), Route("/api/v1/", info), Route("/api/v1/latest", latest),
             # {id:path}: a station id may hold "/" (sent as %2F); the history route is tried first
             Route("/api/v1/stations/{id:path}/history", history), Route("/api/v1/stations/{id:path}", station),
-            Route("/api/v1/health", health), Route("/api/v1/config", config), Route("/api/openapi.json", spec),
+            Route("/api/v1/health", health), Route("/api/v1/archive", archive_index),
+            Route("/api/v1/archive/{day}.csv.gz", archive), Route("/api/v1/config", config), Route("/api/openapi.json", spec),
             Route("/api/docs", docs), Mount("/static", StaticFiles(directory=STATIC), name="static")]
 
 

@@ -306,7 +306,7 @@ class Collector:
     """The collector server; ``start()`` runs uvicorn in a background thread."""
 
     def __init__(self, store: Store, host="127.0.0.1", port=8000, max_body=DEFAULT_MAX_BODY, verbose=False,
-                 tls_cert=None, tls_key=None, timeout_s=DEFAULT_TIMEOUT_S, settings=None):
+                 tls_cert=None, tls_key=None, timeout_s=DEFAULT_TIMEOUT_S, settings=None, archive_dir=None):
         import logging
 
         import uvicorn
@@ -335,6 +335,13 @@ class Collector:
         self.settings = dict(settings or {})
         self.fault_hook = None          # tests: callable(handler) -> True when it answered itself
         self.failed_auth = FailedAuth()
+        # daily archives are built once and kept: beside a SQLite file, else in a folder of this process
+        self.archive_dir = archive_dir or (
+            str(store.path) + ".archive" if getattr(store, "kind", "") == "sqlite" else None)
+        if not self.archive_dir:
+            import tempfile
+
+            self.archive_dir = tempfile.mkdtemp(prefix="airkit-archive-")
         self._read_limiter = self._write_limiter = None
         self.stats = {}
         self._lock = threading.Lock()

@@ -174,6 +174,7 @@ class Store:
                 self._exec("INSERT INTO stations (id, last_seen) SELECT device, MAX(received) FROM readings "
                            "GROUP BY device")
             if version < 3:
+                self._exec("CREATE INDEX IF NOT EXISTS readings_epoch ON readings (epoch)")   # day archives
                 self._hide_node_ids()
                 self.rebuild_latest(commit=False)        # "latest" is never a reading time-stamped ahead of now
             self.after_create()
@@ -453,6 +454,14 @@ class Store:
             r.pop("key_n", None)
             r["time"] = iso_of(int(r.pop("epoch")))
         return out, key
+
+    def day_rows(self, start: int, end: int):
+        """Every station's readings in [start, end) with the station's position, in time order
+        (the daily archive), fetched in chunks on the read connection."""
+        cols = ", ".join("r.%s" % c for c in VALUE_COLUMNS)
+        sql = ("SELECT r.epoch, r.device, s.lat, s.lon, %s, r.flags FROM readings r LEFT JOIN stations s "
+               "ON s.id = r.device WHERE r.epoch >= ? AND r.epoch < ? ORDER BY r.epoch, r.device, r.n" % cols)
+        return self._read(sql, (start, end))
 
     def last_epoch(self, station: str) -> int | None:
         r = self._read("SELECT epoch FROM latest WHERE device = ?", (station,))

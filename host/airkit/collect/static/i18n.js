@@ -23,6 +23,7 @@ var I18N = {
     "Last seen": "最後回報",
     "Position": "位置",
     "Download all stations' latest readings (CSV)": "下載所有測站的最新數據（CSV）",
+    "Daily archives (every station, one gzip CSV per day)": "每日封存檔（所有測站，每天一個 gzip CSV）",
     "\u2190 all stations": "\u2190 所有測站",
     "Show:": "顯示：",
     "24 hours": "24 小時",
