@@ -22,8 +22,9 @@ CJK = "台北-大安"
 NOW = int(time.time()) - 3600
 
 
-def req(c, method, path, body=None, headers=None):
-    conn = http.client.HTTPConnection("127.0.0.1", c.port, timeout=10)
+def req(c, method, path, body=None, headers=None, port=None):
+    """(status, headers with lower-case names, body) of one request on a new connection."""
+    conn = http.client.HTTPConnection("127.0.0.1", port or c.port, timeout=30)
     conn.request(method, path, body, headers or {})
     r = conn.getresponse()
     out = r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()

@@ -3,7 +3,6 @@ ETag/gzip/caching on /latest, uploads answered while heavy readers run, and a cr
 connections degrading to 503 without tracebacks, with the file limit raised where allowed."""
 
 import gzip
-import http.client
 import json
 import resource
 import socket
@@ -16,19 +15,11 @@ import pytest
 
 from airkit.collect.server import Collector
 from airkit.collect.store import Store, iso_of
+from test_collect_defects import req
 
 TOKEN = "load-token-123456"
 END = (int(time.time()) - 86400) // 300 * 300
 N = 30 * 288                                   # 30 days of 5-minute readings
-
-
-def req(c, method, path, body=None, headers=None, port=None):
-    conn = http.client.HTTPConnection("127.0.0.1", port or c.port, timeout=30)
-    conn.request(method, path, body, headers or {})
-    r = conn.getresponse()
-    out = r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
-    conn.close()
-    return out
 
 
 @pytest.fixture(scope="module")

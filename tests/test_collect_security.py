@@ -12,7 +12,6 @@ import time
 
 import pytest
 
-from airkit.collect.server import Collector
 from airkit.collect.store import Store, iso_of
 from uplink_helpers import NODE, SC_KEY, SC_STATION, TOKEN, Broker, start_collector
 
