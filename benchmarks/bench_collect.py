@@ -20,6 +20,9 @@ key), whose cost follows the rows returned, not the size of the table.
   of 200 uploads (one airkit JSON batch of one reading each, a new connection each, one after
   another) while 8 anonymous clients read the year station's full raw history again and again
   (every page, following ``next``); goal <= 500 ms (the stations' timeout is 5 s)
+- sta_week_query_ms: the SensorThings API (``/sta/v1.1``) answering one datastream-week
+  (``Datastreams('year:pm25_atm')/Observations`` with a phenomenonTime filter, 2,016
+  observations in one page) at the 2,000-station scale, median of 7
 - dashboard_load_s: headless Chromium opening the dashboard until all 2,000
   stations are on the map (clustered, leaflet.markercluster) (no map tiles: our page, not a tile server, is measured)
 """
@@ -239,6 +242,13 @@ def _push_p99_under_heavy_reads(port: int, start: int, readers: int = 8, pushes:
     print("  push under %d full-history readers: median %.0f ms, p99 %.0f ms, max %.0f ms; %d history pages read"
           % (readers, times[len(times) // 2], times[int(len(times) * 0.99) - 1], times[-1], pages[0]))
     return times[int(len(times) * 0.99) - 1]
+def _sta_week_path(end: int) -> str:
+    from urllib.parse import quote
+
+    from airkit.collect.store import iso_of
+
+    f = "phenomenonTime ge %s and phenomenonTime lt %s" % (iso_of(end - 7 * 86400), iso_of(end))
+    return "/sta/v1.1/Datastreams('year:pm25_atm')/Observations?$top=2016&$filter=" + quote(f)
 
 
 def _dashboard_s(port) -> float | None:
@@ -286,6 +296,7 @@ def run() -> dict:
                       "pm25_corrected,pm10_atm,rh,temp_c"), 1)
             m["collect_push_p99_ms_under_heavy_reads_sqlite"] = round(
                 _push_p99_under_heavy_reads(port, end + 10 * 86400), 1)
+            m["sta_week_query_ms"] = round(_get_ms(port, _sta_week_path(end)), 1)
             dash = _dashboard_s(port)
             if dash is not None:
                 m["dashboard_load_s"] = round(dash, 2)

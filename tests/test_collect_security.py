@@ -188,7 +188,7 @@ def test_firmware_sends_the_secret_header_only_when_configured():
 
     mac = bytes.fromhex("240ac4123456")
     assert "X-Airkit-Token" not in dict(headers(mac, 1))          # the real Sensor.Community server never sees it
-    assert dict(headers(mac, 7, "s3cret-token"))["X-Airkit-Token"] == "s3cret-token"
+    assert dict(headers(mac, 7, token="s3cret-token"))["X-Airkit-Token"] == "s3cret-token"
 
 
 # --- MQTT against a real Mosquitto ---------------------------------------------------------------------

@@ -232,10 +232,15 @@ def _uplink_problems(i, u):
             out.append("uplinks[%d] (opensensemap): 'sensors' must be an object {\"pm25\": \"<sensor id>\", ...} "
                        "with keys among %s" % (i, ", ".join(names)))
         else:
+            from airkit_fw.uplinks import hex_id
             for k in sensors:
                 if k not in names:
                     out.append("uplinks[%d] (opensensemap): sensor '%s' is not one the station sends; use %s "
                                "(each with the sensor id from the box)" % (i, k, ", ".join(names)))
+                elif sensors[k] and not hex_id(sensors[k]):
+                    # the API refuses it (422 "Invalid sensor id"): a typo, caught before it costs data
+                    out.append("uplinks[%d] (opensensemap): sensor id for '%s' is not 24 hex characters: copy it "
+                               "from the box's page on opensensemap.org" % (i, k))
     if u.get("pm") not in (None, "atm", "cf1"):
         out.append("uplinks[%d] (%s): 'pm' must be \"atm\" or \"cf1\"" % (i, t))
     return out

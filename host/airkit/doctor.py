@@ -130,6 +130,11 @@ def verdict(d: dict) -> dict:
     out["passed"] = passed
     out["summary"] = text.format_map(fields)
     out["remedy"] = remedy.format_map(fields)
+    if d.get("check") == "uplink" and d.get("type") == "sensor_community" and passed:
+        # the server cannot be asked how many sensors the node has; with one, it answers the
+        # DHT22 push with 201 and files temperature and humidity under the PMS sensor
+        out["summary"] += ("; note: the node must have both sensors registered (PMS5003 on pin 1, DHT22 on "
+                           "pin 7), else the DHT22's values are filed under the PMS sensor")
     return out
 
 

@@ -66,3 +66,13 @@ def make(board, ucfg, station):
     u = getattr(mod, e[1])(board, cfg, station)
     u.name = ucfg.get("name") or t
     return u
+
+
+def hex_id(s, n=24):
+    """True when ``s`` is ``n`` hex digits (an openSenseMap box or sensor id: a MongoDB ObjectId)."""
+    if not isinstance(s, str) or len(s) != n:
+        return False
+    for c in s:
+        if c not in "0123456789abcdefABCDEF":
+            return False
+    return True

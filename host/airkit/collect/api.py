@@ -187,6 +187,8 @@ def history_doc(coll, station, q) -> tuple[dict, list[str]]:
             (start if start is not None else EARLIEST_DATA)
         every = "raw" if length <= AUTO_RAW_S else "hourly" if length <= AUTO_HOURLY_S else "daily"
     rows, key = coll.store.history_page(station, start, end, every, columns, limit, after)
+    if getattr(coll, "qc", None) is not None and every != "daily":
+        coll.qc.annotate(station, rows, start, end)          # network QC flags beside the raw values
     st = settings(coll)
     doc = {"station": station, "every": every, "from": iso_of(start) if start is not None else None,
            "to": iso_of(end) if end is not None else None, "licence": st["licence"],
@@ -202,7 +204,8 @@ def history_doc(coll, station, q) -> tuple[dict, list[str]]:
             nq["to"] = iso_of(end)
         doc["next"] = "/api/v1/stations/%s/history?%s" % (quote(station, safe=""), urlencode(nq))
     head = ["time"] + (["readings", "flagged"] if every != "raw" else []) + columns + \
-        (["flags", "model"] if every == "raw" else [])
+        (["flags", "model"] if every == "raw" else []) + (["qc"] if getattr(coll, "qc", None) is not None and
+                                                          every != "daily" else [])
     return doc, head
 
 
