@@ -383,10 +383,10 @@
   function showNetworkCheck(id, fact) {
     getJSON("/api/v1/qc/stations/" + encodeURIComponent(id)).then(function (q) {
       if (state.station && state.station.id !== id) return;
-      fact("Network check", q.faults.length ? q.faults.map(function (f) { return QC_TITLES[f.kind] + " since " + f.since + " (" + f.detail + "): " + f.sentence; }).join(" ") :
-        (q.neighbours ? "no fault found against " + q.neighbours + " neighbouring station(s)" : "no neighbouring station to compare with"));
-      fact("Trust score", q.trust.toFixed(2) + " (1 = never an outlier among its neighbours)");
-    }).catch(function () { fact("Network check", "not judged yet (needs a full hour of readings)"); });
+      fact(t("Network check"), q.faults.length ? q.faults.map(function (f) { return t(QC_TITLES[f.kind]) + t(" since {0}", f.since) + " (" + f.detail + "): " + f.sentence; }).join(" ") :
+        (q.neighbours ? t("no fault found against {0} neighbouring station(s)", q.neighbours) : t("no neighbouring station to compare with")));
+      fact(t("Trust score"), q.trust.toFixed(2) + t(" (1 = never an outlier among its neighbours)"));
+    }).catch(function () { fact(t("Network check"), t("not judged yet (needs a full hour of readings)")); });
   }
 
   function showNetworkQuality(h) {
@@ -394,23 +394,23 @@
       Object.keys(QC_TITLES).forEach(function (kind) {
         var list = doc.stations.filter(function (s) { return s.faults.some(function (f) { return f.kind === kind; }); });
         var box = el("div", {"class": "health-group", id: "health-qc-" + kind});
-        box.appendChild(el("h2", null, QC_TITLES[kind] + " (network check): " + list.length + " of " + doc.stations.length));
+        box.appendChild(el("h2", null, t("{0} (network check): {1} of {2}", t(QC_TITLES[kind]), list.length, doc.stations.length)));
         var ul = el("ul");
         list.forEach(function (s) {
           var f = s.faults.filter(function (x) { return x.kind === kind; })[0];
           var li = el("li", {"data-station": s.id});
           li.appendChild(el("a", {href: "#/station/" + encodeURIComponent(s.id)}, s.id));
-          li.appendChild(document.createTextNode(" \u2014 since " + f.since + ", " + f.detail + ". " + f.sentence));
+          li.appendChild(document.createTextNode(" \u2014" + t(" since {0}", f.since) + ", " + f.detail + ". " + f.sentence));
           ul.appendChild(li);
         });
         box.appendChild(ul);
         h.appendChild(box);
       });
       var ev = el("div", {"class": "health-group", id: "health-qc-events"});
-      ev.appendChild(el("h2", null, "Events: stations that rose together (not faults): " + doc.events.length));
+      ev.appendChild(el("h2", null, t("Events: stations that rose together (not faults): {0}", doc.events.length)));
       var ul = el("ul");
       doc.events.forEach(function (e) {
-        ul.appendChild(el("li", null, e.start + " to " + e.end + " near " + fmt(e.lat, 3) + ", " + fmt(e.lon, 3) + ": " + e.sentence));
+        ul.appendChild(el("li", null, t("{0} to {1} near {2}, {3}: ", e.start, e.end, fmt(e.lat, 3), fmt(e.lon, 3)) + e.sentence));
       });
       ev.appendChild(ul);
       h.appendChild(ev);
