@@ -112,6 +112,8 @@ def test_overflowing_numbers_and_dates_are_400_and_nothing_is_lost(coll):
                                                             "rh": 10 ** 30}]})
     st, h, body = req(coll, "POST", "/api/v1/batch", big, auth)      # kept with the refused values flagged
     assert st == 200 and json.loads(body)["accepted"] == 1
+    huge = json.dumps({"device": "school/yard", "records": [{"time": iso_of(NOW + 180), "rh": 10 ** 400}]})
+    assert req(coll, "POST", "/api/v1/batch", huge, auth)[0] == 400     # too big even for a float
     st, h, body = req(coll, "POST", "/api/v1/batch", batch(pending=12), auth)
     assert st == 200 and coll.store.count() == before + 2            # the service still works
     for q in ("from=0001-01-01T00:00:00%2B14:00", "to=0001-01-01T00:00:00%2B14:00",

@@ -188,6 +188,8 @@ def history_doc(coll, station, q) -> tuple[dict, list[str]]:
         every = "raw" if length <= AUTO_RAW_S else "hourly" if length <= AUTO_HOURLY_S else "daily"
     rows, key = coll.store.history_page(station, start, end, every, columns, limit, after)
     if getattr(coll, "qc", None) is not None and every != "daily":
+        if hasattr(coll, "qc_drain"):
+            coll.qc_drain()                                  # judged up to the last acknowledged upload
         coll.qc.annotate(station, rows, start, end)          # network QC flags beside the raw values
     st = settings(coll)
     doc = {"station": station, "every": every, "from": iso_of(start) if start is not None else None,

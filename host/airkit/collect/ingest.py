@@ -148,9 +148,12 @@ def check_values(row: dict) -> None:
         v = row.get(c)
         if v is None:
             continue
+        try:
+            v = row[c] = float(v)                    # an int beyond 64 bits would overflow the database
+        except OverflowError:                        # an integer with hundreds of digits
+            raise Reject(400, "%s is not a finite number" % c)
         if not math.isfinite(v):
             raise Reject(400, "%s is not a finite number" % c)
-        v = row[c] = float(v)                        # an int beyond 64 bits would overflow the database
         if not lo <= v <= hi:
             bad.append("range:%s=%g" % (c, v))
             row[c] = None

@@ -347,6 +347,8 @@ class Collector:
 
             self.archive_dir = tempfile.mkdtemp(prefix="airkit-archive-")
         self._read_limiter = self._write_limiter = None
+        self._qc_q = None
+        self.qc_dropped = 0
         self.stats = {}
         self.qc = None
         if qc:          # network data quality (airkit.collect.qc): judged as readings arrive
@@ -421,14 +423,57 @@ class Collector:
         self._judge(rows)
         return 200, {"accepted": new, "duplicates": dup, "untimed": untimed}
 
+    # Network QC is judged in a worker thread of its own, after the upload is answered: closing an
+    # hour judges every station (seconds at 2,000 stations), which no upload may wait for. Readers
+    # of QC results (/api/v1/qc, history's qc column) first let the worker catch up (bounded).
+    QC_QUEUE = 10000
+
     def _judge(self, rows):
-        if self.qc is not None and rows:
+        if self.qc is None or not rows:
+            return
+        import queue
+
+        with self._lock:
+            if self._qc_q is None:
+                self._qc_q = queue.Queue(self.QC_QUEUE)
+                self._qc_busy = 0
+                self._qc_idle = threading.Condition(self._lock)
+                threading.Thread(target=self._qc_worker, name="airkit-qc", daemon=True).start()
+            try:
+                self._qc_q.put_nowait(rows)
+                self._qc_busy += 1
+            except queue.Full:
+                self.qc_dropped += 1         # QC is best effort; the readings are stored and answered
+
+    def _qc_worker(self):
+        import logging
+
+        while True:
+            rows = self._qc_q.get()
+            if rows is None:
+                return
             try:
                 self.qc.feed(rows)
             except Exception:          # quality control must never cost a reading its acknowledgement
-                import logging
-
                 logging.getLogger("airkit.collect").exception("network QC failed on a batch")
+            finally:
+                with self._lock:
+                    self._qc_busy -= 1
+                    if self._qc_busy == 0:
+                        self._qc_idle.notify_all()
+
+    def qc_drain(self, timeout: float = 10.0) -> bool:
+        """Wait (at most ``timeout`` s) until network QC has judged every acknowledged batch."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while self._qc_q is not None and self._qc_busy:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._qc_idle.wait(left)
+        return True
 
     def count(self, api, new, dup):
         with self._lock:
@@ -453,6 +498,12 @@ class Collector:
         asyncio.run(self.server.serve(sockets=[self.sock]))
 
     def stop(self):
+        if self._qc_q is not None:
+            self.qc_drain(5.0)
+            try:
+                self._qc_q.put_nowait(None)
+            except Exception:
+                pass
         self.server.should_exit = True
         if self._thread is not None:
             self._thread.join(15)
