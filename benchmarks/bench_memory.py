@@ -50,11 +50,11 @@ def shared_tool() -> Path | None:
 def _collector(tmp: Path, tls=False):
     from airkit.collect.server import Collector
     from airkit.collect.store import Store
-    from uplink_helpers import NODE, TOKEN
+    from uplink_helpers import NODE, SC_STATION, TOKEN
 
     store = Store(tmp / "collect.sqlite")
     store.add_device("station-1", "json", TOKEN)
-    store.add_device(NODE, "sc")
+    store.add_device(NODE, "sc", TOKEN, station=SC_STATION)
     kw = {"tls_cert": str(TLS / "server.pem"), "tls_key": str(TLS / "server.key")} if tls else {}
     return Collector(store, "127.0.0.1", 0, **kw).start()
 
@@ -75,7 +75,7 @@ def station_run(heap_kb: int, *, micropython=None, firmware_from="repo", hours=6
     """One simulated run; returns ok (every reading delivered, no reset), the stand-ins' heap
     and how often an uplink had to halve its batch for lack of memory."""
     from airkit.vboard import VirtualBoard
-    from uplink_helpers import MAC, NODE
+    from uplink_helpers import MAC, SC_STATION
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -99,7 +99,7 @@ def station_run(heap_kb: int, *, micropython=None, firmware_from="repo", hours=6
             ok = (n >= hours * 12 and coll.store.count("station-1") == n and board.restarts["watchdog"] == 0
                   and board.restarts["reset"] == 0)
             if kind == "two":
-                ok = ok and coll.store.count(NODE) == n
+                ok = ok and coll.store.count(SC_STATION) == n
             return {"ok": ok, "standins": board.state().get("heap_before_firmware", 0),
                     "low_memory": sum(1 for ln in lines if "low on memory" in ln or "MemoryError" in ln)}
         finally:

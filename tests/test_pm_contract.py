@@ -11,7 +11,7 @@ import pytest
 from airkit.calibrate import ingest as cal_ingest
 from airkit.errors import UserError
 from test_reliability import run_board
-from uplink_helpers import NODE, TOKEN, start_collector
+from uplink_helpers import SC_STATION, TOKEN, start_collector
 
 
 def test_p2_is_stored_and_calibrated_under_the_pm_kind_the_push_carries(tmp_path):
@@ -22,14 +22,14 @@ def test_p2_is_stored_and_calibrated_under_the_pm_kind_the_push_carries(tmp_path
     try:
         sc = "http://127.0.0.1:%d/v1/push-sensor-data/"
         cfg = {"device": {"id": "station-1"}, "wifi": {"ssid": "lab", "password": "lab-wifi-pass"}, "uplinks": [
-            {"type": "sensor_community", "url": sc % atm_coll.port},
-            {"type": "sensor_community", "name": "sc_cf1", "pm": "cf1", "url": sc % cf1_coll.port},
+            {"type": "sensor_community", "url": sc % atm_coll.port, "token": TOKEN},
+            {"type": "sensor_community", "name": "sc_cf1", "pm": "cf1", "url": sc % cf1_coll.port, "token": TOKEN},
             {"type": "airkit_json", "url": "http://127.0.0.1:%d/api/v1/batch" % atm_coll.port, "token": TOKEN}]}
         board, readings, status, lines = run_board(tmp_path, cfg, 2, {"wifi": {"down": [[0.5, 1.5]]}})
         assert len(readings) == 24 and status["pending"] == {"sensor_community": 0, "sc_cf1": 0, "airkit_json": 0}
         by_time = {r["time"]: r for r in readings}
-        cf1_rows = cf1_coll.store.rows(NODE)
-        atm_rows = atm_coll.store.rows(NODE)
+        cf1_rows = cf1_coll.store.rows(SC_STATION)
+        atm_rows = atm_coll.store.rows(SC_STATION)
         assert len(cf1_rows) == len(atm_rows) == 24
         for row in cf1_rows:
             r = by_time[row["time"]]
@@ -41,13 +41,13 @@ def test_p2_is_stored_and_calibrated_under_the_pm_kind_the_push_carries(tmp_path
             assert row["pm25_cf1"] is None
         # calibration reads the collector's export: CF=1 where CF=1 was sent ...
         out = io.StringIO()
-        cf1_coll.store.export_csv(out, NODE)
+        cf1_coll.store.export_csv(out, SC_STATION)
         (tmp_path / "cf1.csv").write_text(out.getvalue())
         table = cal_ingest.load_sensor(tmp_path / "cf1.csv")
         assert sorted(table.frame["pm25_cf1"].dropna()) == sorted(float(r["pm25_cf1"]) for r in readings)
         # ... and never takes atmospheric values for CF=1
         out = io.StringIO()
-        atm_coll.store.export_csv(out, NODE)
+        atm_coll.store.export_csv(out, SC_STATION)
         (tmp_path / "atm.csv").write_text(out.getvalue())
         with pytest.raises(UserError, match="pm25_atm"):
             cal_ingest.load_sensor(tmp_path / "atm.csv")

@@ -17,12 +17,14 @@ from airkit.collect.store import Store
 TOKEN = "test-token-4f9a2c"
 MAC = "24:0a:c4:12:34:56"
 NODE = "esp32-563412c40a24"
+SC_STATION = "sc-yard"                   # the public station id the node's pushes are filed under
+SC_KEY = {"X-Airkit-Token": TOKEN}       # the node's secret, as the firmware sends it
 
 
 def start_collector(tmp: Path, device="station-1"):
     store = Store(tmp / "collect.sqlite")
     store.add_device(device, "json", TOKEN)
-    store.add_device(NODE, "sc")
+    store.add_device(NODE, "sc", TOKEN, station=SC_STATION)
     return Collector(store, "127.0.0.1", 0).start()
 
 

@@ -308,7 +308,7 @@ def probe_uplink(b, ucfg, station):
         body = ""
         if kind == "sensor_community":
             from airkit_fw.uplinks import sensor_community as sc
-            hdrs = sc.headers(b.mac(), 1)
+            hdrs = sc.headers(b.mac(), 1, u.which, u.token)
             d["node"] = "esp32-" + sc.chip_id(b.mac())
             body = '{"software_version": "%s", "sensordatavalues": []}' % sc.SOFTWARE
         elif kind == "opensensemap":

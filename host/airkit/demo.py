@@ -61,7 +61,8 @@ def main() -> int:
         cfg = {"device": {"id": name, "name": name}, "wifi": {"ssid": "airkit-sim", "password": "airkit-sim-wifi"},
                "uplinks": [
                    {"type": "airkit_json", "url": "http://127.0.0.1:%d/api/v1/batch" % coll.port, "token": TOKEN},
-                   {"type": "sensor_community", "url": "http://127.0.0.1:%d/v1/push-sensor-data/" % coll.port}]}
+                   {"type": "sensor_community", "url": "http://127.0.0.1:%d/v1/push-sensor-data/" % coll.port,
+                    "token": TOKEN}]}
         scenario = {"wifi": {"ssid": "airkit-sim", "password": "airkit-sim-wifi", "down": [list(OUTAGE)]},
                     "power_cuts": [CUT_H]}
         lines = []

@@ -142,8 +142,16 @@ def uplink_remedy(d: dict) -> str:
     """What to do when an uplink's server refuses the station (401/403/404, or MQTT CONNACK 4/5)."""
     t, st, i = d.get("type"), d.get("http_status"), d.get("index")
     if t == "sensor_community":
+        node = d.get("node") or "esp32-<chip id>"
+        host = (d.get("host") or "").lower()
+        if host and not (host.endswith("sensor.community") or host.endswith("luftdaten.info")):
+            # an airkit collector: it answers 403 for an unknown node and for a missing/wrong secret alike
+            return ("register node %s at https://devices.sensor.community (sensor PMS5003 on pin 1, DHT22 on "
+                    "pin 7); for an airkit collector: 'airkit collect add-node %s --station STATION' there and the "
+                    "station's token in uplink %s ('airkit config set FILE uplinks[%s].token=...'); then run the "
+                    "doctor again" % (node, node, i, i))
         return ("register node %s at https://devices.sensor.community (sensor PMS5003 on pin 1, DHT22 on pin 7), "
-                "then run the doctor again" % (d.get("node") or "esp32-<chip id>"))
+                "then run the doctor again" % node)
     if t == "opensensemap":
         if st == 404:
             return "box_id of uplink %s is not a box on that server: copy it from the box's page" % i
@@ -154,8 +162,11 @@ def uplink_remedy(d: dict) -> str:
             return "the database in uplink %s's URL does not exist: create it (CREATE DATABASE ...) or fix ?db=" % i
         return "InfluxDB refused the credentials of uplink %s: put u=...&p=... in its URL or fix its token" % i
     if t == "airkit_json":
-        if st == 403:
-            return "register the device on the collector ('airkit collect add-node ...'), then run the doctor again"
+        if st in (401, 403):
+            # the collector answers an unknown station and a wrong token alike
+            return ("the collector does not know this station with this token: register it ('airkit collect "
+                    "add-device ID --token-file FILE') and set the same token with 'airkit config set FILE "
+                    "uplinks[%s].token=...', then run the doctor again" % i)
         if st == 404:
             return "uplink %s's URL is not the collector's batch API (/api/v1/batch): fix its url" % i
         return "the token of uplink %s is wrong: set it with 'airkit config set FILE uplinks[%s].token=...'" % (i, i)

@@ -12,7 +12,7 @@ Per type: (module, class, required keys, defaults, other keys it reads). The del
 # type: (module in airkit_fw.uplinks, class name, required keys, defaults, other keys it reads)
 REGISTRY = (
     ("sensor_community", "sensor_community", "SensorCommunity", (),
-     {"url": "http://api.sensor.community/v1/push-sensor-data/", "pm": "atm"}, ()),
+     {"url": "http://api.sensor.community/v1/push-sensor-data/", "pm": "atm"}, ("token",)),
     ("opensensemap", "opensensemap", "OpenSenseMap", ("box_id", "sensors"),
      {"url": "https://api.opensensemap.org", "pm": "atm"}, ("access_token",)),
     ("lass_mqtt", "lass_mqtt", "LassMqtt", (),

@@ -35,6 +35,11 @@ backfill there is best effort.
 Readings with no known time are not pushed (the server would file them at
 arrival time); they are counted as skipped.
 
+Secret (optional key ``token``): an ``airkit collect`` server refuses a push
+without the station's secret, which travels in the header ``X-Airkit-Token``.
+Set ``token`` only for an uplink pointed at an airkit collector: the header is
+not sent without it, so the real Sensor.Community server never sees it.
+
 Chip id rule (airrohr, ESP32): ``ESP.getEfuseMac()`` packs the 6 MAC bytes
 little-endian into an integer (first MAC byte lowest); the id is the hex of
 its upper 16 bits followed by the hex of its lower 32 bits, lower-case and
@@ -85,13 +90,15 @@ def pm_columns(which):
     return {"P0": "pm1_" + which, "P1": "pm10_" + which, "P2": "pm25_" + which}
 
 
-def headers(mac, pin, which="atm"):
+def headers(mac, pin, which="atm", token=None):
     cid = chip_id(mac)
     mid = mac_id(mac)
     h = (("Content-Type", "application/json"), ("X-Sensor", "esp32-" + cid),
          ("X-MAC-ID", "esp32-" + mid), ("X-PIN", str(pin)),
          ("User-Agent", "%s/%s/%s" % (SOFTWARE, cid, mid)))
-    return h + ((PM_HEADER, which),) if pin == 1 else h
+    if pin == 1:
+        h = h + ((PM_HEADER, which),)
+    return h + (("X-Airkit-Token", token),) if token else h
 
 
 class SensorCommunity(Uplink):
@@ -108,7 +115,8 @@ class SensorCommunity(Uplink):
         self.which = ucfg.get("pm", "atm")
         self.mac = board.mac()
         self.node = "esp32-" + chip_id(self.mac)
-        self._hdr = (headers(self.mac, 1, self.which), headers(self.mac, 7))
+        self.token = ucfg.get("token")
+        self._hdr = (headers(self.mac, 1, self.which, self.token), headers(self.mac, 7, token=self.token))
 
     def classify(self, status, body=b""):
         why = short(body)

@@ -592,14 +592,22 @@ def routes(coll):
     def off():
         return JSONResponse({"detail": "network QC is off on this collector (started with --no-qc)"}, 404)
 
+    async def caught_up():
+        """Let the collector's QC worker judge what was acknowledged before (bounded wait)."""
+        drain = getattr(coll, "qc_drain", None)
+        if drain is not None:
+            await run_in_threadpool(drain)
+
     async def all_(request):
         if coll.qc is None:
             return off()
+        await caught_up()
         return JSONResponse(await run_in_threadpool(coll.qc.doc))
 
     async def one(request):
         if coll.qc is None:
             return off()
+        await caught_up()
         sid = request.path_params["id"]
         with coll.qc.qc.lock:
             known = sid in coll.qc.qc.st and coll.qc.qc.st[sid].slices
