@@ -119,11 +119,12 @@ def test_collector_judges_readings_as_they_arrive_and_serves_the_result(tmp_path
     finally:
         c.stop()
     # a restarted collector judges again from what is stored (warm start)
-    c2 = Collector(store, "127.0.0.1", 0)
+    c2 = Collector(store, "127.0.0.1", 0).start()         # listening at once; the replay runs on the QC worker
     try:
+        assert c2.qc_drain(60)
         assert c2.qc.qc.closed_until is not None and c2.qc.qc.st[stuck[0]].slices > 0
     finally:
-        c2.sock.close()
+        c2.stop()
 
 
 def test_qc_endpoint_when_switched_off(tmp_path):

@@ -486,7 +486,7 @@ class Runner:
     (never changing them). On start the last ``warm_hours`` of readings are replayed, so a
     restarted collector judges again within the hour (drift, which needs days, starts over)."""
 
-    def __init__(self, store, params: QCParams | None = None, warm_hours: int | None = None):
+    def __init__(self, store, params: QCParams | None = None, warm_hours: int | None = None, warm: bool = True):
         self.store = store
         self.qc = NetworkQC(params)
         self.qc._listeners.append(self._save)
@@ -497,24 +497,30 @@ class Runner:
                         "flags TEXT, PRIMARY KEY (device, slice))" % store.bigint)
             store.db.commit()
         self._positions()
-        self._warm(warm_hours if warm_hours is not None else self.qc.p.md_window_h + 24)
+        self.warm_hours = warm_hours if warm_hours is not None else self.qc.p.md_window_h + 24
+        if warm:
+            self.warm()
 
     def _positions(self):
         for s in self.store.stations():
             if s.get("lat") is not None and s.get("lon") is not None:
                 self.qc.set_station(s["id"], s["lat"], s["lon"])
 
-    def _warm(self, hours):
+    def warm(self):
+        """Replay the last ``warm_hours`` of stored readings, an hour at a time (the store's lock is
+        held for one hour's rows only, so uploads go on meanwhile)."""
+        hours = self.warm_hours
         last = self.store._select("SELECT MAX(epoch) AS m FROM readings")
         if not last or last[0]["m"] is None or hours <= 0:
             return
-        start = int(last[0]["m"]) - hours * 3600
-        rows = self.store._select("SELECT device, epoch, pm25_atm, pm25_cf1, pm10_atm FROM readings WHERE epoch >= ? "
-                                  "ORDER BY epoch, device, n", (start,))
-        self.feed(rows, advance=False)
-        with self.qc.lock:
+        end = int(last[0]["m"]) + 1
+        t = (end - hours * 3600) // 3600 * 3600
+        while t < end:
+            rows = self.store._select("SELECT device, epoch, pm25_atm, pm25_cf1, pm10_atm FROM readings WHERE "
+                                      "epoch >= ? AND epoch < ? ORDER BY epoch, device, n", (t, t + 3600))
+            self.feed(rows, advance=False)
             self.qc.advance()
-            self._n_saved = 0
+            t += 3600
 
     def feed(self, rows, advance=True):
         """Rows as stored (dicts with device, epoch or time, pm25_atm/pm25_cf1)."""

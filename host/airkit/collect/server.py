@@ -354,7 +354,8 @@ class Collector:
         if qc:          # network data quality (airkit.collect.qc): judged as readings arrive
             from airkit.collect.qc import Runner
 
-            self.qc = Runner(store, warm_hours=qc_warm_hours)
+            # the stored hours are replayed on the QC worker, not here: the server starts listening at once
+            self.qc = Runner(store, warm_hours=qc_warm_hours, warm=False)
         self._lock = threading.Lock()
         self._thread = None
         if not verbose:
@@ -434,16 +435,23 @@ class Collector:
         import queue
 
         with self._lock:
-            if self._qc_q is None:
-                self._qc_q = queue.Queue(self.QC_QUEUE)
-                self._qc_busy = 0
-                self._qc_idle = threading.Condition(self._lock)
-                threading.Thread(target=self._qc_worker, name="airkit-qc", daemon=True).start()
+            self._qc_start()
             try:
                 self._qc_q.put_nowait(rows)
                 self._qc_busy += 1
             except queue.Full:
                 self.qc_dropped += 1         # QC is best effort; the readings are stored and answered
+
+    def _qc_start(self):
+        """The QC worker, started once (under self._lock); its first job replays the stored hours."""
+        import queue
+
+        if self._qc_q is None:
+            self._qc_q = queue.Queue(self.QC_QUEUE)
+            self._qc_busy = 1
+            self._qc_idle = threading.Condition(self._lock)
+            self._qc_q.put_nowait("warm")
+            threading.Thread(target=self._qc_worker, name="airkit-qc", daemon=True).start()
 
     def _qc_worker(self):
         import logging
@@ -453,7 +461,10 @@ class Collector:
             if rows is None:
                 return
             try:
-                self.qc.feed(rows)
+                if rows == "warm":
+                    self.qc.warm()
+                else:
+                    self.qc.feed(rows)
             except Exception:          # quality control must never cost a reading its acknowledgement
                 logging.getLogger("airkit.collect").exception("network QC failed on a batch")
             finally:
@@ -481,7 +492,13 @@ class Collector:
             s["new"] += new
             s["duplicates"] += dup
 
+    def _qc_begin(self):
+        if self.qc is not None:
+            with self._lock:
+                self._qc_start()
+
     def start(self):
+        self._qc_begin()
         self._thread = threading.Thread(target=lambda: asyncio.run(self.server.serve(sockets=[self.sock])),
                                         name="airkit-collect", daemon=True)
         self._thread.start()
@@ -495,6 +512,7 @@ class Collector:
 
     def serve_forever(self):
         """Run in the calling thread until stop() (used by ``airkit collect``)."""
+        self._qc_begin()
         asyncio.run(self.server.serve(sockets=[self.sock]))
 
     def stop(self):
