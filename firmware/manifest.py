@@ -12,6 +12,7 @@ package("airkit_fw", base_path=".", opt=3, files=(
     "__init__.py",
     "app.py",
     "board.py",
+    "common.py",
     "config.py",
     "console.py",
     "correction.py",

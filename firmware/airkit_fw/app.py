@@ -31,9 +31,8 @@ from airkit_fw import board as board_mod
 from airkit_fw import sampler as sampler_mod
 from airkit_fw.pms5003 import KEYS
 
+from airkit_fw.common import STATE_FILE, describe as _describe, forget, get
 from airkit_fw.console import READING as READING_PREFIX, SAFE as SAFE_PREFIX, HEALTH as STATUS_PREFIX   # the console line protocol
-SAFE_FILE = "SAFE"           # present on flash: stay in safe mode (airkit deploy --safe)
-STATE_FILE = "state.json"    # counters kept across reboots
 _STATE_EVERY = const(12)     # readings between state saves (flash wear) and status lines
 
 
@@ -78,15 +77,14 @@ def reading_dict(board, r, station_id, correction=None):
 
 
 class Station:
-    """Built at start-up by ``services.start`` (which also reads the counters and the id)."""
+    """Built at start-up by ``services.start`` (which is handed this class, reads the
+    counters and the id; it never imports this module: no import cycle)."""
 
     def __init__(self, board, cfg, station_id, state):
-        from airkit_fw import config
-
         self.board = board
         self.cfg = cfg
-        self.interval_ms = config.get(cfg, "interval_s", 300) * 1000
-        self.watchdog_ms = config.get(cfg, "watchdog_s", 60) * 1000
+        self.interval_ms = get(cfg, "interval_s", 300) * 1000
+        self.watchdog_ms = get(cfg, "watchdog_s", 60) * 1000
         self.sampler = sampler_mod.Sampler(board, cfg)
         self.services = []
         self.preload = ()
@@ -195,7 +193,7 @@ def main(board=None):
     try:
         from airkit_fw import services     # start-up only: config, safe mode, the services
 
-        station = services.start(board)    # None: safe mode (printed)
+        station = services.start(board, Station)    # None: safe mode (printed)
         services = None
     except Exception as e:
         station = None
@@ -228,22 +226,5 @@ def main(board=None):
 
 
 def _drop_start_up_modules(names=("config", "services")):
-    """Forget the modules only start-up needs (config schema, set-up of the services):
-    on a board without PSRAM every KiB of heap counts. Only on MicroPython (True): the
-    host tools keep them."""
-    if sys.implementation.name != "micropython":
-        return False
-    import airkit_fw
-
-    for name in names:
-        sys.modules.pop("airkit_fw." + name, None)
-        try:
-            delattr(airkit_fw, name)
-        except Exception:      # not there (MicroPython raises KeyError)
-            pass
-    return True
-
-
-def _describe(e):
-    name = type(e).__name__
-    return "%s %s" % (name, e) if str(e) else name
+    """Forget the modules only start-up needs (``common.forget``)."""
+    return forget(names)

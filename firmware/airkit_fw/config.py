@@ -47,7 +47,8 @@ SCHEMA = {
     "correction": ("dict", None),
 }
 
-SECRET_KEYS = ("password", "token", "key", "secret", "api_key", "access_token")
+# the getter, secret rules and URL masking are shared with the running station (common.py)
+from airkit_fw.common import get, SECRET_KEYS, mask_url, is_secret as _is_secret  # noqa: F401
 
 _RANGES = {
     "interval_s": (60, 3600),
@@ -62,15 +63,6 @@ _RANGES = {
 }
 _CHOICES = {"pms.mode": ("cycle", "continuous")}
 _PINS = ("pms.tx", "pms.rx", "pms.set", "pms_b.tx", "pms_b.rx", "pms_b.set", "dht.pin", "led.pin")
-
-
-def get(cfg, path, default=None):
-    node = cfg
-    for part in path.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return default
-        node = node[part]
-    return node
 
 
 def put(cfg, path, value):
@@ -260,14 +252,6 @@ _KIND_WORDS = {"int": "a whole number", "float": "a number", "str": "text in quo
                "bool": "true or false", "list": "a list [...]", "dict": "an object {...}"}
 
 
-def _is_secret(path):
-    last = path.rsplit(".", 1)[-1]
-    for s in SECRET_KEYS:
-        if last == s or last.endswith("_" + s):
-            return True
-    return False
-
-
 def _shown(path, v):
     return "***" if _is_secret(path) else v
 
@@ -286,36 +270,6 @@ def _overlay(base, user):
             _overlay(base[k], v)
         else:
             base[k] = v
-
-
-_URL_SECRETS = ("p", "password", "pass", "pwd", "token", "key", "secret", "api_key", "access_token", "auth")
-
-
-def mask_url(url):
-    """A URL with any credentials in it masked: ``user:***@host`` and secret query
-    parameters (``p=``, ``token=``, ...) as ``***``. Anything else is returned as is."""
-    if not isinstance(url, str) or "://" not in url:
-        return url
-    i = url.find("://") + 3
-    j = len(url)
-    for c in "/?#":
-        k = url.find(c, i)
-        if 0 <= k < j:
-            j = k
-    auth = url[i:j]
-    at = auth.rfind("@")
-    if at >= 0:
-        user = auth[:at].split(":", 1)[0]
-        url = url[:i] + user + (":***" if ":" in auth[:at] else "") + url[i + at:]
-    q = url.find("?")
-    if q < 0:
-        return url
-    params = url[q + 1:].split("&")
-    for n in range(len(params)):
-        kv = params[n].split("=", 1)
-        if len(kv) == 2 and kv[1] and (kv[0].lower() in _URL_SECRETS or _is_secret(kv[0].lower())):
-            params[n] = kv[0] + "=***"
-    return url[:q + 1] + "&".join(params)
 
 
 def masked(cfg):

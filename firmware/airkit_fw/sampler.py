@@ -18,6 +18,7 @@ from array import array
 
 from airkit_fw import pms5003
 from airkit_fw import dht22
+from airkit_fw.common import get
 
 try:
     from micropython import const
@@ -132,7 +133,6 @@ class Channel:
 
 class Sampler:
     def __init__(self, board, cfg):
-        from airkit_fw.config import get
         self.board = board
         self.mode = get(cfg, "pms.mode", "cycle")
         self.warmup_ms = get(cfg, "pms.warmup_s", 30) * 1000
@@ -153,7 +153,6 @@ class Sampler:
         self._started = False
 
     def _channel(self, cfg, key, clock, feed):
-        from airkit_fw.config import get
         b = self.board
         uart = b.uart(get(cfg, key + ".uart"), get(cfg, key + ".tx"), get(cfg, key + ".rx"))
         set_no = get(cfg, key + ".set")

@@ -69,7 +69,7 @@ class MqttHA(Uplink):
 
     def __init__(self, board, ucfg, station):
         super().__init__(board, ucfg, station)
-        from airkit_fw import config
+        from airkit_fw.common import get
         scheme, self.host, self.port, _ = parse_url(ucfg.get("url") or "mqtt://127.0.0.1:1883")
         self.secure = scheme == "mqtts"
         self.username = ucfg.get("username")
@@ -78,8 +78,8 @@ class MqttHA(Uplink):
         if cred and not self.username:      # mqtt://user:pass@broker
             self.username, self._password = cred
         self.node_id = "".join(c if c.isalpha() or c.isdigit() or c in "_-" else "_" for c in station.station_id)
-        self.device_name = config.get(station.cfg, "device.name") or station.station_id
-        self.expire_after = 3 * (config.get(station.cfg, "interval_s") or 300)
+        self.device_name = get(station.cfg, "device.name") or station.station_id
+        self.expire_after = 3 * (get(station.cfg, "interval_s") or 300)
         prefix = ucfg.get("prefix") or "airkit"
         self.state_topic = "%s/%s/state" % (prefix, self.node_id)
         self.discoveries = 0

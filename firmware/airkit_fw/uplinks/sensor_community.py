@@ -81,7 +81,7 @@ class SensorCommunity(Uplink):
     def __init__(self, board, ucfg, station):
         super().__init__(board, ucfg, station)
         self.url = ucfg.get("url") or DEFAULT_URL
-        from airkit_fw.config import mask_url   # start-up only (the config is loaded then anyway)
+        from airkit_fw.common import mask_url
         self.url_shown = mask_url(self.url)
         self.which = ucfg.get("pm", "atm")
         self.mac = board.mac()
