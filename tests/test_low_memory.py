@@ -22,3 +22,15 @@ def test_backfill_fits_in_a_small_heap(tmp_path):
         assert board.restarts["watchdog"] == 0
     finally:
         coll.stop()
+
+
+def test_memory_error_in_the_uplinks_counts_as_a_crash(tmp_path):
+    """An uplink that cannot get the memory for even one reading (MemoryError at batch size 1,
+    again and again) makes the station crash (counters saved, wait, reset: a fresh heap), never
+    an alive station that delivers nothing. Runs the real start-up and loop on MicroPython."""
+    from conftest import run_mp
+
+    name = "test_memory_error_in_the_uplinks_is_a_crash_not_a_silent_station"
+    out = run_mp("startup_cases.py", args=[name], vboard=True, timeout=120, cwd=tmp_path)
+    assert "PASS " + name in out
+    assert "airkit CRASH: crash 1 in a row" in out and "cannot get the memory to send one reading" in out

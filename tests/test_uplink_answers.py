@@ -96,4 +96,5 @@ def test_config_validation_imports_no_uplink_module(tmp_path):
     assert out.returncode == 0, out.stderr
     n, mods = out.stdout.split("\n")[:2]
     assert n == "2"                                   # bucket without org/token; unknown type
-    assert mods == "['airkit_fw.uplinks']"
+    # only the registry and the types' tiny declarations (uplinks/<type>_spec.py), never their code
+    assert mods == "['airkit_fw.uplinks', 'airkit_fw.uplinks.influx_spec', 'airkit_fw.uplinks.lass_mqtt_spec']"

@@ -31,6 +31,7 @@ from airkit_fw import board as board_mod
 from airkit_fw import sampler as sampler_mod
 from airkit_fw.pms5003 import KEYS
 
+from airkit_fw.flags import TIME_UNSYNCED, AB_DISAGREE, CORRECTION_OUT_OF_RANGE, names as flag_names
 from airkit_fw.common import STATE_FILE, describe as _describe, forget, get
 from airkit_fw.console import READING as READING_PREFIX, SAFE as SAFE_PREFIX, HEALTH as STATUS_PREFIX   # the console line protocol
 _STATE_EVERY = const(12)     # readings between state saves (flash wear) and status lines
@@ -63,8 +64,8 @@ def reading_dict(board, r, station_id, correction=None):
     d["temp_c"] = r.temp_c
     flags = r.flags
     if t is None:
-        flags |= sampler_mod.TIME_UNSYNCED
-    d["flags"] = sampler_mod.flag_names(flags)
+        flags |= TIME_UNSYNCED
+    d["flags_bits"] = flags          # the bits travel (journal, correction); names are for the console
     d["frames"] = r.frames
     if r.has_b:
         d["frames_b"] = r.frames_b
@@ -73,6 +74,7 @@ def reading_dict(board, r, station_id, correction=None):
     d["laser_on_s"] = r.laser_on_s
     if correction is not None:
         correction(d)
+    d["flags"] = flag_names(d["flags_bits"])
     return d
 
 
@@ -172,13 +174,13 @@ def _correction_for(cfg):
     def apply(d):
         pm = d["pm25_cf1"]
         pm_b = d.get("pm25_cf1_b")
-        if pm is not None and pm_b is not None and "ab_disagree" not in d["flags"]:
+        if pm is not None and pm_b is not None and not d["flags_bits"] & AB_DISAGREE:
             pm = (pm + pm_b) / 2          # the published corrections use the A/B mean
         y = correction.correct(model, pm, d["rh"], d["temp_c"])
         d["pm25_corrected"] = None if y is None else int(y * 100 + 0.5) / 100
         d["model"] = name
         if y is not None and correction.out_of_range(model, pm, d["rh"], d["temp_c"]):
-            d["flags"].append("correction_out_of_range")
+            d["flags_bits"] |= CORRECTION_OUT_OF_RANGE
 
     return apply, name
 

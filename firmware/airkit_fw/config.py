@@ -172,11 +172,7 @@ def validate(cfg):
             if not isinstance(u, dict) or not isinstance(u.get("type"), str):
                 problems.append("uplinks[%d] must be an object with a \"type\"" % i)
                 continue
-            problems.extend(_uplink_problems(i, u))
-            if u["type"] == "lass_mqtt" and (get(user, "location.lat") is None or get(user, "location.lon") is None):
-                # LASS files a station where its payload says: without a position it would be at 0, 0
-                problems.append("uplinks[%d] (lass_mqtt) puts the station on LASS's map by its position: "
-                                "set location.lat and location.lon" % i)
+            problems.extend(_uplink_problems(i, u, user))
             # each uplink keeps its place in the journal under its name: two of one name would share it
             n = u.get("name") or u["type"]
             if n in names:
@@ -186,50 +182,47 @@ def validate(cfg):
     return problems
 
 
-def _uplink_problems(i, u):
-    # the registry is a small table: validating never imports an uplink's code
-    from airkit_fw.uplinks import TYPES, required, keys, defaults as type_defaults
+def _uplink_problems(i, u, user):
+    """An uplink entry's problems, from what its type declares (``uplinks/<type>_spec.py``:
+    keys, types, required keys, choices, its own rules): nothing here knows a type by name."""
+    from airkit_fw import uplinks as reg
     t = u["type"]
-    if t not in TYPES:
-        return ["uplinks[%d] has type '%s'; use one of: %s" % (i, t, ", ".join(TYPES))]
+    spec = reg.spec(t)
+    if spec is None:
+        return ["uplinks[%d] has type '%s'; use one of: %s" % (i, t, ", ".join(reg.TYPES))]
     out = []
-    known = keys(t)
+    known = reg.keys(t)
     for k in u:
         if k not in known:
             out.append("uplinks[%d] (%s) has unknown key '%s' (typo?); its keys are: %s"
-                       % (i, t, k, ", ".join(known[1:])))
-    for k in required(t):
+                       % (i, t, k, ", ".join(n for n in known if n != "type")))
+        elif not _type_ok(known[k][0], u[k]):
+            out.append("uplinks[%d] (%s): '%s' must be %s, not %r%s"
+                       % (i, t, k, _KIND_WORDS[known[k][0]], _shown(k, u[k]),
+                          (": " + known[k][2]) if len(known[k]) > 2 else ""))
+    for k in spec.REQUIRED:
         if not u.get(k):
             out.append("uplinks[%d] (%s) needs '%s'" % (i, t, k))
-    for k in ("url",):
-        v = u.get(k)
-        if v is not None and (not isinstance(v, str) or v.split("://")[0] not in ("http", "https", "mqtt", "mqtts")):
-            out.append("uplinks[%d] (%s): 'url' must start with http://, https://, mqtt:// or mqtts://" % (i, t))
-    url = u.get("url") or type_defaults(t).get("url")     # the default URL (https) needs a CA too
+    for k in spec.CHOICES:
+        c = spec.CHOICES[k]
+        if k in u and u[k] is not None and u[k] not in c:
+            out.append("uplinks[%d] (%s): '%s' must be %s" % (i, t, k, " or ".join(json.dumps(v) for v in c)))
+    v = u.get("url")
+    if v is not None and (not isinstance(v, str) or v.split("://")[0] not in ("http", "https", "mqtt", "mqtts")):
+        out.append("uplinks[%d] (%s): 'url' must start with http://, https://, mqtt:// or mqtts://" % (i, t))
+    default = known.get("url", ("str", None))[1]
+    url = u.get("url") or default     # the default URL (https) needs a CA too
     if isinstance(url, str) and url.split("://")[0] in ("https", "mqtts"):
         ca = u.get("ca")
         if not isinstance(ca, str) or "-----BEGIN CERTIFICATE-----" not in ca:
+            plain = isinstance(default, str) and default.split("://")[0] in ("http", "mqtt")
             out.append("uplinks[%d] (%s) uses %s%s but has no 'ca': paste the server's root certificate (PEM text) "
                        "so the board can verify it%s" % (i, t, url.split("://")[0], "" if u.get("url") else
                                                          " (its default url)",
-                       ", or set 'url' to http://api.sensor.community/v1/push-sensor-data/ (plain HTTP, "
-                       "as airrohr sends)" if t == "sensor_community" else ""))
-    if t == "influx" and u.get("bucket") and not (u.get("token") and u.get("org")):
-        out.append("uplinks[%d] (influx) writes to bucket '%s' (InfluxDB 2.x): it also needs 'org' and 'token'"
-                   % (i, u.get("bucket")))
-    if t == "opensensemap" and u.get("sensors"):
-        names = ("pm25", "pm10", "pm1", "temperature", "humidity")   # what opensensemap.py sends
-        sensors = u["sensors"]
-        if not isinstance(sensors, dict):
-            out.append("uplinks[%d] (opensensemap): 'sensors' must be an object {\"pm25\": \"<sensor id>\", ...} "
-                       "with keys among %s" % (i, ", ".join(names)))
-        else:
-            for k in sensors:
-                if k not in names:
-                    out.append("uplinks[%d] (opensensemap): sensor '%s' is not one the station sends; use %s "
-                               "(each with the sensor id from the box)" % (i, k, ", ".join(names)))
-    if u.get("pm") not in (None, "atm", "cf1"):
-        out.append("uplinks[%d] (%s): 'pm' must be \"atm\" or \"cf1\"" % (i, t))
+                       ", or set 'url' to %s (plain, as its default)" % default if plain else ""))
+    rules = getattr(spec, "problems", None)
+    if rules is not None:
+        out.extend(rules(i, u, user))
     return out
 
 

@@ -113,6 +113,7 @@ def attach(station):
         from airkit_fw import uplinks as uplinks_mod
         ups.append(uplinks_mod.make(b, ucfg, station))
     if ups:
+        uplinks_mod.forget_specs()     # the types' declarations: start-up only
         if any("mqtt" not in u.kind for u in ups):
             # the HTTP client is loaded right after start-up (app.main), while the heap is
             # still in one piece: loaded at the first upload, its code needs blocks a

@@ -134,28 +134,21 @@ def verdict(d: dict) -> dict:
 
 
 def uplink_remedy(d: dict) -> str:
-    """What to do when an uplink's server refuses the station (401/403/404, or MQTT CONNACK 4/5)."""
-    t, st, i = d.get("type"), d.get("http_status"), d.get("index")
-    if t == "sensor_community":
-        return ("register node %s at https://devices.sensor.community (sensor PMS5003 on pin 1, DHT22 on pin 7), "
-                "then run the doctor again" % (d.get("node") or "esp32-<chip id>"))
-    if t == "opensensemap":
-        if st == 404:
-            return "box_id of uplink %s is not a box on that server: copy it from the box's page" % i
-        return ("the access token of uplink %s is wrong: copy it from the box's page on openSenseMap and set it "
-                "with 'airkit config set FILE uplinks[%s].access_token=...'" % (i, i))
-    if t == "influx":
-        if st == 404:
-            return "the database in uplink %s's URL does not exist: create it (CREATE DATABASE ...) or fix ?db=" % i
-        return "InfluxDB refused the credentials of uplink %s: put u=...&p=... in its URL or fix its token" % i
-    if t == "airkit_json":
-        if st == 403:
-            return "register the device on the collector ('airkit collect add-node ...'), then run the doctor again"
-        if st == 404:
-            return "uplink %s's URL is not the collector's batch API (/api/v1/batch): fix its url" % i
-        return "the token of uplink %s is wrong: set it with 'airkit config set FILE uplinks[%s].token=...'" % (i, i)
-    return ("the broker refused the station's login: check the user name and password of uplink %s (and that "
-            "the broker allows this client)" % i)
+    """What to do when an uplink's server refuses the station (401/403/404, or MQTT CONNACK 4/5):
+    the remedy its type declares for that answer (``REMEDY`` in the firmware's
+    ``uplinks/<type>_spec.py``)."""
+    from airkit_fw import uplinks
+
+    spec = uplinks.spec(d.get("type")) if isinstance(d.get("type"), str) else None
+    remedies = getattr(spec, "REMEDY", None) or {}
+    text = remedies.get(d.get("http_status"), remedies.get(None))
+    if text is None:
+        text = "check the address and credentials of uplink {index} (docs/uplinks.md)"
+    fields = _Blank(d)
+    fields.setdefault("node", "esp32-<chip id>")
+    if fields.get("node") is None:
+        fields["node"] = "esp32-<chip id>"
+    return text.format_map(fields)
 
 
 FACTS_FALLBACK = """

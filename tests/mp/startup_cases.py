@@ -14,7 +14,7 @@ import vnetwork
 import vdht
 from airkit_fw import board as board_mod
 
-_TMP = "/tmp/airkit-startup-%d" % (__import__("time").time_ns() % 1000000007)
+_TMP = os.getcwd() + "/board"      # the test runs in its own temporary folder
 
 # a school's config: collector (airkit JSON) + Sensor.Community + Home Assistant MQTT,
 # and LASS (its constructor read the config schema too)
@@ -26,7 +26,7 @@ CONFIG = {"device": {"id": "school-1", "name": "School"}, "wifi": {"ssid": "lab"
                       {"type": "lass_mqtt", "host": "127.0.0.1"}]}
 
 
-def _board():
+def _board(cls=board_mod.Board):
     try:
         os.mkdir(_TMP)
     except OSError:
@@ -38,7 +38,7 @@ def _board():
     vnetwork.attach(w, {"ssid": "other"}, b"\x24\x0a\xc4\x01\x02\x03")
     vdht.attach(w, 15, {})
     m = vmachine.Machine(w, clock, {"uart": {}, "set_pins": {}}, "power-on", b"\x24\x0a\xc4\x01\x02\x03")
-    return board_mod.Board(machine=m, network=None, dht=vdht, clock=clock, fs_root=_TMP, name="test")
+    return cls(machine=m, network=None, dht=vdht, clock=clock, fs_root=_TMP, name="test")
 
 
 def test_config_not_imported_again_after_start_up():
@@ -66,6 +66,35 @@ def test_config_not_imported_again_after_start_up():
     gc.collect()
     assert "airkit_fw.config" not in sys.modules, "a reading imported the config schema again"
     print("held after start-up", held)
+
+
+class _Resets(board_mod.Board):
+    """The board's crash rule as it is (count, say, wait), with the reset itself recorded."""
+    resets = 0
+
+    def reset(self):
+        _Resets.resets += 1
+        raise SystemExit("reset")
+
+
+def test_memory_error_in_the_uplinks_is_a_crash_not_a_silent_station():
+    # Bug: at batch size 1 an uplink looped on MemoryError forever: alive, measuring, delivering
+    # nothing, outside the crash policy. Now it counts as a crash: counters saved, wait, reset.
+    from airkit_fw import app
+    from airkit_fw.uplinks import airkit_json, base
+
+    def no_memory(self, records, parts):
+        raise MemoryError("memory allocation failed, allocating 644 bytes")
+
+    airkit_json.AirkitJson.send = no_memory
+    b = _board(_Resets)
+    b.crash_streak(0)
+    try:
+        app.main(b)
+    except SystemExit:
+        pass
+    mptest.eq(_Resets.resets, 1, "resets")
+    mptest.eq(b.crash_streak(), 1, "crash counted")
 
 
 if __name__ == "__main__":

@@ -1,68 +1,111 @@
-"""The uplink registry: which uplink types exist, what each needs, and where its code is.
+"""The uplink registry: which uplink types exist and where each one is described.
 
-A small table, so that validating a config (on the board or the desk) never
-imports an uplink module: an uplink's code is imported only when the station's
-config uses it (``make``). Adding an uplink is one module (a class derived
-from ``base.Uplink``), one line here, and its section in ``docs/uplinks.md``.
+One line per type: the type name and its module. Everything else about a type
+is declared once, by the type itself, in a tiny declaration module beside its
+code (``<module>_spec``): its config keys with their types and defaults, the
+required ones, the allowed choices, its own validation rules (``problems``),
+which answers to a storing-nothing probe prove the server knows the station
+(``PROBE_OK``), the remedy for each refusal (``REMEDY``, read by the host's
+doctor) and the name of its class. Config validation, the self-test, the
+doctor and ``make`` read it from there; none of them knows any type by name.
 
-Per type: (module, class, required keys, defaults, other keys it reads). The delivery loop
-(journal cursors, back-off, what each server answer means) is in ``base.py``.
+Why a declaration module apart from the code: validating a config (on the
+board, at start-up, with the config schema loaded) must not import an uplink's
+code. Measured on the 32-bit port as ``.mpy``: an uplink module with what it
+imports takes 18.6-28.1 KB of heap (Sensor.Community 25.5, Home Assistant 28.1),
+a declaration about 1-2 KB, and ``make`` forgets it once the uplink is built.
+
+Adding an uplink: its module (a class derived from ``base.Uplink``), its
+``_spec`` declaration, and one line in ``REGISTRY`` (or ``register()``).
+The delivery loop (journal cursors, back-off, what each verdict does) is in
+``base.py``.
 """
 
-# type: (module in airkit_fw.uplinks, class name, required keys, defaults, other keys it reads)
-REGISTRY = (
-    ("sensor_community", "sensor_community", "SensorCommunity", (),
-     {"url": "http://api.sensor.community/v1/push-sensor-data/", "pm": "atm"}, ()),
-    ("opensensemap", "opensensemap", "OpenSenseMap", ("box_id", "sensors"),
-     {"url": "https://api.opensensemap.org", "pm": "atm"}, ("access_token",)),
-    ("lass_mqtt", "lass_mqtt", "LassMqtt", (),
-     {"host": "gpssensor.ddns.net", "port": 1883, "topic": "LASS/Test/PM25", "qos": 0}, ("device_id",)),
-    ("mqtt_ha", "mqtt_ha", "MqttHA", (), {"url": "mqtt://127.0.0.1:1883", "prefix": "airkit"},
-     ("username", "password")),
-    ("influx", "influx", "Influx", ("url",), {"db": "airkit", "measurement": "feinstaub", "pm": "atm"},
-     ("username", "password", "org", "bucket", "token")),
-    ("airkit_json", "airkit_json", "AirkitJson", ("url",), {}, ("token",)),
-)
-COMMON_KEYS = ("type", "name", "ca", "enabled")
+# type, module (its declaration is the module + "_spec")
+REGISTRY = [
+    ("sensor_community", "airkit_fw.uplinks.sensor_community"),
+    ("opensensemap", "airkit_fw.uplinks.opensensemap"),
+    ("lass_mqtt", "airkit_fw.uplinks.lass_mqtt"),
+    ("mqtt_ha", "airkit_fw.uplinks.mqtt_ha"),
+    ("influx", "airkit_fw.uplinks.influx"),
+    ("airkit_json", "airkit_fw.uplinks.airkit_json"),
+]
+# keys every uplink has: (type, default[, what a value looks like, for the type's problem line])
+COMMON = {"type": ("str", None), "name": ("str", None), "ca": ("str", None), "enabled": ("bool", True)}
 
-TYPES = tuple(r[0] for r in REGISTRY)
+TYPES = [r[0] for r in REGISTRY]
 
 
-def entry(t):
-    """(module, class, required, defaults) of an uplink type, or None."""
+def register(t, module):
+    """Add an uplink type (its module and ``module + "_spec"`` must be importable)."""
+    if t not in TYPES:
+        REGISTRY.append((t, module))
+        TYPES.append(t)
+
+
+def module(t):
     for r in REGISTRY:
         if r[0] == t:
-            return r[1:]
+            return r[1]
     return None
 
 
-def required(t):
-    e = entry(t)
-    return e[2] if e else ()
+def spec(t):
+    """The declaration module of type t, or None for an unknown type."""
+    m = module(t)
+    if m is None:
+        return None
+    return __import__(m + "_spec", None, None, ("CLASS",))
 
 
-def defaults(t):
-    e = entry(t)
-    return e[3] if e else {}
+def forget_specs():
+    """Forget the declarations (a running station needs none of them)."""
+    from airkit_fw.common import forget
+    for r in REGISTRY:
+        if r[1].startswith("airkit_fw."):
+            forget((r[1][10:] + "_spec",))
 
 
 def keys(t):
-    """Every key an uplink of type t reads (a key not in it is a typo)."""
-    e = entry(t)
-    return COMMON_KEYS + e[2] + tuple(e[3]) + e[4] if e else COMMON_KEYS
+    """Every key an uplink of type t reads, as {key: (type, default)} (a key not in it is a typo)."""
+    s = spec(t)
+    out = dict(COMMON)
+    if s is not None:
+        out.update(s.KEYS)
+    return out
+
+
+def required(t):
+    s = spec(t)
+    return s.REQUIRED if s is not None else ()
+
+
+def defaults(t):
+    """{key: default} of type t (keys without a default left out)."""
+    s = spec(t)
+    out = {}
+    if s is not None:
+        for k in s.KEYS:
+            d = s.KEYS[k][1]
+            if d is not None:
+                out[k] = d
+    return out
 
 
 def make(board, ucfg, station):
-    """The uplink object for one config entry; imports only that uplink's module."""
+    """The uplink object for one config entry: its declared defaults overlaid with the
+    entry's values; imports only that uplink's code."""
     t = ucfg.get("type")
-    e = entry(t)
-    if e is None:
+    s = spec(t)
+    if s is None:
         raise ValueError("unknown uplink type %s" % t)
-    mod = __import__("airkit_fw.uplinks." + e[0], None, None, (e[1],))
-    cfg = dict(e[3])
+    cfg = defaults(t)
     for k in ucfg:
         if ucfg[k] is not None:
             cfg[k] = ucfg[k]
-    u = getattr(mod, e[1])(board, cfg, station)
+    cls = s.CLASS
+    s = None
+    mod = __import__(module(t), None, None, (cls,))
+    u = getattr(mod, cls)(board, cfg, station)
     u.name = ucfg.get("name") or t
     return u

@@ -30,7 +30,6 @@ except ImportError:
 from airkit_fw.uplinks.base import Uplink, CONFIG, REJECTED, RETRY, OK, short
 
 MAX_VALUES = const(2500)
-DEFAULT_URL = "https://api.opensensemap.org"
 _FIELDS = (("pm25", "pm25_", "%.1f"), ("pm10", "pm10_", "%.1f"), ("pm1", "pm1_", "%.1f"),
            ("temperature", "temp_c", "%.2f"), ("humidity", "rh", "%.2f"))
 
@@ -60,18 +59,21 @@ class OpenSenseMap(Uplink):
 
     def __init__(self, board, ucfg, station):
         super().__init__(board, ucfg, station)
-        base = (ucfg.get("url") or DEFAULT_URL).rstrip("/")
+        base = ucfg.get("url").rstrip("/")   # declared with its default in opensensemap_spec.py
         self.box = ucfg.get("box_id")
         self.url = "%s/boxes/%s/data" % (base, self.box)
         self.sensors = ucfg.get("sensors") or {}
         self._token = ucfg.get("access_token")
-        self.which = ucfg.get("pm", "atm")
+        self.which = ucfg.get("pm")
         n = len([k for k in self.sensors if self.sensors[k]]) or 1
         self.batch = self.max_batch = MAX_VALUES // n
         hdrs = [("Content-Type", "text/csv")]
         if self._token:
             hdrs.append(("Authorization", self._token))
         self._hdrs = hdrs
+
+    def probe_request(self):
+        return self.url, self._hdrs, ""        # an empty upload: box and token are checked first
 
     def classify(self, status, body=b""):
         why = short(body)

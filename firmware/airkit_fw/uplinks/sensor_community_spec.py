@@ -1,0 +1,11 @@
+"""Sensor.Community: what this uplink is (code: sensor_community.py; see the registry)."""
+CLASS = "SensorCommunity"
+# key: (type, default); airrohr's URL: port 80, no CA needed
+KEYS = {"url": ("str", "http://api.sensor.community/v1/push-sensor-data/"), "pm": ("str", "atm")}
+REQUIRED = ()
+CHOICES = {"pm": ("atm", "cf1")}
+# an empty push stores nothing: 400 for a registered node, 403 for an unknown one
+PROBE_OK = (400,)
+# what to do when the server refuses the station (by HTTP status; None: any other refusal)
+REMEDY = {None: "register node {node} at https://devices.sensor.community (sensor PMS5003 on pin 1, DHT22 on "
+                "pin 7), then run the doctor again"}
