@@ -118,7 +118,7 @@ class Station:
 
     def print_status(self):
         gc.collect()
-        print(STATUS_PREFIX + json.dumps({"seq": self.sampler.reading.seq, "free_heap": gc.mem_free(),
+        print(STATUS_PREFIX + json.dumps({"seq": self.sampler.reading.seq, "free_heap": self.board.mem_free(),
                                           "crashes": self.state.get("crashes", 0)}))
 
     def wait_until(self, deadline):
@@ -190,7 +190,7 @@ def main(board=None):
     board = board or board_mod.current()
     gc.collect()
     print("airkit %s starting (reset cause: %s)" % (VERSION, board.reset_cause()))
-    print("airkit: free heap %d bytes at boot" % gc.mem_free())
+    print("airkit: free heap %d bytes at boot" % board.mem_free())
     station = None
     try:
         from airkit_fw import services     # start-up only: config, safe mode, the services
@@ -212,7 +212,7 @@ def main(board=None):
     except MemoryError:
         pass                            # then loaded at first use (an uplink copes with a MemoryError)
     gc.collect()
-    print("airkit: started, free heap %d bytes" % gc.mem_free())
+    print("airkit: started, free heap %d bytes" % board.mem_free())
     try:
         station.run()
     except Exception as e:

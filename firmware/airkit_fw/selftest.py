@@ -36,7 +36,7 @@ def facts(board=None):
     d["machine"] = getattr(impl, "_machine", "") or os.uname()[4]
     d["micropython"] = "%d.%d.%d" % impl.version[:3]
     d["platform"] = sys.platform
-    d["mem_free"] = gc.mem_free()
+    d["mem_free"] = b.mem_free()     # true free GC heap (on an ESP32 without the IDF's split block)
     try:
         d["fs_free"] = b.fs_free()
     except OSError:

@@ -17,8 +17,11 @@ import sys
 import vfs
 
 _here = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
-if _here not in sys.path:
-    sys.path.insert(0, _here)
+try:
+    import world as _frozen  # noqa: F401  the stand-ins frozen into this interpreter (C on a board)
+except ImportError:
+    if _here not in sys.path:
+        sys.path.insert(0, _here)
 
 from world import World, SimulationEnd, EXIT_RESET  # noqa: E402
 import vclock  # noqa: E402
