@@ -41,6 +41,7 @@ package("airkit_fw", base_path=".", opt=3, files=(
     "uplinks/net.py",
     "uplinks/opensensemap.py",
     "uplinks/opensensemap_spec.py",
+    "uplinks/registry.py",
     "uplinks/sensor_community.py",
     "uplinks/sensor_community_spec.py",
 ))

@@ -90,7 +90,7 @@ ROOT = FW.parent
 def test_no_uplink_type_is_named_in_config_selftest_or_doctor():
     """Validation, the self-test and the doctor read what a type declares; none of them has a
     branch (or a table) for an uplink type by name."""
-    from airkit_fw.uplinks import TYPES
+    from airkit_fw.uplinks.registry import TYPES
 
     for rel in ("firmware/airkit_fw/config.py", "firmware/airkit_fw/selftest.py", "host/airkit/doctor.py"):
         src = (ROOT / rel).read_text()
@@ -100,7 +100,7 @@ def test_no_uplink_type_is_named_in_config_selftest_or_doctor():
 
 
 def test_every_registered_type_declares_itself_and_defaults_are_not_repeated():
-    from airkit_fw import uplinks
+    from airkit_fw.uplinks import registry as uplinks
 
     for t in uplinks.TYPES:
         spec = uplinks.spec(t)
@@ -154,7 +154,8 @@ def problems(i, u, cfg):
 
 PROBE_MP = """
 import socket, time
-from airkit_fw import uplinks, selftest
+from airkit_fw import selftest
+from airkit_fw.uplinks import registry as uplinks
 uplinks.register("dummy", "akx_dummy")
 
 
@@ -203,7 +204,8 @@ def test_a_new_uplink_is_one_module_and_one_registry_line(tmp_path, monkeypatch)
     from types import SimpleNamespace
 
     from airkit.doctor import uplink_remedy
-    from airkit_fw import config, selftest, uplinks
+    from airkit_fw import config, selftest
+    from airkit_fw.uplinks import registry as uplinks
 
     (tmp_path / "akx_dummy.py").write_text(DUMMY)
     (tmp_path / "akx_dummy_spec.py").write_text(DUMMY_SPEC)

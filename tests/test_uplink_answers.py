@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from airkit_fw import board as board_mod
-from airkit_fw import uplinks
+from airkit_fw.uplinks import registry as uplinks
 from airkit_fw.uplinks import base, influx
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -97,4 +97,5 @@ def test_config_validation_imports_no_uplink_module(tmp_path):
     n, mods = out.stdout.split("\n")[:2]
     assert n == "2"                                   # bucket without org/token; unknown type
     # only the registry and the types' tiny declarations (uplinks/<type>_spec.py), never their code
-    assert mods == "['airkit_fw.uplinks', 'airkit_fw.uplinks.influx_spec', 'airkit_fw.uplinks.lass_mqtt_spec']"
+    assert mods == ("['airkit_fw.uplinks', 'airkit_fw.uplinks.influx_spec', 'airkit_fw.uplinks.lass_mqtt_spec', "
+                    "'airkit_fw.uplinks.registry']")

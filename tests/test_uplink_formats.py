@@ -104,7 +104,7 @@ def test_lass_default_topic_is_where_lass_reads():
     class St:
         station_id = "ak-1"
         cfg = {}
-    from airkit_fw import uplinks
+    from airkit_fw.uplinks import registry as uplinks
     u = uplinks.make(board_mod.Board(machine=_Machine(), clock=time), {"type": "lass_mqtt"}, St())
     assert u.topic == "LASS/Test/PM25" and u.port == 1883
 

@@ -35,20 +35,22 @@ def describe(e):
 
 
 def forget(names):
-    """Forget modules of ``airkit_fw`` only start-up needs (config schema, set-up of the
+    """Forget modules of ``airkit_fw`` (``"config"``, ``"uplinks.registry"``) only start-up needs (config schema, set-up of the
     services): on a board without PSRAM every KiB of heap counts. Only on MicroPython
     (returns True): the host tools keep them."""
     import sys
     if sys.implementation.name != "micropython":
         return False
-    import airkit_fw
-
     for name in names:
         sys.modules.pop("airkit_fw." + name, None)
-        try:
-            delattr(airkit_fw, name)
-        except Exception:      # not there (MicroPython raises KeyError)
-            pass
+        # the parent package keeps the module as an attribute too: drop that reference
+        head, _, tail = ("airkit_fw." + name).rpartition(".")
+        parent = sys.modules.get(head)
+        if parent is not None:
+            try:
+                delattr(parent, tail)
+            except Exception:      # not there (MicroPython raises KeyError)
+                pass
     return True
 
 

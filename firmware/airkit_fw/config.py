@@ -185,7 +185,7 @@ def validate(cfg):
 def _uplink_problems(i, u, user):
     """An uplink entry's problems, from what its type declares (``uplinks/<type>_spec.py``:
     keys, types, required keys, choices, its own rules): nothing here knows a type by name."""
-    from airkit_fw import uplinks as reg
+    from airkit_fw.uplinks import registry as reg
     t = u["type"]
     spec = reg.spec(t)
     if spec is None:

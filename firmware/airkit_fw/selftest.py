@@ -279,7 +279,7 @@ def probe_uplink(b, ucfg, station):
     probes itself (``Uplink.probe``); which answers prove the server knows the station is
     declared by its type (``PROBE_OK`` in ``uplinks/<type>_spec.py``). Returns a dict with
     ``status``: ok, rejected (``http_status``), unreachable, dns, tls, server_error, bad_url."""
-    from airkit_fw import uplinks as uplinks_mod
+    from airkit_fw.uplinks import registry as uplinks_mod
     from airkit_fw.uplinks.net import NetError
     u = uplinks_mod.make(b, ucfg, station)      # a config it cannot build from: raised (bad_config)
     ok = uplinks_mod.spec(ucfg.get("type")).PROBE_OK

@@ -110,10 +110,12 @@ def attach(station):
     for ucfg in _get(cfg, "uplinks") or []:
         if ucfg.get("enabled", True) is False:
             continue
-        from airkit_fw import uplinks as uplinks_mod
-        ups.append(uplinks_mod.make(b, ucfg, station))
+        from airkit_fw.uplinks import registry
+        ups.append(registry.make(b, ucfg, station))
     if ups:
-        uplinks_mod.forget_specs()     # the types' declarations: start-up only
+        registry.forget_specs()     # the types' declarations and the registry: start-up only
+        registry = None
+        forget(("uplinks.registry",))
         if any("mqtt" not in u.kind for u in ups):
             # the HTTP client is loaded right after start-up (app.main), while the heap is
             # still in one piece: loaded at the first upload, its code needs blocks a

@@ -137,7 +137,7 @@ def uplink_remedy(d: dict) -> str:
     """What to do when an uplink's server refuses the station (401/403/404, or MQTT CONNACK 4/5):
     the remedy its type declares for that answer (``REMEDY`` in the firmware's
     ``uplinks/<type>_spec.py``)."""
-    from airkit_fw import uplinks
+    from airkit_fw.uplinks import registry as uplinks
 
     spec = uplinks.spec(d.get("type")) if isinstance(d.get("type"), str) else None
     remedies = getattr(spec, "REMEDY", None) or {}

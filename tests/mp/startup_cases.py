@@ -55,10 +55,14 @@ def test_config_not_imported_again_after_start_up():
     mptest.eq(kinds, ["airkit_json", "lass_mqtt", "mqtt_ha", "sensor_community"], "uplinks built")
     app._drop_start_up_modules()
     gc.collect()
-    for name in ("airkit_fw.config", "airkit_fw.services"):
+    for name in ("airkit_fw.config", "airkit_fw.services", "airkit_fw.uplinks.registry",
+                 "airkit_fw.uplinks.sensor_community_spec", "airkit_fw.uplinks.mqtt_ha_spec"):
         assert name not in sys.modules, name + " is still loaded after start-up"
     import airkit_fw
+    import airkit_fw.uplinks
     assert not hasattr(airkit_fw, "config") and not hasattr(airkit_fw, "services")
+    for name in ("registry", "sensor_community_spec", "airkit_json_spec"):
+        assert not hasattr(airkit_fw.uplinks, name), name + " is still held by its package"
     # the station's constructors did not load the schema again (an uplink or the sampler
     # reading config.get would): heap held now is what the running station needs
     held = gc.mem_alloc()
