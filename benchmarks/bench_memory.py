@@ -182,14 +182,19 @@ def frozen_interpreter(tool: Path) -> Path | None:
     for rel in source_files(src) + [Path("manifest.py")]:
         h.update(rel.as_posix().encode() + b"\0" + (src / rel).read_bytes())
     out = ROOT / "build" / ("micropython32-frozen-%s" % h.hexdigest()[:12]) / "micropython32"
+    return _build_interpreter(tool, out, src / "manifest.py", "the firmware")
+
+
+def _build_interpreter(tool: Path, out: Path, manifest: Path, what: str) -> Path | None:
+    """``out``, built with ``manifest`` frozen in when not there yet (2-5 minutes); None if the build fails."""
     if out.exists():
         return out
-    print("  building a 32-bit MicroPython with the firmware frozen in (2-5 minutes, cached in %s)"
-          % out.parent.relative_to(ROOT), flush=True)
-    proc = subprocess.run([str(tool.parent / "build.sh"), str(out), str(src / "manifest.py")],
+    print("  building a 32-bit MicroPython with %s frozen in (2-5 minutes, cached in %s)"
+          % (what, out.parent.relative_to(ROOT)), flush=True)
+    proc = subprocess.run([str(tool.parent / "build.sh"), str(out), str(manifest)],
                           capture_output=True, text=True, timeout=1800)
     if proc.returncode != 0 or not out.exists():
-        print("  frozen build failed, frozen figures skipped: %s" % (proc.stderr.strip().splitlines()[-3:],))
+        print("  build failed, figures skipped: %s" % (proc.stderr.strip().splitlines()[-3:],))
         return None
     return out
 
@@ -272,16 +277,7 @@ def board_like_interpreter(tool: Path, manifest: str) -> Path | None:
     for p in paths:
         h.update(str(p.relative_to(ROOT)).encode() + b"\0" + p.read_bytes())
     out = ROOT / "build" / ("micropython32-%s-%s" % (manifest[:-3], h.hexdigest()[:12])) / "micropython32"
-    if out.exists():
-        return out
-    print("  building a 32-bit MicroPython with %s frozen in (2-5 minutes, cached in %s)"
-          % (manifest, out.parent.relative_to(ROOT)), flush=True)
-    proc = subprocess.run([str(tool.parent / "build.sh"), str(out), str(ROOT / "benchmarks" / "mp" / manifest)],
-                          capture_output=True, text=True, timeout=1800)
-    if proc.returncode != 0 or not out.exists():
-        print("  build failed, skipped: %s" % (proc.stderr.strip().splitlines()[-3:],))
-        return None
-    return out
+    return _build_interpreter(tool, out, ROOT / "benchmarks" / "mp" / manifest, manifest)
 
 
 def figures_school(tool: Path) -> dict:

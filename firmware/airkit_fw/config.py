@@ -232,13 +232,11 @@ for _p in SCHEMA:
         _GROUPS[_p.split(".", 1)[0]] = True
 
 
+_MISSING = object()
+
+
 def _has(cfg, path):
-    node = cfg
-    for part in path.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return False
-        node = node[part]
-    return True
+    return get(cfg, path, _MISSING) is not _MISSING
 
 
 _KIND_WORDS = {"int": "a whole number", "float": "a number", "str": "text in quotes",
