@@ -348,4 +348,8 @@ def run() -> dict:
 
 
 if __name__ == "__main__":
-    print(run())
+    if sys.argv[1:] == ["school"]:        # only the school figures (about 15 minutes)
+        t = shared_tool()
+        print(figures_school(t) if t else "no 32-bit interpreter: ../shared/tools/micropython32")
+    else:
+        print(run())
