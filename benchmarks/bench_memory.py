@@ -78,7 +78,7 @@ def _config(port, kind, broker_port=None):
 
 
 def station_run(heap_kb: int, *, micropython=None, firmware_from="repo", hours=6, kind="one", romfs=None,
-                mpy_dir=None) -> dict:
+                mpy_dir=None, romfs_frozen=False) -> dict:
     """One simulated run; returns ok (every reading delivered, no reset), the stand-ins' heap
     and how often an uplink had to halve its batch for lack of memory."""
     from airkit.vboard import VirtualBoard
@@ -96,6 +96,7 @@ def station_run(heap_kb: int, *, micropython=None, firmware_from="repo", hours=6
             extra = {}
             if romfs:
                 extra["romfs"] = romfs
+                extra["romfs_frozen"] = romfs_frozen
             if mpy_dir:
                 extra["mpy_dir"] = mpy_dir
             board = VirtualBoard(tmp / "b", config=_config(coll.port, kind, broker and broker.port), hours=hours,
@@ -280,6 +281,31 @@ def board_like_interpreter(tool: Path, manifest: str) -> Path | None:
     return _build_interpreter(tool, out, ROOT / "benchmarks" / "mp" / manifest, manifest)
 
 
+def romfs_interpreter(tool: Path) -> tuple[Path, Path] | None:
+    """(interpreter, image): the stand-ins plus the firmware's ROMFS image frozen in as a bytes
+    constant, so the image lies in read-only memory and is mounted in place (a board's
+    memory-mapped romfs partition), never copied into the heap."""
+    from airkit.firmware_build import build_romfs
+
+    work = ROOT / "build" / "romfs-model"
+    work.mkdir(parents=True, exist_ok=True)
+    image = work / "fw.romfs"
+    build_romfs(image)
+    data = image.read_bytes()
+    h = hashlib.sha256(data)
+    for p in sorted((ROOT / "host" / "airkit" / "vboard").glob("*.py")):
+        h.update(p.read_bytes())
+    d = work / h.hexdigest()[:12]
+    d.mkdir(exist_ok=True)
+    (d / "vboard_romfs.py").write_text("# the firmware's ROMFS image, frozen: read-only memory, as flash on a board\n"
+                                       "IMAGE = %r\n" % data)
+    (d / "manifest.py").write_text('include("%s")\nmodule("vboard_romfs.py")\n'
+                                   % (ROOT / "benchmarks" / "mp" / "standins_manifest.py"))
+    (d / "fw.romfs").write_bytes(data)
+    out = _build_interpreter(tool, d / "micropython32", d / "manifest.py", "the stand-ins and a ROMFS image")
+    return (out, d / "fw.romfs") if out else None
+
+
 def figures_school(tool: Path) -> dict:
     """A school's config (collector + Sensor.Community + Home Assistant MQTT), 24 h with an
     outage, with the stand-ins frozen so the figure is the firmware's own: as .mpy on the flash
@@ -307,6 +333,14 @@ def figures_school(tool: Path) -> dict:
             goal, micropython=str(interp), hours=HOURS_32, kind="school", **kw)["ok"])
     if os.environ.get("AIRKIT_BENCH_NO_FROZEN"):
         return figs
+    rom = romfs_interpreter(tool)
+    if rom is not None:
+        hi, r = smallest_heap(24, 256, 1, margin=2, micropython=str(rom[0]), hours=HOURS_32, kind="school",
+                              firmware_from="romfs", romfs=str(rom[1]), romfs_frozen=True)
+        sk = r["standins"] / 1024
+        figs["station_fw_heap_kib_32bit_romfs_school"] = round(hi - sk, 1)
+        print("  school, ROMFS (image in read-only memory): %d KiB in all, stand-ins %.1f, firmware %.1f"
+              % (hi, sk, hi - sk), flush=True)
     frozen = board_like_interpreter(tool, "standins_firmware_manifest.py")
     if frozen is not None:
         hi, r = smallest_heap(24, 256, 1, margin=2, micropython=str(frozen), hours=HOURS_32, kind="school",
