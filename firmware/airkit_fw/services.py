@@ -4,8 +4,9 @@ once the station runs, so their code does not hold a board's heap.
 
 ``start(board, make_station)`` returns the running-ready ``Station`` (built by
 ``make_station``: the app hands its class over, so this module never imports the
-app), or None after printing safe mode: only a missing/invalid config or the ``SAFE`` file do that (anything else that
-fails is raised, and the app retries it after a wait and a reset).
+app), or None after printing safe mode: only a missing/invalid config or the ``SAFE``
+file do that (anything else that fails is raised, and the app retries it after a wait
+and a reset).
 
 ``attach(station)``: order matters: the journal comes first (every reading is on
 flash before anything else sees it), then WiFi, then NTP, then the uplinks. At

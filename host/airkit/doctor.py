@@ -145,9 +145,7 @@ def uplink_remedy(d: dict) -> str:
     if text is None:
         text = "check the address and credentials of uplink {index} (docs/uplinks.md)"
     fields = _Blank(d)
-    fields.setdefault("node", "esp32-<chip id>")
-    if fields.get("node") is None:
-        fields["node"] = "esp32-<chip id>"
+    fields["node"] = d.get("node") or "esp32-<chip id>"
     return text.format_map(fields)
 
 
