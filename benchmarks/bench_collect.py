@@ -16,6 +16,9 @@ key), whose cost follows the rows returned, not the size of the table.
   and health, one document), median of 7
 - collect_week_chart_ms: ``GET /api/v1/stations/<id>/history?every=hourly&span=7d``
   on the station with a year of data, median of 7
+- sta_week_query_ms: the SensorThings API (``/sta/v1.1``) answering one datastream-week
+  (``Datastreams('year:pm25_atm')/Observations`` with a phenomenonTime filter, 2,016
+  observations in one page) at the 2,000-station scale, median of 7
 - dashboard_load_s: headless Chromium opening the dashboard until all 2,000
   markers are drawn (no map tiles: our page, not a tile server, is measured)
 """
@@ -159,6 +162,15 @@ def _get_ms(port, path, n=7) -> float:
     return times[len(times) // 2]
 
 
+def _sta_week_path(end: int) -> str:
+    from urllib.parse import quote
+
+    from airkit.collect.store import iso_of
+
+    f = "phenomenonTime ge %s and phenomenonTime lt %s" % (iso_of(end - 7 * 86400), iso_of(end))
+    return "/sta/v1.1/Datastreams('year:pm25_atm')/Observations?$top=2016&$filter=" + quote(f)
+
+
 def _dashboard_s(port) -> float | None:
     from browser_helpers import chromium_paths, quit_browser, start_browser, wait_for
 
@@ -202,6 +214,7 @@ def run() -> dict:
             m["collect_week_chart_ms"] = round(_get_ms(
                 port, "/api/v1/stations/year/history?every=hourly&span=604800&columns=pm25_atm,pm25_cf1,"
                       "pm25_corrected,pm10_atm,rh,temp_c"), 1)
+            m["sta_week_query_ms"] = round(_get_ms(port, _sta_week_path(end)), 1)
             dash = _dashboard_s(port)
             if dash is not None:
                 m["dashboard_load_s"] = round(dash, 2)

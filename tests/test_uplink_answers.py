@@ -44,6 +44,9 @@ def make(**ucfg):
     ({"type": "opensensemap", "box_id": "b1", "sensors": {"pm25": "s25", "pm10": "s10"}}, 400,
      b'{"message":"sensor s10 is not in box"}', base.CONFIG, "s10"),
     ({"type": "opensensemap", "box_id": "b1", "sensors": {"pm25": "s25"}}, 422, b"{}", base.REJECTED, ""),
+    # an id that is not 24 hex characters: the API's decoder answers 422, a config typo (data kept)
+    ({"type": "opensensemap", "box_id": "b1", "sensors": {"pm25": "5f2b56f4263635001c1dd1ac", "pm10": "s10"}}, 422,
+     b'{"code":"UnprocessableEntity","message":"Invalid sensor id"}', base.CONFIG, "'pm10'"),
     ({"type": "opensensemap", "box_id": "b1", "sensors": {"pm25": "s25"}}, 401, b"{}", base.CONFIG, "token"),
     ({"type": "influx", "url": "http://h:8086"}, 401, b'{"error":"unable to parse authentication credentials"}',
      base.CONFIG, "username"),

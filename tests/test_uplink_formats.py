@@ -60,9 +60,12 @@ def test_sensor_community_pm_and_dht_pushes(board):
     assert req == (b"POST /v1/push-sensor-data/ HTTP/1.1\r\nHost: api.sensor.community\r\n"
                    b"Content-Type: application/json\r\nX-Sensor: esp32-563412c40a24\r\n"
                    b"X-MAC-ID: esp32-240ac4123456\r\nX-PIN: 1\r\n"
-                   b"User-Agent: airkit-0.1.0/563412c40a24/240ac4123456\r\n"
+                   b"User-Agent: airkit-0.1.0/563412c40a24/240ac4123456\r\nX-Airkit-PM: atm\r\n"
                    b"Content-Length: 2\r\nConnection: close\r\n\r\n{}")
     assert ("X-PIN", "7") in sc.headers(mac, 7)
+    # which PM the push carries is said on the PM push only (the collector files P0/P1/P2 by it)
+    assert ("X-Airkit-PM", "cf1") in sc.headers(mac, 1, "cf1")
+    assert not any(k == "X-Airkit-PM" for k, v in sc.headers(mac, 7, "cf1"))
 
 
 def test_opensensemap_csv(board):

@@ -35,6 +35,7 @@ from airkit_fw.flags import TIME_UNSYNCED, AB_DISAGREE, CORRECTION_OUT_OF_RANGE,
 from airkit_fw.common import STATE_FILE, describe as _describe, forget, get
 from airkit_fw.console import READING as READING_PREFIX, SAFE as SAFE_PREFIX, HEALTH as STATUS_PREFIX   # the console line protocol
 _STATE_EVERY = const(12)     # readings between state saves (flash wear) and status lines
+_TURN_MS = const(5000)       # WiFi and NTP start an attempt only with 3 s left before the next reading
 
 
 def _write_state(board, state):
@@ -89,6 +90,7 @@ class Station:
         self.watchdog_ms = get(cfg, "watchdog_s", 60) * 1000
         self.sampler = sampler_mod.Sampler(board, cfg)
         self.services = []
+        self.turn_ms = _TURN_MS          # the services' time between readings, at least (uplinks: more)
         self.preload = ()
         self.station_id = station_id
         self.correction, self.correction_name = _correction_for(cfg)
@@ -148,8 +150,10 @@ class Station:
                 first = False
             readings -= 1
             next_at = b.ticks_add(next_at, self.interval_ms)
-            if b.ticks_diff(next_at, b.ticks_ms()) < 0:   # fell behind: start again from now
-                next_at = b.ticks_ms()
+            if b.ticks_diff(next_at, b.ticks_ms()) < self.turn_ms:
+                # fell behind (a slow reading at a short interval): the services still get their
+                # turn, so uploads and the status line never starve; the next reading waits
+                next_at = b.ticks_add(b.ticks_ms(), self.turn_ms)
             self.wait_until(next_at)
 
 

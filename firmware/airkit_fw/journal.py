@@ -46,7 +46,9 @@ de-duplicate by (device, timestamp).
 Readings taken before the clock was ever set store time 0 with their ticks
 and boot number; when NTP succeeds later in the same boot, an anchor
 (boot, ticks, unix) is saved and readers compute the time from the ticks
-(``ticks_diff``, valid within ~6 days of the anchor). Readings whose boot
+(``ticks_diff``; those readings were all taken before the anchor, so a
+positive difference means the counter wrapped once: valid up to one tick
+period, 12.4 days on the ESP32, before the clock was set). Readings whose boot
 never got a time stay flagged ``time_unsynced`` with no time.
 """
 
@@ -79,7 +81,6 @@ MAX_SEGMENTS = 10          # bound: 5,120 records
 META_EVERY_MS = const(600000)      # cursor saves at most every 10 min (a power cut re-sends <= 10 min: de-duplicated)
 DIR = "j"
 _FMT = "<BBHIIIHBB12H12HhhHBBI"
-_TICKS_HALF = const(1 << 29)   # anchors are trusted within +-6 days (ESP32 ticks wrap at 2^30)
 
 P_PMS_A = const(1)
 P_PMS_B = const(2)
@@ -416,10 +417,13 @@ class Journal:
         if d["time"] is None:
             a = self.meta["anchors"].get(str(d["boot"]))
             if a is not None:
-                dt = self.board.ticks_diff(d["ticks"], a[0])
-                if -_TICKS_HALF < dt < _TICKS_HALF:
-                    d["time"] = a[1] + dt // 1000
-                    d["flags_bits"] = (d["flags_bits"] & ~TIME_UNSYNCED) | TIME_FIXED
+                b = self.board
+                dt = b.ticks_diff(d["ticks"], a[0])
+                if dt > 0:
+                    # an untimed reading precedes the anchor: "after" means the ticks wrapped
+                    dt -= b.ticks_add(0, -1) + 1
+                d["time"] = a[1] + dt // 1000
+                d["flags_bits"] = (d["flags_bits"] & ~TIME_UNSYNCED) | TIME_FIXED
         return d
 
     # --- reading --------------------------------------------------------------------
@@ -533,8 +537,12 @@ class Journal:
         dl = self.meta["delivered"]
         dl[name] = dl.get(name, 0) + count
         self._meta_dirty = True
-        if self.board.ticks_diff(self.board.ticks_ms(), self._meta_at) >= META_EVERY_MS:
+        if self._meta_due():
             self.save_meta()
+
+    def _meta_due(self):
+        age = self.board.ticks_diff(self.board.ticks_ms(), self._meta_at)
+        return age >= META_EVERY_MS or age < 0     # < 0: older than the ticks can tell
 
     def pending_for(self, name):
         return self.last_seq - self.cursor(name)
@@ -549,7 +557,7 @@ class Journal:
         self._meta_at = self.board.ticks_ms()
 
     def poll(self, deadline):
-        if self._meta_dirty and self.board.ticks_diff(self.board.ticks_ms(), self._meta_at) >= META_EVERY_MS:
+        if self._meta_dirty and self._meta_due():
             self.save_meta()
 
     def status(self):

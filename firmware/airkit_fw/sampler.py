@@ -35,6 +35,7 @@ _N = const(12)
 _PM25_CF1 = const(1)
 _STUCK_READINGS = const(3)   # readings in a row identical to the one before = stuck sensor
 _UNKNOWN_HEADERS = const(3)  # headers of unknown length in a reading without any valid frame
+_SILENT_READS = const(2)     # reads without a single byte after which a reading stops asking that sensor
 
 
 def median_into(col, n):
@@ -83,6 +84,7 @@ class Channel:
         self.store = array("H", bytes(2 * _N * reads))
         self.col = array("H", bytes(2 * reads))
         self.n = 0
+        self.silent = 0          # reads in a row of this reading that got not a single byte
         self.last = [0] * _N
         self.same = 0
 
@@ -149,6 +151,7 @@ class Sampler:
         woke = b.ticks_ms()
         for ch in chans:
             ch.n = 0
+            ch.silent = 0
             ch.pms.decoder.reset_counters()
             if cycle or not self._started:
                 ch.pms.wake()
@@ -173,9 +176,18 @@ class Sampler:
             if ch.pms.warm_ms_left(self.warmup_ms):
                 warm_ok = False
         for i in range(self.reads):
+            asked = False
             for ch in chans:
+                if i >= _SILENT_READS and ch.n == 0 and ch.silent >= _SILENT_READS:
+                    continue           # not a byte in its first reads: unplugged, stop spending time on it
+                asked = True
                 if ch.pms.read(2500):
                     ch.keep(self.reads)
+                    ch.silent = 0
+                elif ch.pms.silent:
+                    ch.silent += 1
+            if not asked:
+                break
             if i + 1 < self.reads:
                 b.sleep_ms(self.gap_ms)
         if cycle:

@@ -95,6 +95,9 @@ def attach(station):
     j = Journal(b)
     station.services.append(j)
     station.journal = j
+    # the console's seq is the journal's (on flash with every reading): after a power cut it
+    # goes on from the last reading stored, never repeats one (state.json is saved less often)
+    station.sampler.reading.seq = j.last_seq
     wifi = None
     ssid = _get(cfg, "wifi.ssid")
     if ssid and b.network() is not None:
@@ -122,7 +125,8 @@ def attach(station):
             # still in one piece: loaded at the first upload, its code needs blocks a
             # fragmented heap may no longer have
             station.preload = ("airkit_fw.uplinks.http",)
-        from airkit_fw.uplinks.base import Uplinks
+        from airkit_fw.uplinks.base import Uplinks, MARGIN_MS
         station.services.append(Uplinks(b, j, ups, wifi))
+        station.turn_ms = MARGIN_MS + 2000    # room to start at least one exchange after every reading
     if wifi is not None and wifi.connect():
         ts.sync()

@@ -130,17 +130,24 @@ def verdict(d: dict) -> dict:
     out["passed"] = passed
     out["summary"] = text.format_map(fields)
     out["remedy"] = remedy.format_map(fields)
+    note = getattr(_uplink_spec(d), "OK_NOTE", None) if d.get("check") == "uplink" and passed else None
+    if note:               # what a passing probe cannot prove (declared by the uplink type)
+        out["summary"] += "; note: " + note
     return out
+
+
+def _uplink_spec(d: dict):
+    """The declaration module of the uplink type a self-test result names (None: unknown type)."""
+    from airkit_fw.uplinks import registry
+
+    return registry.spec(d.get("type")) if isinstance(d.get("type"), str) else None
 
 
 def uplink_remedy(d: dict) -> str:
     """What to do when an uplink's server refuses the station (401/403/404, or MQTT CONNACK 4/5):
     the remedy its type declares for that answer (``REMEDY`` in the firmware's
     ``uplinks/<type>_spec.py``)."""
-    from airkit_fw.uplinks import registry as uplinks
-
-    spec = uplinks.spec(d.get("type")) if isinstance(d.get("type"), str) else None
-    remedies = getattr(spec, "REMEDY", None) or {}
+    remedies = getattr(_uplink_spec(d), "REMEDY", None) or {}
     text = remedies.get(d.get("http_status"), remedies.get(None))
     if text is None:
         text = "check the address and credentials of uplink {index} (docs/uplinks.md)"

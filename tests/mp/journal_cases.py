@@ -286,6 +286,20 @@ def test_time_fixup_from_ticks_across_wrap():
     eq(j2.read_after(0, 10)[0]["time"], T0 + 1000 - 200)   # the anchor was kept on flash
 
 
+def test_time_fixup_for_readings_more_than_6_days_before_the_sync():
+    # untimed for 10 days, then NTP: ticks_diff alone would put the oldest readings in the future
+    period = 1 << 30
+    b = fresh_board()
+    j = jmod.Journal(b, log=lambda m: None)
+    j.untimed_this_boot = True
+    ages_s = [10 * 86400, 7 * 86400, 6 * 86400, 3600, 0]      # seconds before the sync
+    sync_ticks = 10 * 86400 * 1000 + 5000
+    for k in range(len(ages_s)):
+        j.append(reading(k + 1), None, (sync_ticks - ages_s[k] * 1000) % period)
+    j.time_synced(sync_ticks % period, T0)
+    eq([r["time"] for r in j.read_after(0, 10)], [T0 - a for a in ages_s])
+
+
 def test_encode_is_allocation_light():
     import gc
     b = fresh_board()

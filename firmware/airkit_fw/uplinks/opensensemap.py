@@ -15,7 +15,9 @@ What the API's answers mean (its own decoder and validation): 201 stored;
 401 wrong access token and 404 unknown box (configuration: readings kept,
 retried after 30 min); **400 a sensor id that is not in the box** (a
 configuration mistake, not a bad reading: readings kept, the status names
-the id); **422 a value the decoder refuses** (e.g. a time more than a minute
+the id); 422 "Invalid sensor id" (an id that is not 24 hex characters: also a
+configuration mistake, readings kept; ``airkit config validate`` catches it
+first); **422 any other value the decoder refuses** (e.g. a time more than a minute
 in the future): the batch is halved until the offending reading is alone,
 and only that one is skipped. The API does not de-duplicate, so a batch is
 acknowledged only as a whole, after the 201.
@@ -88,6 +90,14 @@ class OpenSenseMap(Uplink):
             return CONFIG, "HTTP 401: the box refused the access token: copy it from the box's settings"
         if status == 404:
             return CONFIG, "HTTP 404 %s: box %s not found: check 'box_id' and 'url'" % (why, self.box)
+        if status == 422 and "invalid sensor id" in why.lower():
+            # the API's decoder refuses an id that is not 24 hex characters: a config typo, not a
+            # bad reading (skipping would throw every reading away while the status says ok)
+            from airkit_fw.uplinks.opensensemap_spec import hex_id
+            bad = [k for k in self.sensors if self.sensors[k] and not hex_id(self.sensors[k])]
+            which = ("sensor id for '%s'" % bad[0]) if bad else "a sensor id in 'sensors'"
+            return CONFIG, ("HTTP 422 %s: %s is not an openSenseMap id (24 hex characters): copy the ids from "
+                            "the box's page on opensensemap.org into the uplink's 'sensors'" % (why, which))
         if status == 422:
             return REJECTED, "HTTP 422 %s: the server refused a value" % why
         return RETRY, "HTTP %d %s: server busy or failing, retrying later" % (status, why)

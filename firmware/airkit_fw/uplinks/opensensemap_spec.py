@@ -22,4 +22,18 @@ def problems(i, u, cfg):
         if k not in SENSORS:
             out.append("uplinks[%d] (opensensemap): sensor '%s' is not one the station sends; use %s "
                        "(each with the sensor id from the box)" % (i, k, ", ".join(SENSORS)))
+        elif sensors[k] and not hex_id(sensors[k]):
+            # the API refuses it (422 "Invalid sensor id"): a typo, caught before it costs data
+            out.append("uplinks[%d] (opensensemap): sensor id for '%s' is not 24 hex characters: copy it "
+                       "from the box's page on opensensemap.org" % (i, k))
     return out
+
+
+def hex_id(s, n=24):
+    """True when ``s`` is ``n`` hex digits (an openSenseMap box or sensor id: a MongoDB ObjectId)."""
+    if not isinstance(s, str) or len(s) != n:
+        return False
+    for c in s:
+        if c not in "0123456789abcdefABCDEF":
+            return False
+    return True

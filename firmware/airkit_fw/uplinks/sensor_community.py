@@ -9,7 +9,16 @@ Which PM values: the **atmospheric** ones (``pm*_atm``), as airrohr sends
 them, so an airkit station's numbers line up with the thousands of airrohr
 stations on the map. CF=1 values (what the EPA/PurpleAir corrections use)
 stay in the journal and go to the airkit JSON uplink; set ``"pm": "cf1"`` in
-the uplink config to send CF=1 here instead.
+the uplink config to send CF=1 here instead. Every PM push says which it
+carries in the header ``X-Airkit-PM: atm|cf1`` (``PM_HEADER``): the server
+ignores it, an airkit collector stores P0/P1/P2 under ``pm*_atm`` or
+``pm*_cf1`` accordingly (``pm_columns``), so calibration reads CF=1 only
+where CF=1 was sent.
+
+A node registered with only one sensor: the server files every push under
+it, whatever its ``X-PIN``, so the DHT22 push (pin 7) lands on the PMS sensor
+(answered 201). Register both sensors (PMS5003 and DHT22) for the node;
+``airkit doctor`` reminds of it.
 
 The two pushes are independent pieces: each is acknowledged (and its
 progress saved) on its own, so a push the server stored is never sent again
@@ -63,12 +72,25 @@ def dht_body(rec, board):
             % (SOFTWARE, f2(rec["temp_c"]), f2(rec["rh"]), board.iso_utc(rec["time"])))
 
 
-def headers(mac, pin):
+# Which PMS values P0/P1/P2 carry, said on every PM push (Sensor.Community ignores the
+# header; an airkit collector files the values under these names). No header: airrohr's
+# atmospheric values. The one definition both sides use.
+PM_HEADER = "X-Airkit-PM"
+PM_KINDS = ("atm", "cf1")
+
+
+def pm_columns(which):
+    """{value type: reading field} of a PM push that carries ``which`` ("atm" or "cf1")."""
+    return {"P0": "pm1_" + which, "P1": "pm10_" + which, "P2": "pm25_" + which}
+
+
+def headers(mac, pin, which="atm"):
     cid = chip_id(mac)
     mid = mac_id(mac)
-    return (("Content-Type", "application/json"), ("X-Sensor", "esp32-" + cid),
-            ("X-MAC-ID", "esp32-" + mid), ("X-PIN", str(pin)),
-            ("User-Agent", "%s/%s/%s" % (SOFTWARE, cid, mid)))
+    h = (("Content-Type", "application/json"), ("X-Sensor", "esp32-" + cid),
+         ("X-MAC-ID", "esp32-" + mid), ("X-PIN", str(pin)),
+         ("User-Agent", "%s/%s/%s" % (SOFTWARE, cid, mid)))
+    return h + ((PM_HEADER, which),) if pin == 1 else h
 
 
 class SensorCommunity(Uplink):
@@ -85,7 +107,7 @@ class SensorCommunity(Uplink):
         self.which = ucfg.get("pm")
         self.mac = board.mac()
         self.node = "esp32-" + chip_id(self.mac)
-        self._hdr = (headers(self.mac, 1), headers(self.mac, 7))
+        self._hdr = (headers(self.mac, 1, self.which), headers(self.mac, 7))
 
     def probe_request(self):
         # an empty push: the server checks the node before the values

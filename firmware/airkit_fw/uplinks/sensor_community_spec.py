@@ -9,3 +9,7 @@ PROBE_OK = (400,)
 # what to do when the server refuses the station (by HTTP status; None: any other refusal)
 REMEDY = {None: "register node {node} at https://devices.sensor.community (sensor PMS5003 on pin 1, DHT22 on "
                 "pin 7), then run the doctor again"}
+# what a passing probe cannot prove: the server cannot be asked how many sensors the node has; with
+# one, it answers the DHT22 push with 201 and files temperature and humidity under the PMS sensor
+OK_NOTE = ("the node must have both sensors registered (PMS5003 on pin 1, DHT22 on pin 7), else the DHT22's "
+           "values are filed under the PMS sensor")

@@ -380,6 +380,12 @@ def _read_airkit(path, tz=None):
     elif tf is not None:
         out["temp_c"] = (_num(df[tf]) - 32.0) * 5.0 / 9.0
         notes.append("temperature converted from deg F")
+    cf1 = [c for c in ("pm25_cf1", "pm25_cf1_a") if c in out]
+    if cf1 and out[cf1].notna().sum().sum() == 0 and "pm25_atm" in out and out["pm25_atm"].notna().any():
+        # a collector files a Sensor.Community push under the PM kind it carries: atm is not CF=1
+        _fail(path, "pm25_cf1 is empty but pm25_atm has values: this station sent atmospheric PM (a "
+              "Sensor.Community uplink sends atm unless its \"pm\" is \"cf1\"); the corrections need CF=1: set "
+              "\"pm\": \"cf1\" on that uplink or add an airkit_json uplink, and collect again.")
     times, conv = _tz_times(path, df[tcol], first, tz, notes)
     fcol = _find(df.columns, "flags")
     if fcol is not None:

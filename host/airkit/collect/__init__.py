@@ -69,6 +69,8 @@ def register(sub):
     p.add_argument("--silent-after", type=int, help="a station is silent after this many missed intervals "
                                                     "(default 3)")
     p.add_argument("--verbose", action="store_true", help="log every request")
+    p.add_argument("--no-qc", dest="qc", action="store_false",
+                   help="do not run network data quality (neighbour comparison, faults, events; on by default)")
     p.set_defaults(func=serve)
     s = p.add_subparsers(dest="collect_cmd", metavar="SUBCOMMAND")
     e = s.add_parser("export", help="write readings as CSV (time UTC, device, PM CF=1/atm, counts, rh, temp_c, flags)")
@@ -264,7 +266,7 @@ def serve(args) -> int:
                 "silent_after": args.silent_after}
     try:
         srv = Collector(store, args.host, args.port, args.max_body, args.verbose, args.tls_cert, args.tls_key,
-                        timeout_s=args.timeout, settings=settings)
+                        timeout_s=args.timeout, settings=settings, qc=getattr(args, "qc", True))
     except FileNotFoundError as e:
         raise InputError("TLS file %s does not exist: check --tls-cert/--tls-key" % e.filename)
     except ssl.SSLError as e:

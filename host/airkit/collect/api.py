@@ -136,12 +136,15 @@ def history_doc(coll, station, q) -> tuple[dict, list[str]]:
     if cols and not columns:
         raise BadQuery("columns: none of %s is a reading column" % cols[:60])
     rows = coll.store.history(station, start, end, every, columns)
+    if getattr(coll, "qc", None) is not None and every != "daily":
+        coll.qc.annotate(station, rows, start, end)          # network QC flags beside the raw values
     st = settings(coll)
     doc = {"station": station, "every": every, "from": iso_of(start) if start is not None else None,
            "to": iso_of(end) if end is not None else None, "licence": st["licence"],
            "attribution": st["attribution"], "readings": rows}
     head = ["time"] + (["readings", "flagged"] if every != "raw" else []) + columns + \
-        (["flags", "model"] if every == "raw" else [])
+        (["flags", "model"] if every == "raw" else []) + (["qc"] if getattr(coll, "qc", None) is not None and
+                                                          every != "daily" else [])
     return doc, head
 
 

@@ -21,10 +21,12 @@ import math
 import time
 
 from airkit.collect.store import VALUE_COLUMNS, epoch_of, iso_of, token_hash
+from airkit_fw.uplinks.sensor_community import PM_HEADER, PM_KINDS, pm_columns
 
 SC_PATH = "/v1/push-sensor-data/"
 BATCH_PATH = "/api/v1/batch"
-SC_TYPES = {"P0": "pm1_atm", "P1": "pm10_atm", "P2": "pm25_atm", "temperature": "temp_c", "humidity": "rh"}
+SC_TYPES = {"P0": "pm1_atm", "P1": "pm10_atm", "P2": "pm25_atm", "temperature": "temp_c",
+            "humidity": "rh"}        # P0/P1/P2: atm unless the push says cf1 (``X-Airkit-PM``)
 SC_OTHER_TYPES = {"pressure", "pressure_at_sealevel"}          # known to Sensor.Community; not stored here
 SC_PINS = {1: {"P0", "P1", "P2"}, 3: {"temperature", "pressure", "pressure_at_sealevel"},
            7: {"temperature", "humidity"}, 11: {"temperature", "humidity", "pressure", "pressure_at_sealevel"}}
@@ -145,6 +147,9 @@ def parse_sc(store, headers, body: bytes, now=None) -> tuple[list[dict], dict]:
         except (ValueError, KeyError):
             raise Reject(400, "X-PIN %s is not a known sensor pin (1 PM, 3 BMP180, 7 DHT22, 11 BME280)" % pin[:8])
     row = {"device": known[3] or node}        # filed under its station when one was given
+    # which PMS values P0/P1/P2 are: an airkit station says so (atm or cf1); airrohr sends atm
+    which = _header(headers, PM_HEADER)
+    cols = pm_columns(which if which in PM_KINDS else "atm")
     seen = set()
     for item in data["sensordatavalues"]:
         if not isinstance(item, dict) or not isinstance(item.get("value_type"), str) or "value" not in item:
@@ -166,7 +171,7 @@ def parse_sc(store, headers, body: bytes, now=None) -> tuple[list[dict], dict]:
             raise Reject(400, "sensordatavalues: value %r is not a number" % (val,))
         if not math.isfinite(v):
             raise Reject(400, "sensordatavalues: value %r is not a finite number" % (val,))
-        col = SC_TYPES.get(vt)
+        col = cols.get(vt) or SC_TYPES.get(vt)
         if col:
             row[col] = v
     ts = data.get("timestamp")

@@ -7,8 +7,9 @@ Write endpoints (byte-compatible with what deployed stations send):
   and must be registered (``airkit collect add-node``), else **403** "Node not
   found"; a malformed body, an unknown value type or pin is **400**;
   ``timestamp`` (ISO 8601) is honoured, else the receive time is used. P0/P1/P2
-  are stored as PM1/PM10/PM2.5 atmospheric values, ``temperature``/``humidity``
-  as temp_c/rh. Success: **201** echoing the body.
+  are stored as PM1/PM10/PM2.5 atmospheric values, or CF=1 values when the push
+  says so (``X-Airkit-PM: cf1``, sent by an airkit station whose uplink has
+  ``"pm": "cf1"``), ``temperature``/``humidity`` as temp_c/rh. Success: **201** echoing the body.
 - ``POST /api/v1/batch`` — the airkit JSON batch: ``Authorization: Bearer
   <token>`` checked against the device's stored token hash (401 wrong/missing,
   403 unknown device), 400 malformed, 200 ``{"accepted", "duplicates",
@@ -112,7 +113,7 @@ def build_app(coll: "Collector"):
     from starlette.middleware.cors import CORSMiddleware
     from starlette.routing import Route
 
-    from airkit.collect import api
+    from airkit.collect import api, qc, sta
 
     async def write(request, kind):
         path = request.url.path
@@ -141,6 +142,8 @@ def build_app(coll: "Collector"):
     routes = [Route(SC_PATH, sc, methods=["POST"]), Route(SC_PATH.rstrip("/"), sc, methods=["POST"]),
               Route(BATCH_PATH, batch, methods=["POST"]), Route("/api/v1/stats", stats, methods=["GET"])]
     routes += api.routes(coll)
+    routes += sta.routes(coll)
+    routes += qc.routes(coll)
     middleware = [Middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET"], allow_headers=["*"])]
 
     async def not_found(request, exc):
@@ -192,7 +195,8 @@ class Collector:
     """The collector server; ``start()`` runs uvicorn in a background thread."""
 
     def __init__(self, store: Store, host="127.0.0.1", port=8000, max_body=DEFAULT_MAX_BODY, verbose=False,
-                 tls_cert=None, tls_key=None, timeout_s=DEFAULT_TIMEOUT_S, settings=None):
+                 tls_cert=None, tls_key=None, timeout_s=DEFAULT_TIMEOUT_S, settings=None, qc=True,
+                 qc_warm_hours=None):
         import logging
 
         import uvicorn
@@ -221,6 +225,11 @@ class Collector:
         self.settings = dict(settings or {})
         self.fault_hook = None          # tests: callable(handler) -> True when it answered itself
         self.stats = {}
+        self.qc = None
+        if qc:          # network data quality (airkit.collect.qc): judged as readings arrive
+            from airkit.collect.qc import Runner
+
+            self.qc = Runner(store, warm_hours=qc_warm_hours)
         self._lock = threading.Lock()
         self._thread = None
         if not verbose:
@@ -245,11 +254,22 @@ class Collector:
             rows, data = parse_sc(self.store, headers, body)
             new, dup = self.store.put(rows, "sensor_community")
             self.count("sensor_community", new, dup)
+            self._judge(rows)
             return 201, data
         rows, untimed, meta = parse_batch(self.store, headers, body)
         new, dup = self.store.put(rows, "airkit_json", meta)
         self.count("airkit_json", new, dup)
+        self._judge(rows)
         return 200, {"accepted": new, "duplicates": dup, "untimed": untimed}
+
+    def _judge(self, rows):
+        if self.qc is not None and rows:
+            try:
+                self.qc.feed(rows)
+            except Exception:          # quality control must never cost a reading its acknowledgement
+                import logging
+
+                logging.getLogger("airkit.collect").exception("network QC failed on a batch")
 
     def count(self, api, new, dup):
         with self._lock:

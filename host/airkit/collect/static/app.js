@@ -187,6 +187,7 @@
     fact("Reading interval", Math.round(s.health.interval_s / 60) + " min");
     fact("Position", s.lat === null || s.lat === undefined ? "not set" : fmt(s.lat, 5) + ", " + fmt(s.lon, 5));
     fact("Latest quality flags", s.health.flags.length ? s.health.flags.map(function (f) { return flagLine(f); }).join("; ") : "none");
+    showNetworkCheck(s.id, fact);
     loadCharts();
   }
 
@@ -312,12 +313,55 @@
     return svg;
   }
 
+  /* ---------- network data quality (/api/v1/qc: the station against its neighbours) ---------- */
+  var QC_TITLES = {stuck: "Stuck sensor", indoor: "Indoors or sheltered", local_source: "Constant source nearby",
+                   drift: "Drifting against its neighbours"};
+  function showNetworkCheck(id, fact) {
+    getJSON("/api/v1/qc/stations/" + encodeURIComponent(id)).then(function (q) {
+      if (state.station && state.station.id !== id) return;
+      fact("Network check", q.faults.length ? q.faults.map(function (f) { return QC_TITLES[f.kind] + " since " + f.since + " (" + f.detail + "): " + f.sentence; }).join(" ") :
+        (q.neighbours ? "no fault found against " + q.neighbours + " neighbouring station(s)" : "no neighbouring station to compare with"));
+      fact("Trust score", q.trust.toFixed(2) + " (1 = never an outlier among its neighbours)");
+    }).catch(function () { fact("Network check", "not judged yet (needs a full hour of readings)"); });
+  }
+
+  function showNetworkQuality(h) {
+    getJSON("/api/v1/qc").then(function (doc) {
+      Object.keys(QC_TITLES).forEach(function (kind) {
+        var list = doc.stations.filter(function (s) { return s.faults.some(function (f) { return f.kind === kind; }); });
+        var box = el("div", {"class": "health-group", id: "health-qc-" + kind});
+        box.appendChild(el("h2", null, QC_TITLES[kind] + " (network check): " + list.length + " of " + doc.stations.length));
+        var ul = el("ul");
+        list.forEach(function (s) {
+          var f = s.faults.filter(function (x) { return x.kind === kind; })[0];
+          var li = el("li", {"data-station": s.id});
+          li.appendChild(el("a", {href: "#/station/" + encodeURIComponent(s.id)}, s.id));
+          li.appendChild(document.createTextNode(" \u2014 since " + f.since + ", " + f.detail + ". " + f.sentence));
+          ul.appendChild(li);
+        });
+        box.appendChild(ul);
+        h.appendChild(box);
+      });
+      var ev = el("div", {"class": "health-group", id: "health-qc-events"});
+      ev.appendChild(el("h2", null, "Events: stations that rose together (not faults): " + doc.events.length));
+      var ul = el("ul");
+      doc.events.forEach(function (e) {
+        ul.appendChild(el("li", null, e.start + " to " + e.end + " near " + fmt(e.lat, 3) + ", " + fmt(e.lon, 3) + ": " + e.sentence));
+      });
+      ev.appendChild(ul);
+      h.appendChild(ev);
+    }).catch(function () { /* network QC switched off on this collector */ });
+  }
+
   /* ---------- network health ---------- */
   function showHealth() {
     var n = parseInt($("silent-after").value, 10) || state.config.silent_after || 3;
     getJSON("/api/v1/latest?silent_after=" + n).then(function (doc) {
       var h = $("health");
       h.textContent = "";
+      var net = el("div", {id: "health-network"});       // the network check first: what needs a visit
+      h.appendChild(net);
+      showNetworkQuality(net);
       var groups = [
         ["silent", "Silent (nothing for more than " + n + " intervals)", function (s) { return s.health.silent; },
          function (s) { return "last seen " + ago(s.health.silent_for_s); }],
