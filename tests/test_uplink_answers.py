@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from airkit_fw import board as board_mod
-from airkit_fw import uplinks
+from airkit_fw.uplinks import registry as uplinks
 from airkit_fw.uplinks import base, influx
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -99,4 +99,6 @@ def test_config_validation_imports_no_uplink_module(tmp_path):
     assert out.returncode == 0, out.stderr
     n, mods = out.stdout.split("\n")[:2]
     assert n == "2"                                   # bucket without org/token; unknown type
-    assert mods == "['airkit_fw.uplinks']"
+    # only the registry and the types' tiny declarations (uplinks/<type>_spec.py), never their code
+    assert mods == ("['airkit_fw.uplinks', 'airkit_fw.uplinks.influx_spec', 'airkit_fw.uplinks.lass_mqtt_spec', "
+                    "'airkit_fw.uplinks.registry']")

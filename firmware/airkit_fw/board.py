@@ -37,6 +37,21 @@ RESET_CAUSES = {1: "power-on", 2: "hard", 3: "watchdog", 4: "deep-sleep", 5: "so
 _current = None
 
 
+def idf_split():
+    """The largest free block of the ESP-IDF heap, which ``gc.mem_free()`` counts as free
+    GC memory on an ESP32 (``py/modgc.c`` adds ``max_new_split``; the ESP32 port returns
+    ``heap_caps_get_largest_free_block``); 0 where there is no IDF (unix port, the virtual board)."""
+    try:
+        import esp32
+        largest = 0
+        for region in esp32.idf_heap_info(esp32.HEAP_DATA):   # (total, free, largest free block, min free)
+            if region[2] > largest:
+                largest = region[2]
+        return largest
+    except (ImportError, AttributeError, OSError):
+        return 0
+
+
 def current():
     """The board the firmware runs on (the virtual board registers itself)."""
     global _current
@@ -238,8 +253,14 @@ class Board:
 
     # --- memory and storage --------------------------------------------------------
     def mem_free(self):
+        """Free GC heap, truly: on the ESP32 (v1.22+, split heap) ``gc.mem_free()`` adds the
+        largest free block of the IDF heap ("max new split": RAM the GC heap *could* take,
+        which WiFi and TLS need); that block is left out here."""
         import gc
-        return gc.mem_free()
+        free = gc.mem_free()
+        split = idf_split()
+        return free - split if split < free else free
+
 
     def fs_free(self):
         import os

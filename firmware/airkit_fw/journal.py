@@ -8,7 +8,7 @@ data, and backfilled readings keep their original timestamps.
 
 Record (80 bytes, little-endian)::
 
-    0  magic 0xA7, 1 version 1, 2 flags u16 (sampler bits; bit 15 = time fixed up)
+    0  magic 0xA7, 1 version 1, 2 flags u16 (flags.py bits; bit 15 = time fixed up)
     4  seq u32 (journal sequence, never reused)   8  UTC unix time u32 (0 = unknown)
     12 ticks_ms u32 at sampling                   16 boot number u16
     18 present bits u8 (1 PMS A, 2 PMS B, 4 rh, 8 temp, 16 corrected PM2.5)
@@ -68,13 +68,13 @@ except ImportError:  # pragma: no cover
     from zlib import crc32
 
 from airkit_fw.pms5003 import KEYS
-from airkit_fw import sampler as sampler_mod
+from airkit_fw import flags as flags_mod
+from airkit_fw.flags import TIME_FIXED, TIME_UNSYNCED
 
 REC_SIZE = const(80)
 _BODY = const(76)
 MAGIC = const(0xA7)
 VERSION = const(1)
-TIME_FIXED = const(0x8000)
 BATCH = 24                 # readings per segment append
 SEG_RECORDS = 512          # records per segment file
 MAX_SEGMENTS = 10          # bound: 5,120 records
@@ -87,23 +87,6 @@ P_PMS_B = const(2)
 P_RH = const(4)
 P_TEMP = const(8)
 P_CORR = const(16)
-
-
-def flag_bits(names):
-    bits = 0
-    fn = sampler_mod.FLAG_NAMES
-    for n in names:
-        for i in range(len(fn)):
-            if fn[i] == n:
-                bits |= 1 << i
-    return bits
-
-
-def flag_list(bits):
-    out = sampler_mod.flag_names(bits & 0x7FFF)
-    if bits & TIME_FIXED:
-        out.append("time_fixed")
-    return out
 
 
 def _u16(v):
@@ -140,7 +123,9 @@ def encode(buf, seq, unix_t, ticks, boot, d):
         present |= P_TEMP
     if corr is not None:
         present |= P_CORR
-    flags = flag_bits(d.get("flags", ()))
+    flags = d.get("flags_bits")
+    if flags is None:                       # a dict from elsewhere (names: an edge)
+        flags = flags_mod.bits(d.get("flags", ()))
     struct.pack_into(_FMT, buf, 0, MAGIC, VERSION, flags & 0xFFFF, seq & 0xFFFFFFFF,
                      (unix_t or 0) & 0xFFFFFFFF, ticks & 0xFFFFFFFF, boot & 0xFFFF, present,
                      min(int(d.get("frames") or 0), 255),
@@ -438,8 +423,7 @@ class Journal:
                     # an untimed reading precedes the anchor: "after" means the ticks wrapped
                     dt -= b.ticks_add(0, -1) + 1
                 d["time"] = a[1] + dt // 1000
-                d["flags_bits"] = (d["flags_bits"] & ~sampler_mod.TIME_UNSYNCED) | TIME_FIXED
-        d["flags"] = flag_list(d["flags_bits"])
+                d["flags_bits"] = (d["flags_bits"] & ~TIME_UNSYNCED) | TIME_FIXED
         return d
 
     # --- reading --------------------------------------------------------------------

@@ -18,6 +18,7 @@ from array import array
 
 from airkit_fw import pms5003
 from airkit_fw import dht22
+from airkit_fw.common import get
 
 try:
     from micropython import const
@@ -25,36 +26,16 @@ except ImportError:
     def const(value):
         return value
 
-# Quality flag bits (names in FLAG_NAMES, same order)
-PMS_MISSING = const(1)
-PMS_FEW_FRAMES = const(2)
-WARMUP_SHORT = const(4)
-DHT_FAILED = const(8)
-DHT_STUCK = const(16)
-DHT_IMPLAUSIBLE = const(32)
-PMS_B_MISSING = const(64)
-AB_DISAGREE = const(128)
-PMS_UNSUPPORTED = const(256)
-PMS_STUCK = const(512)
-TIME_UNSYNCED = const(1024)
-CORRECTION_OUT_OF_RANGE = const(2048)   # set by the app when inputs leave the model's valid range
-FLAG_NAMES = ("pms_missing", "pms_few_frames", "warmup_short", "dht_failed", "dht_stuck",
-              "dht_implausible", "pms_b_missing", "ab_disagree", "pms_unsupported", "pms_stuck",
-              "time_unsynced", "correction_out_of_range")
+# Quality flag bits: one module for them (flags.py); names only at the edges
+from airkit_fw.flags import (PMS_MISSING, PMS_FEW_FRAMES, WARMUP_SHORT, DHT_FAILED, DHT_STUCK,  # noqa: F401
+                             DHT_IMPLAUSIBLE, PMS_B_MISSING, AB_DISAGREE, PMS_UNSUPPORTED, PMS_STUCK,
+                             TIME_UNSYNCED, CORRECTION_OUT_OF_RANGE, names as flag_names)
 
 _N = const(12)
 _PM25_CF1 = const(1)
 _STUCK_READINGS = const(3)   # readings in a row identical to the one before = stuck sensor
 _UNKNOWN_HEADERS = const(3)  # headers of unknown length in a reading without any valid frame
 _SILENT_READS = const(2)     # reads without a single byte after which a reading stops asking that sensor
-
-
-def flag_names(flags):
-    out = []
-    for i in range(len(FLAG_NAMES)):
-        if flags & (1 << i):
-            out.append(FLAG_NAMES[i])
-    return out
 
 
 def median_into(col, n):
@@ -134,7 +115,6 @@ class Channel:
 
 class Sampler:
     def __init__(self, board, cfg):
-        from airkit_fw.config import get
         self.board = board
         self.mode = get(cfg, "pms.mode", "cycle")
         self.warmup_ms = get(cfg, "pms.warmup_s", 30) * 1000
@@ -155,7 +135,6 @@ class Sampler:
         self._started = False
 
     def _channel(self, cfg, key, clock, feed):
-        from airkit_fw.config import get
         b = self.board
         uart = b.uart(get(cfg, key + ".uart"), get(cfg, key + ".tx"), get(cfg, key + ".rx"))
         set_no = get(cfg, key + ".set")

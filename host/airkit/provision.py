@@ -32,7 +32,7 @@ MARKER = "airkit_class.json"     # on the board: which class list provisioned it
 
 
 def _uplink_types():
-    from airkit_fw.uplinks import TYPES
+    from airkit_fw.uplinks.registry import TYPES
 
     return TYPES
 

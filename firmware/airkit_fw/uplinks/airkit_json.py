@@ -20,6 +20,7 @@ de-duplicates by (device, time), so at-least-once delivery is safe.
 """
 
 from airkit_fw import VERSION
+from airkit_fw.flags import write_json as write_flags
 from airkit_fw.pms5003 import KEYS
 from airkit_fw.uplinks.base import Uplink
 from airkit_fw.uplinks.fmt import jstr, jnum
@@ -30,13 +31,9 @@ def record_json(rec, board, write=None):
     out = [] if write is None else None
     w = out.append if write is None else write
     t = rec["time"]
-    w('{"seq": %d, "time": %s, "ticks": %d, "boot": %d, "flags": ['
+    w('{"seq": %d, "time": %s, "ticks": %d, "boot": %d, "flags": '
       % (rec["seq"], '"%s"' % board.iso_utc(t) if t else "null", rec["ticks"], rec["boot"]))
-    first = True
-    for f in rec["flags"]:
-        w('"%s"' % f if first else ', "%s"' % f)
-        first = False
-    w("]")
+    write_flags(rec["flags_bits"], w)         # bits in the journal, names on the wire
     for k in KEYS:
         w(', "%s": %s' % (k, jnum(rec[k])))
     if (KEYS[0] + "_b") in rec:
@@ -73,7 +70,7 @@ class AirkitJson(Uplink):
 
     def __init__(self, board, ucfg, station):
         super().__init__(board, ucfg, station)
-        self.url = ucfg.get("url") or "http://127.0.0.1:8000/api/v1/batch"
+        self.url = ucfg.get("url")            # keys: airkit_json_spec.py
         self._token = ucfg.get("token") or ""
         self.device = station.station_id
         self.model = getattr(station, "correction_name", None)
@@ -81,6 +78,10 @@ class AirkitJson(Uplink):
         if self._token:
             hdrs.append(("Authorization", "Bearer " + self._token))
         self._hdrs = hdrs
+
+    def probe_request(self):
+        # an empty batch: the collector checks the device and its token first
+        return self.url, self._hdrs, batch_body(self.device, [], self.board, None)
 
     def send(self, records, parts):
         b = self.board

@@ -66,6 +66,7 @@ BACKOFF_MAX_MS = const(1800000)
 CONFIG_WAIT_MS = const(1800000)
 _WAIT_MOST_MS = const(3600000)   # the longest next_try ever set (a Retry-After of 1 h)
 MARGIN_MS = const(20000)
+MEM_CRASH = const(3)    # MemoryErrors in a row at one reading per batch: counted as a crash
 from airkit_fw.console import STATUS as STATUS_PREFIX   # the console line protocol
 _REASON_MAX = const(120)
 
@@ -121,6 +122,7 @@ class Uplink:
         self.sink = None        # the delivery loop (set by Uplinks)
         self.trying_recs = None
         self.trying_bit = 0
+        self.mem_errors = 0     # MemoryErrors in a row with batches of one reading
 
     # --- called by send() ---------------------------------------------------------
     def ack(self, seq, parts=0, delivered=True):
@@ -174,6 +176,33 @@ class Uplink:
 
     def send(self, records, parts):
         raise NotImplementedError
+
+    # --- the doctor's probe ------------------------------------------------------------
+    def probe_request(self):
+        """(url, headers, body) of a request the server answers without storing anything
+        (HTTP uplinks; the uplink's own URL and credentials)."""
+        return self.url, (("Content-Type", "application/json"),), ""
+
+    def probe(self, ok, d):
+        """Ask the server whether it would accept this station, sending no reading: fills
+        ``d`` with ``host``, ``port`` (first), then ``status`` ok, rejected, server_error
+        and ``http_status``.
+        ``ok``: the answers to this storing-nothing request that prove the server knows the
+        station (the type's ``PROBE_OK``). Network errors are raised (``NetError``, ``OSError``).
+        MQTT uplinks override this with a CONNECT that publishes nothing."""
+        from airkit_fw.uplinks import http
+        from airkit_fw.uplinks.net import parse_url
+        url, hdrs, body = self.probe_request()
+        _, d["host"], d["port"], _ = parse_url(url)
+        status = http.request(self.board, "POST", url, hdrs, body, self.cadata)[0]
+        d["http_status"] = status
+        if status < 300 or status in ok or status == 429:
+            d["status"] = "ok"
+        elif status >= 500:
+            d["status"] = "server_error"
+        else:
+            d["status"] = "rejected"
+        return d
 
 
 def _cursor_text(seq, parts):
@@ -333,6 +362,12 @@ class Uplinks:
                 u.batch = u.batch // 2
                 self.log("uplink %s: low on memory, batches of %d now" % (u.name, u.batch))
                 return True
+            u.mem_errors += 1
+            if u.mem_errors >= MEM_CRASH:
+                # not even one reading fits, again and again: a station alive but silent is the
+                # worst outcome. Raised to the app, whose crash rule saves the counters, waits
+                # (longer after each crash in a row) and resets: a fresh heap (readings kept).
+                raise MemoryError("uplink %s cannot get the memory to send one reading" % u.name)
             return self._failed(u, NetError("error", "MemoryError")) or (u.cur, u.parts) != before
         except NetError as e:
             recs = None
@@ -342,6 +377,7 @@ class Uplinks:
             return self._failed(u, NetError("error", type(e).__name__)) or (u.cur, u.parts) != before
         recs = None
         u.trying_recs = None
+        u.mem_errors = 0
         if u.state != "ok":
             self.log("uplink %s: delivering again" % u.name)
         u.state = "ok"

@@ -51,7 +51,6 @@ from airkit_fw import VERSION
 from airkit_fw.uplinks.base import Uplink, CONFIG, REJECTED, RETRY, OK, short
 from airkit_fw.uplinks.fmt import f2, chip_id  # noqa: F401  (chip_id: the host tools import it here)
 
-DEFAULT_URL = "http://api.sensor.community/v1/push-sensor-data/"  # airrohr's default: port 80, no CA needed
 SOFTWARE = "airkit-" + VERSION
 _PM = 1          # piece bits: the PM push (X-PIN 1), the DHT22 push (X-PIN 7)
 _DHT = 2
@@ -109,14 +108,22 @@ class SensorCommunity(Uplink):
 
     def __init__(self, board, ucfg, station):
         super().__init__(board, ucfg, station)
-        self.url = ucfg.get("url") or DEFAULT_URL
-        from airkit_fw.config import mask_url   # start-up only (the config is loaded then anyway)
+        self.url = ucfg.get("url")          # declared with its default in sensor_community_spec.py
+        from airkit_fw.common import mask_url
         self.url_shown = mask_url(self.url)
-        self.which = ucfg.get("pm", "atm")
+        self.which = ucfg.get("pm")
         self.mac = board.mac()
         self.node = "esp32-" + chip_id(self.mac)
         self.token = ucfg.get("token")
         self._hdr = (headers(self.mac, 1, self.which, self.token), headers(self.mac, 7, token=self.token))
+
+    def probe_request(self):
+        # an empty push: the server checks the node before the values
+        return (self.url, self._hdr[0], '{"software_version": "%s", "sensordatavalues": []}' % SOFTWARE)
+
+    def probe(self, ok, d):
+        d["node"] = self.node
+        return Uplink.probe(self, ok, d)
 
     def classify(self, status, body=b""):
         why = short(body)

@@ -392,8 +392,47 @@ def _read_airkit(path, tz=None):
               "Sensor.Community uplink sends atm unless its \"pm\" is \"cf1\"); the corrections need CF=1: set "
               "\"pm\": \"cf1\" on that uplink or add an airkit_json uplink, and collect again.")
     times, conv = _tz_times(path, df[tcol], first, tz, notes)
+    fcol = _find(df.columns, "flags")
+    if fcol is not None:
+        keep = _drop_flagged(df[fcol], notes)
+        out, times = out[keep], pd.Series(times)[keep]
     return Table(_tidy(path, out, times, notes, ["pm25_cf1", "pm25_cf1_a"], keys=("device",)), "airkit",
                  "sensor", path, conv + ", reading time", notes)
+
+
+# Readings a calibration must not learn from, by the station's own quality flags (airkit_fw.flags):
+# the PMS5003 read before its fan warm-up was honoured, and the two channels of a dual sensor
+# disagreeing (their mean is then no measurement of anything).
+CALIBRATION_DROPS = (("warm-up not honoured", "WARMUP_SHORT"), ("A/B channels disagree", "AB_DISAGREE"))
+
+
+def _flag_names(cell):
+    """A flags cell as names: ``a;b`` (collector CSV), ``a,b`` or a JSON list."""
+    if isinstance(cell, list):
+        return [str(x) for x in cell]
+    text = str(cell or "").strip()
+    if text.startswith("["):
+        try:
+            v = json.loads(text.replace("'", '"'))
+            return [str(x) for x in v] if isinstance(v, list) else []
+        except ValueError:
+            return []
+    return [n.strip() for n in re.split(r"[;,|]", text) if n.strip()]
+
+
+def _drop_flagged(col, notes):
+    """A mask of the rows to keep; says in ``notes`` how many were dropped and why."""
+    from airkit_fw import flags
+
+    bits = np.array([flags.bits(_flag_names(c)) for c in col], dtype=np.int64)
+    keep = np.ones(len(bits), dtype=bool)
+    for why, name in CALIBRATION_DROPS:
+        hit = (bits & getattr(flags, name)) != 0
+        n = int((hit & keep).sum())
+        if n:
+            notes.append("%d readings dropped: %s (flag %s)" % (n, why, flags.names(getattr(flags, name))[0]))
+        keep &= ~hit
+    return keep
 
 
 def _read_purpleair(path, tz=None):

@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 from airkit.collect.store import VALUE_COLUMNS, csv_cell, epoch_of, iso_of
+from airkit_fw.flags import AB_DISAGREE, bits as _flag_bits
 
 EARLIEST_DATA = 1420070400  # 2015-01-01: no reading is older (the ingest refuses them)
 
@@ -111,7 +112,7 @@ def station_health(s: dict, now: float, silent_after: int) -> dict:
             # the newest reading is older than the silence limit although the station was heard:
             # a backlog is arriving, the value is not "now"
             "reading_age_s": age, "stale": age is not None and not silent and age > silent_after * interval,
-            "ab_disagree": "ab_disagree" in flags,
+            "ab_disagree": bool(_flag_bits(flags) & AB_DISAGREE),
             # a station with a known correction is corrected even when its newest row is the
             # Sensor.Community copy (which carries no corrected value)
             "uncorrected": s.get("pm25_corrected") is None and not s.get("model"),

@@ -96,6 +96,16 @@ class Reject(Exception):
         self.detail = detail
 
 
+
+def flag_text(names: list) -> str:
+    """The stored form of a reading's flags: the firmware's names in bit order (``airkit_fw.flags``,
+    the one list both sides use), then any name this version does not know (a newer station's) as sent."""
+    from airkit_fw import flags
+
+    unknown: list = []
+    b = flags.bits(names, unknown)
+    return ";".join(flags.names(b) + [n for n in unknown if n])
+
 def _refuse_constant(name):
     raise ValueError("%s is not a number JSON allows" % name)
 
@@ -283,7 +293,7 @@ def parse_batch(store, headers, body: bytes) -> tuple[list[dict], int, dict]:
         flags = rec.get("flags", [])
         if not isinstance(flags, list) or not all(isinstance(f, str) and len(f) <= 40 for f in flags):
             raise Reject(400, "record flags must be a list of names")
-        row["flags"] = ";".join(flags)
+        row["flags"] = flag_text(flags)
         row["model"] = model
         check_values(row)
         rows.append(row)

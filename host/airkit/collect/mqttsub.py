@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import json
 
-from airkit.collect.ingest import Reject, check_values, reading_epoch
+from airkit.collect.ingest import Reject, check_values, flag_text, reading_epoch
 from airkit.collect.store import Store, utc_iso
 from airkit.errors import UserError
 
@@ -51,7 +51,7 @@ def parse_message(topic: str, payload: bytes) -> dict | None:
             row = {"device": parts[-2], "time": utc_iso(d["time"]), "seq": d.get("seq"),
                    "pm1_atm": d.get("pm1"), "pm25_atm": d.get("pm25"), "pm10_atm": d.get("pm10"),
                    "pm25_cf1": d.get("pm25_cf1"), "temp_c": d.get("temperature"), "rh": d.get("humidity"),
-                   "flags": ";".join(d.get("flags") or [])}
+                   "flags": flag_text([f for f in d.get("flags") or [] if isinstance(f, str)])}
         except (ValueError, KeyError, TypeError, AttributeError):
             return None
         return row
