@@ -20,7 +20,7 @@ import vnetwork
 import vworld
 from airkit_fw import board as board_mod
 from airkit_fw import journal as jmod
-from airkit_fw import uplinks
+from airkit_fw.uplinks import registry as uplinks
 from airkit_fw.uplinks import base
 
 MAC = b"\x24\x0a\xc4\x12\x34\x56"
