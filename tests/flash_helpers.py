@@ -11,6 +11,7 @@ pass on an intact file and fail on a cut or altered one.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import pty
 import ssl
@@ -49,6 +50,7 @@ def merged_image(chip: str, seed: int = 1) -> bytes:
     nvs = b"\xaa\x50" + bytes([1, 2]) + (0x9000).to_bytes(4, "little") + (0x6000).to_bytes(4, "little")
     nvs += b"nvs".ljust(16, b"\0") + bytes(4)
     table = nvs + entry
+    table += b"\xeb\xeb" + b"\xff" * 14 + hashlib.md5(table).digest()     # as ESP-IDF's gen_esp32part.py ends it
     app = esp_app_image(chip, seed + 7, 20000)
     out = bytearray(b"\xff" * (0x10000 - off))
     out[0:len(boot)] = boot
