@@ -356,3 +356,21 @@ def test_a_read_only_bundle_folder_gets_bundle_advice_not_lock_advice(site, tmp_
     msg = one_line(capsys)
     assert "--out DIR" in msg and "--lock" not in msg
     assert site.downloads(FILE) == 0
+
+
+# --- the pinned official image ------------------------------------------------------------------------------
+OFFICIAL = "ESP32_GENERIC-20260406-v1.28.0.bin"
+
+
+def test_the_official_1_28_0_image_is_pinned_and_a_stand_in_is_refused(site, monkeypatch, capsys):
+    monkeypatch.delenv("AIRKIT_BOARDS_DIR")                   # the shipped profiles, with their pins
+    prof = load_profile("esp32-devkitc")
+    pin = prof["firmware"]["images"]["1.28.0"]
+    assert pin["file"] == OFFICIAL and pin["size"] == 1760192
+    assert pin["sha256"].startswith("cd7820d02c35") and pin["sha256"].endswith("fe240784")
+    site.files[OFFICIAL] = merged_image("ESP32", seed=9)      # a well-formed image, but not the official bytes
+    with pytest.raises(NetworkError, match="boards/esp32-devkitc.json expects cd7820d02c35"):
+        images().resolve(prof)
+    assert not (site.cache / OFFICIAL).exists() and not (site.cache / LOCK_NAME).exists()
+    # the listing is not even needed: the pin names the file
+    assert not any(r.startswith("/download/") for r in site.requests)
