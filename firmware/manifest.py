@@ -16,7 +16,9 @@ package("airkit_fw", base_path=".", opt=3, files=(
     "console.py",
     "correction.py",
     "dht22.py",
+    "ed25519.py",
     "journal.py",
+    "ota.py",
     "pms5003.py",
     "sampler.py",
     "selftest.py",
@@ -36,3 +38,4 @@ package("airkit_fw", base_path=".", opt=3, files=(
     "uplinks/opensensemap.py",
     "uplinks/sensor_community.py",
 ))
+module("otaboot.py")      # which slot boots (application OTA); outside airkit_fw so a release cannot replace it
