@@ -24,12 +24,14 @@ _K = None     # SHA-512 round constants, built on first use (first 64 bits of th
 def _k():
     global _K
     if _K is None:
-        primes, n = [], 2
-        while len(primes) < 80:
-            if all(n % q for q in primes if q * q <= n):
-                primes.append(n)
+        k = [0] * 80
+        i, n = 0, 2
+        while i < 80:
+            if all(n % q for q in range(2, n) if q * q <= n):
+                k[i] = _icbrt_frac(n)
+                i += 1
             n += 1
-        _K = [_icbrt_frac(q) for q in primes]
+        _K = k
     return _K
 
 
@@ -74,12 +76,14 @@ def sha512(data):
     ml = len(data)
     data = bytes(data) + b"\x80" + bytes((111 - ml) % 128) + (ml * 8).to_bytes(16, "big")
     for off in range(0, len(data), 128):
-        w = [int.from_bytes(data[off + 8 * i:off + 8 * i + 8], "big") for i in range(16)]
+        w = [0] * 80                # allocated once per block, never grown
+        for i in range(16):
+            w[i] = int.from_bytes(data[off + 8 * i:off + 8 * i + 8], "big")
         for i in range(16, 80):
             a, b = w[i - 15], w[i - 2]
             s0 = _rotr(a, 1) ^ _rotr(a, 8) ^ (a >> 7)
             s1 = _rotr(b, 19) ^ _rotr(b, 61) ^ (b >> 6)
-            w.append((w[i - 16] + s0 + w[i - 7] + s1) & _M64)
+            w[i] = (w[i - 16] + s0 + w[i - 7] + s1) & _M64
         a, b, c, d, e, f, g, hh = h
         for i in range(80):
             t1 = (hh + (_rotr(e, 14) ^ _rotr(e, 18) ^ _rotr(e, 41)) + ((e & f) ^ (~e & g)) + k[i] + w[i]) & _M64

@@ -8,7 +8,8 @@
 # A release is a folder: release.json (the manifest: format, version,
 # min_micropython, files with path, size, sha256), release.sig (hex Ed25519
 # signature of the manifest's SHA-256) and the files. Order on the station:
-#   1. manifest + signature fetched (bounded size), signature and versions checked;
+#   1. manifest streamed to ota/incoming.json (bounded size, hashed on the way) and
+#      the signature fetched; signature, format and MicroPython version checked;
 #   2. the free slot is emptied, each file streamed to <path>.part with its
 #      SHA-256 computed on the way, checked (size + hash), renamed into place;
 #   3. the manifest is written last into the slot (a slot without it is never booted);
@@ -59,23 +60,20 @@ def _hex(b):
     return "".join("%02x" % x for x in b)
 
 
-def check_release(manifest_bytes, sig_hex, key_hex, mp_version):
-    """The manifest (a dict) of a release signed by ``key_hex`` that runs on ``mp_version``; else Refused."""
-    if len(manifest_bytes) > MAX_MANIFEST:
-        raise Refused("release refused: its manifest is larger than %d bytes" % MAX_MANIFEST)
+def check_signature(digest, sig_hex, key_hex):
+    """Refused unless ``sig_hex`` signs ``digest`` (the manifest's SHA-256) with ``key_hex``."""
     from airkit_fw import ed25519
 
     try:
-        ok = ed25519.verify(bytes.fromhex(key_hex), hashlib.sha256(manifest_bytes).digest(),
-                            bytes.fromhex(sig_hex.strip()))
+        ok = ed25519.verify(bytes.fromhex(key_hex), digest, bytes.fromhex(sig_hex.strip()))
     except (ValueError, TypeError):
         ok = False
     if not ok:
         raise Refused("release refused: not signed by this station's release key")
-    try:
-        m = json.loads(manifest_bytes)
-    except ValueError:
-        raise Refused("release refused: its manifest is not JSON")
+
+
+def check_manifest(m, mp_version):
+    """The manifest (a dict) when its format, files and MicroPython version fit; else Refused."""
     if not isinstance(m, dict) or m.get("format") != FORMAT or not isinstance(m.get("files"), list):
         raise Refused("release refused: unknown manifest format %r" % (m.get("format") if isinstance(m, dict)
                                                                          else None,))
@@ -88,6 +86,18 @@ def check_release(manifest_bytes, sig_hex, key_hex, mp_version):
                 or not isinstance(f.get("sha256"), str) or len(f["sha256"]) != 64:
             raise Refused("release refused: a file entry is malformed")
     return m
+
+
+def check_release(manifest_bytes, sig_hex, key_hex, mp_version):
+    """A release's manifest from its bytes and signature (the host's check; the station streams)."""
+    if len(manifest_bytes) > MAX_MANIFEST:
+        raise Refused("release refused: its manifest is larger than %d bytes" % MAX_MANIFEST)
+    check_signature(hashlib.sha256(manifest_bytes).digest(), sig_hex, key_hex)
+    try:
+        m = json.loads(manifest_bytes)
+    except ValueError:
+        raise Refused("release refused: its manifest is not JSON")
+    return check_manifest(m, mp_version)
 
 
 def _rmtree(path):
@@ -148,11 +158,24 @@ class Updater:
         return out
 
     def install(self):
-        """Fetch, verify and switch to the release; returns its version. Raises Refused or OSError."""
-        mbytes = self._read_small("release.json", MAX_MANIFEST)
+        """Fetch, verify and switch to the release; returns its version (None: already running).
+
+        Raises Refused (the status line) or OSError (the network or the flash); the
+        running slot and the state are then as they were.
+        """
+        boot = self.boot
+        _makedirs(self.root)
+        incoming = self.root + "/incoming.json"
+        digest = self._stream("release.json", incoming, MAX_MANIFEST)
         sig = self._read_small("release.sig", 256).decode()
-        m = check_release(mbytes, sig, self.key, self.mp)
-        st = self.boot.read_state(self.root)
+        check_signature(digest, sig, self.key)
+        try:
+            with open(incoming) as f:
+                m = json.load(f)
+        except ValueError:
+            raise Refused("release refused: its manifest is not JSON")
+        check_manifest(m, self.mp)
+        st = boot.read_state(self.root)
         if st.get("trial"):
             raise Refused("update %s waits: version %s is still on trial" % (m.get("version"),
                                                                            st["trial"].get("version")))
@@ -161,43 +184,32 @@ class Updater:
         cur = st.get("current")
         slot = "b" if cur == "a" else "a"
         base = self.root + "/" + slot
-        _makedirs(self.root)
         _rmtree(base)
         os.mkdir(base)
         for f in m["files"]:
             self._fetch(f, base)
-        with open(base + "/release.json", "wb") as out:
-            out.write(mbytes)
+        os.rename(incoming, base + "/release.json")      # last: only now is the slot bootable
         trial = {"version": m["version"], "previous": cur, "previous_version": st.get("version"), "boots": 0}
-        self.boot.save_state({"current": slot, "previous": cur, "version": st.get("version"), "trial": trial,
-                            "last": st.get("last")}, self.root)
+        boot.save_state({"current": slot, "previous": cur, "version": st.get("version"), "trial": trial,
+                         "last": st.get("last")}, self.root)
         self.log("update %s installed in slot %s: on trial from the next start" % (m["version"], slot))
         return m["version"]
 
-    def _fetch(self, f, base):
-        path = f["path"]
-        if path.startswith("lib/"):
-            path = path[4:]
-        if "/" in path:
-            _makedirs(base + "/" + path.rsplit("/", 1)[0])
-        dest = base + "/" + path
+    def _stream(self, name, dest, limit):
+        """Copy a release file to ``dest`` in small pieces; its SHA-256 (never more than ``limit`` bytes)."""
         h = hashlib.sha256()
         n = 0
-        s = self.get(f["path"])
+        s = self.get(name)
         buf = self.buf
         try:
-            with open(dest + ".part", "wb") as out:
+            with open(dest, "wb") as out:
                 while True:
-                    k = s.readinto(buf) if hasattr(s, "readinto") else None
-                    if k is None:
-                        chunk = s.read(_CHUNK)
-                        k = len(chunk)
-                        buf[:k] = chunk
+                    k = s.readinto(buf)
                     if not k:
                         break
                     n += k
-                    if n > f["size"]:
-                        break
+                    if n > limit:
+                        raise Refused("release refused: %s is larger than %d bytes" % (name, limit))
                     mv = memoryview(buf)[:k]
                     h.update(mv)
                     out.write(mv)
@@ -206,8 +218,23 @@ class Updater:
                 s.close()
             except Exception:
                 pass
-        if n != f["size"]:
-            raise Refused("release refused: %s is %s bytes, the manifest says %d" % (f["path"], n, f["size"]))
-        if _hex(h.digest()) != f["sha256"]:
+        self.n = n
+        return h.digest()
+
+    def _fetch(self, f, base):
+        path = f["path"]
+        if path.startswith("lib/"):
+            path = path[4:]
+        if "/" in path:
+            _makedirs(base + "/" + path.rsplit("/", 1)[0])
+        dest = base + "/" + path
+        try:
+            digest = self._stream(f["path"], dest + ".part", f["size"])
+        except Refused:
+            self.n = f["size"] + 1
+            digest = b""
+        if self.n != f["size"]:
+            raise Refused("release refused: %s is %s bytes, the manifest says %d" % (f["path"], self.n, f["size"]))
+        if _hex(digest) != f["sha256"]:
             raise Refused("release refused: %s does not match its SHA-256" % f["path"])
         os.rename(dest + ".part", dest)
