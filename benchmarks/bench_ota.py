@@ -115,11 +115,12 @@ def run() -> dict:
         else:
             print("  (32-bit interpreter ../shared/tools/micropython32 absent: the _32bit figures are skipped)")
         # power cuts: the MicroPython test script, at every filesystem step
-        env = dict(os.environ, MICROPYPATH=":".join([str(ROOT / "tests" / "mp"), str(ROOT / "firmware"), ".frozen"]))
+        env = dict(os.environ, OTA_CUT_STRIDE="1",
+                   MICROPYPATH=":".join([str(ROOT / "tests" / "mp"), str(ROOT / "firmware"), ".frozen"]))
         args = [_mp64(), str(ROOT / "tests" / "mp" / "ota_cases.py"), "test_power_cut_at_every_step",
                 str(tmp / "cuts"), r["pub"], r["v1"], r["v2"]]
         p = subprocess.run(args, capture_output=True, text=True, timeout=600, env=env)
-        m = re.search(r"CUTS (\d+) OLD (\d+) NEW (\d+) BRICKED (\d+)", p.stdout)
+        m = re.search(r"CUTS (\d+) OLD (\d+) NEW (\d+) BRICKED (\d+) OF (\d+)", p.stdout)
         if not m:
             raise RuntimeError("power-cut run failed: %s" % (p.stdout + p.stderr)[-2000:])
         print("  power cuts: %s cut points, old %s, new %s" % m.group(1, 2, 3))

@@ -247,8 +247,12 @@ def test_power_cut_at_every_step():
     CUT.n, CUT.at = 0, -1
     scenario()
     total = CUT.n
-    bricked, old, new = 0, 0, 0
+    bricked, old, new, tried = 0, 0, 0, 0
+    stride = int(os.getenv("OTA_CUT_STRIDE") or "1")     # the test suite samples the download; the bench does all
     for k in range(1, total + 1):
+        if stride > 1 and k < total - 40 and k % stride:
+            continue
+        tried += 1
         rmtree(WORK)
         copytree(base, WORK)
         CUT.n, CUT.at = 0, k
@@ -272,7 +276,7 @@ def test_power_cut_at_every_step():
         otaboot.healthy(ROOT)
         if boot()[1] != "2.0.0":
             bricked += 1
-    print("CUTS %d OLD %d NEW %d BRICKED %d" % (total, old, new, bricked))
+    print("CUTS %d OLD %d NEW %d BRICKED %d OF %d" % (tried, old, new, bricked, total))
     mptest.eq(bricked, 0, "bricked")
 
 
