@@ -131,7 +131,8 @@ def _makedirs(path):
 
 
 class Updater:
-    """``get(name)`` returns a readable stream (``read(n)``) of a release file, or raises OSError.
+    """``get(name)`` returns a readable stream (``readinto``) of a release file, or raises OSError.
+    ``key_hex`` None: the station's own key file ``ota/key``.
 
     ``log`` gets status lines. ``root`` is the OTA folder (tests use a temporary one).
     """
@@ -142,6 +143,13 @@ class Updater:
         self.boot = otaboot
         self.get, self.key, self.mp, self.log = get, key_hex, mp_version, log
         self.root = root or otaboot.ROOT
+        if not self.key:
+            try:         # ota/key: the public key printed by 'airkit release keygen', one line of hex
+                with open(self.root + "/key") as f:
+                    self.key = f.read().strip()
+            except OSError:
+                raise Refused("no update possible: this station has no release key (%s/key); put the public key "
+                              "from 'airkit release public-key' there" % self.root)
         self.buf = bytearray(_CHUNK)
 
     def _read_small(self, name, limit):

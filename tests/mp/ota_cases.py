@@ -179,6 +179,12 @@ def version_of(rel):
 
 
 def test_install_trial_confirm():
+    fresh()
+    mptest.raises(ota.Refused, lambda: ota.Updater(getter(RELS[0]), None, MP, root=ROOT).install())   # no key
+    _real_os.mkdir(ROOT)
+    with _real_open(ROOT + "/key", "w") as f:
+        f.write(KEY + "\n")
+    mptest.eq(ota.Updater(getter(RELS[0]), None, MP, root=ROOT, log=lambda m: None).install(), "1.0.0")
     v1_confirmed()
     mptest.eq(otaboot.read_state(ROOT)["last"]["result"], "confirmed")
     mptest.eq(install(RELS[1]), "2.0.0")
