@@ -153,9 +153,13 @@ def parse_listing(html: str, board: str, page_url: str) -> list[Release]:
 
 
 # --- esptool's checks on a downloaded image ---------------------------------------------------------------
-def check_image_structure(path: Path, chip: str, flash_offset: int):
-    """The whole merged image checked as the chip reads it (``airkit.trust.check_image``)."""
-    return check_image(path, chip, flash_offset)
+def check_image_structure(path: Path, chip: str, flash_offset: int, strict: bool = True):
+    """The whole merged image checked as the chip reads it (``airkit.trust.check_image``).
+
+    ``strict=False`` for an image whose SHA-256 matched a pin: the pin already proves it is
+    the official file, so only esptool's checks of its parts run (a layout detail of a future
+    official build must not make the genuine file unusable)."""
+    return check_image(path, chip, flash_offset, strict=strict)
 
 
 # --- the image source ------------------------------------------------------------------------------------
@@ -387,7 +391,7 @@ class Images:
             got = sha256_path(cached)
             if want is None or got == want:
                 try:
-                    check_image_structure(cached, chip, off)
+                    check_image_structure(cached, chip, off, strict=trust != "pinned")
                     return self._accept(cached, board, version, got, want, trust, where, "cache")
                 except InputError:
                     if want is not None:
@@ -403,7 +407,7 @@ class Images:
                     raise InputError("%s in the bundle %s has SHA-256 %s..., but %s expects %s...: the copy is "
                                      "damaged or another build; not flashed" % (name, self.bundle, got[:12], where,
                                                                                 want[:12]))
-                check_image_structure(cand, chip, off)
+                check_image_structure(cand, chip, off, strict=trust != "pinned")
                 tmp = ""
                 try:
                     tmp = self._tmp(name)
@@ -422,7 +426,7 @@ class Images:
                              "bundle --out DIR --board %s --version %s')" % (name, self.bundle or self.cache,
                                                                              profile.get("name"), version))
         url = "%s/resources/firmware/%s" % (self.base, name)      # the official layout (listing links are relative)
-        got, final_url = self._download(url, name, cached, want, where, chip, off)
+        got, final_url = self._download(url, name, cached, want, where, chip, off, strict=trust != "pinned")
         return self._accept(cached, board, version, got, want, trust, where, safe_url(final_url))
 
     def _tmp(self, name: str) -> str:
@@ -442,7 +446,7 @@ class Images:
             self.log("%s (%s): SHA-256 %s... matches %s" % (path.name, source, got[:12], where))
         return Resolved(path, version, got, trust, source)
 
-    def _download(self, url, name, dest: Path, want, where, chip, off) -> str:
+    def _download(self, url, name, dest: Path, want, where, chip, off, strict: bool = True) -> tuple[str, str]:
         r = self._get(url, stream=True)
         total = int(r.headers.get("Content-Length") or 0) or None
         tmp = ""
@@ -480,7 +484,7 @@ class Images:
                                    "server changed or was altered on the way; not flashed (if the build was "
                                    "re-published on purpose, remove its entry from %s and run again)"
                                    % (name, got[:12], where, want[:12], where))
-            check_image_structure(Path(tmp), chip, off)
+            check_image_structure(Path(tmp), chip, off, strict=strict)
             os.replace(tmp, dest)
             return got, r.url
         finally:
