@@ -34,7 +34,7 @@ import time
 from dataclasses import asdict, dataclass
 from html.parser import HTMLParser
 from pathlib import Path
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit
 
 from airkit.errors import InputError, NetworkError, WouldOverwrite
 from airkit.trust import (LOCK_NAME, ImageLock, check_image, child, https_get, https_session, os_reason, pinned_image,

@@ -251,7 +251,6 @@ def _first_line(e: BaseException) -> str:
 def _load(data: bytes, at: int, chip: str, what: str, name: str):
     """esptool's image object for the image at ``at`` (header, segments, checksum, digest checked)."""
     from esptool.bin_image import LoadFirmwareImage
-    from esptool.util import FatalError
 
     try:
         img = LoadFirmwareImage(chip.lower().replace("-", ""), data[at:])
