@@ -4,12 +4,17 @@
 try:  # an update over the air runs from a slot folder (ota/a, ota/b), on trial until healthy
     import otaboot
     otaboot.select()
-except Exception as e:  # no OTA files (older deploy) or unreadable state: the installed firmware runs
-    otaboot = None
+    _trial = otaboot.on_trial()
+    if not _trial:  # nothing on trial: free its RAM (about 3 KB)
+        import sys
+        del sys.modules["otaboot"]
+    del otaboot
+except Exception:  # no OTA files (older deploy) or unreadable state: the installed firmware runs
+    _trial = False
 try:
     from airkit_fw import app
 except ImportError as e:  # firmware files missing
-    if otaboot and otaboot.on_trial():  # a broken update: restart, and after a few starts it is rolled back
+    if _trial:  # a broken update: restart, and after a few starts it is rolled back
         import machine
         machine.reset()
     print("airkit SAFE MODE: the firmware files are missing or broken (%r): run 'airkit deploy'" % (e,))
