@@ -165,9 +165,10 @@ def status():
     st = state()
     out = {"fw": st.get("version"), "ota": "none"}
     if st.get("trial"):
-        out["ota"], out["fw"] = "trial", st["trial"].get("version")
+        out["ota"], out["fw"], out["trial_of"] = "trial", st["trial"].get("version"), st["trial"].get("version")
     elif st.get("last"):
         out["ota"] = st["last"].get("result")
+        out["trial_of"] = st["last"].get("version")
         if st["last"].get("why"):
             out["ota_why"] = st["last"]["why"]
     return out

@@ -246,3 +246,91 @@ class Updater:
         if _hex(digest) != f["sha256"]:
             raise Refused("release refused: %s does not match its SHA-256" % f["path"])
         os.rename(dest + ".part", dest)
+
+
+# --- from the collector (airkit collect --releases DIR) ------------------------------------------------
+class _Body:
+    """The body of an HTTP answer, read straight from the socket (never more than Content-Length)."""
+
+    def __init__(self, board, sock, length):
+        self.b, self.s, self.left = board, sock, length
+
+    def readinto(self, buf):
+        if self.left is not None and self.left <= 0:
+            return 0
+        self.b.feed()
+        n = len(buf) if self.left is None or self.left > len(buf) else self.left
+        try:
+            k = self.s.readinto(memoryview(buf)[:n])
+        except OSError as e:
+            raise OSError("release download broke off (%s)" % (e,))
+        if k is None:
+            raise OSError("release download timed out")
+        if self.left is not None:
+            self.left -= k
+        return k
+
+    def read(self, n):
+        buf = bytearray(n)
+        k = self.readinto(buf)
+        return bytes(buf[:k])
+
+    def close(self):
+        self.s.close()
+
+
+def http_getter(board, base_url, cadata=None):
+    """``get(name)`` for Updater: a GET of ``base_url + name`` (the socket, after the head, as a stream).
+
+    Uses the uplinks' bounded connection code: each wait is bounded by the socket
+    timeout, the head by the exchange deadline; the body is never held in RAM.
+    """
+    from airkit_fw.uplinks import http, net
+
+    def get(name):
+        scheme, host, port, path = net.parse_url(base_url + name)
+        secure = scheme == "https"
+        s = net.open_conn(board, host, port, secure, cadata)
+        try:
+            net.send_all(s, http.build_head("GET", host, port, path, (), None, 443 if secure else 80))
+            deadline = board.ticks_add(board.ticks_ms(), http.EXCHANGE_MS)
+            line = net.read_line(board, s, deadline)
+            try:
+                status = int(line.split(None, 2)[1])
+            except (IndexError, ValueError):
+                raise OSError("bad answer to %s" % name)
+            length = None
+            while True:
+                h = net.read_line(board, s, deadline)
+                if h in (b"\r\n", b"\n"):
+                    break
+                if h[:15].lower() == b"content-length:":
+                    length = int(h[15:].strip())
+            if status != 200:
+                raise OSError("HTTP %d for %s" % (status, name))
+            return _Body(board, s, length)
+        except Exception:
+            s.close()
+            raise
+    return get
+
+
+def report(board, collector, device, token, fields, cadata=None):
+    """Tell the collector this station's update state; its answer ({"update": version or None, ...})."""
+    from airkit_fw.uplinks import http
+
+    status, _, body = http.request(board, "POST", collector + "/ota/v1/report/" + device,
+                                   (("Authorization", "Bearer " + token), ("Content-Type", "application/json")),
+                                   json.dumps(fields), cadata)
+    if status != 200:
+        raise OSError("the collector answered HTTP %d to the update report" % status)
+    return json.loads(body)
+
+
+def check_and_install(board, collector, device, token, mp_version, fields, cadata=None, log=print):
+    """Report, and install the release the collector offers (None when there is none). Refused/OSError raise."""
+    answer = report(board, collector, device, token, fields, cadata)
+    if not answer.get("update"):
+        return None
+    get = http_getter(board, collector + answer["base"], cadata)
+    return Updater(get, None, mp_version, log=log).install()

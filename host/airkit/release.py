@@ -136,7 +136,7 @@ def register(sub):
     p = sub.add_parser("release", help="build and sign firmware releases for over-the-air updates",
                        description="Signed releases for stations updated over the air: make a key once "
                                    "(keygen), build a release from the firmware (build), check one (verify).")
-    rsub = p.add_subparsers(dest="release_command", metavar="keygen|build|verify|public-key")
+    rsub = p.add_subparsers(dest="release_command", metavar="keygen|build|rollout|verify|public-key")
     rsub.required = True
     k = rsub.add_parser("keygen", help="make a release signing key (owner-only file, never printed)")
     k.add_argument("--key", help="key file (default ~/.config/airkit/release-key.pem or $AIRKIT_RELEASE_KEY)")
@@ -152,6 +152,11 @@ def register(sub):
     b.add_argument("--force", action="store_true", help="replace a release of the same version")
     b.add_argument("--json", action="store_true")
     b.set_defaults(func=run_build)
+    r = rsub.add_parser("rollout", help="roll a release out through the collector: canaries first, then all")
+    r.add_argument("version")
+    r.add_argument("--releases", required=True, help="the folder 'airkit collect --releases' serves")
+    r.add_argument("--canary", default="", help="station ids that get it first, comma-separated (none: all at once)")
+    r.set_defaults(func=run_rollout)
     v = rsub.add_parser("verify", help="check a release folder as a station would")
     v.add_argument("folder")
     v.add_argument("--public-key", required=True, help="hex public key the stations trust")
@@ -179,4 +184,15 @@ def run_build(args) -> int:
 def run_verify(args) -> int:
     m = verify_release(Path(args.folder), args.public_key)
     print("release %s: signature and %d files OK" % (m["version"], len(m["files"])), file=sys.stdout)
+    return 0
+
+
+def run_rollout(args) -> int:
+    from airkit.collect.ota import set_rollout
+
+    canary = [c.strip() for c in args.canary.split(",") if c.strip()]
+    doc = set_rollout(Path(args.releases), args.version, canary)
+    print("rollout of %s: %s" % (doc["release"], "canaries %s first, then every station (paused by itself when a "
+                                                  "canary rolls back)" % ", ".join(doc["canary"])
+                                 if doc["canary"] else "every station now"))
     return 0

@@ -69,6 +69,8 @@ def register(sub):
     p.add_argument("--silent-after", type=int, help="a station is silent after this many missed intervals "
                                                     "(default 3)")
     p.add_argument("--verbose", action="store_true", help="log every request")
+    p.add_argument("--releases", help="folder of signed releases (airkit release build --out): serve them to "
+                                      "stations with the rollout in its rollout.json (airkit release rollout)")
     p.set_defaults(func=serve)
     s = p.add_subparsers(dest="collect_cmd", metavar="SUBCOMMAND")
     e = s.add_parser("export", help="write readings as CSV (time UTC, device, PM CF=1/atm, counts, rh, temp_c, flags)")
@@ -261,7 +263,10 @@ def serve(args) -> int:
         store.add_device(node, "sc")
     settings = {"licence": args.licence, "licence_url": args.licence_url, "attribution": args.attribution,
                 "tiles": "" if args.tiles == "none" else args.tiles, "tiles_attribution": args.tiles_attribution,
-                "silent_after": args.silent_after}
+                "silent_after": args.silent_after, "releases": args.releases}
+    if args.releases and not Path(args.releases).is_dir():
+        raise InputError("the releases folder %s does not exist: make one with 'airkit release build --out %s'"
+                         % (args.releases, args.releases))
     try:
         srv = Collector(store, args.host, args.port, args.max_body, args.verbose, args.tls_cert, args.tls_key,
                         timeout_s=args.timeout, settings=settings)
