@@ -10,6 +10,9 @@ power cuts during an update, time to roll back a bad release.
 - ota_power_cut_bricked: stations left with neither the old nor the new firmware after a power cut at
   every filesystem change of an update and of the first starts and the confirmation after it
   (tests/mp/ota_cases.py; the number of cut points is printed, at least 200).
+- ota_fleet_30_stations_min: 30 stations (one MicroPython process per start) updated through a real
+  `airkit collect --releases` with one canary first: rounds until all run it confirmed x 5 min (one upload
+  interval per round; a station checks once per upload cycle).
 - ota_rollback_min: simulated minutes from a bad release starting to the old one running again, the
   worse of: a release that crashes at every start (main.py's crash waits before each reset, otaboot's
   start limit) and one that runs but never gets an upload acknowledged (the trial budget).
@@ -90,6 +93,65 @@ def _heap_ok(script: str, kib: int, root: Path) -> bool:
     return p.returncode == 0 and "OK 2.0.0" in p.stdout
 
 
+def _fleet(tmp: Path, r: dict, n: int = 30, interval_min: float = 5.0) -> float:
+    """30 stations (MicroPython processes, one per start) updated through a real `airkit collect --releases`:
+    one canary first, then all. Simulated minutes: rounds until every station runs the release confirmed,
+    one round being one upload interval (5 min, the firmware's default)."""
+    import json
+    from concurrent.futures import ThreadPoolExecutor
+
+    sys.path[:0] = [str(ROOT / "firmware")]
+    import otaboot
+    from airkit_fw import ota
+
+    from airkit.collect.ota import set_rollout
+    from airkit.collect.store import open_store
+    from airkit.release import build_release
+
+    rel = Path(r["v2"]).parent
+    build_release(rel, r["key"], "3.0.0")
+    store = open_store(str(tmp / "fleet.sqlite"))
+    st = {}
+    for i in range(n):
+        dev = "st%02d" % i
+        d = tmp / "fleet" / dev
+        (d / "ota").mkdir(parents=True)
+        (d / "ota" / "key").write_text(r["pub"] + "\n")
+        ota.Updater(lambda f: open(os.path.join(r["v1"], f), "rb"), None, "1.28.0", root=str(d / "ota"),
+                    log=lambda m: None).install()
+        otaboot.choose(str(d / "ota"))
+        otaboot.healthy(str(d / "ota"))
+        store.add_device(dev, "json", "token-%s-0123456789" % dev)
+        st[dev] = d
+    set_rollout(rel, "3.0.0", ["st00"])
+    proc = subprocess.Popen([sys.executable, "-m", "airkit.cli", "collect", "--db", str(tmp / "fleet.sqlite"),
+                             "--port", "0", "--json", "--releases", str(rel)], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    env = dict(os.environ, MICROPYPATH=":".join([str(ROOT / "tests" / "mp"), str(ROOT / "firmware"),
+                                                 str(ROOT / "host" / "airkit" / "vboard"), ".frozen"]))
+    try:
+        url = json.loads(proc.stdout.readline())["url"].rstrip("/")
+
+        def start(dev):
+            subprocess.run([_mp64(), str(ROOT / "tests" / "mp" / "ota_station.py"), url, dev,
+                            "token-%s-0123456789" % dev], cwd=st[dev], env=env, capture_output=True, timeout=120)
+
+        t0 = time.time()
+        for rounds in range(1, 10):
+            with ThreadPoolExecutor(4) as pool:
+                list(pool.map(start, sorted(st)))
+            done = [otaboot.read_state(str(st[d] / "ota")) for d in sorted(st)]
+            if all(x.get("version") == "3.0.0" and not x.get("trial") for x in done):
+                break
+        else:
+            raise RuntimeError("the fleet did not finish updating in 9 rounds")
+        print("  fleet: %d stations updated in %d rounds (%.1f s of wall time)" % (n, rounds, time.time() - t0))
+        return rounds * interval_min
+    finally:
+        proc.terminate()
+        proc.wait(20)
+
+
 def run() -> dict:
     out = {}
     with tempfile.TemporaryDirectory() as t:
@@ -125,6 +187,7 @@ def run() -> dict:
             raise RuntimeError("power-cut run failed: %s" % (p.stdout + p.stderr)[-2000:])
         print("  power cuts: %s cut points, old %s, new %s" % m.group(1, 2, 3))
         out["ota_power_cut_bricked"] = int(m.group(4))
+        out["ota_fleet_30_stations_min"] = _fleet(tmp, r)
     # rollback time (simulated): the crash waits main.py makes (board.crashed: 10 s doubling) for
     # TRIAL_BOOTS starts, plus the trial budget for a release that never gets an upload through
     sys.path[:0] = [str(ROOT / "firmware")]
