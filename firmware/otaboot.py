@@ -118,10 +118,16 @@ def rolled_back(st, why):
             "last": {"version": trial.get("version"), "result": "rolled back", "why": why}}
 
 
+_selected = None
+
+
 def select(root=None):
-    """Call first thing in main.py: put the chosen slot in front of sys.path."""
-    global _state
+    """Call first thing in main.py: put the chosen slot in front of sys.path (once per start)."""
+    global _state, _selected
+    if _selected is not None:
+        return _selected or None
     slot, _state = choose(root)
+    _selected = slot or ""
     if slot:
         sys.path.insert(0, _path(slot, root))     # relative: the board's cwd is its filesystem root
     return slot

@@ -135,9 +135,13 @@ class Station:
         b = self.board
         b.start_watchdog(self.watchdog_ms)
         next_at = b.ticks_ms()
+        started = next_at
         first = True
         while readings != 0:
             self.step()
+            trial = sys.modules.get("otaboot")    # loaded only while an update runs on trial (main.py)
+            if trial is not None and trial.check(b.ticks_diff(b.ticks_ms(), started)):
+                b.reset()                         # no upload acknowledged in time: rolled back, restart
             if first:
                 n = b.crash_streak()
                 if n:                     # a good reading: the crash streak is over
