@@ -215,8 +215,9 @@ def main():
         import otaboot
         otaboot.select()
         del otaboot                 # main.py drops it when nothing is on trial, as on a board
-    except ImportError:
-        pass
+    except Exception:               # not deployed, or no memory for it: main.py runs the installed firmware
+        sys.modules.pop("otaboot", None)
+    gc.collect()
     try:
         from airkit_fw import board as board_mod
     except ImportError:
