@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import sys
+from pathlib import Path
 
 import pytest
 from conftest import run_mp
@@ -99,3 +100,63 @@ def test_a_good_release_is_confirmed_by_its_first_acknowledged_upload(rel, tmp_p
         assert b.restarts["reset"] == 0 and coll.store.count("station-1") > 0
     finally:
         coll.stop()
+
+
+def test_virtual_boards_update_from_a_real_collector_canary_first(rel, tmp_path):
+    """Three virtual boards running 1.0.0 check their collector at start and every 6 h; a rollout of 3.0.0
+    with one canary: the canary installs it, restarts, confirms it with its first upload, then the others."""
+    import subprocess
+
+    from airkit.collect.ota import set_rollout
+    from airkit.collect.store import Store
+
+    releases = Path(rel["good"]).parent
+    store = Store(tmp_path / "c.sqlite")
+    for i in range(3):
+        store.add_device("station-%d" % i, "json", TOKEN)
+    store.close() if hasattr(store, "close") else None
+    set_rollout(releases, "3.0.0", ["station-0"])
+    proc = subprocess.Popen([sys.executable, "-m", "airkit.cli", "collect", "--db", str(tmp_path / "c.sqlite"),
+                             "--port", "0", "--json", "--releases", str(releases)], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    try:
+        port = int(json.loads(proc.stdout.readline())["url"].rstrip("/").rsplit(":", 1)[1])
+        boards = []
+        for i in range(3):
+            cfg = {"device": {"id": "station-%d" % i}, "wifi": {"ssid": "lab", "password": "lab-wifi-pass"},
+                   "uplinks": [{"type": "airkit_json", "url": "http://127.0.0.1:%d/api/v1/batch" % port,
+                                "token": TOKEN}]}
+            b = VirtualBoard(tmp_path / ("b%d" % i), config=cfg, hours=7, rtc_preset=False,
+                             mac="24:0a:c4:12:34:%02x" % i, scenario={"wifi": {"ssid": "lab",
+                                                                               "password": "lab-wifi-pass"}})
+            flash_v1(rel, tmp_path / ("b%d" % i))
+            boards.append(b)
+        boards[0].run()            # the canary: installs 3.0.0 at its first check, restarts, confirms
+        for b in boards[1:]:
+            b.run()                # the others: offered 3.0.0 once the canary confirmed it
+        states = [flash_state(tmp_path / ("b%d" % i)) for i in range(3)]
+        assert all((s["version"], s["last"]["result"]) == ("3.0.0", "confirmed") for s in states), states
+        assert all(b.restarts["reset"] == 1 for b in boards)
+        import requests
+        doc = requests.get("http://127.0.0.1:%d/ota/v1/fleet" % port, timeout=10).json()
+        assert doc["rollout"]["stage"] == "all"
+    finally:
+        proc.terminate()
+        proc.wait(20)
+
+
+def flash_v1(rel, board_dir):
+    """A station running 1.0.0, confirmed, holding the fleet's public key."""
+    sys.path.insert(0, str(firmware_dir()))
+    import otaboot
+
+    from airkit_fw import ota
+    host = board_dir.parent / (board_dir.name + "-ota")
+    (host / "ota").mkdir(parents=True)
+    (host / "ota" / "key").write_text(rel["pub"] + "\n")
+    root = str(host / "ota")
+    ota.Updater(lambda n: open(os.path.join(rel["v1"], n), "rb"), None, "1.28.0", root=root,
+                log=lambda m: None).install()
+    otaboot.choose(root)
+    otaboot.healthy(root)
+    run_mp("flashtool.py", args=[board_dir / "flash.img", "--tree-all", host / "ota", "/ota"], vboard=True)
