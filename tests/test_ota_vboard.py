@@ -37,8 +37,9 @@ def rel(tmp_path_factory):
     return {"pub": pub, "v1": v1, "mute": mute, "good": good, "tmp": tmp}
 
 
-def flash_with_trial(rel, board_dir, trial_release):
-    """A station that runs 1.0.0 (confirmed) and has ``trial_release`` installed, starting on trial."""
+def flash_with_trial(rel, board_dir, trial_release=None):
+    """A station that runs 1.0.0 (confirmed), holds the fleet's key and, given ``trial_release``, has it
+    installed, starting on trial."""
     sys.path.insert(0, str(firmware_dir()))
     import otaboot
 
@@ -47,7 +48,7 @@ def flash_with_trial(rel, board_dir, trial_release):
     (host / "ota").mkdir(parents=True)
     (host / "ota" / "key").write_text(rel["pub"] + "\n")
     root = str(host / "ota")
-    for folder in (rel["v1"], trial_release):
+    for folder in (rel["v1"], trial_release) if trial_release else (rel["v1"],):
         ota.Updater(lambda n, f=folder: open(os.path.join(f, n), "rb"), None, "1.28.0", root=root,
                     log=lambda m: None).install()
         if folder == rel["v1"]:
@@ -129,7 +130,7 @@ def test_virtual_boards_update_from_a_real_collector_canary_first(rel, tmp_path)
             b = VirtualBoard(tmp_path / ("b%d" % i), config=cfg, hours=7, rtc_preset=False,
                              mac="24:0a:c4:12:34:%02x" % i, scenario={"wifi": {"ssid": "lab",
                                                                                "password": "lab-wifi-pass"}})
-            flash_v1(rel, tmp_path / ("b%d" % i))
+            flash_with_trial(rel, tmp_path / ("b%d" % i))
             boards.append(b)
         boards[0].run()            # the canary: installs 3.0.0 at its first check, restarts, confirms
         for b in boards[1:]:
@@ -143,20 +144,3 @@ def test_virtual_boards_update_from_a_real_collector_canary_first(rel, tmp_path)
     finally:
         proc.terminate()
         proc.wait(20)
-
-
-def flash_v1(rel, board_dir):
-    """A station running 1.0.0, confirmed, holding the fleet's public key."""
-    sys.path.insert(0, str(firmware_dir()))
-    import otaboot
-
-    from airkit_fw import ota
-    host = board_dir.parent / (board_dir.name + "-ota")
-    (host / "ota").mkdir(parents=True)
-    (host / "ota" / "key").write_text(rel["pub"] + "\n")
-    root = str(host / "ota")
-    ota.Updater(lambda n: open(os.path.join(rel["v1"], n), "rb"), None, "1.28.0", root=root,
-                log=lambda m: None).install()
-    otaboot.choose(root)
-    otaboot.healthy(root)
-    run_mp("flashtool.py", args=[board_dir / "flash.img", "--tree-all", host / "ota", "/ota"], vboard=True)
