@@ -19,6 +19,7 @@ package("airkit_fw", base_path=".", opt=3, files=(
     "ed25519.py",
     "journal.py",
     "ota.py",
+    "otacheck.py",
     "pms5003.py",
     "sampler.py",
     "selftest.py",

@@ -240,13 +240,13 @@ def _ota_check(st):
     """Ask the airkit JSON uplink's collector for an update (ota.py is loaded for this only).
     Never fatal: the station measures on whatever happens here."""
     try:
-        from airkit_fw import ota
-        return ota.scheduled(st.board, st, (st.state or {}).get("crashes", 0))
+        from airkit_fw import otacheck
+        return otacheck.scheduled(st.board, st, (st.state or {}).get("crashes", 0))
     except Exception as e:       # MemoryError while loading it, a bug: one line, no crash
         print("airkit: update check failed: %r" % (e,))
         return None
     finally:
-        _drop_start_up_modules(("ota", "ed25519"))
+        _drop_start_up_modules(("otacheck", "ota", "ed25519"))
 
 
 def _drop_start_up_modules(names=("config", "services")):

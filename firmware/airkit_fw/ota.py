@@ -315,60 +315,11 @@ def http_getter(board, base_url, cadata=None):
     return get
 
 
-def report(board, collector, device, token, fields, cadata=None):
-    """Tell the collector this station's update state; its answer ({"update": version or None, ...})."""
-    from airkit_fw.uplinks import http
-
-    status, _, body = http.request(board, "POST", collector + "/ota/v1/report/" + device,
-                                   (("Authorization", "Bearer " + token), ("Content-Type", "application/json")),
-                                   json.dumps(fields), cadata)
-    if status == 404:
-        return {"update": None}           # a collector that serves no releases
-    if status != 200:
-        raise OSError("the collector answered HTTP %d to the update report" % status)
-    return json.loads(body)
-
-
 def check_and_install(board, collector, device, token, mp_version, fields, cadata=None, log=print):
     """Report, and install the release the collector offers (None when there is none). Refused/OSError raise."""
+    from airkit_fw.otacheck import report
     answer = report(board, collector, device, token, fields, cadata)
     if not answer.get("update"):
         return None
     get = http_getter(board, collector + answer["base"], cadata)
     return Updater(get, None, mp_version, log=log).install()
-
-
-def scheduled(board, station, crashes=None, log=print):
-    """The app's periodic check: report to the collector of the airkit JSON uplink, install what it offers.
-
-    Returns the installed version (the caller restarts to run it on trial) or None.
-    Nothing here raises: a failed check is a log line and the station measures on.
-    """
-    import sys
-    u = None
-    for s in station.services:
-        for x in getattr(s, "uplinks", None) or ():
-            if getattr(x, "kind", "") == "airkit_json" and getattr(x, "_token", "") and "/api/" in x.url:
-                u = x
-                break
-    if u is None:
-        return None
-    had = "otaboot" in sys.modules
-    try:
-        import otaboot
-        fields = otaboot.status()
-        if fields.get("ota") == "trial":
-            return None                     # one update at a time
-        fields["heap"] = board.mem_free()
-        fields["crashes"] = crashes
-        mp = "%d.%d.%d" % tuple(sys.implementation.version[:3])
-        v = check_and_install(board, u.url.split("/api/")[0], u.device, u._token, mp, fields, u.cadata, log=log)
-        if v:
-            log("airkit: update %s installed; restarting to run it on trial" % v)
-        return v
-    except Exception as e:      # Refused (the status line), NetError/OSError (network, flash), MemoryError
-        log("airkit: update check: %s" % (e,))
-        return None
-    finally:
-        if not had:
-            sys.modules.pop("otaboot", None)
