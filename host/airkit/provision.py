@@ -32,7 +32,7 @@ MARKER = "airkit_class.json"     # on the board: which class list provisioned it
 
 
 def _uplink_types():
-    from airkit_fw.uplinks import TYPES
+    from airkit_fw.uplinks.registry import TYPES
 
     return TYPES
 
@@ -406,6 +406,10 @@ def register(sub):
     p.add_argument("--force", action="store_true",
                    help="re-provision boards that another class list provisioned (they are skipped otherwise)")
     p.add_argument("--json", action="store_true", help="print the report rows as JSON")
+    p.add_argument("--collect-db", metavar="DB",
+                   help="the airkit collect database the stations upload to: each gets a token in its collector "
+                        "uplinks and is registered there with its Sensor.Community node (tokens kept owner-only "
+                        "in CLASS.tokens.json)")
     p.set_defaults(func=run)
 
 
@@ -514,6 +518,8 @@ def run(args) -> int:
         if waiting:
             say("waiting for a board (%d row(s), plug in more boards and run again): %s"
                 % (len(waiting), ", ".join(waiting)))
+        if getattr(args, "collect_db", None):
+            _enrol(args.collect_db, csv_path, pairs)
         jobs = []
         for b, r in pairs:
             jobs.append({"port": b["port"], "device_id": r["device_id"], "board": r["board"], "config": r["config"],
@@ -572,6 +578,20 @@ def run(args) -> int:
     if failed or any(b.get("error") for b in boards):
         return 1
     return 0
+
+
+def _enrol(db: str, csv_path: Path, pairs):
+    """Give each paired station its collector token and register it (airkit.collect.enrol)."""
+    from airkit.collect import _store
+    from airkit.collect.enrol import enrol, load_tokens, save_tokens
+
+    store = _store(db)
+    path = csv_path.with_name(csv_path.stem + ".tokens.json")
+    tokens = load_tokens(path)
+    for b, r in pairs:
+        enrol(store, r["device_id"], r["config"], b.get("mac"), tokens)
+    save_tokens(path, tokens)
+    store.close()
 
 
 def _run_jobs(pool, jobs, say) -> list[dict]:
