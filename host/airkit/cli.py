@@ -32,6 +32,8 @@ COMMANDS = {
     "monitor": ("airkit.monitor", "live readings from a board (parsed, with a chart)"),
     "provision": ("airkit.provision", "flash, deploy, configure and test a class set of boards in parallel"),
     "collect": ("airkit.collect", "run a local collector for stations (Sensor.Community API, airkit JSON, MQTT)"),
+    "release": ("airkit.release", "make a signing key, build and sign firmware releases for over-the-air updates"),
+    "fleet": ("airkit.fleetcmd", "the stations' firmware and update states, from a collector serving releases"),
 }
 
 

@@ -7,7 +7,6 @@ MicroPython only runs a ``main.py`` at boot.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import subprocess
@@ -124,7 +123,9 @@ def build(out: Path, src: Path | None = None, arch: str | None = None) -> dict[s
 
 
 def sha256_file(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    from airkit.trust import sha256_path     # the one trust chain: deploy, releases and flash hash alike
+
+    return sha256_path(path)
 
 
 HOST_ONLY = {"airkit_fw/config_doc.py"}   # descriptions for the host tools; only used without a manifest

@@ -74,6 +74,8 @@ def register(sub):
     p.add_argument("--archive-dir", help="folder for the daily archives (gzip CSV per UTC day, built on first "
                                          "request; default: DB.archive beside a SQLite file)")
     p.add_argument("--verbose", action="store_true", help="log every request")
+    p.add_argument("--releases", help="folder of signed releases (airkit release build --out): serve them to "
+                                      "stations with the rollout in its rollout.json (airkit release rollout)")
     p.add_argument("--no-qc", dest="qc", action="store_false",
                    help="do not run network data quality (neighbour comparison, faults, events; on by default)")
     p.set_defaults(func=serve)
@@ -312,7 +314,10 @@ def serve(args) -> int:
     store = _store(args.db)
     settings = {"licence": args.licence, "licence_url": args.licence_url, "attribution": args.attribution,
                 "tiles": "" if args.tiles == "none" else args.tiles, "tiles_attribution": args.tiles_attribution,
-                "silent_after": args.silent_after}
+                "silent_after": args.silent_after, "releases": args.releases}
+    if args.releases and not Path(args.releases).is_dir():
+        raise InputError("the releases folder %s does not exist: make one with 'airkit release build --out %s'"
+                         % (args.releases, args.releases))
     try:
         srv = Collector(store, args.host, args.port, args.max_body, args.verbose, args.tls_cert, args.tls_key,
                         timeout_s=args.timeout, settings=settings, qc=getattr(args, "qc", True),
