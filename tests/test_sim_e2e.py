@@ -337,3 +337,60 @@ def test_binary_config_file_enters_safe_mode(tmp_path):
     assert vb.run() == 1
     assert safe_lines(vb), vb.lines[-5:]
     assert vb.readings() == []
+
+
+def test_port_link_interrupt_during_start_up_keeps_the_virtual_board(tmp_path):
+    """A tool that sends Ctrl-C the moment the port link appears (mpremote does, and a loaded
+    machine makes it arrive during the virtual board's own start-up) still finds the board as
+    the virtual board registered it: its start-up (the chip's ROM, not firmware) cannot be
+    interrupted, so `board.current()` at the REPL is the virtual ESP32, not a default Board."""
+    import os as _os
+    import threading
+
+    link = tmp_path / "ttyVB"
+    proc = subprocess.Popen([sys.executable, "-m", "airkit.cli", "sim", "--hours", "1", "--json",
+                             "--port-link", str(link), "--board-dir", str(tmp_path / "b")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    stop = threading.Event()
+
+    def hammer():
+        # Ctrl-C every 20 ms from the moment the link exists, through the board's start-up
+        fd = None
+        end = time.monotonic() + 20
+        while fd is None and time.monotonic() < end and not stop.is_set():
+            try:
+                fd = _os.open(str(link), _os.O_RDWR | _os.O_NOCTTY)
+            except OSError:
+                time.sleep(0.005)
+        if fd is None:
+            return
+        try:
+            end = time.monotonic() + 3
+            while time.monotonic() < end and not stop.is_set():
+                try:
+                    _os.write(fd, b"\x03")
+                except OSError:      # the board is gone (its interpreter was killed): the test fails below
+                    return
+                time.sleep(0.02)
+        finally:
+            _os.close(fd)
+
+    t = threading.Thread(target=hammer, daemon=True)
+    t.start()
+    try:
+        t.join(25)
+        assert link.exists(), "no pseudo-terminal at %s" % link
+        mpremote = str(Path(sys.executable).parent / "mpremote")
+        out = subprocess.run([mpremote, "connect", str(link), "resume", "exec",
+                              "from airkit_fw import board; b = board.current(); print('on', b.name, 6 * 7)"],
+                             capture_output=True, text=True, timeout=30)
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert "on virtual-esp32 42" in out.stdout
+    finally:
+        stop.set()
+        proc.terminate()
+        try:
+            proc.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
