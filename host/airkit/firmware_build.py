@@ -185,7 +185,10 @@ def build_romfs(out_file: Path, src: Path | None = None) -> int:
         build(Path(tmp), src)             # the manifest's modules as .mpy, compiled as for deploy
         with contextlib.redirect_stdout(io.StringIO()):
             image = make_romfs(str(Path(tmp) / "lib"), mpy_cross=False)
-    out_file = Path(out_file)
-    out_file.parent.mkdir(parents=True, exist_ok=True)
+    from airkit.outfile import OutFile, check_file
+
+    if not isinstance(out_file, OutFile):            # a library call: the folder is made, the file replaced
+        Path(out_file).parent.mkdir(parents=True, exist_ok=True)
+        out_file = check_file(out_file, force=True, what="the ROMFS image")
     out_file.write_bytes(image)
     return len(image)

@@ -244,11 +244,11 @@ def check_args(args):
         raise InputError("--board-dir %s is a file, not a folder: give a folder (it is created if missing)"
                          % args.board_dir)
     if args.board_dir:
-        try:
+        from airkit.outfile import check_dir, writing
+
+        check_dir(args.board_dir, what="--board-dir")
+        with writing(args.board_dir, "--board-dir"):
             Path(args.board_dir).mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise InputError("cannot create the board folder %s (%s): give a folder you can write"
-                             % (args.board_dir, e.strerror))
 
 
 def _pid_alive(pid: int) -> bool:
@@ -378,11 +378,14 @@ def run(args) -> int:
     # With WiFi configured the clock is set the real way (NTP through the simulated network);
     # without it the clock is pre-set, as the foundation always did.
     wifi_configured = bool((cfg.get("wifi") or {}).get("ssid"))
-    board = VirtualBoard(board_dir, config=cfg, hours=args.hours if args.hours > 0 else None, seed=args.seed,
-                         scenario=scenario, start=args.start, series=series, port_link=args.port_link,
-                         on_line=on_line, wiring=wiring, ticks_start=args.ticks_start,
-                         firmware_from=args.firmware, extra=extra,
-                         rtc_preset=not wifi_configured, heap_kb=args.heap_kb, micropython=args.micropython)
+    from airkit.outfile import writing
+
+    with writing(board_dir, "--board-dir"):
+        board = VirtualBoard(board_dir, config=cfg, hours=args.hours if args.hours > 0 else None, seed=args.seed,
+                             scenario=scenario, start=args.start, series=series, port_link=args.port_link,
+                             on_line=on_line, wiring=wiring, ticks_start=args.ticks_start,
+                             firmware_from=args.firmware, extra=extra,
+                             rtc_preset=not wifi_configured, heap_kb=args.heap_kb, micropython=args.micropython)
     if cfg.get("uplinks"):
         from airkit_fw.uplinks.sensor_community import chip_id
 

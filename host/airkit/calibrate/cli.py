@@ -317,27 +317,13 @@ def pm10_lines(p):
 
 def _check_out_file(path, force, what="--out"):
     """Fail before any work when ``path`` cannot be written (or would be overwritten without --force)."""
-    path = str(path)
-    d = os.path.dirname(os.path.abspath(path))
-    if os.path.isdir(path):
-        raise UserError("cannot write %s %s: it is a folder; give a file name." % (what, path))
-    if not os.path.isdir(d):
-        raise UserError("cannot write %s: the folder %s does not exist." % (path, d))
-    if not os.access(d, os.W_OK):
-        raise UserError("cannot write %s: no permission to write in %s; choose another place." % (path, d))
-    if os.path.exists(path) and not force:
-        raise WouldOverwrite("%s already exists; pass --force to overwrite it, or choose another name." % path)
+    from airkit.outfile import check_file
+    return check_file(path, force=force, what=what)
 
 
 def _check_out_dir(path, what="--report"):
-    path = os.path.abspath(str(path))
-    if os.path.exists(path) and not os.path.isdir(path):
-        raise UserError("cannot write the report to %s: it is a file, not a folder." % path)
-    parent = path if os.path.isdir(path) else os.path.dirname(path)
-    if not os.path.isdir(parent):
-        raise UserError("cannot write the report to %s: the folder %s does not exist." % (path, parent))
-    if not os.access(parent, os.W_OK):
-        raise UserError("cannot write the report to %s: no permission to write in %s." % (path, parent))
+    from airkit.outfile import check_dir
+    return check_dir(path, what=what)
 
 
 def _fit_json(doc, path):
@@ -367,7 +353,7 @@ def _check_tz_names(args):
 def cmd_fit(args):
     from . import modelfile, report
     t0 = time.time()
-    _check_out_file(args.out, args.force)
+    dest = _check_out_file(args.out, args.force)
     _check_tz_names(args)
     if args.report:
         _check_out_dir(args.report)
@@ -376,9 +362,11 @@ def cmd_fit(args):
     sensor, reference, res = _workbench(args)
     doc = modelfile.build(res, sensor, reference, name=args.name, command="airkit calibrate fit " + " ".join(
         sys.argv[3:] if len(sys.argv) > 3 else []))
-    modelfile.save(doc, args.out)
+    modelfile.save(doc, dest)
     if args.report:
-        report.write(res, args.report, inputs=sensor.label + "; " + reference.label)
+        from airkit.outfile import writing
+        with writing(args.report, "--report"):
+            report.write(res, args.report, inputs=sensor.label + "; " + reference.label)
     if args.json:
         print(json.dumps(_fit_json(doc, args.out), indent=2))
     else:
@@ -392,7 +380,9 @@ def cmd_report(args):
     _check_out_dir(args.out, "--out")
     _check_tz_names(args)
     sensor, reference, res = _workbench(args)
-    path = report.write(res, args.out, title=args.title, inputs=sensor.label + "; " + reference.label)
+    from airkit.outfile import writing
+    with writing(args.out, "--out"):
+        path = report.write(res, args.out, title=args.title, inputs=sensor.label + "; " + reference.label)
     if args.json:
         doc = modelfile.build(res, sensor, reference)
         out = _fit_json(doc, None)
@@ -407,7 +397,7 @@ def cmd_report(args):
 
 def cmd_apply(args):
     from . import align, ingest, modelfile, vector
-    _check_out_file(args.out, args.force)
+    dest = _check_out_file(args.out, args.force)
     doc, corr = modelfile.load(args.model, device=args.device)
     sensor = ingest.load_sensor(args.sensor, fmt=args.sensor_format, tz=args.sensor_tz)
     f = sensor.frame
@@ -439,10 +429,8 @@ def cmd_apply(args):
         out["temp_c"] = np.round(t, 1)
     out["flag"] = flag_txt
     out["model"] = corr.get("name") or corr["kind"]
-    d = os.path.dirname(os.path.abspath(args.out))
-    if not os.path.isdir(d):
-        raise UserError("cannot write %s: the folder %s does not exist." % (args.out, d))
-    out.to_csv(args.out, index=False)
+    with dest.open("w", newline="") as fh:
+        out.to_csv(fh, index=False)
     nflag = int((flags != 0).sum())
     if args.json:
         print(json.dumps({"out": str(args.out), "rows": int(len(out)), "model": corr.get("name") or corr["kind"],

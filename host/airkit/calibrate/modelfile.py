@@ -89,15 +89,13 @@ def build(result, sensor, reference, name=None, command=None):
     return _round(doc)
 
 
-def save(doc, path):
-    tmp = str(path) + ".tmp"
-    d = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(d):
-        raise UserError("cannot write %s: the folder %s does not exist." % (path, d))
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(doc, f, indent=2, ensure_ascii=False)
-        f.write("\n")
-    os.replace(tmp, path)
+def save(doc, path, force=True):
+    """Write the model file: ``path`` is a file name or a checked ``airkit.outfile.OutFile``
+    (temporary file, fsync, rename; one sentence and nothing partial on a full or read-only disk)."""
+    from airkit.outfile import OutFile, check_file
+
+    dest = path if isinstance(path, OutFile) else check_file(path, force=force)
+    return dest.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
 
 
 def load(path, device=None):

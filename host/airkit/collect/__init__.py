@@ -196,19 +196,14 @@ def add_device(args) -> int:
 
 
 def export(args) -> int:
+    from airkit.outfile import check_file
+
+    dest = check_file(args.out, force=args.force) if args.out else None
     store = _store(args.db, must_exist=True)
     if args.out:
         out = Path(args.out)
-        if out.exists() and not args.force:
-            raise WouldOverwrite("%s already exists: pass --force to overwrite it, or choose another --out" % out)
-        tmp = out.with_name(out.name + ".part")
-        try:
-            with open(tmp, "w", newline="") as f:
-                n = store.export_csv(f, args.device)
-            os.replace(tmp, out)
-        except OSError as e:
-            tmp.unlink(missing_ok=True) if tmp.parent.is_dir() else None
-            raise InputError("cannot write %s (%s): choose another --out" % (args.out, e.strerror))
+        with dest.open("w", newline="") as f:
+            n = store.export_csv(f, args.device)
         if args.json:
             print(json.dumps({"rows": n, "out": str(out)}))
         else:
