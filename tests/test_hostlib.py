@@ -332,9 +332,9 @@ def test_provision_as_a_function(tmp_path):
             rep = airkit.provision_class(tmp_path / "class.csv", ports=b.port)
     finally:
         coll.stop()
-    assert [(x["device_id"], x["ok"]) for x in rep["boards"]] == [("lib-01", True)], rep["boards"]
-    assert (tmp_path / "class-report.csv").exists()
-    with pytest.raises(airkit.InputError):
+    assert [(x["device_id"], x["ok"]) for x in rep.boards] == [("lib-01", True)], rep.boards
+    assert rep.ok and rep.state_path.exists()
+    with pytest.raises(TypeError):
         airkit.provision_class(tmp_path / "class.csv", ports=b.port, no_such_option=True)
 
 

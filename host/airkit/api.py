@@ -78,22 +78,8 @@ def apply(model, sensor, out, **options) -> str:
     return str(out)
 
 
-def provision(class_csv, ports="auto", **options) -> dict:
-    """Provision a class set of boards (``airkit provision``); returns its JSON report.
+def provision(class_csv, ports="auto", **options):
+    """Provision a class set of boards: ``airkit.provision.provision_class`` (a ``ClassReport``)."""
+    from airkit.provision import provision_class
 
-    ``ports``: ``"auto"``, ``"P1,P2"`` or a list of ports.
-    ``{"rows": [...], "boards": [{"port", "device_id", "steps", "ok", "error"}], "seconds": ...}``;
-    ``options`` are the command's options by name (``out=...``, ``retest=True``, ``bundle=...``).
-    Boards that failed are in the report with ``ok`` false (the command would exit 1).
-    """
-    import contextlib
-    import io
-    import json
-
-    if not isinstance(ports, str):              # ["/dev/ttyUSB0", "/dev/ttyUSB1"], as a Python caller writes it
-        ports = ",".join(map(str, ports))
-    args = _command_args(["provision"], [str(class_csv), "--ports", ports, "--json"] + _options(options))
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        args.func(args)
-    return json.loads(out.getvalue())
+    return provision_class(class_csv, ports, **options)
