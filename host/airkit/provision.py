@@ -100,6 +100,44 @@ def parse_uplinks(text: str, extra: dict, where: str) -> list:
 
 
 # --- the class list ---------------------------------------------------------------------------
+_MONTHS = "jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec"
+_EXCEL_MANGLED = (
+    (r"\d{1,2}-(%s)[a-z]*(-\d{2,4})?|(%s)[a-z]*-\d{1,4}" % (_MONTHS, _MONTHS), "a date"),
+    (r"\d{1,2}[/.]\d{1,2}[/.]\d{2,4}|\d{4}-\d{2}-\d{2}", "a date"),
+    (r"[0-9](\.[0-9]+)?e[+-]?[0-9]+", "a number in scientific notation"),
+    (r"[34][0-9]{4}|5[0-9]{4}", "a date as Excel stores it (a day number)"),
+)
+
+
+def check_device_id(value: str, where: str) -> str:
+    """A station id as typed, or ``InputError`` when a spreadsheet turned it into a date or number
+    (``1-Mar``, ``45352``, ``1.00E+03``): such an id would silently name another station."""
+    import re
+
+    v = value.strip()
+    for pattern, what in _EXCEL_MANGLED:
+        if re.fullmatch(pattern, v, re.IGNORECASE):
+            raise InputError("%s: device_id '%s' looks like %s a spreadsheet made of the id: format the column "
+                             "as Text (or save the list from a text editor) and type the ids again" % (where, v, what))
+    if any(c.isspace() or ord(c) < 32 for c in v) or len(v) > 64:
+        raise InputError("%s: device_id '%s' must be one word of at most 64 characters (letters, digits, - and _)"
+                         % (where, v[:70]))
+    return v
+
+
+def check_mac(value: str, where: str) -> str:
+    """A MAC address as ``aa:bb:cc:dd:ee:ff`` (``-`` or no separators accepted), or ``InputError``."""
+    import re
+
+    v = value.strip().lower().replace("-", ":")
+    if re.fullmatch(r"[0-9a-f]{12}", v):
+        v = ":".join(v[i:i + 2] for i in range(0, 12, 2))
+    if not re.fullmatch(r"([0-9a-f]{2}:){5}[0-9a-f]{2}", v):
+        raise InputError("%s: mac '%s' is not a MAC address (six pairs of hex digits, e.g. 24:0a:c4:12:34:56; "
+                         "'airkit ports' shows a board's): fix it or leave the cell empty" % (where, value.strip()))
+    return v
+
+
 def read_class(path: str, base: dict | None = None) -> list[dict]:
     from airkit.resources import config_from_profile, load_profile
     from airkit.deploy import check_config
@@ -136,6 +174,9 @@ def read_class(path: str, base: dict | None = None) -> list[dict]:
         where = "class list %s line %d" % (path, i)
         if not r.get("device_id"):
             raise InputError("%s has no device_id" % where)
+        r["device_id"] = check_device_id(r["device_id"], where)
+        if r.get("mac"):
+            r["mac"] = check_mac(r["mac"], where)
         if r["device_id"] in seen:
             raise InputError("%s repeats device_id %s" % (where, r["device_id"]))
         seen.add(r["device_id"])

@@ -26,6 +26,9 @@ def _inputs(p, reference=True):
                        help="reference-station file (not needed when the sensor file already pairs both)")
         p.add_argument("--reference-format", help="override format detection (see calibration/FORMATS.md)")
         p.add_argument("--reference-site", help="station to use when the reference file holds several")
+        p.add_argument("--reference-tz", metavar="ZONE",
+                       help="time zone of reference times that carry none (default UTC), e.g. Europe/Berlin or "
+                            "Etc/GMT-1 (a network exporting local standard time)")
         p.add_argument("--lag", default="0",
                        help="hours to add to the reference times, or 'auto' for the best-correlated lag (default 0)")
         p.add_argument("--max-lag", type=int, default=6, help="lag check range in hours (default 6)")
@@ -98,12 +101,8 @@ def _say(msg):
 
 
 def _lag(value):
-    if str(value).lower() == "auto":
-        return "auto"
-    try:
-        return int(value)
-    except ValueError:
-        raise UserError("--lag must be a whole number of hours or 'auto', not '%s'." % value)
+    from .pipeline import parse_lag
+    return parse_lag(value)
 
 
 class _Progress:
@@ -134,80 +133,26 @@ class _Progress:
             self.status.stop()
 
 
+def _inputs_of(args):
+    from .pipeline import Inputs
+    return Inputs.from_args(args)
+
+
 def _station_tz(args, sensor, reference):
-    """The time zone of the station's days, and how it was decided."""
-    from zoneinfo import ZoneInfo
-    tz, why = getattr(args, "tz", None), "--tz"
-    if not tz and args.sensor_tz:
-        tz, why = args.sensor_tz, "--sensor-tz"
-    for t in (sensor, reference):
-        if not tz and t is not None and getattr(t, "local_tz", None):
-            tz, why = t.local_tz, "the %s file's stated zone (%s)" % (t.role, t.fmt)
-    if not tz:
-        return None, "24-h means over UTC days: the station's time zone is unknown (pass --tz ZONE for local days)"
-    if tz.upper() == "UTC":
-        return "UTC", "24-h means over UTC days, as asked"
-    try:
-        ZoneInfo(tz)
-    except Exception:
-        raise UserError("unknown time zone '%s'; use a name like America/New_York or Europe/Berlin." % tz)
-    return tz, "24-h means over local days in %s (from %s)" % (tz, why)
+    from . import pipeline
+    return pipeline.station_tz(_inputs_of(args), sensor, reference)
 
 
 def _load_pair(args, sensor_files, reference_file, progress):
-    from . import align, ingest
-    progress("reading %s" % ", ".join(os.path.basename(str(x)) for x in sensor_files))
-    sensor = ingest.load_sensor(sensor_files, fmt=args.sensor_format, tz=args.sensor_tz)
-    if sensor.role == "paired":
-        reference = sensor
-        if reference_file:
-            _say("note: %s already pairs sensor and reference; --reference ignored." % os.path.basename(sensor_files[0]))
-    else:
-        if not reference_file:
-            raise UserError("give the reference-station file with --reference FILE.")
-        progress("reading %s" % os.path.basename(str(reference_file)))
-        reference = ingest.load_reference(reference_file, fmt=args.reference_format, site=args.reference_site)
-    progress("cleaning, averaging and pairing")
-    pairs = align.pair(sensor, reference, lag=_lag(args.lag), max_lag=args.max_lag)
-    return sensor, reference, pairs
-
-
-def _check_later(args):
-    later = getattr(args, "later", None)
-    if not later:
-        return
-    if len(later) > 2:
-        raise UserError("--later takes a sensor file and, when it does not pair both, a reference file; got %d files."
-                        % len(later))
-    for p in later:
-        if not os.path.isfile(p):
-            raise UserError("--later %s: file not found; check the path." % p)
+    from . import pipeline
+    return pipeline.load_pair(_inputs_of(args), sensor_files, reference_file, progress, _say)
 
 
 def _workbench(args):
-    from . import workbench
-    _check_later(args)
+    """The pipeline (``calibrate/pipeline.py``) with this command's progress display."""
+    from . import pipeline
     with _Progress(getattr(args, "progress", False)) as progress:
-        sensor, reference, pairs = _load_pair(args, args.sensor, args.reference, progress)
-        _say("sensor:    %s" % sensor.label)
-        if reference is not sensor:
-            _say("reference: %s" % reference.label)
-        tz, tz_note = _station_tz(args, sensor, reference if reference is not sensor else None)
-        pairs.tz = tz
-        res = workbench.run(pairs, k=args.folds, flexible=not args.no_flexible, per_device=not args.pooled,
-                            horizon_days=args.horizon, progress=progress)
-        if pairs.freq == "1h":
-            res.summary["notes"].insert(0, tz_note)
-        for t in (sensor, reference):
-            for n in t.notes:
-                res.summary["notes"].insert(0, "%s: %s" % (os.path.basename(t.path.split(",")[0]), n))
-        if getattr(args, "later", None):
-            from . import drift
-            progress("scoring the later co-location")
-            _, _, later = _load_pair(args, args.later[:1], args.later[1] if len(args.later) > 1 else None, progress)
-            later.tz = tz
-            res.summary["drift"] = drift.compare(res, later)
-    return sensor, reference, res
+        return pipeline.run(_inputs_of(args), progress, _say)
 
 
 def _print_summary(s, out=None):
@@ -339,15 +284,9 @@ def _fit_json(doc, path):
 
 
 def _check_tz_names(args):
-    """A misspelt --tz/--sensor-tz is refused before any file is read."""
-    from zoneinfo import ZoneInfo
-    for opt, tz in (("--tz", getattr(args, "tz", None)), ("--sensor-tz", getattr(args, "sensor_tz", None))):
-        if tz and tz.upper() != "UTC" and not re.fullmatch(r"[+-]\d{1,2}(:?\d{2})?", tz):
-            try:
-                ZoneInfo(tz)
-            except Exception:
-                raise UserError("unknown time zone '%s' (%s); use a name like America/New_York or Europe/Berlin."
-                                % (tz, opt))
+    """The options (zones, --folds, --horizon, --later) are refused before any file is read."""
+    from . import pipeline
+    pipeline.check(_inputs_of(args))
 
 
 def cmd_fit(args):
@@ -357,8 +296,6 @@ def cmd_fit(args):
     _check_tz_names(args)
     if args.report:
         _check_out_dir(args.report)
-    if args.horizon < 1:
-        raise UserError("--horizon must be at least 1 day, not %d." % args.horizon)
     sensor, reference, res = _workbench(args)
     doc = modelfile.build(res, sensor, reference, name=args.name, command="airkit calibrate fit " + " ".join(
         sys.argv[3:] if len(sys.argv) > 3 else []))

@@ -81,6 +81,9 @@ def register(sub):
     a.add_argument("device", help="station id (the config's device.id)")
     a.add_argument("--token-file", required=True, help="file holding the device's token (never printed); "
                                                        "created with a new random token when it does not exist")
+    a.add_argument("--force", action="store_true",
+                   help="replace the token of a station already registered with another one (the station must "
+                        "then get the new token in its config)")
     _common(a, sub=True)
     _place(a)
     a.set_defaults(func=add_device)
@@ -165,10 +168,25 @@ def _new_token_file(path: Path) -> str:
     return token
 
 
+def _refuse_token_change(store, device, token, force):
+    """A station registered with another token keeps it unless --force: its board still sends the old one."""
+    from airkit.collect.store import token_hash
+
+    known = store.device(device)
+    if known and known[2] and (token is None or known[2] != token_hash(token)) and not force:
+        raise WouldOverwrite("station %s is already registered with another token (the board sends that one and "
+                             "would be locked out): give the token file it was registered with, or pass --force "
+                             "to replace its token and then put the new one in the station's config" % device)
+
+
 def add_device(args) -> int:
+    from airkit.provision import check_device_id
+
+    check_device_id(args.device, "station id")
     tf = Path(args.token_file)
     created = False
     if not tf.exists():
+        _refuse_token_change(_store(args.db), args.device, None, getattr(args, "force", False))
         token = _new_token_file(tf)
         created = True
     else:
@@ -181,6 +199,7 @@ def add_device(args) -> int:
         raise InputError("the token in %s is shorter than 8 characters: use a longer random token" % args.token_file)
     try:
         store = _store(args.db)
+        _refuse_token_change(store, args.device, token, getattr(args, "force", False))
         store.add_device(args.device, "json", token)
         _place_station(store, args.device, args)
     except Exception:

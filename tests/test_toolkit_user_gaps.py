@@ -1,0 +1,54 @@
+"""The toolkit's last user-error gaps (issue 21): each case fails without its fix."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from airkit.errors import InputError
+from airkit.provision import check_device_id, check_mac, read_class
+
+
+def airkit(*args, cwd=None, timeout=60):
+    return subprocess.run([sys.executable, "-m", "airkit.cli", *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, cwd=cwd)
+
+
+def test_add_device_never_replaces_a_token_silently(tmp_path):
+    db = tmp_path / "c.sqlite"
+    (tmp_path / "old.token").write_text("the-first-long-token\n")
+    (tmp_path / "new.token").write_text("another-long-token\n")
+    assert airkit("collect", "add-device", "yard", "--token-file", tmp_path / "old.token", "--db", db).returncode == 0
+    from airkit.collect.store import open_store, token_hash
+    before = open_store(db).device("yard")[2]
+    for tf in (tmp_path / "new.token", tmp_path / "fresh.token"):        # another file, or a new one made for it
+        r = airkit("collect", "add-device", "yard", "--token-file", tf, "--db", db)
+        assert r.returncode == 5 and "--force" in r.stderr and "Traceback" not in r.stderr, r.stderr
+        assert "another-long-token" not in r.stderr
+        assert open_store(db).device("yard")[2] == before
+    assert not (tmp_path / "fresh.token").exists()
+    # the same token again is fine (a re-run); --force replaces it
+    assert airkit("collect", "add-device", "yard", "--token-file", tmp_path / "old.token", "--db", db).returncode == 0
+    r = airkit("collect", "add-device", "yard", "--token-file", tmp_path / "new.token", "--db", db, "--force")
+    assert r.returncode == 0, r.stderr
+    assert open_store(db).device("yard")[2] == token_hash("another-long-token")
+
+
+@pytest.mark.parametrize("bad", ["1-Mar", "Mar-01", "45352", "1.00E+03", "3/1/2026", "2026-03-01"])
+def test_excel_mangled_device_ids_are_refused_with_the_row(tmp_path, bad):
+    (tmp_path / "c.csv").write_text("device_id,name\nst-01,A\n%s,B\n" % bad)
+    with pytest.raises(InputError, match="line 3.*%s.*Text" % bad.replace(".", r"\.").replace("+", r"\+")):
+        read_class(str(tmp_path / "c.csv"))
+    r = airkit("collect", "add-device", bad, "--token-file", tmp_path / "t", "--db", tmp_path / "c.sqlite")
+    assert r.returncode == 2 and "Text" in r.stderr, r.stderr
+
+
+def test_good_ids_and_macs_pass_malformed_macs_are_refused(tmp_path):
+    for ok in ("st-01", "lab_3", "101", "A1", "station-2026"):
+        assert check_device_id(ok, "x") == ok
+    assert check_mac("24-0A-C4-12-34-56", "x") == "24:0a:c4:12:34:56" == check_mac("240ac4123456", "x")
+    for bad in ("24:0a:c4:12:34", "24:0a:c4:12:34:5g", "2.40E+11", "yes"):
+        (tmp_path / "c.csv").write_text("device_id,mac\nst-01,%s\n" % bad)
+        with pytest.raises(InputError, match="line 2.*mac"):
+            read_class(str(tmp_path / "c.csv"))
