@@ -406,6 +406,24 @@ class BoardLink:
         )
         return [p.lstrip("/") for p in self.eval_json(code)]
 
+    def interrupt_and_reset(self) -> bool:
+        """Stop whatever the board runs for us (Ctrl-C), then hard-reset it so its station runs again;
+        for a host tool interrupted half-way (the user's Ctrl-C). False when the port is gone."""
+        try:
+            self.t.serial.write(b"\x03")
+            self.t.serial.flush()
+            self._read_quiet(1.0, until=b">")
+        except Exception:
+            return False
+        try:
+            self.t.serial.write(b"\r\x01")          # back to the raw REPL, where reset() types its line
+            self.t.serial.flush()
+            self._read_quiet(0.5, until=b">")
+        except Exception:
+            return False
+        self.reset()
+        return True
+
     def reset(self):
         """Hard-reset the board (as the reset button does); the link is unusable afterwards."""
         # Plain raw-REPL input, then Ctrl-D, and no waiting: mpremote's exec_raw_no_follow

@@ -331,7 +331,7 @@ def _provision_job(job: dict) -> dict:
                 res["doctor"] = prev["doctor"]
                 res["steps"].append("tests already passed")
             else:
-                rep = run_doctor(link)
+                rep = run_doctor(link, built=job.get("built"))
                 res["doctor"] = {"facts": rep["facts"],
                                  "checks": [{k: c.get(k) for k in ("check", "status", "passed", "summary", "remedy")}
                                             for c in rep["checks"]]}
