@@ -52,3 +52,59 @@ def test_good_ids_and_macs_pass_malformed_macs_are_refused(tmp_path):
         (tmp_path / "c.csv").write_text("device_id,mac\nst-01,%s\n" % bad)
         with pytest.raises(InputError, match="line 2.*mac"):
             read_class(str(tmp_path / "c.csv"))
+
+
+def test_a_port_another_program_has_open_names_it(tmp_path):
+    import os
+    import pty
+
+    master, slave = pty.openpty()
+    name = os.ttyname(slave)
+    other = subprocess.Popen([sys.executable, "-c", "import os, sys, time\n"          # screen, minicom, Thonny...
+                              "fd = os.open(sys.argv[1], os.O_RDWR | os.O_NOCTTY)\nprint('open', flush=True)\n"
+                              "time.sleep(60)\n", name], stdout=subprocess.PIPE, text=True)
+    try:
+        assert other.stdout.readline().strip() == "open"
+        r = airkit("doctor", "--port", name)
+    finally:
+        other.kill()
+        other.wait(10)
+        os.close(master)
+        os.close(slave)
+    assert r.returncode == 3 and "pid %d" % other.pid in r.stderr and "close it" in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_monitor_into_a_closed_pipe_ends_quietly(tmp_path):
+    """`airkit monitor --json | head -1`: the reader goes away; that is the normal end, not a lost board."""
+    from toolkit_helpers import RunningBoard
+
+    with RunningBoard(tmp_path, "m1", config={"device": {"id": "m1"}}, extra={"speed": 600}) as b:
+        proc = subprocess.Popen([sys.executable, "-m", "airkit.cli", "monitor", "--port", b.port, "--json"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        first = proc.stdout.readline()              # head -1
+        proc.stdout.close()
+        err = proc.stderr.read().decode()
+        code = proc.wait(30)
+    assert json.loads(first)["seq"] >= 0
+    assert code == 0 and err == "", (code, err)
+
+
+@pytest.mark.parametrize("argv,word", [(["--count", "0"], "--count must be 1 or more"),
+                                       (["--seconds", "-1"], "--seconds must be more than 0"),
+                                       (["--seconds", "nan"], "--seconds must be more than 0")])
+def test_monitor_count_and_seconds_are_clear(argv, word):
+    r = airkit("monitor", "--port", "/dev/ttyNOPE", *argv)
+    assert r.returncode == 2 and word in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def test_output_to_a_full_disk_is_one_sentence():
+    """`airkit pms decode capture.bin > /dev/full`: the disk is full; said in one sentence, exit 2."""
+    from pathlib import Path
+
+    capture = Path(__file__).resolve().parents[1] / "examples" / "pms-capture.bin"
+    with open("/dev/full", "w") as full:
+        r = subprocess.run([sys.executable, "-m", "airkit.cli", "pms", "decode", str(capture), "--json"],
+                           stdout=full, stderr=subprocess.PIPE, text=True, timeout=60)
+    assert r.returncode == 2 and "disk is full" in r.stderr and "Traceback" not in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr

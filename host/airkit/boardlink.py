@@ -197,6 +197,12 @@ class BoardLink:
         except SERIAL_ERRORS as e:
             raise self.lost(e)
         self.last_output = bytes(seen[-600:])       # for a diagnosis by whoever catches the error
+        from airkit.ports import port_holders
+
+        users = port_holders(self.port, users_only=True)
+        if users and not alive:
+            raise BoardError("nothing answers on %s: %s also has the port open and takes the board's answers; "
+                             "close it (Thonny, screen, a serial monitor) and run again" % (self.port, ", ".join(users)))
         if not seen:
             raise BoardError("nothing answers on %s: no byte came back in %d s; check that the board is plugged "
                              "in with a data cable and powered, that this is its port ('airkit ports'), and that "

@@ -226,7 +226,8 @@ def resolve_ports(spec: str) -> list[dict]:
     if spec == "auto":
         found = board_ports()
         if not found:
-            raise UserError("no boards found on USB: plug them in with data cables and check 'airkit ports'")
+            from airkit.errors import BoardError
+            raise BoardError("no boards found on USB: plug them in with data cables and check 'airkit ports'")
         return [{"port": p["device"], "usb_serial": p["serial_number"]} for p in found]
     ports = [p.strip() for p in spec.split(",") if p.strip()]
     if len(set(ports)) != len(ports):
@@ -485,16 +486,8 @@ def class_key(rows: list[dict]) -> str:
 
 
 def data_dir() -> Path:
-    """The user's data folder for airkit (``AIRKIT_DATA_DIR``, else the platform's: XDG on Linux)."""
-    import os
-
-    if os.environ.get("AIRKIT_DATA_DIR"):
-        return Path(os.environ["AIRKIT_DATA_DIR"])
-    if sys.platform == "win32":
-        return Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local") / "airkit"
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Application Support" / "airkit"
-    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "airkit"
+    from airkit.files import data_dir as _data_dir
+    return _data_dir()
 
 
 def state_file(rows: list[dict]) -> Path:

@@ -294,7 +294,8 @@ def claim_port_link(path: str) -> Path:
               % (path, os.readlink(link)), file=sys.stderr, flush=True)
         link.unlink()
     elif link.exists():
-        raise InputError("--port-link %s exists and is not a port link: give another path (it is not overwritten)"
+        from airkit.errors import WouldOverwrite
+        raise WouldOverwrite("--port-link %s exists and is not a port link: give another path (it is not overwritten)"
                          % path)
     owner.write_text("%d\n" % os.getpid())
     return owner
