@@ -64,11 +64,18 @@ def test_fit_and_apply_as_functions(tmp_path):
     import airkit
 
     sp, rp = write(tmp_path, days=30)
-    doc = airkit.fit(str(sp), str(rp), out=tmp_path / "m.json", no_flexible=True)
+    doc = airkit.fit(str(sp), str(rp), out=tmp_path / "m.json", flexible=False)
     assert doc["correction"]["kind"] and json.loads((tmp_path / "m.json").read_text())["correction"]
-    out = airkit.apply(tmp_path / "m.json", str(sp), out=tmp_path / "c.csv")
-    head = Path(out).read_text().splitlines()[0].split(",")
+    with pytest.raises(airkit.WouldOverwrite):                        # never replaced without asking
+        airkit.fit(str(sp), str(rp), out=tmp_path / "m.json", flexible=False)
+    with pytest.raises(TypeError):                                    # a typo is a TypeError, as in Python
+        airkit.fit(str(sp), str(rp), no_flexible=True)
+    table = airkit.apply(tmp_path / "m.json", str(sp), out=tmp_path / "c.csv")
+    head = (tmp_path / "c.csv").read_text().splitlines()[0].split(",")
     assert head[0] == "time" and "pm25" in head and "pm25_raw" in head
+    assert list(table.columns) == head
+    same = airkit.apply(doc, sp)                                       # the model object itself, no file
+    assert same["pm25"].tolist() == table["pm25"].tolist()
 
 
 def test_firmware_and_boards_found_through_resources():

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import dataclass
 
 from airkit.errors import UserError
+from airkit.results import Result
 
 # check -> status -> (passed, what it means, what to do)
 VERDICTS = {
@@ -275,8 +277,19 @@ def currency(result: dict, port: str, built: dict | None = None) -> dict:
             "remedy": "run 'airkit deploy --port %s' so the board runs this airkit's firmware" % port}
 
 
+@dataclass
+class DoctorReport(Result):
+    """The kit test: the board's ``facts``, one entry per check (check, passed, summary, remedy), ``ok``."""
+
+    port: str
+    facts: dict
+    checks: list
+    ok: bool
+    failed: int
+
+
 def run_doctor(link, checks=("pms", "dht", "wifi", "uplinks", "clock"), timeout: float = 120,
-               built: dict | None = None) -> dict:
+               built: dict | None = None) -> DoctorReport:
     """Facts and check results (each with passed/summary/remedy) from an open ``BoardLink`` or a port name.
 
     ``built``: this airkit's compiled firmware ({board path: file}) to compare the board's with
@@ -327,7 +340,7 @@ def run_doctor(link, checks=("pms", "dht", "wifi", "uplinks", "clock"), timeout:
                         "summary": "the airkit firmware (and its self-test) is not on the board",
                         "remedy": "run 'airkit deploy --port %s'" % link.port})
     failed = [r for r in results if r.get("passed") is False]
-    return {"port": link.port, "facts": facts, "checks": results, "ok": not failed, "failed": len(failed)}
+    return DoctorReport(port=link.port, facts=facts, checks=results, ok=not failed, failed=len(failed))
 
 
 def format_report(rep: dict) -> str:
@@ -388,7 +401,7 @@ def run(args) -> int:
         if not args.no_reset:
             link.reset()
     if args.json:
-        print(json.dumps(rep, indent=1))
+        print(json.dumps(rep.to_dict(), indent=1))
     else:
         print(format_report(rep))
     if args.no_reset:

@@ -333,45 +333,16 @@ def cmd_report(args):
 
 
 def cmd_apply(args):
-    from . import align, ingest, modelfile, vector
+    from . import pipeline
     dest = _check_out_file(args.out, args.force)
-    doc, corr = modelfile.load(args.model, device=args.device)
-    sensor = ingest.load_sensor(args.sensor, fmt=args.sensor_format, tz=args.sensor_tz)
-    f = sensor.frame
-    if sensor.role == "paired":
-        f = f.copy()
-    elif args.average == "1h":
-        steps = []
-        f = align.drop_impossible(f, steps, "sensor")
-        two = "pm25_cf1_a" in f and "pm25_cf1_b" in f
-        f = align.average(f, "1h", sensor.interval_s,
-                          per_column={"pm25_cf1_a": align.AB_RECOVERY, "pm25_cf1_b": align.AB_RECOVERY} if two else None)
-        if two:
-            f = align.ab_clean(f, steps)
-    pm = f["pm25_cf1"].to_numpy(float)
-    rh = f["rh"].to_numpy(float) if "rh" in f else None
-    t = f["temp_c"].to_numpy(float) if "temp_c" in f else None
-    if rh is None and "rh" in json.dumps(corr.get("coef", {})) + corr["kind"] and corr["kind"] not in ("raw", "linear"):
-        raise UserError("the model needs relative humidity but %s has no humidity column." % args.sensor[0])
-    y, flags = vector.evaluate_device(corr, pm, rh, t)
-    names = {1: "pm", 2: "rh", 4: "t"}
-    flag_txt = ["" if v == 0 else "outside_valid_range:" + "+".join(n for b, n in names.items() if v & b) for v in flags]
-    out = pd.DataFrame({"time": f.index.strftime("%Y-%m-%dT%H:%M:%SZ"), "pm25": np.round(y, 2),
-                        "pm25_raw": np.round(pm, 2)})
-    if "device" in f:
-        out.insert(1, "device", f["device"].to_numpy())
-    if rh is not None:
-        out["rh"] = np.round(rh, 1)
-    if t is not None:
-        out["temp_c"] = np.round(t, 1)
-    out["flag"] = flag_txt
-    out["model"] = corr.get("name") or corr["kind"]
+    res = pipeline.apply(args.model, args.sensor, device=args.device, average=args.average,
+                         sensor_format=args.sensor_format, sensor_tz=args.sensor_tz)
+    out, nflag = res.frame, res.flagged
     with dest.open("w", newline="") as fh:
         out.to_csv(fh, index=False)
-    nflag = int((flags != 0).sum())
     if args.json:
-        print(json.dumps({"out": str(args.out), "rows": int(len(out)), "model": corr.get("name") or corr["kind"],
-                          "kind": corr["kind"], "flagged_outside_valid_range": nflag,
+        print(json.dumps({"out": str(args.out), "rows": int(len(out)), "model": res.model_name,
+                          "kind": res.kind, "flagged_outside_valid_range": nflag,
                           "start": out["time"].iloc[0] if len(out) else None,
                           "end": out["time"].iloc[-1] if len(out) else None}, indent=2))
     _say("%d rows written to %s (model %s)%s" % (len(out), args.out, out["model"].iloc[0] if len(out) else "-",

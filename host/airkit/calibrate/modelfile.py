@@ -99,7 +99,11 @@ def save(doc, path, force=True):
 
 
 def load(path, device=None):
-    """Read and check a model file; returns (doc, correction dict)."""
+    """Read and check a model: ``path`` is a model file or the model document itself (a dict, as
+    ``airkit.fit`` returns it); returns (doc, correction dict)."""
+    if isinstance(path, dict):
+        return _checked(path, device, "the model")
+    path = str(path)
     if not os.path.exists(path):
         raise UserError("model file %s not found; create one with 'airkit calibrate fit'." % path)
     try:
@@ -107,6 +111,10 @@ def load(path, device=None):
             doc = json.load(f)
     except (ValueError, UnicodeDecodeError) as e:
         raise UserError("model file %s is not valid JSON (%s); fit it again or restore it." % (path, str(e)[:80]))
+    return _checked(doc, device, path)
+
+
+def _checked(doc, device, path):
     if not isinstance(doc, dict) or not isinstance(doc.get("correction"), dict):
         raise UserError("%s is not an airkit calibration model (no 'correction' section)." % path)
     corr = doc["correction"]

@@ -169,3 +169,60 @@ def run(inputs: Inputs, progress=None, say=None):
         later.tz = tz
         res.summary["drift"] = drift.compare(res, later)
     return sensor, reference, res
+
+
+@dataclass
+class Applied:
+    """``apply``'s result: ``frame`` (time UTC, [device], pm25, pm25_raw, [rh, temp_c], flag, model),
+    ``flagged`` (rows outside the model's valid range), the model's ``kind`` and ``model_name``."""
+
+    frame: object
+    flagged: int
+    kind: str
+    model_name: str
+
+
+def apply(model, sensor, device=None, average="1h", sensor_format=None, sensor_tz=None) -> Applied:
+    """Apply a model (a model file's path, or the model document ``airkit.fit`` returns) to sensor
+    file(s); hourly means first (``average="1h"``, as the model was fitted) or each reading (``"none"``)."""
+    import json
+
+    import numpy as np
+    import pandas as pd
+
+    from . import align, ingest, modelfile, vector
+    if isinstance(sensor, (str, os.PathLike)):
+        sensor = [sensor]
+    sensor = [str(p) for p in sensor]
+    doc, corr = modelfile.load(model, device=device)
+    table = ingest.load_sensor(sensor, fmt=sensor_format, tz=sensor_tz)
+    f = table.frame
+    if table.role == "paired":
+        f = f.copy()
+    elif average == "1h":
+        steps = []
+        f = align.drop_impossible(f, steps, "sensor")
+        two = "pm25_cf1_a" in f and "pm25_cf1_b" in f
+        f = align.average(f, "1h", table.interval_s,
+                          per_column={"pm25_cf1_a": align.AB_RECOVERY, "pm25_cf1_b": align.AB_RECOVERY} if two else None)
+        if two:
+            f = align.ab_clean(f, steps)
+    pm = f["pm25_cf1"].to_numpy(float)
+    rh = f["rh"].to_numpy(float) if "rh" in f else None
+    t = f["temp_c"].to_numpy(float) if "temp_c" in f else None
+    if rh is None and "rh" in json.dumps(corr.get("coef", {})) + corr["kind"] and corr["kind"] not in ("raw", "linear"):
+        raise UserError("the model needs relative humidity but %s has no humidity column." % sensor[0])
+    y, flags = vector.evaluate_device(corr, pm, rh, t)
+    names = {1: "pm", 2: "rh", 4: "t"}
+    flag_txt = ["" if v == 0 else "outside_valid_range:" + "+".join(n for b, n in names.items() if v & b) for v in flags]
+    out = pd.DataFrame({"time": f.index.strftime("%Y-%m-%dT%H:%M:%SZ"), "pm25": np.round(y, 2),
+                        "pm25_raw": np.round(pm, 2)})
+    if "device" in f:
+        out.insert(1, "device", f["device"].to_numpy())
+    if rh is not None:
+        out["rh"] = np.round(rh, 1)
+    if t is not None:
+        out["temp_c"] = np.round(t, 1)
+    out["flag"] = flag_txt
+    out["model"] = corr.get("name") or corr["kind"]
+    return Applied(out, int((flags != 0).sum()), corr["kind"], corr.get("name") or corr["kind"])
