@@ -1,4 +1,8 @@
-"""The ``airkit`` command: a thin argparse front over the toolkit's modules.
+"""The ``airkit`` command (the ``airkit.cli`` package): a thin argparse front over the library.
+
+It parses, calls the library, prints: no job's logic lives here (the library is
+``airkit.api``, ``airkit.provision.provision_class``, ``airkit.calibrate.pipeline``,
+``airkit.deploy``, ``airkit.doctor``, ...).
 
 Each command module exposes ``register(subparsers)``, adding its sub-command
 with ``func=handler(args) -> exit code``. The parser is built lazily: the
@@ -169,7 +173,3 @@ def _bug(e: BaseException, argv: list[str]) -> int:
           % (type(e).__name__, "the details are in %s" % path if path else "its details could not be saved"),
           file=sys.stderr)
     return BUG_EXIT
-
-
-if __name__ == "__main__":
-    sys.exit(main())
