@@ -302,6 +302,25 @@ def test_power_cut_boots_with_power_on_cause(tmp_path):
 
 # --- the REPL through a pseudo-terminal, with the real mpremote -----------------
 
+def stop_sim(proc):
+    proc.terminate()
+    try:
+        proc.communicate(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+
+
+def assert_virtual_board_at_the_repl(link):
+    """mpremote on the link reaches the REPL, and the board there is the virtual ESP32 start-up registered."""
+    mpremote = str(Path(sys.executable).parent / "mpremote")
+    out = subprocess.run([mpremote, "connect", str(link), "resume", "exec",
+                          "from airkit_fw import board; b = board.current(); print('on', b.name, 6 * 7)"],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "on virtual-esp32 42" in out.stdout
+
+
 def test_port_link_with_mpremote(tmp_path):
     link = tmp_path / "ttyVB"
     proc = subprocess.Popen([sys.executable, "-m", "airkit.cli", "sim", "--hours", "1", "--json",
@@ -312,19 +331,9 @@ def test_port_link_with_mpremote(tmp_path):
         while not link.exists() and time.monotonic() < deadline:
             time.sleep(0.1)
         assert link.exists(), "no pseudo-terminal at %s" % link
-        mpremote = str(Path(sys.executable).parent / "mpremote")
-        out = subprocess.run([mpremote, "connect", str(link), "resume", "exec",
-                              "from airkit_fw import board; b = board.current(); print('on', b.name, 6 * 7)"],
-                             capture_output=True, text=True, timeout=30)
-        assert out.returncode == 0, out.stdout + out.stderr
-        assert "on virtual-esp32 42" in out.stdout
+        assert_virtual_board_at_the_repl(link)
     finally:
-        proc.terminate()
-        try:
-            stdout, _ = proc.communicate(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            stdout, _ = proc.communicate()
+        stop_sim(proc)
     assert not link.exists(), "the link was not removed"
 
 
@@ -380,17 +389,7 @@ def test_port_link_interrupt_during_start_up_keeps_the_virtual_board(tmp_path):
     try:
         t.join(25)
         assert link.exists(), "no pseudo-terminal at %s" % link
-        mpremote = str(Path(sys.executable).parent / "mpremote")
-        out = subprocess.run([mpremote, "connect", str(link), "resume", "exec",
-                              "from airkit_fw import board; b = board.current(); print('on', b.name, 6 * 7)"],
-                             capture_output=True, text=True, timeout=30)
-        assert out.returncode == 0, out.stdout + out.stderr
-        assert "on virtual-esp32 42" in out.stdout
+        assert_virtual_board_at_the_repl(link)
     finally:
         stop.set()
-        proc.terminate()
-        try:
-            proc.communicate(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
+        stop_sim(proc)
