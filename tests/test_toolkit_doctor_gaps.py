@@ -20,7 +20,9 @@ def test_doctor_warns_when_the_firmware_is_not_this_airkits(tmp_path):
         f.write("\n# an older airkit's main.py\n")
     with RunningBoard(tmp_path, "d1", firmware_from="flash") as b:
         with open_board(b.port) as link:
-            deploy(link, {"device": {"id": "d1"}}, built=old)
+            calls = []
+            deploy(link, {"device": {"id": "d1"}}, built=old, progress=lambda *a: calls.append(a))
+            assert calls and calls[-1][1] <= calls[-1][2] and {c[0] for c in calls} >= {"main.py"}   # progress
             rep = run_doctor(link, checks=("clock",))
             by = {c["check"]: c for c in rep["checks"]}
             assert by["firmware"]["passed"] is True                   # intact: what its manifest says

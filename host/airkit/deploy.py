@@ -97,10 +97,11 @@ def merge_board_correction(config: dict, board_text: str | None):
 class Progress:
     """A rich progress bar on a terminal, silence otherwise (or when quiet)."""
 
-    def __init__(self, total: int, label: str, quiet: bool = False):
+    def __init__(self, total: int, label: str, quiet: bool = False, callback=None):
         import sys
 
         self.bar = None
+        self.total, self.label, self.callback = total, label, callback
         if not quiet and sys.stderr.isatty():
             from rich.progress import BarColumn, DownloadColumn, Progress as RP, TextColumn
 
@@ -110,10 +111,13 @@ class Progress:
         self.done = 0
 
     def set_label(self, label):
+        self.label = label
         if self.bar:
             self.bar.update(self.task, description=label)
 
     def advance_to(self, base, n):
+        if self.callback:
+            self.callback(self.label, base + n, self.total)
         if self.bar:
             self.bar.update(self.task, completed=base + n)
 
@@ -144,12 +148,13 @@ class DeployResult(Result):
 
 
 def deploy(link, config: dict | None = None, build_dir: Path | None = None, quiet: bool = True,
-           keep_safe: bool = False, built: dict | None = None, reset: bool | None = None) -> DeployResult:
+           keep_safe: bool = False, built: dict | None = None, reset: bool | None = None,
+           progress=None) -> DeployResult:
     """Deploy the firmware (and optionally a config) to a board: ``link`` is an open ``BoardLink`` or
     a port name (then the board is opened, and reset afterwards unless ``reset=False``).
 
     Returns a ``DeployResult``: files, files_sent, file_bytes_sent, wire_bytes, firmware_hash,
-    config_hash, verified.
+    config_hash, verified. ``progress(path, bytes_done, bytes_total)`` is called as files are sent.
     """
     from airkit.boardlink import MANIFEST
     from airkit.firmware_build import build, sha256_file
@@ -159,7 +164,7 @@ def deploy(link, config: dict | None = None, build_dir: Path | None = None, quie
 
         t0 = time.monotonic()
         with open_board(str(link)) as opened:
-            result = deploy(opened, config, build_dir, quiet, keep_safe, built)
+            result = deploy(opened, config, build_dir, quiet, keep_safe, built, progress=progress)
             if reset is not False:
                 opened.reset()
             result.reset = reset is not False
@@ -189,7 +194,7 @@ def deploy(link, config: dict | None = None, build_dir: Path | None = None, quie
         todo = [p for p in sorted(want) if have.get(p) != want[p]]
         stale = [p for p in on_board_fw if p not in want]
         total = sum(local[p][0].stat().st_size for p in todo) + (len(cfg_data) if cfg_data else 0)
-        bar = Progress(total, "deploy", quiet=quiet or total < 4096)
+        bar = Progress(total, "deploy", quiet=quiet or total < 4096, callback=progress)
         sent_bytes = 0
         try:
             if todo:

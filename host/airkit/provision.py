@@ -692,8 +692,21 @@ def run(args) -> int:
     lock = csv_path.with_name("airkit-images.lock")
     if not lock.exists():
         lock = None                       # beside the class state (the list's folder may be read-only)
-    rep = provision_class(rows, args.ports, class_name=csv_path.stem, state_path=state_path, bundle=args.bundle,
-                          version=args.version, retest=args.retest, force=args.force, lock=lock, progress=say)
+    try:
+        rep = provision_class(rows, args.ports, class_name=csv_path.stem, state_path=state_path,
+                              bundle=args.bundle, version=args.version, retest=args.retest, force=args.force,
+                              lock=lock, progress=say)
+    except KeyboardInterrupt:
+        # Every finished board is in the saved state: write the report of those, and say how to go on.
+        state = load_state(state_path)
+        done = sum(1 for s in state["boards"].values() if s.get("ok"))
+        try:
+            write_reports(report_rows(rows, state), csv_dest, html_dest, "Class report: %s" % csv_path.stem)
+            where = "; report: %s" % csv_dest.shown
+        except InputError:
+            where = ""
+        raise UserError("interrupted: %d board(s) of this class are done and remembered%s; run the same command "
+                        "again to continue where it stopped" % (done, where), exit_code=130)
     try:
         write_reports(rep.rows, csv_dest, html_dest, "Class report: %s" % csv_path.stem)
     except InputError as e:
