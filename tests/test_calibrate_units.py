@@ -78,14 +78,22 @@ def test_local_time_reference_is_detected_and_reference_tz_fixes_it(tmp_path):
     assert not any("time check" in n for n in p.notes), p.notes
 
 
-def test_reference_tz_through_the_command(tmp_path):
+def test_reference_tz_through_the_command_line_and_the_pipeline(tmp_path):
+    from airkit.calibrate import pipeline
+    from airkit.calibrate.cli import register
+    import argparse
+
     write_sensor(tmp_path / "s.csv")
     write_reference(tmp_path / "r.csv", shift_h=2, zone="")
-    proc = subprocess.run([sys.executable, "-m", "airkit.cli", "calibrate", "fit", "--sensor", tmp_path / "s.csv",
-                           "--reference", tmp_path / "r.csv", "--reference-tz", "Etc/GMT-2", "--no-flexible",
-                           "--out", tmp_path / "m.json", "--json"], capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "time check" not in proc.stdout + proc.stderr
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    args = parser.parse_args(["calibrate", "fit", "--sensor", str(tmp_path / "s.csv"), "--reference",
+                              str(tmp_path / "r.csv"), "--reference-tz", "Etc/GMT-2", "--out", "m.json"])
+    inputs = pipeline.Inputs.from_args(args)
+    assert inputs.reference_tz == "Etc/GMT-2"
+    s, r, p = pipeline.load_pair(inputs, inputs.sensor, inputs.reference)
+    assert p.lag["best"] == 0 and not any("time check" in n for n in p.notes), p.notes
+    assert pipeline.station_tz(inputs, s, r)[0] == "Etc/GMT-2"
 
 
 def test_german_excel_csv_with_units_row_and_excel_headers(tmp_path):

@@ -15,6 +15,7 @@ from toolkit_helpers import RunningBoard
 
 
 def test_doctor_warns_when_the_firmware_is_not_this_airkits(tmp_path):
+    current = build(tmp_path / "current")              # this airkit's firmware, compiled once for the test
     old = build(tmp_path / "old")
     with open(old["main.py"], "a") as f:
         f.write("\n# an older airkit's main.py\n")
@@ -23,13 +24,13 @@ def test_doctor_warns_when_the_firmware_is_not_this_airkits(tmp_path):
             calls = []
             deploy(link, {"device": {"id": "d1"}}, built=old, progress=lambda *a: calls.append(a))
             assert calls and calls[-1][1] <= calls[-1][2] and {c[0] for c in calls} >= {"main.py"}   # progress
-            rep = run_doctor(link, checks=("clock",))
+            rep = run_doctor(link, checks=("clock",), built=current)
             by = {c["check"]: c for c in rep["checks"]}
             assert by["firmware"]["passed"] is True                   # intact: what its manifest says
             assert by["current"]["warn"] and by["current"]["differ"] == 1, by["current"]
             assert "airkit deploy --port %s" % b.port in by["current"]["remedy"]
-            deploy(link, None)
-            by = {c["check"]: c for c in run_doctor(link, checks=("clock",))["checks"]}
+            deploy(link, None, built=current)
+            by = {c["check"]: c for c in run_doctor(link, checks=("clock",), built=current)["checks"]}
             assert by["current"]["status"] == "ok" and not by["current"].get("warn")
     # a port name works as well as an open link (the library takes either)
     with RunningBoard(tmp_path, "d2", firmware_from="flash") as b:

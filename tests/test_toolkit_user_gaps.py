@@ -58,21 +58,30 @@ def test_a_port_another_program_has_open_names_it(tmp_path):
     import os
     import pty
 
+    from airkit.boardlink import BoardLink
+    from airkit.errors import BoardError
+    from airkit.ports import port_holders
+
     master, slave = pty.openpty()
     name = os.ttyname(slave)
+    assert port_holders(name, users_only=True) == []          # whoever made the pty is no user of it
     other = subprocess.Popen([sys.executable, "-c", "import os, sys, time\n"          # screen, minicom, Thonny...
                               "fd = os.open(sys.argv[1], os.O_RDWR | os.O_NOCTTY)\nprint('open', flush=True)\n"
                               "time.sleep(60)\n", name], stdout=subprocess.PIPE, text=True)
     try:
         assert other.stdout.readline().strip() == "open"
-        r = airkit("doctor", "--port", name)
+        link = BoardLink(name)
+        try:
+            with pytest.raises(BoardError) as e:
+                link.enter(silent_s=1.0, alive_s=1.0)
+        finally:
+            link.close()
     finally:
         other.kill()
         other.wait(10)
         os.close(master)
         os.close(slave)
-    assert r.returncode == 3 and "pid %d" % other.pid in r.stderr and "close it" in r.stderr, r.stderr
-    assert len(r.stderr.strip().splitlines()) == 1
+    assert "pid %d" % other.pid in str(e.value) and "close it" in str(e.value), str(e.value)
 
 
 def test_monitor_into_a_closed_pipe_ends_quietly(tmp_path):
