@@ -379,14 +379,11 @@ def run(args) -> int:
     # With WiFi configured the clock is set the real way (NTP through the simulated network);
     # without it the clock is pre-set, as the foundation always did.
     wifi_configured = bool((cfg.get("wifi") or {}).get("ssid"))
-    from airkit.outfile import writing
-
-    with writing(board_dir, "--board-dir"):
-        board = VirtualBoard(board_dir, config=cfg, hours=args.hours if args.hours > 0 else None, seed=args.seed,
-                             scenario=scenario, start=args.start, series=series, port_link=args.port_link,
-                             on_line=on_line, wiring=wiring, ticks_start=args.ticks_start,
-                             firmware_from=args.firmware, extra=extra,
-                             rtc_preset=not wifi_configured, heap_kb=args.heap_kb, micropython=args.micropython)
+    board = VirtualBoard(board_dir, config=cfg, hours=args.hours if args.hours > 0 else None, seed=args.seed,
+                         scenario=scenario, start=args.start, series=series, port_link=args.port_link,
+                         on_line=on_line, wiring=wiring, ticks_start=args.ticks_start,
+                         firmware_from=args.firmware, extra=extra,
+                         rtc_preset=not wifi_configured, heap_kb=args.heap_kb, micropython=args.micropython)
     if cfg.get("uplinks"):
         from airkit_fw.uplinks.sensor_community import chip_id
 
