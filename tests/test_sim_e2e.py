@@ -349,47 +349,40 @@ def test_binary_config_file_enters_safe_mode(tmp_path):
 
 
 def test_port_link_interrupt_during_start_up_keeps_the_virtual_board(tmp_path):
-    """A tool that sends Ctrl-C the moment the port link appears (mpremote does, and a loaded
-    machine makes it arrive during the virtual board's own start-up) still finds the board as
-    the virtual board registered it: its start-up (the chip's ROM, not firmware) cannot be
-    interrupted, so `board.current()` at the REPL is the virtual ESP32, not a default Board."""
+    """A tool that sends Ctrl-C the moment the port link appears (mpremote does, and a loaded machine
+    makes it arrive during the virtual board's own start-up) still finds the board as the virtual board
+    registered it: its start-up (the chip's ROM, not firmware) cannot be interrupted, so the interpreter
+    survives and `board.current()` at the REPL is the virtual ESP32, not a default Board."""
     import os as _os
     import threading
 
-    link = tmp_path / "ttyVB"
-    proc = subprocess.Popen([sys.executable, "-m", "airkit.cli", "sim", "--hours", "1", "--json",
-                             "--port-link", str(link), "--board-dir", str(tmp_path / "b")],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    stop = threading.Event()
+    from airkit.boardlink import open_board
+    from airkit.vboard import VirtualBoard
 
-    def hammer():
-        # Ctrl-C every 20 ms from the moment the link exists, through the board's start-up
+    link = tmp_path / "ttyVB"
+    vb = VirtualBoard(tmp_path / "b", hours=None, port_link=link, config={"device": {"id": "i1"}})
+    runner = threading.Thread(target=vb.run, daemon=True)
+    runner.start()
+    try:
         fd = None
         end = time.monotonic() + 20
-        while fd is None and time.monotonic() < end and not stop.is_set():
+        while fd is None and time.monotonic() < end:
             try:
                 fd = _os.open(str(link), _os.O_RDWR | _os.O_NOCTTY)
             except OSError:
-                time.sleep(0.005)
-        if fd is None:
-            return
-        try:
-            end = time.monotonic() + 3
-            while time.monotonic() < end and not stop.is_set():
-                try:
-                    _os.write(fd, b"\x03")
-                except OSError:      # the board is gone (its interpreter was killed): the test fails below
-                    return
-                time.sleep(0.02)
-        finally:
-            _os.close(fd)
-
-    t = threading.Thread(target=hammer, daemon=True)
-    t.start()
-    try:
-        t.join(25)
-        assert link.exists(), "no pseudo-terminal at %s" % link
-        assert_virtual_board_at_the_repl(link)
+                time.sleep(0.002)
+        assert fd is not None, "no pseudo-terminal at %s" % link
+        _os.write(fd, b"\r\x03")               # at once, before the board has started (unfixed: killed it)
+        _os.close(fd)
+        end = time.monotonic() + 30
+        while not any(ln.startswith("virtual board: firmware from") for ln in vb.lines):
+            assert vb.proc is None or vb.proc.poll() is None, "the interpreter was killed: %s" % vb.lines[-5:]
+            assert time.monotonic() < end, vb.lines[-5:]
+            time.sleep(0.05)
+        with open_board(str(link)) as board_link:
+            name = board_link.exec("from airkit_fw import board\nprint(board.current().name)").strip()
+        assert name == "virtual-esp32", name
+        assert vb.proc.poll() is None and vb.restarts == {"reset": 0, "watchdog": 0, "power_cut": 0}
     finally:
-        stop.set()
-        stop_sim(proc)
+        vb.stop()
+        runner.join(15)

@@ -38,9 +38,15 @@ EXIT_WATCHDOG = 76
 DEFAULT_START = "2026-01-05T00:00:00Z"
 LINKED_SPEED = 60          # virtual seconds per real second for a board with a port link
 INTERRUPT_HOLD_S = 3.0     # further Ctrl-C bytes are held back this long while one is pending
-# What the virtual board prints once its own start-up (the chip's ROM and boot, not firmware)
-# is done and the board layer is registered: input from the port link waits for it.
-READY_LINES = ("virtual board: firmware from", "virtual board: no airkit firmware")
+# Input from the port link waits until the board has booted: the virtual board's own start-up
+# (the chip's ROM, registering the board layer) and the firmware's boot line, or what ends a boot
+# (safe mode, a crash, nothing to run). A Ctrl-C before that kills the unix port (no handler yet),
+# stops start-up before the board layer exists, or leaves a half-imported firmware at the REPL.
+def _booted(line: str) -> bool:
+    from airkit_fw.console import CRASH, SAFE, START
+
+    return (START in line or line.startswith((SAFE, CRASH)) or line.startswith("virtual board: no ")
+            or line.startswith("virtual board: simulated period over"))
 READY_WAIT_S = 60.0        # bound on that wait (then the held input is passed on anyway)
 HELD_MAX = 4096            # bytes of link input kept meanwhile (more is lost, as on a full UART)
 
@@ -304,7 +310,7 @@ class VirtualBoard:
                         while b"\n" in buf:
                             line, buf = buf.split(b"\n", 1)
                             text = line.decode("utf-8", "replace").rstrip("\r")
-                            ready = ready or text.startswith(READY_LINES)
+                            ready = ready or _booted(text)
                             self._line(text)
                     elif not ready:
                         held = (held + data)[:HELD_MAX]
