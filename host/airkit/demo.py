@@ -64,7 +64,8 @@ def main() -> int:
         cfg = {"device": {"id": name, "name": name}, "wifi": {"ssid": "airkit-sim", "password": "airkit-sim-wifi"},
                "uplinks": [
                    {"type": "airkit_json", "url": "http://127.0.0.1:%d/api/v1/batch" % coll.port, "token": TOKEN},
-                   {"type": "sensor_community", "url": "http://127.0.0.1:%d/v1/push-sensor-data/" % coll.port}]}
+                   {"type": "sensor_community", "url": "http://127.0.0.1:%d/v1/push-sensor-data/" % coll.port,
+                    "token": TOKEN}]}
         scenario = {"wifi": {"ssid": "airkit-sim", "password": "airkit-sim-wifi", "down": [list(OUTAGE)]},
                     "power_cuts": [CUT_H]}
         lines = []
@@ -105,6 +106,13 @@ def main() -> int:
     print("  exported %d rows (calibration CSV) to %s" % (n, OUT / "readings.csv"))
     plot(store, stations, OUT / "day.png")
     print("  plot: %s" % (OUT / "day.png"))
+    from airkit.collect import qcnet
+
+    t0 = time.time()
+    faults = qcnet.load_demo(store, int(time.time()) // 300 * 300)
+    print("  network check: a test network over Taipei (%d stations, 9 days) with injected faults: %s (%.0f s)"
+          % (len([s for s in store.stations() if s["id"].startswith("tpe-")]),
+             ", ".join("%s %s" % (k, s) for s, k in sorted(faults.items(), key=lambda x: x[1])), time.time() - t0))
     return dashboard(store)
 
 
@@ -114,14 +122,16 @@ def dashboard(store) -> int:
 
     port = int(os.environ.get("AIRKIT_DEMO_PORT", "8000"))
     try:
-        coll = Collector(store, "127.0.0.1", port).start()
+        coll = Collector(store, "127.0.0.1", port, qc_warm_hours=10 * 24).start()
     except OSError:
-        coll = Collector(store, "127.0.0.1", 0).start()          # 8000 is taken: any free port
+        coll = Collector(store, "127.0.0.1", 0, qc_warm_hours=10 * 24).start()   # 8000 is taken: any free port
     try:
         print("  dashboard: %s  (open data API: %sapi/docs)" % (coll.url, coll.url))
         shot = OUT / "dashboard.png"
         if screenshot(coll.url, shot):
             print("  dashboard screenshot: %s" % shot)
+            if screenshot(coll.url + "#/health", OUT / "health.png"):
+                print("  network health screenshot (faults found by the network check): %s" % (OUT / "health.png"))
         else:
             print("  (no chromium found for the dashboard screenshot; open the URL above instead)")
         interactive = sys.stdin.isatty() and sys.stdout.isatty() and not os.environ.get("CI")

@@ -132,32 +132,30 @@ def verdict(d: dict) -> dict:
     out["passed"] = passed
     out["summary"] = text.format_map(fields)
     out["remedy"] = remedy.format_map(fields)
+    note = getattr(_uplink_spec(d), "OK_NOTE", None) if d.get("check") == "uplink" and passed else None
+    if note:               # what a passing probe cannot prove (declared by the uplink type)
+        out["summary"] += "; note: " + note
     return out
 
 
+def _uplink_spec(d: dict):
+    """The declaration module of the uplink type a self-test result names (None: unknown type)."""
+    from airkit_fw.uplinks import registry
+
+    return registry.spec(d.get("type")) if isinstance(d.get("type"), str) else None
+
+
 def uplink_remedy(d: dict) -> str:
-    """What to do when an uplink's server refuses the station (401/403/404, or MQTT CONNACK 4/5)."""
-    t, st, i = d.get("type"), d.get("http_status"), d.get("index")
-    if t == "sensor_community":
-        return ("register node %s at https://devices.sensor.community (sensor PMS5003 on pin 1, DHT22 on pin 7), "
-                "then run the doctor again" % (d.get("node") or "esp32-<chip id>"))
-    if t == "opensensemap":
-        if st == 404:
-            return "box_id of uplink %s is not a box on that server: copy it from the box's page" % i
-        return ("the access token of uplink %s is wrong: copy it from the box's page on openSenseMap and set it "
-                "with 'airkit config set FILE uplinks[%s].access_token=...'" % (i, i))
-    if t == "influx":
-        if st == 404:
-            return "the database in uplink %s's URL does not exist: create it (CREATE DATABASE ...) or fix ?db=" % i
-        return "InfluxDB refused the credentials of uplink %s: put u=...&p=... in its URL or fix its token" % i
-    if t == "airkit_json":
-        if st == 403:
-            return "register the device on the collector ('airkit collect add-node ...'), then run the doctor again"
-        if st == 404:
-            return "uplink %s's URL is not the collector's batch API (/api/v1/batch): fix its url" % i
-        return "the token of uplink %s is wrong: set it with 'airkit config set FILE uplinks[%s].token=...'" % (i, i)
-    return ("the broker refused the station's login: check the user name and password of uplink %s (and that "
-            "the broker allows this client)" % i)
+    """What to do when an uplink's server refuses the station (401/403/404, or MQTT CONNACK 4/5):
+    the remedy its type declares for that answer (``REMEDY`` in the firmware's
+    ``uplinks/<type>_spec.py``)."""
+    remedies = getattr(_uplink_spec(d), "REMEDY", None) or {}
+    text = remedies.get(d.get("http_status"), remedies.get(None))
+    if text is None:
+        text = "check the address and credentials of uplink {index} (docs/uplinks.md)"
+    fields = _Blank(d)
+    fields["node"] = d.get("node") or "esp32-<chip id>"
+    return text.format_map(fields)
 
 
 FACTS_FALLBACK = """
@@ -166,6 +164,11 @@ gc.collect()
 d = {"check": "facts", "machine": getattr(sys.implementation, "_machine", ""),
      "micropython": "%d.%d.%d" % sys.implementation.version[:3], "mem_free": gc.mem_free(),
      "platform": sys.platform, "firmware": None, "reset_cause": "unknown", "time": None, "mac": None}
+try:  # on an ESP32 gc.mem_free() includes the largest IDF block; the firmware's board.idf_split() cannot load here
+    import esp32
+    d["mem_free"] -= min(d["mem_free"], max(r[2] for r in esp32.idf_heap_info(esp32.HEAP_DATA)))
+except Exception:
+    pass
 try:
     s = os.statvfs("/"); d["fs_free"] = s[0] * s[3]
 except OSError:
@@ -186,7 +189,8 @@ def heap_check(mem_free) -> dict:
         return {"check": "heap", "passed": None, "status": "unknown", "summary": "free heap not reported"}
     low = mem_free < LOW_HEAP_BYTES
     r = {"check": "heap", "passed": True, "status": "low" if low else "ok", "warn": low,
-         "summary": "%d KB free heap with the firmware loaded" % (mem_free // 1024)}
+         "summary": "%d KB free GC heap with the firmware loaded (on an ESP32 without the IDF's largest "
+                    "block, which WiFi and TLS need)" % (mem_free // 1024)}
     if low:
         r["summary"] += ("; below %d KB an upload over TLS may not fit (the station halves its batches and "
                          "retries, nothing is lost, but uploads slow down)" % (LOW_HEAP_BYTES // 1024))

@@ -36,7 +36,7 @@ MARKER = "airkit_class.json"     # on the board: which class list provisioned it
 
 
 def _uplink_types():
-    from airkit_fw.uplinks import TYPES
+    from airkit_fw.uplinks.registry import TYPES
 
     return TYPES
 
@@ -458,6 +458,10 @@ def register(sub):
     p.add_argument("--force", action="store_true",
                    help="re-provision boards that another class list provisioned (they are skipped otherwise)")
     p.add_argument("--json", action="store_true", help="print the report rows as JSON")
+    p.add_argument("--collect-db", metavar="DB",
+                   help="the airkit collect database the stations upload to: each gets a token in its collector "
+                        "uplinks and is registered there with its Sensor.Community node (tokens kept owner-only "
+                        "in CLASS.tokens.json)")
     p.set_defaults(func=run)
 
 
@@ -558,15 +562,17 @@ class ClassReport:
 
 def provision_class(rows, ports="auto", *, class_name: str | None = None, state_path=None, bundle=None,
                     version=None, retest: bool = False, force: bool = False, lock=None, base=None,
-                    progress=None) -> ClassReport:
+                    collect_db=None, tokens_path=None, progress=None) -> ClassReport:
     """Flash (if needed), deploy, configure and test every attached board for a class list.
 
     ``rows``: ``read_class(...)``'s rows, or the class list's path; ``ports``: ``"auto"``,
     ``"P1,P2"`` or a list of port names; ``state_path``: where the class's state is kept
     (default: the user's data folder, named by the list's content, saved after every board so
     an interrupted run continues where it stopped); ``lock``: the image lock file for blank
-    boards; ``progress``: called with one line per step. Returns a ``ClassReport``; boards
-    another class list provisioned are skipped unless ``force``.
+    boards; ``collect_db``: the ``airkit collect`` database the stations upload to (each gets its
+    token, kept owner-only in ``tokens_path``, default beside the state); ``progress``: called with
+    one line per step. Returns a ``ClassReport``; boards another class list provisioned are skipped
+    unless ``force``.
     """
     say = progress or (lambda m: None)
     if isinstance(rows, (str, Path)):
@@ -621,6 +627,8 @@ def provision_class(rows, ports="auto", *, class_name: str | None = None, state_
         if waiting:
             say("waiting for a board (%d row(s), plug in more boards and run again): %s"
                 % (len(waiting), ", ".join(waiting)))
+        if collect_db:
+            _enrol(collect_db, tokens_path or state_path.with_suffix(".tokens.json"), pairs)
         jobs = []
         for b, r in pairs:
             jobs.append({"port": b["port"], "device_id": r["device_id"], "board": r["board"], "config": r["config"],
@@ -692,10 +700,18 @@ def run(args) -> int:
     lock = csv_path.with_name("airkit-images.lock")
     if not lock.exists():
         lock = None                       # beside the class state (the list's folder may be read-only)
+    tokens_path = None
+    if getattr(args, "collect_db", None):
+        tokens_path = csv_path.with_name(csv_path.stem + ".tokens.json")     # beside the list, when it can be
+        try:
+            check_dir(tokens_path.parent)
+        except InputError:
+            tokens_path = None                      # a read-only stick: beside the class state
     try:
         rep = provision_class(rows, args.ports, class_name=csv_path.stem, state_path=state_path,
                               bundle=args.bundle, version=args.version, retest=args.retest, force=args.force,
-                              lock=lock, progress=say)
+                              lock=lock, collect_db=getattr(args, "collect_db", None), tokens_path=tokens_path,
+                              progress=say)
     except KeyboardInterrupt:
         # Every finished board is in the saved state: write the report of those, and say how to go on.
         state = load_state(state_path)
@@ -732,6 +748,21 @@ def run(args) -> int:
         raise WouldOverwrite("%d board(s) were provisioned from another class list and were not touched: run "
                              "again with --force to re-provision them" % rep.would_overwrite)
     return 0 if rep.ok else 1
+
+
+def _enrol(db: str, tokens_path: Path, pairs):
+    """Give each paired station its collector token and register it (airkit.collect.enrol); the
+    tokens are kept owner-only in ``tokens_path``."""
+    from airkit.collect import _store
+    from airkit.collect.enrol import enrol, load_tokens, save_tokens
+
+    store = _store(db)
+    path = Path(tokens_path)
+    tokens = load_tokens(path)
+    for b, r in pairs:
+        enrol(store, r["device_id"], r["config"], b.get("mac"), tokens)
+    save_tokens(path, tokens)
+    store.close()
 
 
 def _run_jobs(pool, jobs, say, done=None) -> list[dict]:

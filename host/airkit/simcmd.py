@@ -34,6 +34,9 @@ def register(sub):
     p.add_argument("--pms-b", action="store_true", help="fit a second PMS5003 (A/B channels)")
     p.add_argument("--ticks-start", type=int, default=0,
                    help="tick counter at boot (e.g. 1073000000 to cross the 2^30 ms wrap early)")
+    p.add_argument("--uptime-start-h", type=float, default=None, metavar="H",
+                   help="start as a board that has been up H hours: its tick counter where it would be "
+                        "(wraps at 2^30 ms = 298.3 h, as on an ESP32; e.g. 298 crosses the wrap at once)")
     p.add_argument("--speed", type=float, default=None,
                    help="virtual seconds per real second (0: as fast as possible, the default; "
                         "1: real time; with --port-link the default is 60)")
@@ -236,6 +239,11 @@ def check_args(args):
                          "about 110, one with 8 MB PSRAM about 8000)" % (args.heap_kb, MAX_HEAP_KB))
     if args.ticks_start < 0:
         raise InputError("--ticks-start must be 0 or more, not %d" % args.ticks_start)
+    up = getattr(args, "uptime_start_h", None)
+    if up is not None and (not up >= 0 or up == float("inf")):      # nan and inf too
+        raise InputError("--uptime-start-h must be a number of hours, 0 or more, not %g" % up)
+    if up is not None and args.ticks_start:
+        raise InputError("give --uptime-start-h or --ticks-start, not both (both set the tick counter)")
     try:
         parse_iso(args.start)
     except ValueError:
@@ -382,6 +390,7 @@ def run(args) -> int:
     board = VirtualBoard(board_dir, config=cfg, hours=args.hours if args.hours > 0 else None, seed=args.seed,
                          scenario=scenario, start=args.start, series=series, port_link=args.port_link,
                          on_line=on_line, wiring=wiring, ticks_start=args.ticks_start,
+                         uptime_start_h=getattr(args, "uptime_start_h", None),
                          firmware_from=args.firmware, extra=extra,
                          rtc_preset=not wifi_configured, heap_kb=args.heap_kb, micropython=args.micropython)
     if cfg.get("uplinks"):

@@ -104,6 +104,22 @@ def average(frame, freq, interval_s, completeness=COMPLETENESS, per_column=None,
     return mean
 
 
+def dead_channel(a, b, share=0.5):
+    """'; channel B dead (...)' when one PM channel reads 0 or nothing in at
+    least ``share`` of the rows in which the other reads (a stuck or
+    unplugged PMS5003), else ''."""
+    for name, x, other in (("A", a, b), ("B", b, a)):
+        live = np.isfinite(other) & (other > 1.0)
+        if live.sum() < 10:
+            continue
+        with np.errstate(invalid="ignore"):
+            frac = float(np.mean(~np.isfinite(x[live]) | (x[live] <= 0.01)))
+        if frac >= share:
+            return "; channel %s dead (reads 0 or nothing in %.0f %% of the rows where channel %s reads)" % (
+                name, frac * 100, "B" if name == "A" else "A")
+    return ""
+
+
 def ab_clean(frame, steps, daily=False):
     """Invalidate the PM value where the two channels disagree."""
     if not ("pm25_cf1_a" in frame and "pm25_cf1_b" in frame):
@@ -118,7 +134,8 @@ def ab_clean(frame, steps, daily=False):
     frame = frame.copy()
     frame["pm25_cf1"] = np.where(bad | missing, np.nan, (a + b) / 2)
     rule = "> 5 ug/m3 and > 2 SD percent difference" if daily else "> 5 ug/m3 and > 70 %"
-    steps.append(Step("A/B channels disagree (%s) or one channel missing" % rule, int((bad | missing).sum()), len(frame)))
+    steps.append(Step("A/B channels disagree (%s) or one channel missing%s" % (rule, dead_channel(a, b)),
+                      int((bad | missing).sum()), len(frame)))
     return frame
 
 

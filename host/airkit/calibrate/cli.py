@@ -176,9 +176,13 @@ def _print_summary(s, out=None):
         _say(line)
     if s.get("dropped_rows"):
         _say("")
-        _say("rows dropped, by reason:")
+        _say("rows dropped, by reason (each row once):")
         for k, v in s["dropped_rows"].items():
             _say("  %7d  %s" % (v, k))
+        if s.get("values_set_missing"):
+            _say("  values set missing before that (their rows are among those above):")
+            for k, v in s["values_set_missing"].items():
+                _say("  %7d  %s" % (v, k))
     for line in precision_lines(s.get("precision")) + pm10_lines(s.get("pm10")):
         _say(line)
     for w in s["warnings"]:
@@ -198,15 +202,33 @@ def forward_lines(s):
         curve = "  ".join("%d-%d d %s" % (r["from_day"], r["to_day"], _v(r["rmse"])) for r in m["horizon_curve"])
         out.append("%s %-14s %6s %5s%%   %s" % ("*" if n == s["chosen"] else " ", n, _v(m["rmse"]),
                                                _v(m["nrmse"], "%.0f"), curve))
-    iv = f.get("interval")
-    if iv:
-        out.append("expected 24-h RMSE of %s over the %d days after the co-location: %s ug/m3 (95 %% interval %s .. "
-                   "%s)%s" % (s["chosen"], iv["horizon_days"], _v(iv["rmse"]), _v(iv["ci95"][0]), _v(iv["ci95"][1]),
-                              "; extrapolated beyond the %d days of horizon the data show" %
-                              iv["longest_horizon_seen_days"] if iv.get("extrapolated") else ""))
-        out.append("  in plain words: a corrected daily (24-h) mean will typically be about %s ug/m3 away from what "
-                   "the reference monitor would report; the interval is how large that typical error may turn out "
-                   "to be" % _v(iv["rmse"]))
+    sel = f.get("selection") or {}
+    if sel:
+        out.append("chosen for the use: %s; wins under resampling: %s" % (sel["rule"], ", ".join(
+            "%s %.0f%%" % (n, v * 100) for n, v in sel["win_share"].items())))
+    sc = f.get("scales") or {}
+    cols = [k for k in ("hourly", "daily") if sc.get(k)]
+    if cols:
+        name = {"hourly": "hourly values", "daily": "24-h means"}
+        out.append("expected error of %s over the %d days after the co-location (RMSE, ug/m3):"
+                   % (s["chosen"], sc[cols[0]]["horizon_days"]))
+        out.append("  %-34s" % "" + "".join("%-26s" % name[c] for c in cols))
+        for lab, fn in (("forward RMSE as measured", lambda v: _v(v["forward_rmse_as_measured"])),
+                        ("expected RMSE", lambda v: _v(v["rmse"])),
+                        ("95 % interval", lambda v: "%s .. %s (x%s)" % (_v(v["ci95"][0]), _v(v["ci95"][1]),
+                                                                         _v(v["ratio"], "%.1f"))),
+                        ("error growth per day (95 %)", lambda v: "%s (%s .. %s)" % (
+                            _v(v["growth_per_day"], "%.3g"), _v(v["growth_ci95"][0], "%.3g"),
+                            _v(v["growth_ci95"][1], "%.3g")))):
+            out.append("  %-34s" % lab + "".join("%-26s" % fn(sc[c]) for c in cols))
+        car = f.get("carried", "daily")
+        out.append("  the station's readings carry the %s figure: a corrected %s will typically be about %s ug/m3 "
+                   "away from what the reference monitor would report; the interval is how large that typical "
+                   "error may turn out to be" % (name[car], "hourly value" if car == "hourly" else "daily (24-h) mean",
+                                                 _v(sc[car]["rmse"])))
+        for c in cols:
+            if sc[c].get("too_short"):
+                out.append("  %s: %s" % (name[c], sc[c]["too_short"]))
         if f.get("caveat"):
             out.append("  " + f["caveat"])
     adv = f.get("advice") or {}
@@ -278,6 +300,7 @@ def _fit_json(doc, path):
             "recalibration": (v.get("forward") or {}).get("advice"),
             "models": v["models"], "by_device": v["by_device"],
             "coverage": doc["training"]["coverage"], "dropped_rows": doc["training"].get("dropped_rows"),
+            "values_set_missing": doc["training"].get("values_set_missing"),
             "warnings": doc["warnings"], "notes": doc["notes"],
             "improvement_vs_epa_2021": v["improvement_vs_epa_2021"],
             "precision": v["precision"], "pm10": v["pm10"]}

@@ -291,12 +291,17 @@ def _tidy(path, frame, time, notes, value_cols, keys=()):
     if dup.any():
         ndup = int(dup.sum())
         num = frame[[c for c in frame.columns if c not in keys]]
+        conflict = int((num.groupby(group).nunique(dropna=True).max(axis=1) > 1).sum()) if len(num.columns) else 0
         agg = num.groupby(group).mean()
         if keys and any(k in frame for k in keys):
             agg = agg.reset_index(level=list(range(1, len(group))))
         agg.index.name = "time"
         frame = agg
-        notes.append("%d duplicated timestamps: their values were averaged" % ndup)
+        if conflict:
+            notes.append("WARNING: %d timestamps appear more than once with different values (conflicting duplicate "
+                         "rows); they were averaged: check the file (two exports or two devices merged?)" % conflict)
+        else:
+            notes.append("%d duplicated timestamps (identical values) were merged" % ndup)
     present = [c for c in value_cols if c in frame]
     if not present or frame[present].notna().sum().sum() == 0:
         _fail(path, "no usable %s values (all missing or flagged)." % "/".join(value_cols))
@@ -488,9 +493,54 @@ def _read_airkit(path, tz=None):
     elif tf is not None:
         out["temp_c"] = (_num(df[tf]) - 32.0) * 5.0 / 9.0
         notes.append("temperature converted from deg F")
+    cf1 = [c for c in ("pm25_cf1", "pm25_cf1_a") if c in out]
+    if cf1 and out[cf1].notna().sum().sum() == 0 and "pm25_atm" in out and out["pm25_atm"].notna().any():
+        # a collector files a Sensor.Community push under the PM kind it carries: atm is not CF=1
+        _fail(path, "pm25_cf1 is empty but pm25_atm has values: this station sent atmospheric PM (a "
+              "Sensor.Community uplink sends atm unless its \"pm\" is \"cf1\"); the corrections need CF=1: set "
+              "\"pm\": \"cf1\" on that uplink or add an airkit_json uplink, and collect again.")
     times, conv = _tz_times(path, df[tcol], first, tz, notes)
+    fcol = _find(df.columns, "flags")
+    if fcol is not None:
+        keep = _drop_flagged(df[fcol], notes)
+        out, times = out[keep], pd.Series(times)[keep]
     return Table(_tidy(path, out, times, notes, ["pm25_cf1", "pm25_cf1_a"], keys=("device",)), "airkit",
                  "sensor", path, conv + ", reading time", notes)
+
+
+# Readings a calibration must not learn from, by the station's own quality flags (airkit_fw.flags):
+# the PMS5003 read before its fan warm-up was honoured, and the two channels of a dual sensor
+# disagreeing (their mean is then no measurement of anything).
+CALIBRATION_DROPS = (("warm-up not honoured", "WARMUP_SHORT"), ("A/B channels disagree", "AB_DISAGREE"))
+
+
+def _flag_names(cell):
+    """A flags cell as names: ``a;b`` (collector CSV), ``a,b`` or a JSON list."""
+    if isinstance(cell, list):
+        return [str(x) for x in cell]
+    text = str(cell or "").strip()
+    if text.startswith("["):
+        try:
+            v = json.loads(text.replace("'", '"'))
+            return [str(x) for x in v] if isinstance(v, list) else []
+        except ValueError:
+            return []
+    return [n.strip() for n in re.split(r"[;,|]", text) if n.strip()]
+
+
+def _drop_flagged(col, notes):
+    """A mask of the rows to keep; says in ``notes`` how many were dropped and why."""
+    from airkit_fw import flags
+
+    bits = np.array([flags.bits(_flag_names(c)) for c in col], dtype=np.int64)
+    keep = np.ones(len(bits), dtype=bool)
+    for why, name in CALIBRATION_DROPS:
+        hit = (bits & getattr(flags, name)) != 0
+        n = int((hit & keep).sum())
+        if n:
+            notes.append("%d readings dropped: %s (flag %s)" % (n, why, flags.names(getattr(flags, name))[0]))
+        keep &= ~hit
+    return keep
 
 
 def _read_purpleair(path, tz=None):

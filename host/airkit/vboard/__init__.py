@@ -88,6 +88,16 @@ def check_micropython(path) -> str:
     return str(p.resolve())
 
 
+TICKS_PERIOD = 1 << 30     # the ESP32's ticks_ms wrap, which the virtual clock keeps (vclock.py)
+
+
+def ticks_for_uptime(hours) -> int:
+    """The tick counter of a board that has been up ``hours`` (wrapped as on an ESP32)."""
+    if not isinstance(hours, (int, float)) or isinstance(hours, bool) or not 0 <= hours < float("inf"):
+        raise InputError("the uptime at start must be a number of hours, 0 or more (got %r)" % (hours,))
+    return int(hours * 3600000) % TICKS_PERIOD
+
+
 def mac_for(name: str) -> str:
     """A stable Espressif-range MAC for a virtual board name."""
     import hashlib
@@ -121,12 +131,17 @@ class VirtualBoard:
     ``on_line`` (callback per console line), ``micropython`` (path of the MicroPython
     unix port that runs the board; default the one installed with airkit, e.g. a
     32-bit build to see an ESP32's heap figures) and ``heap_kb`` (its GC heap, KiB;
-    an ESP32 without PSRAM has about 110).
+    an ESP32 without PSRAM has about 110). ``ticks_start``: the tick counter at the first
+    boot; ``uptime_start_h``: the same, given as hours of uptime (the counter wraps at
+    2^30 ms, 298.3 h, as on an ESP32), e.g. 298 to cross the wrap within minutes.
     """
 
     def __init__(self, board_dir, *, config=None, hours=24.0, seed=1, scenario=None, start=DEFAULT_START,
                  wiring=None, series=None, port_link=None, firmware_from="repo", on_line=None,
-                 ticks_start=0, rtc_preset=True, mac=None, extra=None, heap_kb=None, micropython=None):
+                 ticks_start=0, rtc_preset=True, mac=None, extra=None, heap_kb=None, micropython=None,
+                 uptime_start_h=None):
+        if uptime_start_h is not None:
+            ticks_start = ticks_for_uptime(uptime_start_h)
         self.micropython = check_micropython(micropython) if micropython else None
         if heap_kb is not None and (not isinstance(heap_kb, int) or isinstance(heap_kb, bool) or heap_kb < 16):
             raise InputError("the heap must be a whole number of KiB, at least 16 (got %r): an ESP32 "
