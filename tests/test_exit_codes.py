@@ -48,6 +48,9 @@ def cases(t):
                     (["collect", "--port", "0", "--db", str(t / "c.sqlite"), "--mqtt",
                       "mqtt://no-such-host.invalid/air"], 4),
                     (["collect", "export", "--db", str(t / "c.sqlite"), "--out", ex], 5)],
+        "release": [(["release", "verify", str(t / "none"), "--public-key", "00"], 2),
+                    (["release", "build", "--out", ex], 2)],
+        "fleet": [(["fleet", "--collector", "http://127.0.0.1:9"], 4)],
     }
 
 
@@ -72,12 +75,14 @@ HANDLERS = {"sim": "airkit.simcmd.run", "pms": "airkit.pmscmd.decode", "build": 
             "calibrate": "airkit.calibrate.cli.cmd_fit", "ports": "airkit.ports.run", "flash": "airkit.flash.run",
             "deploy": "airkit.deploy.run", "config": "airkit.configcmd.run_validate", "doctor": "airkit.doctor.run",
             "monitor": "airkit.monitor.run", "provision": "airkit.provision.run",
-            "collect": "airkit.collect.export"}
+            "collect": "airkit.collect.export", "release": "airkit.release.run_verify",
+            "fleet": "airkit.fleetcmd.run"}
 ARGV = {"sim": ["sim"], "pms": ["pms", "decode", "x"], "build": ["build"],
         "calibrate": ["calibrate", "fit", "--sensor", "s", "--out", "m"], "ports": ["ports"],
         "flash": ["flash", "--list"], "deploy": ["deploy", "--port", "p"], "config": ["config", "validate", "c"],
         "doctor": ["doctor", "--port", "p"], "monitor": ["monitor", "--port", "p"], "provision": ["provision", "c"],
-        "collect": ["collect", "export"]}
+        "collect": ["collect", "export"], "release": ["release", "verify", "x", "--public-key", "00"],
+        "fleet": ["fleet"]}
 
 
 @pytest.mark.parametrize("command", sorted(COMMANDS))
