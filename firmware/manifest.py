@@ -17,8 +17,11 @@ package("airkit_fw", base_path=".", opt=3, files=(
     "console.py",
     "correction.py",
     "dht22.py",
+    "ed25519.py",
     "flags.py",
     "journal.py",
+    "ota.py",
+    "otacheck.py",
     "pms5003.py",
     "sampler.py",
     "selftest.py",
@@ -45,3 +48,4 @@ package("airkit_fw", base_path=".", opt=3, files=(
     "uplinks/sensor_community.py",
     "uplinks/sensor_community_spec.py",
 ))
+module("otaboot.py")      # which slot boots (application OTA); outside airkit_fw so a release cannot replace it

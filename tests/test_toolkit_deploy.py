@@ -141,7 +141,7 @@ def test_doctor_diagnoses(tmp_path, name):
         if status != "ok":
             assert got[check]["remedy"] and not rep["ok"]
     assert rep["facts"]["mac"].startswith("24:0a:c4") and rep["facts"]["mem_free"] > 0
-    assert "right-pw" not in json.dumps(rep) and "wrong-pw" not in json.dumps(rep)
+    assert "right-pw" not in json.dumps(rep.to_dict()) and "wrong-pw" not in json.dumps(rep.to_dict())
 
 
 def test_doctor_cli_uplink_and_exit_codes(tmp_path):

@@ -52,8 +52,10 @@ def test_provision_three_boards(tmp_path, capsys):
         assert len({r["firmware_hash"] for r in rows.values()}) == 1
         html = (tmp_path / "class-report.html").read_text()
         assert html.count('<div class="label ') == 3 and rows["st-02"]["sensor_community_id"] in html
-        for f in ("class-report.csv", "class-report.html", "class.state.json"):
-            text = (tmp_path / f).read_text()
+        from airkit.provision import read_class, state_file
+        state = state_file(read_class(str(tmp_path / "class.csv")))
+        for f in (tmp_path / "class-report.csv", tmp_path / "class-report.html", state):
+            text = f.read_text()
             assert "pw-class-7" not in text and "not-the-pw" not in text
         # Re-run with the ports in another order: boards keep their rows (followed by MAC),
         # nothing is re-deployed, passed tests are not repeated.
@@ -166,10 +168,12 @@ def test_provision_enrols_stations_with_the_collector_end_to_end(tmp_path, capsy
         tok = tokens["st-09"]
         node = out["rows"][0]["sensor_community_id"]
         assert secret_ok(tok, store.secret_hash("st-09")) and secret_ok(tok, store.secret_hash(node))
-        state = json.loads((tmp_path / "class.state.json").read_text())
+        from airkit.provision import read_class, state_file
+        state_path = state_file(read_class(str(tmp_path / "class.csv")))      # the class state (data folder)
+        state = json.loads(state_path.read_text())
         ups = [c for c in state["boards"]["st-09"]["doctor"]["checks"] if c["check"] == "uplink"]
         assert len(ups) == 2 and all(c["passed"] for c in ups), ups      # both accepted by the collector
-        for f in ("class-report.csv", "class-report.html", "class.state.json"):
+        for f in ("class-report.csv", "class-report.html", state_path):
             assert tok not in (tmp_path / f).read_text()
         rc = main(["provision", str(tmp_path / "class.csv"), "--ports", board.port, "--json",
                    "--collect-db", str(db)])

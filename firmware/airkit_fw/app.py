@@ -34,6 +34,7 @@ from airkit_fw.pms5003 import KEYS
 from airkit_fw.flags import TIME_UNSYNCED, AB_DISAGREE, CORRECTION_OUT_OF_RANGE, names as flag_names
 from airkit_fw.common import STATE_FILE, describe as _describe, forget, get
 from airkit_fw.console import READING as READING_PREFIX, SAFE as SAFE_PREFIX, HEALTH as STATUS_PREFIX   # the console line protocol
+_OTA_EVERY = const(72)       # readings between update checks (6 h at the default 5 min)
 _STATE_EVERY = const(12)     # readings between state saves (flash wear) and status lines
 _TURN_MS = const(5000)       # WiFi and NTP start an attempt only with 3 s left before the next reading
 
@@ -137,9 +138,17 @@ class Station:
         b = self.board
         b.start_watchdog(self.watchdog_ms)
         next_at = b.ticks_ms()
+        started = next_at
+        readings_done = 1
         first = True
         while readings != 0:
             self.step()
+            trial = sys.modules.get("otaboot")    # loaded only while an update runs on trial (main.py)
+            if trial is not None and trial.check(b.ticks_diff(b.ticks_ms(), started)):
+                b.reset()                         # no upload acknowledged in time: rolled back, restart
+            if readings_done % _OTA_EVERY == 1 and _ota_check(self):
+                b.reset()                         # an update was installed: start it on trial
+            readings_done += 1
             if first:
                 n = b.crash_streak()
                 if n:                     # a good reading: the crash streak is over
@@ -229,6 +238,19 @@ def main(board=None):
         station = None
         gc.collect()
         board.crashed(what)
+
+
+def _ota_check(st):
+    """Ask the airkit JSON uplink's collector for an update (ota.py is loaded for this only).
+    Never fatal: the station measures on whatever happens here."""
+    try:
+        from airkit_fw import otacheck
+        return otacheck.scheduled(st.board, st, (st.state or {}).get("crashes", 0))
+    except Exception as e:       # MemoryError while loading it, a bug: one line, no crash
+        print("airkit: update check failed: %r" % (e,))
+        return None
+    finally:
+        _drop_start_up_modules(("otacheck", "ota", "ed25519"))
 
 
 def _drop_start_up_modules(names=("config", "services")):

@@ -40,6 +40,9 @@ def main() -> int:
     from airkit.vboard import VirtualBoard, mac_for
     from airkit_fw.uplinks.sensor_community import chip_id
 
+    from airkit.vboard import micropython_command
+
+    micropython_command()            # what the demo needs, said once before anything starts
     OUT.mkdir(exist_ok=True)
     db = OUT / "collect.sqlite"
     for p in OUT.glob("collect.sqlite*"):
@@ -68,7 +71,11 @@ def main() -> int:
         lines = []
         b = VirtualBoard(bdir, config=cfg, hours=24, seed=seed, scenario=scenario, rtc_preset=False, mac=mac,
                          on_line=lines.append, start=DAY_START)
-        b.run()
+        try:
+            b.run()
+        except Exception as e:        # said once by main, never as a thread's traceback
+            results[name] = {"error": str(e) or type(e).__name__}
+            return
         from airkit_fw.console import parse_all
 
         status = parse_all("\n".join(lines), "uplinks")
@@ -85,8 +92,9 @@ def main() -> int:
     coll.stop()
     for name in stations:
         r = results.get(name)
-        if r is None:
-            print("  %s: the virtual board failed to run" % name, file=sys.stderr)
+        if r is None or "error" in r:
+            print("  %s: the virtual board failed to run%s" % (name, ": " + r["error"] if r else ""),
+                  file=sys.stderr)
             return 1
         st = r["status"]
         print("  %-14s %3d readings, %d power cut(s); delivered %s; pending %s; in the collector %d"
@@ -194,5 +202,21 @@ def plot(store, stations, path):
     fig.savefig(path, dpi=100)
 
 
+def run_demo() -> int:
+    """``python -m airkit.demo``: one sentence (never a traceback) when something it needs is missing."""
+    from airkit.errors import AirkitError
+
+    try:
+        return main()
+    except AirkitError as e:
+        from airkit.cli import one_line
+
+        print(one_line(e).replace("airkit: ", "airkit demo: ", 1), file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("airkit demo: interrupted", file=sys.stderr)
+        return 130
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_demo())

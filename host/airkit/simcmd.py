@@ -252,11 +252,11 @@ def check_args(args):
         raise InputError("--board-dir %s is a file, not a folder: give a folder (it is created if missing)"
                          % args.board_dir)
     if args.board_dir:
-        try:
+        from airkit.outfile import check_dir, writing
+
+        check_dir(args.board_dir, what="--board-dir")
+        with writing(args.board_dir, "--board-dir"):
             Path(args.board_dir).mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise InputError("cannot create the board folder %s (%s): give a folder you can write"
-                             % (args.board_dir, e.strerror))
 
 
 def _pid_alive(pid: int) -> bool:
@@ -302,7 +302,8 @@ def claim_port_link(path: str) -> Path:
               % (path, os.readlink(link)), file=sys.stderr, flush=True)
         link.unlink()
     elif link.exists():
-        raise InputError("--port-link %s exists and is not a port link: give another path (it is not overwritten)"
+        from airkit.errors import WouldOverwrite
+        raise WouldOverwrite("--port-link %s exists and is not a port link: give another path (it is not overwritten)"
                          % path)
     owner.write_text("%d\n" % os.getpid())
     return owner

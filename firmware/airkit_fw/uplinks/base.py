@@ -332,11 +332,16 @@ class Uplinks:
             u.cur = seq
             u.parts = 0
             self.journal.ack(u.name, seq, n if delivered and n > 0 else 0)
+            # an update on trial (main.py) is confirmed by an upload the server acknowledged
+            # (a parked piece has no answer yet: it confirms nothing)
+            trial = sys.modules.get("otaboot") if delivered and p is None else None
+            if trial is not None and trial.on_trial():
+                trial.healthy()                   # a reading taken and an upload acknowledged: confirmed
         self._save_cursor(u)
 
     # --- Overlap: a piece whose answer is late does not hold back the next ------------
     # A plain-HTTP uplink's single-record piece with no answer after the hedge time
-    # (twice the typical answer time) is "parked": its connection stays open, the uplink
+    # (1.5 x the typical answer time) is "parked": its connection stays open, the uplink
     # acknowledges it for now (the cursor moves on, the piece is a gap in the cursor
     # file) and the next piece goes on a new connection, at most MAX_INFLIGHT open at
     # once. A parked piece is settled when its answer comes (2xx: the gap closes) or its

@@ -74,6 +74,8 @@ def register(sub):
     p.add_argument("--archive-dir", help="folder for the daily archives (gzip CSV per UTC day, built on first "
                                          "request; default: DB.archive beside a SQLite file)")
     p.add_argument("--verbose", action="store_true", help="log every request")
+    p.add_argument("--releases", help="folder of signed releases (airkit release build --out): serve them to "
+                                      "stations with the rollout in its rollout.json (airkit release rollout)")
     p.add_argument("--no-qc", dest="qc", action="store_false",
                    help="do not run network data quality (neighbour comparison, faults, events; on by default)")
     p.set_defaults(func=serve)
@@ -88,6 +90,9 @@ def register(sub):
     a.add_argument("device", help="station id (the config's device.id)")
     a.add_argument("--token-file", required=True, help="file holding the device's token (never printed); "
                                                        "created with a new random token when it does not exist")
+    a.add_argument("--force", action="store_true",
+                   help="replace the token of a station already registered with another one (the station must "
+                        "then get the new token in its config)")
     _common(a, sub=True)
     _place(a)
     a.set_defaults(func=add_device)
@@ -215,11 +220,28 @@ def _new_token_file(path: Path) -> str:
     return token
 
 
+def _refuse_token_change(store, device, token, force):
+    """A station registered with another token keeps it unless --force: its board still sends the old one."""
+    from airkit.collect.store import token_hash
+
+    known = store.device(device)
+    if known and known[2] and (token is None or known[2] != token_hash(token)) and not force:
+        raise WouldOverwrite("station %s is already registered with another token (the board sends that one and "
+                             "would be locked out): give the token file it was registered with, or pass --force "
+                             "to replace its token and then put the new one in the station's config" % device)
+
+
 def add_device(args) -> int:
+    from airkit.provision import check_device_id
+
+    check_device_id(args.device, "station id")
     tf = Path(args.token_file)
+    if not tf.exists():      # a new token for a station already registered would lock it out
+        _refuse_token_change(_store(args.db), args.device, None, getattr(args, "force", False))
     token, created = _token_from_file(tf)
     try:
         store = _store(args.db)
+        _refuse_token_change(store, args.device, token, getattr(args, "force", False))
         store.add_device(args.device, "json", token)
         _place_station(store, args.device, args)
     except Exception:
@@ -235,19 +257,14 @@ def add_device(args) -> int:
 
 
 def export(args) -> int:
+    from airkit.outfile import check_file
+
+    dest = check_file(args.out, force=args.force) if args.out else None
     store = _store(args.db, must_exist=True)
     if args.out:
         out = Path(args.out)
-        if out.exists() and not args.force:
-            raise WouldOverwrite("%s already exists: pass --force to overwrite it, or choose another --out" % out)
-        tmp = out.with_name(out.name + ".part")
-        try:
-            with open(tmp, "w", newline="", encoding="utf-8") as f:
-                n = store.export_csv(f, args.device)
-            os.replace(tmp, out)
-        except OSError as e:
-            tmp.unlink(missing_ok=True) if tmp.parent.is_dir() else None
-            raise InputError("cannot write %s (%s): choose another --out" % (args.out, e.strerror))
+        with dest.open("w", newline="") as f:
+            n = store.export_csv(f, args.device)
         if args.json:
             print(json.dumps({"rows": n, "out": str(out)}))
         else:
@@ -312,7 +329,10 @@ def serve(args) -> int:
     store = _store(args.db)
     settings = {"licence": args.licence, "licence_url": args.licence_url, "attribution": args.attribution,
                 "tiles": "" if args.tiles == "none" else args.tiles, "tiles_attribution": args.tiles_attribution,
-                "silent_after": args.silent_after}
+                "silent_after": args.silent_after, "releases": args.releases}
+    if args.releases and not Path(args.releases).is_dir():
+        raise InputError("the releases folder %s does not exist: make one with 'airkit release build --out %s'"
+                         % (args.releases, args.releases))
     try:
         srv = Collector(store, args.host, args.port, args.max_body, args.verbose, args.tls_cert, args.tls_key,
                         timeout_s=args.timeout, settings=settings, qc=getattr(args, "qc", True),

@@ -142,8 +142,9 @@ class Subscriber:
         try:
             self.client.connect(self.host, self.port, keepalive=30)
         except OSError as e:
-            raise UserError("cannot reach the MQTT broker %s:%d (%s): start it or fix --mqtt"
-                            % (self.host, self.port, e.strerror or e))
+            from airkit.errors import NetworkError
+            raise NetworkError("cannot reach the MQTT broker %s:%d (%s): start it or fix --mqtt"
+                               % (self.host, self.port, e.strerror or e))
         self.client.loop_start()
         return self
 

