@@ -133,5 +133,5 @@ def socket_module():
 
 def select_module():
     """``select.poll`` for the firmware (board.select_module()): waits in virtual time."""
-    import vsocket
-    return vsocket
+    import vselect
+    return vselect
