@@ -314,12 +314,3 @@ def http_getter(board, base_url, cadata=None):
             raise
     return get
 
-
-def check_and_install(board, collector, device, token, mp_version, fields, cadata=None, log=print):
-    """Report, and install the release the collector offers (None when there is none). Refused/OSError raise."""
-    from airkit_fw.otacheck import report
-    answer = report(board, collector, device, token, fields, cadata)
-    if not answer.get("update"):
-        return None
-    get = http_getter(board, collector + answer["base"], cadata)
-    return Updater(get, None, mp_version, log=log).install()

@@ -21,6 +21,16 @@ def report(board, collector, device, token, fields, cadata=None):
     return json.loads(body)
 
 
+def check_and_install(board, collector, device, token, mp_version, fields, cadata=None, log=print):
+    """Report, and install the release the collector offers (None when there is none). Refused/OSError raise."""
+    answer = report(board, collector, device, token, fields, cadata)
+    if not answer.get("update"):
+        return None
+    from airkit_fw import ota                 # only now: an update is waiting
+    return ota.Updater(ota.http_getter(board, collector + answer["base"], cadata), None, mp_version,
+                       log=log).install()
+
+
 def scheduled(board, station, crashes=None, log=print):
     """The app's periodic check: report to the collector of the airkit JSON uplink, install what it offers.
 
@@ -31,7 +41,7 @@ def scheduled(board, station, crashes=None, log=print):
     u = None
     for s in station.services:
         for x in getattr(s, "uplinks", None) or ():
-            if getattr(x, "kind", "") == "airkit_json" and getattr(x, "_token", "") and "/api/" in x.url:
+            if getattr(x, "kind", "") == "airkit_json" and getattr(x, "token", "") and "/api/" in x.url:
                 u = x
                 break
     if u is None:
@@ -48,12 +58,7 @@ def scheduled(board, station, crashes=None, log=print):
         fields["crashes"] = crashes
         mp = "%d.%d.%d" % tuple(sys.implementation.version[:3])
         collector = u.url.split("/api/")[0]
-        answer = report(board, collector, u.device, u._token, fields, u.cadata)
-        if not answer.get("update"):
-            return None
-        from airkit_fw import ota                 # only now: an update is waiting
-        v = ota.Updater(ota.http_getter(board, collector + answer["base"], u.cadata), None, mp,
-                        log=log).install()
+        v = check_and_install(board, collector, u.device, u.token, mp, fields, u.cadata, log)
         if v:
             log("airkit: update %s installed; restarting to run it on trial" % v)
         return v

@@ -23,14 +23,14 @@ if otaboot.on_trial():
 
 from vworld import pms_rig  # noqa: E402
 from airkit_fw import board as board_mod  # noqa: E402
-from airkit_fw import ota  # noqa: E402
+from airkit_fw import ota, otacheck  # noqa: E402,F401
 
 w, clock, uart, dev, m = pms_rig(None)
 b = board_mod.Board(machine=m, network=None, dht=None, clock=clock, fs_root=".", name="test")
 fields = otaboot.status()
 fields["heap"] = b.mem_free()
 try:
-    print("INSTALLED", ota.check_and_install(b, URL, DEV, TOKEN, "1.28.0", fields, log=lambda s: None))
+    print("INSTALLED", otacheck.check_and_install(b, URL, DEV, TOKEN, "1.28.0", fields, log=lambda s: None))
 except ota.Refused as e:
     print("REFUSED", e)
 print("STATE", json.dumps(otaboot.read_state()))

@@ -71,7 +71,7 @@ class AirkitJson(Uplink):
     def __init__(self, board, ucfg, station):
         super().__init__(board, ucfg, station)
         self.url = ucfg.get("url")            # keys: airkit_json_spec.py
-        self._token = ucfg.get("token") or ""
+        self.token = self._token = ucfg.get("token") or ""     # token: read by the update check (otacheck)
         self.device = station.station_id
         self.model = getattr(station, "correction_name", None)
         hdrs = [("Content-Type", "application/json")]
