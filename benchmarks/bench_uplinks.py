@@ -14,14 +14,17 @@
   24 h WiFi outage, virtual board -> airkit JSON -> local collector (the
   Sensor.Community uplink backfills at the same time, 2 requests per reading).
 - ``backfill_drain_ratio_10pct_faults``: after a 48 h WiFi outage, the
-  Sensor.Community backlog's drain rate with 10 % of the requests failing
-  (500/502/503/429 or no answer, through the fault proxy) over its rate with
-  none (virtual seconds from the station's return online until nothing is
-  pending; server: the faithful stand-in, 60-175 ms per answer). Goal >= 0.8.
-  ``uplink_duplicates_10pct_faults``: rows the server stored twice in that run
-  (goal 0). ``..._10pct_http_errors``: the same with 500/502/503/429 only (no
-  unanswered requests, whose 5 s timeout waits dominate on a loopback server
-  that answers in ~0.15 s).
+  Sensor.Community backlog's drain rate through the fault proxy with the issue's
+  mix (10 % of requests faulty: half 500/502/503/429, half never answered, of
+  those half stored by the server and their answer lost; plus 5 % of answers
+  passed on 1.7-4.2 s late) over its rate with no faults (virtual seconds from
+  the station's return online until nothing is pending; server: the faithful
+  stand-in, 60-175 ms per answer, no de-duplication; network waits in real
+  time). Goal >= 0.8. ``uplink_duplicates_10pct_faults``: rows the server stored
+  twice in that run; ``uplink_duplicates_per_lost_answer``: those over the
+  answers lost after the server stored the push (goal <= 1: only a lost answer
+  may make a duplicate). ``..._10pct_http_errors``: 500/502/503/429 only (what
+  the back-off costs on its own).
 - ``upload_bytes_per_reading_<uplink>``: application-layer bytes per reading
   (HTTP request line, headers and body, or MQTT packets, amortised over the
   uplink's batch; TCP/TLS overhead not counted), built with the firmware's own
@@ -147,18 +150,30 @@ def _backfill():
         return backlog / (marks["done"] - marks["outage_over"])
 
 
-def _drain(rate, seed=5, kinds=None):
-    """Virtual seconds from the station's return online after a 48 h outage until the
-    Sensor.Community backlog is delivered, through the fault proxy (``rate`` of the requests answered 500/502/503/429
-    or never answered) to the faithful stand-in (60-175 ms per answer, no de-duplication);
-    and the duplicate rows the server stored."""
+# the headline fault mix (issue 20): 10 % faults, half 500/502/503/429, half requests that get
+# no answer (half of those never reach the server, half are stored and their answer is lost),
+# plus 5 % of the answers passed on late (1.7-4.2 s)
+MIX_KINDS = ("500", "502", "503", "429", "timeout", "timeout", "stored", "stored")
+MIX_SLOW = (1.7, 4.2)
+MIX_SLOW_RATE = 0.05
+
+
+def _drain(rate, seed=5, kinds=None, slow=0.0, slow_rate=0.0, outage_h=48.0):
+    """Virtual seconds from the station's return online after an outage (48 h) until the
+    Sensor.Community backlog is delivered, through the fault proxy (``rate`` of the requests
+    answered 500/502/503/429 or never answered, per ``kinds``; ``slow_rate`` of the
+    answers late by ``slow`` s) to the faithful stand-in (60-175 ms per answer, no
+    de-duplication); the duplicate rows the server stored; the proxy (its counts).
+    Network waits run in real time (``net_time_scale`` 1), so a slow answer is not cut
+    off by the simulator's shortened timeouts: virtual time is real time here."""
     from airkit.vboard import VirtualBoard
     from uplink_helpers import MAC, NODE, FaultProxy, SensorCommunityServer
 
     sc = SensorCommunityServer({NODE: [1, 7]}, seed=seed)
-    proxy = FaultProxy(sc.port, rate=rate, seed=seed, **({"kinds": kinds} if kinds else {}))
+    proxy = FaultProxy(sc.port, rate=rate, seed=seed, slow=slow, slow_rate=slow_rate,
+                       **({"kinds": kinds} if kinds else {}))
     marks = {}
-    outage = (1.0, 49.0)
+    outage = (1.0, 1.0 + outage_h)
     start = 1767571200          # the virtual board's default start (2026-01-05T00:00:00Z)
 
     def on_line(line):
@@ -180,11 +195,12 @@ def _drain(rate, seed=5, kinds=None):
                             "url": "http://127.0.0.1:%d/v1/push-sensor-data/" % proxy.port}]}
         b = VirtualBoard(Path(tmp) / "b", config=cfg, hours=outage[1] + 6, rtc_preset=False, mac=MAC,
                          on_line=on_line, scenario={"wifi": {"ssid": "lab", "password": "lab-wifi-pass",
-                                                             "down": [list(outage)]}})
+                                                             "down": [list(outage)]}},
+                         extra={"net_time_scale": 1.0})
         b.run()
     proxy.stop()
     sc.stop()
-    return marks["done"] - marks["first"], sc.duplicates(), sum(proxy.faults.values())
+    return marks["done"] - marks["first"], sc.duplicates(), proxy
 
 
 def _upload_sizes():
@@ -237,14 +253,18 @@ def run():
     res["uplink_cursor_write_bytes_per_push"] = round(cb, 1)
     res["uplink_cursor_erases_per_push"] = round(ce, 4)
     clean, dup0, _ = _drain(0.0)
-    faulty, dup, faults = _drain(0.1)
+    faulty, dup, proxy = _drain(0.1, kinds=MIX_KINDS, slow=MIX_SLOW, slow_rate=MIX_SLOW_RATE)
     res["backfill_drain_s_fault_free"] = clean
     res["backfill_drain_s_10pct_faults"] = faulty
     res["backfill_drain_ratio_10pct_faults"] = round(clean / faulty, 2)
     res["uplink_duplicates_10pct_faults"] = dup
-    res["uplink_faults_injected"] = faults
-    # the same without unanswered requests: what the back-off costs, apart from the 5 s timeout waits
+    res["uplink_faults_injected"] = sum(proxy.faults.values())
+    res["uplink_answers_lost_after_store"] = proxy.faults.get("stored", 0)
+    res["uplink_slow_answers"] = proxy.slowed
+    res["uplink_duplicates_per_lost_answer"] = round(dup / max(1, proxy.faults.get("stored", 0)), 2)
+    # the same without unanswered or slow requests: what the back-off costs on its own
     http_only, dup2, _ = _drain(0.1, kinds=("500", "502", "503", "429"))
+    res["backfill_drain_s_10pct_http_errors"] = http_only
     res["backfill_drain_ratio_10pct_http_errors"] = round(clean / http_only, 2)
     res["uplink_duplicates_10pct_http_errors"] = dup2
     res.update(_upload_sizes())

@@ -29,7 +29,8 @@ def rel(tmp_path_factory):
     shutil.copytree(firmware_dir(), fw)
     http = fw / "airkit_fw" / "uplinks" / "http.py"
     text = http.read_text()
-    marker = '    """(status, retry_after_s or None, body bytes). Raises NetError on network failure."""\n'
+    # every upload goes through http.start (request() and the delivery loop's exchanges)
+    marker = '    Raises NetError when the request could not be sent."""\n'
     assert marker in text
     http.write_text(text.replace(marker, marker + '    raise NetError("refused", "this release cannot upload")\n'))
     mute = build_release(out, key, "2.0.0", src=fw)["folder"]

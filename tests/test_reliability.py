@@ -121,7 +121,9 @@ def test_endpoint_500_429_and_timeouts_lose_nothing_and_never_starve_the_watchdo
             handler.close_connection = True
             return True
         if phase == 4:
-            _time.sleep(1.2)                 # hangs past the firmware's socket timeout (1 s of wall time on loopback)
+            # hangs past the firmware's wait for an answer: on loopback 1 s of wall time for
+            # its 5 s timeout, after up to 1 s (real time) before the next piece may go
+            _time.sleep(2.5)
             handler.close_connection = True
             return True
         return False

@@ -324,20 +324,41 @@ class OpenSenseMapServer(_Server):
 
 
 class FaultProxy:
-    """An HTTP proxy on loopback that answers a share of requests itself with 500, 502, 503
-    or 429, or holds them without an answer ("timeout": the request never reaches the
-    server, as when a connection dies on the way), and forwards the rest unchanged. The
-    faulty answers never reach the server, so a resend is never a duplicate by the proxy's
-    doing. ``slow`` (seconds) delays forwarded answers instead."""
+    """An HTTP proxy on loopback that answers a share (``rate``) of requests itself with
+    500, 502, 503 or 429, or leaves them without an answer, and forwards the rest
+    unchanged. Fault kinds (``kinds``, drawn with equal weight; repeat one to weigh it):
+
+    - ``"500"``, ``"502"``, ``"503"``, ``"429"``: answered by the proxy; the request never
+      reaches the server, so a resend is never a duplicate by the proxy's doing;
+    - ``"timeout"``: held without an answer and never forwarded (a connection that dies on
+      the way), until the station gives up or ``hold_s`` passes;
+    - ``"stored"``: forwarded, the server stores the push and answers, and the answer is
+      never passed on (the connection drops after the server's commit): held as above,
+      then closed. A resend of it is a duplicate row on a server that does not
+      de-duplicate; ``faults["stored"]`` counts these lost answers.
+
+    Apart from those, a share ``slow_rate`` of the forwarded answers is passed on late,
+    after ``slow`` seconds (a number, or ``(low, high)`` drawn uniformly).
+
+    ``script`` ({n: kind}) decides the n-th request (counted as they arrive) instead of
+    chance; a kind ``("slow", s)`` forwards it and passes its answer on after s seconds.
+    ``log`` keeps (time, n, what) for every request, answer and drop."""
 
     KINDS = ("500", "502", "503", "429", "timeout")
 
-    def __init__(self, upstream_port, rate=0.1, seed=3, kinds=KINDS, slow=0.0, hold_s=30.0):
+    def __init__(self, upstream_port, rate=0.1, seed=3, kinds=KINDS, slow=0.0, hold_s=30.0, slow_rate=None,
+                 script=None):
         self.upstream = upstream_port
         self.rate, self.kinds, self.slow, self.hold_s = rate, kinds, slow, hold_s
+        self.slow_rate = (1.0 if slow else 0.0) if slow_rate is None else slow_rate
         self.rng = _random.Random(seed)
+        self.lock = threading.Lock()
         self.faults = {}
         self.forwarded = 0
+        self.slowed = 0
+        self.script = script or {}
+        self.requests = 0
+        self.log = []
         self._stop = threading.Event()
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -377,21 +398,58 @@ class FaultProxy:
             rest += chunk
         return head + b"\r\n\r\n" + rest
 
+    def _hold(self, c):
+        """No answer: wait until the station closes the connection (or ``hold_s``)."""
+        c.settimeout(self.hold_s)
+        try:
+            c.recv(1)
+        except OSError:
+            pass
+
+    def _forward(self, req):
+        up = socket.create_connection(("127.0.0.1", self.upstream), 10)
+        try:
+            up.sendall(req)
+            resp = b""
+            while True:
+                chunk = up.recv(65536)
+                if not chunk:
+                    break
+                resp += chunk
+        finally:
+            up.close()
+        return resp
+
     def _serve(self, c):
         try:
             req = self._read_request(c)
             if req is None:
                 return
             kind = None
-            if self.rng.random() < self.rate:
-                kind = self.rng.choice(self.kinds)
-                self.faults[kind] = self.faults.get(kind, 0) + 1
+            delay = 0.0
+            with self.lock:
+                self.requests += 1
+                n = self.requests
+                self.log.append((time.monotonic(), n, "request"))
+                what = self.script.get(n)
+                if isinstance(what, tuple):
+                    delay = what[1]
+                elif what is not None:
+                    kind = what
+                    self.faults[kind] = self.faults.get(kind, 0) + 1
+                elif self.rng.random() < self.rate:
+                    kind = self.rng.choice(self.kinds)
+                    self.faults[kind] = self.faults.get(kind, 0) + 1
+                elif self.slow and self.rng.random() < self.slow_rate:
+                    delay = self.rng.uniform(*self.slow) if isinstance(self.slow, tuple) else self.slow
             if kind == "timeout":
-                c.settimeout(self.hold_s)
-                try:
-                    c.recv(1)           # until the station gives up and closes
-                except OSError:
-                    pass
+                self._hold(c)
+                self.log.append((time.monotonic(), n, "dropped"))
+                return
+            if kind == "stored":
+                self._forward(req)      # stored by the server; its answer is lost
+                self._hold(c)
+                self.log.append((time.monotonic(), n, "dropped"))
                 return
             if kind:
                 status = {"500": "500 Internal Server Error", "502": "502 Bad Gateway",
@@ -400,21 +458,14 @@ class FaultProxy:
                 c.sendall(b"HTTP/1.1 %s\r\nContent-Type: text/html\r\nContent-Length: %d\r\n"
                           b"Connection: close\r\n\r\n%s" % (status.encode(), len(body), body))
                 return
-            up = socket.create_connection(("127.0.0.1", self.upstream), 10)
-            try:
-                up.sendall(req)
-                resp = b""
-                while True:
-                    chunk = up.recv(65536)
-                    if not chunk:
-                        break
-                    resp += chunk
-            finally:
-                up.close()
-            self.forwarded += 1
-            if self.slow:
-                time.sleep(self.slow)
+            resp = self._forward(req)
+            with self.lock:
+                self.forwarded += 1
+                self.slowed += 1 if delay else 0
+            if delay:
+                time.sleep(delay)
             c.sendall(resp)
+            self.log.append((time.monotonic(), n, "answered"))
         except OSError:
             pass
         finally:

@@ -251,6 +251,16 @@ class Board:
         import socket
         return socket
 
+    def select_module(self):
+        """The ``select`` module (``poll``) for waiting on several uplink connections at once;
+        the virtual board's network stand-in provides its own (waits in virtual time)."""
+        n = self.network()
+        make = getattr(n, "select_module", None) if n is not None else None
+        if make is not None:
+            return make()
+        import select
+        return select
+
     # --- memory and storage --------------------------------------------------------
     def mem_free(self):
         """Free GC heap, truly: on the ESP32 (v1.22+, split heap) ``gc.mem_free()`` adds the

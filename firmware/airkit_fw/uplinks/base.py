@@ -36,6 +36,12 @@ What a server answer means is decided by the uplink (``classify``), one of:
   ``CONNECT_RETRY_MS`` (2 s), doubling while it fails;
 - 413 (too large): the batch is halved.
 
+A late answer does not hold the backlog back ("Overlap" below): a plain-HTTP
+piece still unanswered after the typical answer time is parked on its open
+connection and becomes a gap in the cursor file (``seq parts gap_seq
+gap_bits ... check``) while the next pieces go; its answer still counts when
+it comes, and a piece that gets none is sent again first.
+
 The WiFi being down is not an uplink failure: nothing is tried until it is
 back, then backfill starts at once. Each exchange has its own deadline and
 every socket operation a timeout; ``poll`` stops starting new exchanges when
@@ -66,6 +72,12 @@ BACKOFF_MAX_MS = const(1800000)
 CONFIG_WAIT_MS = const(1800000)
 _WAIT_MOST_MS = const(3600000)   # the longest next_try ever set (a Retry-After of 1 h)
 MARGIN_MS = const(20000)
+PARKED = const(-1)          # post(): sent, no answer yet, the next piece may go (see "Overlap")
+MAX_INFLIGHT = const(6)     # connections one plain-HTTP uplink keeps open at once (TLS: 1)
+HEDGE_PCT = const(150)      # the wait for an answer before the next piece goes: 1.5 x the
+HEDGE_MIN_MS = const(100)   # typical answer time (a running average), within these bounds
+HEDGE_MAX_MS = const(1500)
+_TYPICAL_MS = const(500)    # the typical answer time assumed before the first answer
 MEM_CRASH = const(3)    # MemoryErrors in a row at one reading per batch: counted as a crash
 from airkit_fw.console import STATUS as STATUS_PREFIX   # the console line protocol
 _REASON_MAX = const(120)
@@ -122,6 +134,12 @@ class Uplink:
         self.sink = None        # the delivery loop (set by Uplinks)
         self.trying_recs = None
         self.trying_bit = 0
+        self.gaps = []          # pieces past the cursor still unanswered (``http.Exchange``:
+        self.parking = None     # connection open) or to resend (closed); see "Overlap"
+        self.resend = None
+        self.typical_ms = _TYPICAL_MS
+        self._poller = None
+        self.unsaved = False    # a gap closed since the cursor file was written
         self.mem_errors = 0     # MemoryErrors in a row with batches of one reading
 
     # --- called by send() ---------------------------------------------------------
@@ -135,13 +153,16 @@ class Uplink:
 
     def post(self, recs, url, headers, body, bit=0):
         """One POST carrying ``recs`` (piece ``bit``): (status, retry_after_s, body)."""
-        from airkit_fw.uplinks import http
         self.trying(recs, bit)
-        return http.request(self.board, "POST", url, headers, body, self.cadata)
+        if self.sink is None:            # a self-test: one plain exchange
+            from airkit_fw.uplinks import http
+            return http.request(self.board, "POST", url, headers, body, self.cadata)
+        return self.sink.exchange(self, recs, bit, url, headers, body)
 
     def check(self, status, retry_after, body):
-        """Raise NetError unless the answer is a success."""
-        if status < 200 or status >= 300:
+        """Raise NetError unless the answer is a success (or ``PARKED``: acknowledge it,
+        the delivery loop keeps it as a gap until its answer comes)."""
+        if (status < 200 or status >= 300) and status != PARKED:
             raise NetError("http", "status %d" % status, retry_after, status, body)
 
     # --- answers --------------------------------------------------------------------
@@ -205,8 +226,14 @@ class Uplink:
         return d
 
 
-def _cursor_text(seq, parts):
-    return "%d %d %d\n" % (seq, parts, (seq * 7 + parts * 131 + 12345) & 0xFFFF)
+def _cursor_text(seq, parts, gaps=()):
+    """``seq parts [gap_seq gap_bits ...] check``: the check covers every number."""
+    c = seq * 7 + parts * 131 + 12345
+    t = "%d %d" % (seq, parts)
+    for g in gaps:
+        c = c * 3 + g.seq * 7 + g.bit * 131
+        t += " %d %d" % (g.seq, g.bit)
+    return "%s %d\n" % (t, c & 0xFFFF)
 
 
 class Uplinks:
@@ -232,7 +259,7 @@ class Uplinks:
                 # `delivered` never rolls back)
                 dl = journal.meta.setdefault("delivered", {})
                 dl[u.name] = dl.get(u.name, 0) + got[0] - u.cur
-                u.cur, u.parts = got
+                u.cur, u.parts, u.gaps = got
                 journal.meta["cursors"][u.name] = u.cur
 
     # --- cursors (one tiny file per uplink, rewritten at every acknowledged piece) ----
@@ -246,14 +273,24 @@ class Uplinks:
                 t = f.read()
             v = t.split()
             seq, parts = int(v[0]), int(v[1])
-            if _cursor_text(seq, parts) == t:
-                return seq, parts
+            gaps = []
+            if len(v) > 3:
+                # pieces that were sent and unanswered at the power cut: sent again (a
+                # server that had stored one stores it twice: at most one per lost answer)
+                from airkit_fw.uplinks.http import Exchange
+                for i in range(2, len(v) - 1, 2):
+                    g = Exchange(None, None, 0, 0, 0, None)
+                    g.seq, g.bit = int(v[i]), int(v[i + 1])
+                    gaps.append(g)
+            if _cursor_text(seq, parts, gaps) == t:
+                return seq, parts, gaps
         except (OSError, ValueError, IndexError):
             pass
         return None
 
     def _save_cursor(self, u):
-        text = _cursor_text(u.cur, u.parts)
+        u.unsaved = False
+        text = _cursor_text(u.cur, u.parts, u.gaps)
         for attempt in (0, 1):
             try:
                 with open(self._cursor_path(u), "w") as f:     # littlefs needs a file buffer: RAM
@@ -269,7 +306,24 @@ class Uplinks:
                 return
 
     def acked(self, u, seq, parts, delivered=True):
-        """An uplink acknowledged a piece: move its cursor and save it."""
+        """An uplink acknowledged a piece: move its cursor and save it. A piece sent and
+        not answered yet (``PARKED``) becomes a gap behind the cursor."""
+        p = u.parking
+        u.parking = None
+        g = u.resend
+        if g is not None:                # a gap's piece, sent again: the cursor stays
+            u.resend = None
+            if p is not None:
+                u.gaps[u.gaps.index(g)] = p      # still unanswered, on its new connection
+            else:
+                u.gaps.remove(g)
+                u.failures = 0
+            self._save_cursor(u)
+            return
+        if p is not None:
+            u.gaps.append(p)
+        elif u.failures:
+            u.failures = 0
         if parts and parts != u.all_parts:
             u.cur = seq - 1
             u.parts = parts
@@ -278,12 +332,175 @@ class Uplinks:
             u.cur = seq
             u.parts = 0
             self.journal.ack(u.name, seq, n if delivered and n > 0 else 0)
-            trial = sys.modules.get("otaboot") if delivered else None   # an update on trial (main.py)
+            # an update on trial (main.py) is confirmed by an upload the server acknowledged
+            # (a parked piece has no answer yet: it confirms nothing)
+            trial = sys.modules.get("otaboot") if delivered and p is None else None
             if trial is not None and trial.on_trial():
                 trial.healthy()                   # a reading taken and an upload acknowledged: confirmed
-        if u.failures:
-            u.failures = 0
         self._save_cursor(u)
+
+    # --- Overlap: a piece whose answer is late does not hold back the next ------------
+    # A plain-HTTP uplink's single-record piece with no answer after the hedge time
+    # (1.5 x the typical answer time) is "parked": its connection stays open, the uplink
+    # acknowledges it for now (the cursor moves on, the piece is a gap in the cursor
+    # file) and the next piece goes on a new connection, at most MAX_INFLIGHT open at
+    # once. A parked piece is settled when its answer comes (2xx: the gap closes) or its
+    # time is up (the socket timeout after it was sent, as a blocking read would wait):
+    # then it is sent again before anything new. So a late answer is never cut off
+    # (no duplicate) and an unanswered request costs the hedge time, not the timeout.
+    def _poll(self, u):
+        p = u._poller
+        if p is None:
+            p = u._poller = self.board.select_module().poll()
+        return p
+
+    def _inflight(self, u):
+        n = 0
+        for g in u.gaps:
+            if g.sock is not None:
+                n += 1
+        return n
+
+    def _due(self, u):
+        for g in u.gaps:
+            if g.sock is None:
+                return g
+        return None
+
+    def exchange(self, u, recs, bit, url, headers, body):
+        """Send one piece; (status, retry_after, body) when its answer comes, or
+        (PARKED, None, b"") when it is left waiting so that the next piece can go."""
+        from airkit_fw.uplinks import http
+        b = self.board
+        resend = u.resend
+        limit = 1 if url[:6] == "https:" else MAX_INFLIGHT   # a TLS session costs ~20-40 KB
+        while True:
+            if resend is None and self._due(u) is not None:
+                raise NetError("gap")    # an unanswered piece goes again first (``_step``)
+            if self._inflight(u) < limit:
+                break
+            self._wait(u, None, -1)
+        ex = http.start(b, "POST", url, headers, body, u.cadata)
+        poller = self._poll(u)
+        poller.register(ex.raw, 1)       # POLLIN (1 on every MicroPython port)
+        single = limit > 1 and len(recs) == 1
+        h = u.typical_ms * HEDGE_PCT // 100
+        h = HEDGE_MIN_MS if h < HEDGE_MIN_MS else (HEDGE_MAX_MS if h > HEDGE_MAX_MS else h)
+        try:
+            while True:
+                now = b.ticks_ms()
+                left = b.ticks_diff(ex.answer_by, now)
+                park = single and (resend is not None or len(u.gaps) < MAX_INFLIGHT - 1)
+                if park:
+                    t = h - b.ticks_diff(now, ex.sent)
+                    if t <= 0:
+                        ex.seq = recs[0]["seq"]
+                        ex.bit = bit or u.all_parts
+                        u.parking = ex
+                        ex = None
+                        return PARKED, None, b""
+                    if t < left:
+                        left = t
+                if self._wait(u, ex, left):
+                    self._answered(u, ex)
+                    poller.unregister(ex.raw)
+                    got, ex = ex, None
+                    return http.finish(b, got)
+                if b.ticks_diff(b.ticks_ms(), ex.answer_by) >= 0:
+                    raise NetError("timeout", "recv")
+        finally:
+            if ex is not None:
+                poller.unregister(ex.raw)
+                ex.close()
+
+    def _answered(self, u, ex):
+        # the typical answer time: a running average of every answer's time (parked ones
+        # too, or it would learn only from the fast ones), each counted at most as twice
+        # the average (a very late answer says little about the next)
+        b = self.board
+        d = b.ticks_diff(b.ticks_ms(), ex.sent)
+        t = u.typical_ms
+        u.typical_ms = t + ((d if d < 2 * t else 2 * t) - t) // 8
+
+    def _wait(self, u, ex, ms):
+        """Wait up to ``ms`` for ``ex``'s answer (None: for the first parked piece to be
+        settled), settling meanwhile the parked pieces whose answers come or whose time is
+        up. True when ``ex`` has its answer to read."""
+        from airkit_fw.uplinks import http
+        b = self.board
+        end = b.ticks_add(b.ticks_ms(), ms if ms > 0 else 0)
+        while True:
+            now = b.ticks_ms()
+            waiting = [] if ex is None else [ex]
+            left = b.ticks_diff(end, now) if ms >= 0 else HEDGE_MAX_MS * 4
+            for g in u.gaps:
+                if g.sock is not None:
+                    t = b.ticks_diff(g.answer_by, now)
+                    if t <= 0:
+                        # its time is up; an answer already there still counts
+                        self._settle(u, g, http.ready(b, self._poll(u), (g,), 0) is g)
+                        return False
+                    waiting.append(g)
+                    if t < left:
+                        left = t
+            if not waiting:
+                return False
+            try:
+                r = http.ready(b, self._poll(u), waiting, left)
+            except NetError:
+                for g in u.gaps:         # the network went away: what was in flight goes again
+                    if g.sock is not None:
+                        self._poll(u).unregister(g.raw)
+                        g.close()
+                raise
+            if r is ex and ex is not None:
+                return True
+            if r is not None:
+                self._settle(u, r, True)
+                return False             # the caller looks again (room for a gap now?)
+            if ms >= 0 and b.ticks_diff(end, b.ticks_ms()) <= 0:
+                return False
+
+    def _settle(self, u, g, answered):
+        """A parked piece's answer came (or its time is up): close the gap, or keep it to
+        send again."""
+        from airkit_fw.uplinks import http
+        self._poll(u).unregister(g.raw)
+        e = None
+        v = RETRY
+        if answered:
+            self._answered(u, g)
+            try:
+                st, ra, body = http.finish(self.board, g)
+                v, msg = u.classify(st, body)
+                e = NetError("http", "status %d" % st, ra, st, body)
+            except NetError as x:
+                e = x
+        else:
+            g.close()
+            e = NetError("timeout", "recv")
+        if v == OK or v == REJECTED:
+            u.gaps.remove(g)
+            if v == REJECTED:
+                u.rejected += 1
+                rj = self.journal.meta.setdefault("rejected", {})
+                rj[u.name] = rj.get(u.name, 0) + 1
+                u.reason = msg
+                self.log("uplink %s: reading %d refused by the server, skipped (%s)" % (u.name, g.seq, msg))
+            u.unsaved = True             # saved with the next piece's cursor (no extra flash write)
+            return
+        # kept as a gap and sent again before anything new. A lost answer or a 5xx is not
+        # a reason to slow down while the pieces after it get through (the back-off grows
+        # when those fail too); a configuration problem or a Retry-After is heeded.
+        if v == CONFIG or (e.retry_after_s is not None and e.status in (429, 503)):
+            recs, bit = u.trying_recs, u.trying_bit
+            self._failed(u, e)
+            u.trying_recs, u.trying_bit = recs, bit
+            return
+        what = e.kind if e.status is None else "HTTP %d" % e.status
+        if u.state != what:
+            self.log("uplink %s: %s, reading %d is sent again (readings kept)" % (u.name, what, g.seq))
+        u.state = what
 
     # --- the loop -----------------------------------------------------------------------
     def on_reading(self, d):
@@ -325,7 +542,7 @@ class Uplinks:
             wait_ms = None
             now = b.ticks_ms()
             for u in self.uplinks:
-                if self.journal.last_seq > u.cur:
+                if self.journal.last_seq > u.cur or u.gaps:
                     left = b.left_ms(u.next_try, _WAIT_MOST_MS)
                     if wait_ms is None or left < wait_ms:
                         wait_ms = left
@@ -333,10 +550,34 @@ class Uplinks:
                 wait_ms = None           # ready but made no progress (nothing it could send): stop
             # nothing moved: sleep until the earliest back-off ends, if that fits before the next reading
             if wait_ms is not None and b.ticks_diff(deadline, b.ticks_add(b.ticks_ms(), wait_ms)) >= MARGIN_MS:
-                b.sleep_ms(wait_ms)
+                self._pause(wait_ms)
                 continue
             break
+        self._settle_all()
         self._status()
+
+    def _pause(self, ms):
+        """Sleep ``ms``, or spend it settling parked pieces (their answers come meanwhile)."""
+        for u in self.uplinks:
+            if self._inflight(u):
+                try:
+                    self._wait(u, None, ms)
+                except NetError:
+                    pass
+                return
+        self.board.sleep_ms(ms)
+
+    def _settle_all(self):
+        """Wait for every parked piece's answer (each within its own time) before the
+        station sleeps: no connection stays open between polls."""
+        for u in self.uplinks:
+            try:
+                while self._inflight(u):
+                    self._wait(u, None, -1)
+            except NetError:
+                pass                     # offline: they are gaps to send again
+            if u.unsaved:
+                self._save_cursor(u)
 
     def _step(self, u):
         """Deliver one batch. True: progress; False: nothing to do or failed; None: offline."""
@@ -349,9 +590,23 @@ class Uplinks:
         recs = None
         u.trying_recs = None
         try:
+            g = self._due(u)
+            if g is not None:
+                # a piece sent earlier and left unanswered goes again first
+                recs = j.read_after(g.seq - 1, 1)
+                if not recs or recs[0]["seq"] != g.seq:
+                    u.gaps.remove(g)     # the journal dropped it (full): nothing to resend
+                    self._save_cursor(u)
+                    return True
+                u.resend = g
+                u.send(recs, u.all_parts & ~g.bit)
+                return True
             # streamed: read record by record as sent (no batch of dicts in the heap)
             recs = j.batch(u.cur, u.batch) if u.streamed else j.read_after(u.cur, u.batch)
             if not recs:
+                if self._inflight(u):
+                    self._wait(u, None, -1)  # nothing new: settle what is still unanswered
+                    return True
                 return False
             u.send(recs, u.parts if recs[0]["seq"] == u.cur + 1 else 0)
         except MemoryError:
@@ -374,10 +629,15 @@ class Uplinks:
             return self._failed(u, NetError("error", "MemoryError")) or (u.cur, u.parts) != before
         except NetError as e:
             recs = None
+            if e.kind == "gap":          # a parked piece needs sending again: that comes first
+                return True
             return self._failed(u, e) or (u.cur, u.parts) != before
         except Exception as e:       # e.g. TLS/ENOMEM surfacing late, or a bug: never crash the station
             recs = None
             return self._failed(u, NetError("error", type(e).__name__)) or (u.cur, u.parts) != before
+        finally:
+            u.resend = None
+            u.parking = None
         recs = None
         u.trying_recs = None
         u.mem_errors = 0
@@ -462,7 +722,7 @@ class Uplinks:
         j = self.journal
         m = j.meta
         st = {"last_seq": j.last_seq, "delivered": m.get("delivered", {}),
-              "pending": dict((u.name, j.last_seq - u.cur) for u in self.uplinks),
+              "pending": dict((u.name, j.last_seq - u.cur + len(u.gaps)) for u in self.uplinks),
               "dropped": m.get("dropped", 0), "rejected": m.get("rejected", {}),
               "corrupt_skipped": j.skipped_corrupt, "wifi_reboots": m.get("wifi_reboots", 0),
               "state": dict((u.name, u.state) for u in self.uplinks), "time": self.board.unix_time(),

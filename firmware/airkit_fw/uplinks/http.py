@@ -1,5 +1,10 @@
 """A minimal, bounded HTTP/1.1 client (POST/GET, one request per connection).
 
+``request`` is ``start`` (connect, send) then ``finish`` (read the answer); the
+delivery loop calls them apart, waits on several started exchanges with
+``ready`` (the board's ``select.poll``) and so lets a late answer wait while
+the next request goes (``base.Uplinks.exchange``).
+
 Why not ``requests``: on the ESP32 it never verifies TLS certificates and has
 no overall deadline. Here the connect, every send and every receive are
 bounded by the socket timeout, the whole exchange by ``deadline``, the
@@ -20,10 +25,12 @@ except ImportError:
     def const(v):
         return v
 
-from airkit_fw.uplinks.net import NetError, open_conn, parse_url, userinfo, send_all, read_line, read_exact
+from airkit_fw.uplinks.net import (NetError, OP_TIMEOUT_S, classify, connect, tls_wrap, parse_url, userinfo,
+                                   send_all, read_line, read_exact)
 
 BODY_MAX = const(1024)
 EXCHANGE_MS = const(15000)
+_WAIT_STEP_MS = const(5000)   # longest poll between watchdog feeds (as Board.sleep_ms)
 _BUF = const(256)      # small enough for the holes of a fragmented heap (512 B was not, two uplinks)
 _buf = None
 
@@ -96,8 +103,34 @@ def build_request(method, host, port, path, headers, body, default_port=80):
     return head + body if body else head
 
 
-def request(board, method, url, headers=(), body=None, cadata=None, exchange_ms=EXCHANGE_MS):
-    """(status, retry_after_s or None, body bytes). Raises NetError on network failure."""
+class Exchange:
+    """One request on its own connection, sent, its answer not yet read. ``raw`` is the
+    TCP socket (what is polled: a TLS layer reads nothing before the answer is asked
+    for), ``sock`` the stream to read (the same, or its TLS wrapper). ``answer_by``: the
+    answer must start before it (the socket timeout after the request went out, as a
+    blocking read would wait); ``deadline`` bounds the whole exchange."""
+
+    def __init__(self, sock, raw, deadline, sent, answer_by, err):
+        self.sock = sock
+        self.raw = raw
+        self.deadline = deadline
+        self.sent = sent
+        self.answer_by = answer_by
+        self.err = err          # a failure while sending: the answer (if any) still counts
+        self.seq = 0            # the piece it carries (set by the delivery loop)
+        self.bit = 0
+
+    def close(self):
+        s = self.sock
+        if s is not None:
+            self.sock = None
+            self.raw = None
+            s.close()
+
+
+def start(board, method, url, headers=(), body=None, cadata=None, exchange_ms=EXCHANGE_MS):
+    """Connect and send the request: an ``Exchange`` whose answer ``finish`` reads.
+    Raises NetError when the request could not be sent."""
     scheme, host, port, path = parse_url(url)
     secure = scheme == "https"
     cred = userinfo(url)
@@ -110,32 +143,46 @@ def request(board, method, url, headers=(), body=None, cadata=None, exchange_ms=
     if isinstance(body, str):
         body = body.encode()
     head = build_head(method, host, port, path, headers, body_length(body), 443 if secure else 80)
-    s = open_conn(board, host, port, secure, cadata)
+    raw = connect(board, host, port)
+    s = tls_wrap(board, raw, host, cadata) if secure else raw
+    err = None
+    try:
+        if callable(body):
+            send_all(s, head)
+            head = None
+            w = _Writer(s)
+            body(w)
+            w.flush()
+        else:
+            send_all(s, head)        # not head + body: no request-sized copy in the heap
+            if body:
+                send_all(s, body)
+    except NetError as e:
+        # a server may answer (401, 413) and close before reading the whole body:
+        # its answer is what counts, if it sent one
+        if e.kind == "timeout":
+            s.close()
+            raise
+        err = e
+    except BaseException:
+        s.close()
+        raise
+    now = board.ticks_ms()
+    return Exchange(s, raw, deadline, now, board.ticks_add(now, OP_TIMEOUT_S * 1000), err)
+
+
+def finish(board, ex):
+    """(status, retry_after_s or None, body bytes) of a started exchange; closes it.
+    Raises NetError when no (valid) answer comes."""
+    s = ex.sock
+    deadline = ex.deadline
     try:
         try:
-            if callable(body):
-                send_all(s, head)
-                head = None
-                w = _Writer(s)
-                body(w)
-                w.flush()
-            else:
-                send_all(s, head)        # not head + body: no request-sized copy in the heap
-                if body:
-                    send_all(s, body)
-        except NetError as e:
-            # a server may answer (401, 413) and close before reading the whole body:
-            # its answer is what counts, if it sent one
-            if e.kind == "timeout":
-                raise
-            try:
-                line = read_line(board, s, deadline)
-            except NetError:
-                raise e
-        else:
-            line = None
-        if line is None:
             line = read_line(board, s, deadline)
+        except NetError:
+            if ex.err is not None:
+                raise ex.err
+            raise
         try:
             status = int(line.split(None, 2)[1])
         except (IndexError, ValueError):
@@ -171,4 +218,31 @@ def request(board, method, url, headers=(), body=None, cadata=None, exchange_ms=
                 resp = read_exact(board, s, n, deadline)
         return status, retry_after, resp
     finally:
-        s.close()
+        ex.close()
+
+
+def request(board, method, url, headers=(), body=None, cadata=None, exchange_ms=EXCHANGE_MS):
+    """(status, retry_after_s or None, body bytes). Raises NetError on network failure."""
+    return finish(board, start(board, method, url, headers, body, cadata, exchange_ms))
+
+
+def ready(board, poller, exchanges, ms):
+    """Wait at most ``ms`` (in watchdog-safe steps) until one of ``exchanges`` (each
+    registered with ``poller``, the board's ``select.poll``) has something to read: that
+    exchange, or None. A connection the server closed is readable too (its end)."""
+    end = board.ticks_add(board.ticks_ms(), ms if ms > 0 else 0)
+    while True:
+        left = board.ticks_diff(end, board.ticks_ms())
+        if left < 0:
+            left = 0
+        board.feed()
+        try:
+            got = poller.poll(left if left < _WAIT_STEP_MS else _WAIT_STEP_MS)
+        except OSError as e:
+            raise NetError(classify(e), "poll")
+        for ev in got:
+            for ex in exchanges:
+                if ex.raw is ev[0]:
+                    return ex
+        if left == 0 or board.ticks_diff(end, board.ticks_ms()) <= 0:
+            return None

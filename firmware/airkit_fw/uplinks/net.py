@@ -94,6 +94,12 @@ def userinfo(url):
 
 def open_conn(board, host, port, secure, cadata=None, timeout_s=OP_TIMEOUT_S):
     """A connected (and, when ``secure``, verified TLS) socket. Raises NetError."""
+    s = connect(board, host, port, timeout_s)
+    return tls_wrap(board, s, host, cadata) if secure else s
+
+
+def connect(board, host, port, timeout_s=OP_TIMEOUT_S):
+    """A connected TCP socket (every operation bounded by ``timeout_s``). Raises NetError."""
     sockmod = board.socket_module()
     board.feed()
     try:
@@ -114,8 +120,11 @@ def open_conn(board, host, port, secure, cadata=None, timeout_s=OP_TIMEOUT_S):
     except OSError as e:
         s.close()
         raise NetError(classify(e), "connect")
-    if not secure:
-        return s
+    return s
+
+
+def tls_wrap(board, s, host, cadata):
+    """``s`` wrapped in verified TLS (closed on failure). Raises NetError."""
     if board.unix_time() is None:
         s.close()
         raise NetError("tls", "clock not set")

@@ -29,6 +29,7 @@ import vmachine  # noqa: E402
 import vdht  # noqa: E402
 import vnetwork  # noqa: E402
 import vsocket  # noqa: E402,F401  (imported before sys.path points at the flash)
+import vselect  # noqa: E402,F401  (likewise: the host folder is out of reach once the flash is mounted)
 import pms_sim  # noqa: E402
 import blockdev  # noqa: E402
 

@@ -129,3 +129,9 @@ def socket_module():
     """Sockets for the firmware (board.socket_module()): fail while the WiFi is down."""
     import vsocket
     return vsocket
+
+
+def select_module():
+    """``select.poll`` for the firmware (board.select_module()): waits in virtual time."""
+    import vselect
+    return vselect
