@@ -35,4 +35,14 @@ package("airkit_fw", base_path=".", opt=3, files=(
     "uplinks/net.py",
     "uplinks/opensensemap.py",
     "uplinks/sensor_community.py",
+    "web/__init__.py",
+    "web/portal.py",
+    "web/server.py",
+    "web/status.py",
 ))
+# Texts of the station's web pages, one small file per language, read from flash line by
+# line (never held in RAM). Data, not code: `airkit deploy`/`airkit build` copy them beside
+# the .mpy files; MicroPython's own manifest tool freezes only code (it has no data_files),
+# so a frozen build gets them with `airkit deploy` (/lib/airkit_fw/web/).
+if "data_files" in globals():
+    data_files("airkit_fw", ("web/en.txt", "web/zh-TW.txt"))

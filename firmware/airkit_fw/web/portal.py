@@ -1,0 +1,423 @@
+"""The setup portal: the station's own access point, a DNS responder and one page.
+
+Runs instead of the measuring loop (``web.portal_if_wanted``), so its heap is
+the station's. The access point is ``airkit-XXXX`` (the last two bytes of the
+MAC), open, at the chip's AP address (192.168.4.1 on an ESP32). Every DNS
+name answers with that address and the operating systems' captive-portal
+probes (Android ``/generate_204``, Apple ``/hotspot-detect.html``, Windows
+``/connecttest.txt`` and ``/ncsi.txt``, Firefox ``/canonical.html``) are
+redirected to the page, so phones show it by themselves.
+
+The page: networks from a scan (with signal), password, station name,
+position (typed, or the browser's location where it allows it on plain HTTP),
+Sensor.Community on/off with the node id to register, an airkit collector URL
+and token, the local status page on/off. The form is checked with the
+firmware's own config rules (``config.validate``: the same rules as
+``airkit config validate``), saved write-then-rename (``config.save``) and
+the station restarts into measuring. Secrets are never sent to the browser:
+password and token fields are always empty; left empty, the stored value is
+kept. Without use for ``web.portal_idle_s`` the portal closes and the station
+measures (readings already on flash are untouched).
+"""
+
+import gc
+import json
+
+from airkit_fw import config
+from airkit_fw.web.server import Server, Texts, pick_lang, parse_form, html_escape, LANGS
+
+_PROBES = ("/generate_204", "/gen_204", "/hotspot-detect.html", "/library/test/success.html",
+           "/connecttest.txt", "/ncsi.txt", "/redirect", "/canonical.html", "/success.txt")
+_STEP_MS = 200           # one wait for a connection; DNS is answered between waits
+_MAX_NETS = 12
+
+
+def ap_name(mac):
+    return "airkit-%02X%02X" % (mac[4], mac[5])
+
+
+def ssid_text(raw):
+    """A scanned network name as text (bytes that are no UTF-8 shown as '?')."""
+    try:
+        return raw.decode()
+    except UnicodeError:
+        return "".join(chr(c) if 32 <= c < 127 else "?" for c in raw)
+
+
+class Dns:
+    """Answers every A query with the portal's address (others: no answer records)."""
+
+    def __init__(self, sm, ip):
+        self.ip = bytes(int(x) for x in ip.split("."))
+        s = sm.socket(sm.AF_INET, sm.SOCK_DGRAM)
+        s.setsockopt(sm.SOL_SOCKET, sm.SO_REUSEADDR, 1)
+        s.bind(sm.getaddrinfo("0.0.0.0", 53)[0][-1])
+        s.settimeout(0)
+        self.s = s
+        self.answered = 0
+
+    def poll(self):
+        for _ in range(4):            # bounded: at most 4 queries per turn
+            try:
+                data, addr = self.s.recvfrom(512)
+            except OSError:
+                return
+            r = reply(data, self.ip)
+            if r is not None:
+                try:
+                    self.s.sendto(r, addr)
+                    self.answered += 1
+                except OSError:
+                    pass
+
+    def close(self):
+        self.s.close()
+
+
+def reply(q, ip):
+    """The DNS answer to query q (bytes), or None for anything that is not a query."""
+    n = len(q)
+    if n < 17 or q[2] & 0x80 or q[5] != 1 or q[4] != 0:
+        return None
+    i = 12
+    while i < n and q[i]:
+        if q[i] & 0xC0:
+            return None
+        i += q[i] + 1
+    if i + 5 > n:
+        return None
+    qtype = q[i + 1] << 8 | q[i + 2]
+    a = 1 if qtype == 1 else 0
+    out = q[:2] + b"\x81\x80\x00\x01\x00" + bytes((a,)) + b"\x00\x00\x00\x00" + q[12:i + 5]
+    if a:
+        out += b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04" + ip
+    return out
+
+
+def _read_user(board):
+    try:
+        with open(board.path(config.CONFIG_FILE)) as f:
+            u = json.loads(f.read())
+        return u if isinstance(u, dict) else {}
+    except Exception:
+        return {}
+
+
+def _uplink(user, kind):
+    for u in user.get("uplinks") or ():
+        if isinstance(u, dict) and u.get("type") == kind:
+            return u
+    return None
+
+
+def apply_form(user, form):
+    """The user's config with the form applied (secrets: empty keeps the stored one).
+    Returns (config, problems) with problems in the config rules' words."""
+    problems = []
+    ssid = (form.get("ssid") or "").strip() or (form.get("ssid_other") or "").strip()
+    old_ssid = config.get(user, "wifi.ssid") or ""
+    if ssid:
+        config.put(user, "wifi.ssid", ssid)
+    pw = form.get("password") or ""
+    if pw:
+        config.put(user, "wifi.password", pw)
+    elif ssid and ssid != old_ssid and form.get("open"):
+        config.put(user, "wifi.password", "")
+    name = (form.get("name") or "").strip()
+    if name or config.get(user, "device.name"):
+        config.put(user, "device.name", name)
+    for key in ("lat", "lon"):
+        v = (form.get(key) or "").strip()
+        loc = user.get("location") if isinstance(user.get("location"), dict) else None
+        if not v:
+            if loc is not None:
+                loc.pop(key, None)
+            continue
+        try:
+            config.put(user, "location." + key, float(v))
+        except ValueError:
+            problems.append("'location.%s' must be a number, not %r" % (key, v[:20]))
+    ups = user.get("uplinks")
+    if not isinstance(ups, list):
+        ups = []
+        user["uplinks"] = ups
+    sc = _uplink(user, "sensor_community")
+    if form.get("sc"):
+        if sc is None:
+            ups.append({"type": "sensor_community"})
+        else:
+            sc["enabled"] = True
+    elif sc is not None:
+        sc["enabled"] = False
+    url = (form.get("url") or "").strip()
+    aj = _uplink(user, "airkit_json")
+    if url:
+        if aj is None:
+            aj = {"type": "airkit_json"}
+            ups.append(aj)
+        if url != config.mask_url(aj.get("url") or ""):     # the masked URL shown: unchanged
+            aj["url"] = url
+        aj["enabled"] = True
+        tok = form.get("token") or ""
+        if tok:
+            aj["token"] = tok
+    elif aj is not None:
+        aj["enabled"] = False
+    config.put(user, "web.status", bool(form.get("status")))
+    if not problems:
+        problems = config.validate(user)
+    return user, problems
+
+
+class Portal:
+    def __init__(self, board, why):
+        self.board = board
+        self.why = why
+        net = board.network()
+        self.mac = board.mac()
+        self.name = ap_name(self.mac)
+        sta = board.wlan()
+        self.nets = []
+        try:
+            sta.active(True)
+            self.scan(sta)
+        except OSError:
+            pass
+        self.sta = sta
+        ap = net.WLAN(net.WLAN.IF_AP)
+        ap.active(True)
+        try:
+            ap.config(essid=self.name, authmode=getattr(net, "AUTH_OPEN", 0))
+        except (OSError, ValueError, TypeError):
+            ap.config(essid=self.name)
+        self.ap = ap
+        self.ip = ap.ifconfig()[0]
+        user = _read_user(board)
+        self.idle_ms = (config.get(user, "web.portal_idle_s") if isinstance(config.get(user, "web.portal_idle_s"), int)
+                        else 600) * 1000
+        if not 60000 <= self.idle_ms <= 3600000:
+            self.idle_ms = 600000
+        self.saved = None
+        self.server = Server(board, 80)
+        self.server.open()
+        self.dns = Dns(self.server.sm, self.ip)
+
+    def scan(self, sta):
+        seen = {}
+        for n in sta.scan():
+            s = ssid_text(n[0])
+            if s and (s not in seen or seen[s] < n[3]):
+                seen[s] = n[3]
+        nets = sorted(seen.items(), key=lambda kv: -kv[1])
+        self.nets = nets[:_MAX_NETS]
+
+    def run(self):
+        b = self.board
+        print("airkit: setup portal: join the WiFi %s and open http://%s/ (closes after %d s without use)"
+              % (self.name, self.ip, self.idle_ms // 1000))
+        last = b.ticks_ms()
+        while b.ticks_diff(b.ticks_ms(), last) < self.idle_ms:
+            b.feed()
+            self.dns.poll()
+            if self.server.serve_once(_STEP_MS, self.handle):
+                last = b.ticks_ms()
+                gc.collect()
+            if self.saved:
+                break
+        self.close()
+        if self.saved:
+            print("airkit: setup portal: settings saved; restarting into measuring")
+        else:
+            print("airkit: setup portal closed after %d s without use; measuring" % (self.idle_ms // 1000))
+            if self.why == "no wifi":
+                with open(b.path("NOPORTAL"), "w") as f:
+                    f.write("1")
+        b.sleep_ms(300)
+        b.reset()
+
+    def close(self):
+        self.server.close()
+        self.dns.close()
+        try:
+            self.ap.active(False)
+        except OSError:
+            pass
+
+    # --- pages ---------------------------------------------------------------------------
+    def handle(self, req, out):
+        p = req.path
+        if p in _PROBES:
+            # anything but the OS's expected answer: the phone shows the sign-in page
+            return out.start("302 Found", "text/plain", "Location: http://%s/\r\n" % self.ip)
+        if p == "/save" and req.method == "POST":
+            return self.save(req, out)
+        if p == "/rescan":
+            try:
+                self.scan(self.sta)
+            except OSError:
+                pass
+            return out.start("303 See Other", "text/plain", "Location: /\r\n")
+        if p in ("/", "/index.html") and req.method in ("GET", "HEAD"):
+            lang = pick_lang(req)
+            return self.page(out, lang, _read_user(self.board), None, "200 OK")
+        out.start("404 Not Found", "text/plain")
+        out.w("not found\n")
+
+    def save(self, req, out):
+        lang = req.arg("lang") or pick_lang(req)
+        form = parse_form(req.body)
+        if form.get("lang") in LANGS:
+            lang = form["lang"]
+        user, problems = apply_form(_read_user(self.board), form)
+        if problems:
+            return self.page(out, lang, user, problems, "400 Bad Request")
+        config.save(user, self.board.path(config.CONFIG_FILE))
+        self.saved = config.get(user, "wifi.ssid")
+        tx = Texts(lang)
+        try:
+            out.start()
+            self.head(out, tx, lang)
+            out.w("<h2>")
+            out.w(tx.t("saved"))
+            out.w("</h2><p>")
+            out.w(tx.t("saved_text"))
+            out.w(" <b>")
+            out.e(self.saved)
+            out.w("</b></p></main></body></html>")
+        finally:
+            tx.close()
+
+    def head(self, out, tx, lang):
+        out.w('<!doctype html><html lang="%s"><head><meta charset="utf-8">'
+              '<meta name="viewport" content="width=device-width,initial-scale=1"><title>' % lang)
+        out.w(tx.t("title"))
+        out.w("</title><style>" + _CSS + "</style></head><body><header><b>")
+        out.e(self.name)
+        out.w('</b> <nav><a href="/?lang=en" lang="en">English</a> · '
+              '<a href="/?lang=zh-TW" lang="zh-TW">中文</a></nav></header><main>')
+
+    def page(self, out, lang, user, problems, status):
+        tx = Texts(lang)
+        try:
+            out.start(status, extra="Set-Cookie: lang=%s; Path=/\r\n" % lang)
+            self._page(out, tx, lang, user, problems)
+        finally:
+            tx.close()
+
+    def _page(self, out, tx, lang, user, problems):
+        w = out.w
+        e = out.e
+        t = tx.t
+        self.head(out, tx, lang)
+        w("<h1>")
+        w(t("title"))
+        w("</h1><p>")
+        w(t("intro"))
+        w("</p>")
+        if problems:
+            w('<div class="err" role="alert"><b>')
+            w(t("fix"))
+            w("</b><ul>")
+            for p in problems:
+                w("<li>")
+                e(p)
+                w("</li>")
+            w("</ul></div>")
+        w('<form method="post" action="/save"><input type="hidden" name="lang" value="%s">' % lang)
+        # --- WiFi
+        w("<fieldset><legend>")
+        w(t("wifi"))
+        w("</legend>")
+        cur = config.get(user, "wifi.ssid") or ""
+        listed = False
+        for ssid, rssi in self.nets:
+            bars = 4 if rssi >= -55 else 3 if rssi >= -67 else 2 if rssi >= -75 else 1
+            chk = ssid == cur
+            listed = listed or chk
+            w('<label class="net"><input type="radio" name="ssid" value="')
+            e(ssid)
+            w('"%s> <span class="ssid">' % (" checked" if chk else ""))
+            e(ssid)
+            w('</span> <span class="sig" title="%d dBm">%s%s %d dBm</span></label>'
+              % (rssi, "▮" * bars, "▯" * (4 - bars), rssi))
+        if not self.nets:
+            w("<p>")
+            w(t("none_found"))
+            w("</p>")
+        w('<label class="net"><input type="radio" name="ssid" value=""%s> ' % ("" if listed else " checked"))
+        w(t("other"))
+        w(' <input name="ssid_other" maxlength="32" value="')
+        e("" if listed else cur)
+        w('"></label><p><a href="/rescan">')
+        w(t("rescan"))
+        w("</a></p><label>")
+        w(t("password"))
+        w(' <input type="password" name="password" maxlength="64" autocomplete="new-password" placeholder="')
+        w(t("keep") if config.get(user, "wifi.password") else "")
+        w('"></label></fieldset>')
+        # --- station
+        w("<fieldset><legend>")
+        w(t("station"))
+        w("</legend><label>")
+        w(t("name"))
+        w(' <input name="name" maxlength="60" value="')
+        e(config.get(user, "device.name") or "")
+        w('"></label><div class="row"><label>')
+        w(t("lat"))
+        w(' <input name="lat" id="lat" inputmode="decimal" value="')
+        e(_num(config.get(user, "location.lat")))
+        w('"></label><label>')
+        w(t("lon"))
+        w(' <input name="lon" id="lon" inputmode="decimal" value="')
+        e(_num(config.get(user, "location.lon")))
+        w('"></label></div><button type="button" id="geo" hidden>')
+        w(t("locate"))
+        w("</button></fieldset>")
+        # --- uplinks
+        sc = _uplink(user, "sensor_community")
+        aj = _uplink(user, "airkit_json")
+        from airkit_fw.uplinks.fmt import chip_id
+        w("<fieldset><legend>")
+        w(t("uplinks"))
+        w('</legend><label><input type="checkbox" name="sc" value="1"%s> Sensor.Community</label><p class="hint">'
+          % (" checked" if sc is not None and sc.get("enabled", True) else ""))
+        w(t("sc_hint"))
+        w(" <code>esp32-%s</code></p><label>" % chip_id(self.mac))
+        w(t("url"))
+        w(' <input name="url" type="url" maxlength="200" placeholder="http://school-server:8000/api/v1/batch" value="')
+        e(config.mask_url(aj.get("url") or "") if aj is not None and aj.get("enabled", True) else "")
+        w('"></label><label>')
+        w(t("token"))
+        w(' <input type="password" name="token" maxlength="200" autocomplete="off" placeholder="')
+        w(t("keep") if aj is not None and aj.get("token") else "")
+        w('"></label><label><input type="checkbox" name="status" value="1"%s> '
+          % (" checked" if config.get(user, "web.status") else ""))
+        w(t("status_page"))
+        w('</label></fieldset><button type="submit" id="save">')
+        w(t("save"))
+        w("</button></form></main><script>" + _JS + "</script></body></html>")
+
+
+def _num(v):
+    return "" if v is None else str(v)
+
+
+_CSS = ("body{font-family:system-ui,sans-serif;margin:0;background:#f4f6f8;color:#1d2733}"
+        "header{background:#135e96;color:#fff;padding:.6em 1em;display:flex;justify-content:space-between}"
+        "header a{color:#fff;margin-left:.6em}main{max-width:36em;margin:auto;padding:0 1em 2em}"
+        "fieldset{background:#fff;border:1px solid #ccd;border-radius:8px;margin:1em 0;padding:.8em}"
+        "legend{font-weight:bold}label{display:block;margin:.5em 0}"
+        "input[type=text],input:not([type]),input[type=password],input[type=url]{width:100%;box-sizing:border-box;"
+        "padding:.5em;font-size:1em}.net{padding:.3em;border-bottom:1px solid #eee}.sig{color:#567;float:right}"
+        ".row{display:flex;gap:1em}.hint{color:#555;font-size:.9em}.err{background:#fde;border:1px solid #c33;"
+        "padding:.5em 1em;border-radius:8px}button{font-size:1.1em;padding:.6em 1.4em;background:#135e96;"
+        "color:#fff;border:0;border-radius:6px}")
+_JS = ("var g=document.getElementById('geo');if(window.isSecureContext&&navigator.geolocation){g.hidden=false;"
+       "g.onclick=function(){navigator.geolocation.getCurrentPosition(function(p){"
+       "document.getElementById('lat').value=p.coords.latitude.toFixed(5);"
+       "document.getElementById('lon').value=p.coords.longitude.toFixed(5)})}}")
+
+
+def run(board, why):
+    board.start_watchdog()
+    Portal(board, why).run()
