@@ -3,6 +3,7 @@
 # Usage: micropython flashtool.py FLASH_IMG NAME TEXT
 #        micropython flashtool.py FLASH_IMG --file HOST_FILE NAME       (copy a file)
 #        micropython flashtool.py FLASH_IMG --tree HOST_DIR FLASH_DIR   (copy a folder)
+#        micropython flashtool.py FLASH_IMG --cat NAME                  (print a file)
 # (The unix port wrapper crashes on command-line arguments longer than ~256
 # bytes, so longer texts go through --file.)
 import os
@@ -46,6 +47,12 @@ if sys.argv[2] == "--file":
     with open("/flash/" + sys.argv[4], "wb") as f:
         f.write(data)
     print("copied", sys.argv[3])
+elif sys.argv[2] == "--cat":            # print a file from the flash (or MISSING)
+    try:
+        with open("/flash/" + sys.argv[3]) as f:
+            print(f.read())
+    except OSError:
+        print("MISSING")
 elif sys.argv[2] == "--tree":
     copy_tree(sys.argv[3], "/flash" + sys.argv[4])
     print("copied", sys.argv[3])

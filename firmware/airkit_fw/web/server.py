@@ -9,7 +9,8 @@ Rules kept here (a hostile client cannot break the station):
 - the request line and headers must fit in ``_HEAD`` bytes (else 431), a
   form body in ``_BODY`` bytes (else 413);
 - a connection gets ``CONN_MS`` in total, whatever it does (a slow sender is
-  dropped with 408); each socket wait is at most ``_STEP_S``;
+  dropped with 408), and ``_FIRST_MS`` to start talking (browsers open spare
+  connections that never do); each socket wait is at most ``_STEP_S``;
 - one connection at a time, a listen backlog of 2: many connections wait or
   are refused by the network stack, never queued in our heap;
 - the path is matched against a fixed table (``/``, ``/save``, ...):
@@ -27,6 +28,7 @@ except ImportError:  # CPython
 import errno
 
 CONN_MS = const(3000)        # the whole of one connection
+_FIRST_MS = const(1000)      # a connection that sends nothing this long is closed
 _STEP_S = 0.5                # one socket wait
 _HEAD = const(1536)          # request line + headers
 _BODY = const(1536)          # a form
@@ -167,11 +169,15 @@ class Server:
         n = 0
         end = -1
         mv = memoryview(buf)
+        first = b.ticks_add(b.ticks_ms(), _FIRST_MS)
         while end < 0:
+            if n == 0 and b.ticks_diff(first, b.ticks_ms()) <= 0:
+                return                   # a connection that says nothing (a browser's spare one)
             if b.ticks_diff(deadline, b.ticks_ms()) <= 0:
                 return _simple(conn, "408 Request Timeout")
             if n >= _HEAD:
-                return _simple(conn, "431 Request Header Fields Too Large")
+                _simple(conn, "431 Request Header Fields Too Large")
+                return _drain(conn, b, deadline, 16384)
             try:
                 chunk = conn.recv(_HEAD - n)     # what has arrived (a stream readinto waits for all)
             except OSError as e:
@@ -190,7 +196,8 @@ class Server:
             return _simple(conn, "400 Bad Request")
         if req.method == "POST":
             if req.length > _BODY:
-                return _simple(conn, "413 Payload Too Large")
+                _simple(conn, "413 Payload Too Large")
+                return _drain(conn, b, deadline, req.length)
             body = bytearray(bytes(mv[end + 4:n]))
             while len(body) < req.length:
                 if b.ticks_diff(deadline, b.ticks_ms()) <= 0:
@@ -242,6 +249,20 @@ def _simple(conn, status):
                    + status.encode() + b"\n")
     except OSError:
         pass
+
+
+def _drain(conn, b, deadline, n):
+    """Read and drop what the client still sends (at most n bytes, until the deadline),
+    so that closing does not reset the connection before it has read the answer."""
+    n = min(n, 16384)
+    while n > 0 and b.ticks_diff(deadline, b.ticks_ms()) > 0:
+        try:
+            chunk = conn.recv(512)
+        except OSError:
+            return
+        if not chunk:
+            return
+        n -= len(chunk)
 
 
 def _parse(head):

@@ -71,13 +71,13 @@ class WLAN:
             return self._active
         if self._if == 1 and bool(on) != self._active:
             # The setup portal: a person is using it, so while the access point is up time
-            # runs at real speed; a board without the "ap_radio" option has no AP (as a
+            # runs at real speed ("ap_speed" in sim.json, default 1); a board without the "ap_radio" option has no AP (as a
             # chip whose AP cannot start: the firmware must carry on measuring).
             if on and not _world.opts.get("ap_radio"):
                 raise OSError("AP start failed (virtual board without ap_radio)")
             if on:
                 _paced = _world.speed
-                _world.speed = 1
+                _world.speed = _world.opts.get("ap_speed", 1)
             else:
                 _world.speed = _paced or 0
         self._active = bool(on)

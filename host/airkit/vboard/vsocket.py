@@ -218,7 +218,7 @@ class socket(io.IOBase):
 
     # --- UDP (NTP answered by the world) --------------------------------------------
     def sendto(self, data, addr):
-        _check_link()
+        _check_link(self._local)
         if addr == _NTP_ADDR or (isinstance(addr, tuple) and addr[1] == 123):
             now_ms = _world().now_ms
             _world().advance(15)         # a realistic round trip
