@@ -338,8 +338,8 @@ class Portal:
             e(ssid)
             w('"%s> <span class="ssid">' % (" checked" if chk else ""))
             e(ssid)
-            w('</span> <span class="sig" title="%d dBm">%s%s %d dBm</span></label>'
-              % (rssi, "▮" * bars, "▯" * (4 - bars), rssi))
+            w('</span> <span class="sig"><meter min="0" max="4" value="%d"></meter> %d dBm</span></label>'
+              % (bars, rssi))
         if not self.nets:
             w("<p>")
             w(t("none_found"))

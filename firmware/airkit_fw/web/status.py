@@ -44,6 +44,16 @@ class StatusPage:
     def on_reading(self, d):
         self.last = d                 # the reading's own dict: nothing copied
         self.last_at = self.board.ticks_ms()
+        self._listen()
+
+    def _listen(self):
+        """Listen from now on, also while the next reading is taken: a browser's request
+        then waits in the backlog until the station is idle, instead of being refused."""
+        if self.server.sock is None and (self.wifi is None or self.wifi.isconnected()):
+            try:
+                self.server.open()
+            except OSError:
+                self.server.close()
 
     def _tick(self):
         b = self.board
