@@ -210,3 +210,85 @@ def test_text_files_ship_with_the_firmware(tmp_path):
     zh = (Path(__file__).resolve().parents[1] / "firmware/airkit_fw/web/zh-TW.txt").read_text().splitlines()
     assert [line.split("\t")[0] for line in en] == [line.split("\t")[0] for line in zh]   # same keys, same order
     assert all(len(line.split("\t")) == 2 for line in en + zh)
+
+
+def test_sim_portal_opens_in_a_browser_and_the_station_then_measures(tmp_path):
+    """`airkit sim --portal`: what a newcomer runs (the README's steps)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import threading
+    import urllib.request
+
+    from uplink_helpers import free_port
+
+    port = free_port()
+    exe = Path(sys.executable).parent / "airkit"
+    proc = subprocess.Popen([str(exe), "sim", "--portal", "--web-port", str(port), "--board-dir", str(tmp_path / "b")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out, err = [], []
+    threading.Thread(target=lambda: out.extend(proc.stdout), daemon=True).start()
+    threading.Thread(target=lambda: err.extend(proc.stderr), daemon=True).start()
+    try:
+        deadline = time.monotonic() + 30
+        page = None
+        while time.monotonic() < deadline and page is None:
+            try:
+                page = urllib.request.urlopen("http://127.0.0.1:%d/" % port, timeout=5).read().decode()
+            except OSError:
+                time.sleep(0.2)
+        assert page and "airkit-sim" in page and "school-guest" in page
+        assert any("open http://127.0.0.1:%d/" % port in line for line in err)
+        body = form(ssid="airkit-sim", password="airkit-sim-wifi", name="My first station", lat="", lon="")
+        saved = urllib.request.urlopen(urllib.request.Request("http://127.0.0.1:%d/save" % port, data=body),
+                                       timeout=10).read().decode()
+        assert "Saved" in saved
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline and len(out) < 2:
+            time.sleep(0.2)
+        assert len(out) >= 2, "".join(err[-20:])       # readings, one line each
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    assert proc.returncode == 0, "".join(err[-20:])
+    assert "airkit-sim-wifi" not in "".join(out)
+
+
+def test_sim_web_port_mistakes_are_one_sentence(tmp_path, capsys):
+    from airkit import cli
+    from uplink_helpers import free_port
+
+    assert cli.main(["sim", "--portal", "--web-port", "80"]) == 2
+    assert "--web-port must be a port number from 1024 to 65535" in capsys.readouterr().err
+    s = socket.socket()
+    s.bind(("127.0.0.1", free_port()))
+    s.listen(1)
+    try:
+        assert cli.main(["sim", "--portal", "--web-port", str(s.getsockname()[1])]) == 2
+        assert "in use: give another with --web-port" in capsys.readouterr().err
+    finally:
+        s.close()
+
+
+def test_portal_form_turns_sensor_community_on_and_off_with_the_node_id():
+    out = run_mp(source="""
+from airkit_fw.web import portal
+u, p = portal.apply_form({"uplinks": [{"type": "airkit_json", "url": "http://a:1@h/x?token=t", "token": "k"}]},
+                         {"ssid": "net", "sc": "1", "url": "http://a:***@h/x?token=***", "status": "1"})
+print(p)
+print(u["uplinks"])
+u, p = portal.apply_form(u, {"ssid": "", "ssid_other": "other", "url": ""})
+print(p)
+print(u["uplinks"], u["wifi"], u["web"])
+""")
+    lines = out.strip().splitlines()
+    assert lines[0] == "[]"
+    # the masked URL shown in the page came back unchanged: the stored one (with its secrets) is kept
+    assert "'url': 'http://a:1@h/x?token=t'" in lines[1] and "'token': 'k'" in lines[1]
+    assert "{'type': 'sensor_community'}" in lines[1]
+    assert lines[2] == "[]"
+    assert "'enabled': False" in lines[3] and "'ssid': 'other'" in lines[3] and "'status': False" in lines[3]
