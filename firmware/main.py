@@ -1,6 +1,12 @@
 # airkit station: started by MicroPython after boot.py. Never a dead station and never
 # a tight boot loop: missing firmware files end in safe mode (REPL free for the host
 # tools); a crash (e.g. MemoryError) is counted and retried after a bounded wait and a reset.
+try:  # the setup portal, when wanted (no WiFi set, BOOT held, WiFi failed): before the station loads
+    from airkit_fw import web
+    web.portal_if_wanted()
+    web = None
+except Exception as e:  # not installed or broken: the station measures anyway
+    print("airkit: no setup portal (%r)" % (e,))
 try:
     from airkit_fw import app
 except ImportError as e:  # firmware files missing

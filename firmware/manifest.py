@@ -45,4 +45,4 @@ package("airkit_fw", base_path=".", opt=3, files=(
 # the .mpy files; MicroPython's own manifest tool freezes only code (it has no data_files),
 # so a frozen build gets them with `airkit deploy` (/lib/airkit_fw/web/).
 if "data_files" in globals():
-    data_files("airkit_fw", ("web/en.txt", "web/zh-TW.txt"))
+    data_files("airkit_fw", ("web/en.txt", "web/zh-TW.txt", "web/static.txt"))

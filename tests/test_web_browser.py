@@ -88,6 +88,18 @@ def test_portal_in_both_languages_sets_up_a_station_that_uploads(tmp_path):
         coll.stop()
 
 
+def get_when_listening(url, timeout=15):
+    """The page starts listening once the first reading is handed on (just after its line)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return urllib.request.urlopen(url, timeout=timeout).read()
+        except urllib.error.URLError as e:
+            if not isinstance(e.reason, ConnectionRefusedError) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
 def readings_now(b):
     return [json.loads(line[8:]) for line in b.vb.lines if line.startswith("reading ")]
 
@@ -103,7 +115,7 @@ def test_status_page_and_airrohr_data_json(tmp_path):
         b.wait_line("reading {", timeout=60)
         base = "http://127.0.0.1:%d/" % b.port
         before = readings_now(b)
-        text = urllib.request.urlopen(base + "data.json", timeout=15).read().decode()
+        text = get_when_listening(base + "data.json").decode()
         after = readings_now(b)
         assert text.startswith('{"software_version": "airkit-0.1.0", "age":"')
         doc = json.loads(text)
@@ -138,8 +150,10 @@ def test_status_page_password_and_off_by_default(tmp_path):
            "web": {"status": True, "password": "pa55-word-x"}}
     b = Board(tmp_path / "board", cfg, speed=20)
     try:
-        b.wait_line("reading {", timeout=60)       # it listens between readings
+        b.wait_line("reading {", timeout=60)       # it listens from the first reading on
         base = "http://127.0.0.1:%d/" % b.port
+        with pytest.raises(urllib.error.HTTPError):
+            get_when_listening(base)
         for path in ("", "data.json"):
             with pytest.raises(urllib.error.HTTPError) as e:
                 urllib.request.urlopen(base + path, timeout=15)

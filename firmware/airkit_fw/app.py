@@ -193,9 +193,6 @@ def main(board=None):
     print("airkit: free heap %d bytes at boot" % gc.mem_free())
     station = None
     try:
-        from airkit_fw import web          # the setup portal, when wanted (instead of measuring)
-        web.portal_if_wanted(board)
-        _drop_start_up_modules(("web",))
         from airkit_fw import services     # start-up only: config, safe mode, the services
 
         station = services.start(board)    # None: safe mode (printed)

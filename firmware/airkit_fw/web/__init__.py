@@ -56,9 +56,13 @@ def why_portal(board):
     return ""
 
 
-def portal_if_wanted(board):
+def portal_if_wanted(board=None):
     """Run the setup portal when wanted (it resets the board when done). Returns when
-    it is not wanted or cannot start (the station then measures as usual)."""
+    it is not wanted or cannot start (the station then measures as usual), having
+    forgotten the portal's modules (this one included) to give the station its heap."""
+    if board is None:
+        from airkit_fw import board as board_mod
+        board = board_mod.current()
     why = why_portal(board)
     if why:
         try:
@@ -66,8 +70,15 @@ def portal_if_wanted(board):
             portal.run(board, why)
         except Exception as e:          # no AP, no memory: never a dead station
             print("airkit: the setup portal could not start (%r); measuring instead" % (e,))
-    for name in ("portal", "server", "texts"):
-        sys.modules.pop("airkit_fw.web." + name, None)
+    import airkit_fw
+    for name in ("web.portal", "web.server", "config", "uplinks", "uplinks.fmt", "pms5003", "web"):
+        if sys.modules.pop("airkit_fw." + name, None) is not None and "." not in name:
+            try:
+                delattr(airkit_fw, name)
+            except Exception:
+                pass
+    import gc
+    gc.collect()
 
 
 def attach(station, cfg_get, wifi):

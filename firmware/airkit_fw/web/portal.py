@@ -24,7 +24,7 @@ import gc
 import json
 
 from airkit_fw import config
-from airkit_fw.web.server import Server, Texts, pick_lang, parse_form, html_escape, LANGS
+from airkit_fw.web.server import Server, Texts, pick_lang, parse_form, static, LANGS
 
 _PROBES = ("/generate_204", "/gen_204", "/hotspot-detect.html", "/library/test/success.html",
            "/connecttest.txt", "/ncsi.txt", "/redirect", "/canonical.html", "/success.txt")
@@ -176,6 +176,12 @@ class Portal:
         net = board.network()
         self.mac = board.mac()
         self.name = ap_name(self.mac)
+        from airkit_fw.uplinks.fmt import chip_id     # the id rule lives with the uplink; its module
+        self.node = "esp32-" + chip_id(self.mac)       # (and the decoder it imports) is then forgotten
+        import sys
+        for m in ("airkit_fw.uplinks.fmt", "airkit_fw.pms5003"):
+            sys.modules.pop(m, None)
+        gc.collect()
         sta = board.wlan()
         self.nets = []
         try:
@@ -291,7 +297,10 @@ class Portal:
         out.w('<!doctype html><html lang="%s"><head><meta charset="utf-8">'
               '<meta name="viewport" content="width=device-width,initial-scale=1"><title>' % lang)
         out.w(tx.t("title"))
-        out.w("</title><style>" + _CSS + "</style></head><body><header><b>")
+        out.w("</title><style>")
+        static(out, "css")
+        static(out, "css_portal")
+        out.w("</style></head><body><header><b>")
         out.e(self.name)
         out.w('</b> <nav><a href="/?lang=en" lang="en">English</a> · '
               '<a href="/?lang=zh-TW" lang="zh-TW">中文</a></nav></header><main>')
@@ -376,13 +385,12 @@ class Portal:
         # --- uplinks
         sc = _uplink(user, "sensor_community")
         aj = _uplink(user, "airkit_json")
-        from airkit_fw.uplinks.fmt import chip_id
         w("<fieldset><legend>")
         w(t("uplinks"))
         w('</legend><label><input type="checkbox" name="sc" value="1"%s> Sensor.Community</label><p class="hint">'
           % (" checked" if sc is not None and sc.get("enabled", True) else ""))
         w(t("sc_hint"))
-        w(" <code>esp32-%s</code></p><label>" % chip_id(self.mac))
+        w(" <code>%s</code></p><label>" % self.node)
         w(t("url"))
         w(' <input name="url" type="url" maxlength="200" placeholder="http://school-server:8000/api/v1/batch" value="')
         e(config.mask_url(aj.get("url") or "") if aj is not None and aj.get("enabled", True) else "")
@@ -395,27 +403,15 @@ class Portal:
         w(t("status_page"))
         w('</label></fieldset><button type="submit" id="save">')
         w(t("save"))
-        w("</button></form></main><script>" + _JS + "</script></body></html>")
+        w("</button></form></main><script>")
+        static(out, "js_geo")
+        w("</script></body></html>")
 
 
 def _num(v):
     return "" if v is None else str(v)
 
 
-_CSS = ("body{font-family:system-ui,sans-serif;margin:0;background:#f4f6f8;color:#1d2733}"
-        "header{background:#135e96;color:#fff;padding:.6em 1em;display:flex;justify-content:space-between}"
-        "header a{color:#fff;margin-left:.6em}main{max-width:36em;margin:auto;padding:0 1em 2em}"
-        "fieldset{background:#fff;border:1px solid #ccd;border-radius:8px;margin:1em 0;padding:.8em}"
-        "legend{font-weight:bold}label{display:block;margin:.5em 0}"
-        "input[type=text],input:not([type]),input[type=password],input[type=url]{width:100%;box-sizing:border-box;"
-        "padding:.5em;font-size:1em}.net{padding:.3em;border-bottom:1px solid #eee}.sig{color:#567;float:right}"
-        ".row{display:flex;gap:1em}.hint{color:#555;font-size:.9em}.err{background:#fde;border:1px solid #c33;"
-        "padding:.5em 1em;border-radius:8px}button{font-size:1.1em;padding:.6em 1.4em;background:#135e96;"
-        "color:#fff;border:0;border-radius:6px}")
-_JS = ("var g=document.getElementById('geo');if(window.isSecureContext&&navigator.geolocation){g.hidden=false;"
-       "g.onclick=function(){navigator.geolocation.getCurrentPosition(function(p){"
-       "document.getElementById('lat').value=p.coords.latitude.toFixed(5);"
-       "document.getElementById('lon').value=p.coords.longitude.toFixed(5)})}}")
 
 
 def run(board, why):

@@ -342,8 +342,8 @@ class Texts:
     (``key<TAB>text``), never held in RAM as a whole. Pages ask for keys in file
     order, so reading only moves forward; an out-of-order key rewinds once."""
 
-    def __init__(self, lang):
-        self.f = open(text_dir() + "/" + (lang if lang in LANGS else "en") + ".txt", "r")
+    def __init__(self, lang, name=None):
+        self.f = open(text_dir() + "/" + (name or (lang if lang in LANGS else "en")) + ".txt", "r")
         self.lang = lang
 
     def t(self, key):
@@ -354,10 +354,19 @@ class Texts:
                 if not line:
                     break
                 if line.startswith(key) and line[len(key):len(key) + 1] == "\t":
-                    return line[len(key) + 1:].rstrip("\n").replace("\\n", "\n")
+                    return line[len(key) + 1:].rstrip("\n")
             if not rewound:
                 f.seek(0)
         return key
 
     def close(self):
         self.f.close()
+
+
+def static(out, key):
+    """Write one piece of the pages' style or script (``static.txt`` on flash, not RAM)."""
+    s = Texts("", "static")
+    try:
+        out.w(s.t(key))
+    finally:
+        s.close()

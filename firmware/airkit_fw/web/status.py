@@ -23,7 +23,7 @@ watchdog fed between them; one connection at a time, bounded (``server.py``).
 import gc
 
 from airkit_fw import VERSION
-from airkit_fw.web.server import Server, Texts, pick_lang
+from airkit_fw.web.server import Server, Texts, pick_lang, static
 
 _WAIT_MS = 5000
 SOFTWARE = "airkit-" + VERSION
@@ -158,7 +158,10 @@ class StatusPage:
         w('<!doctype html><html lang="%s"><head><meta charset="utf-8"><meta http-equiv="refresh" content="60">'
           '<meta name="viewport" content="width=device-width,initial-scale=1"><title>' % lang)
         w(t("st_title"))
-        w("</title><style>" + _CSS + "</style></head><body><header><b>")
+        w("</title><style>")
+        static(out, "css")
+        static(out, "css_status")
+        w("</style></head><body><header><b>")
         e(st.station_id)
         w('</b> <nav><a href="/?lang=en" lang="en">English</a> · <a href="/?lang=zh-TW" lang="zh-TW">中文</a>'
           ' · <a href="/data.json">data.json</a></nav></header><main><h2>')
@@ -238,8 +241,3 @@ class StatusPage:
         w("</table></main></body></html>")
 
 
-_CSS = ("body{font-family:system-ui,sans-serif;margin:0;background:#f4f6f8;color:#1d2733}"
-        "header{background:#135e96;color:#fff;padding:.6em 1em;display:flex;justify-content:space-between}"
-        "header a{color:#fff;margin-left:.6em}main{max-width:36em;margin:auto;padding:0 1em 2em}"
-        "table{background:#fff;border-collapse:collapse;width:100%}th,td{text-align:left;padding:.4em;"
-        "border-bottom:1px solid #e3e6ea}.flags span{background:#fde8c8;border-radius:4px;padding:0 .3em}")
