@@ -36,6 +36,7 @@ package("airkit_fw", base_path=".", opt=3, files=(
     "uplinks/opensensemap.py",
     "uplinks/sensor_community.py",
     "web/__init__.py",
+    "web/page.py",
     "web/portal.py",
     "web/server.py",
     "web/status.py",

@@ -8,6 +8,10 @@ probes (Android ``/generate_204``, Apple ``/hotspot-detect.html``, Windows
 ``/connecttest.txt`` and ``/ncsi.txt``, Firefox ``/canonical.html``) are
 redirected to the page, so phones show it by themselves.
 
+Heap: the portal's core stays loaded; the config rules (``config.py``) are
+loaded only to check and save a form, and the page (``page.py``) only to write
+it, each forgotten again afterwards.
+
 The page: networks from a scan (with signal), password, station name,
 position (typed, or the browser's location where it allows it on plain HTTP),
 Sensor.Community on/off with the node id to register, an airkit collector URL
@@ -22,9 +26,9 @@ measures (readings already on flash are untouched).
 
 import gc
 import json
+import sys
 
-from airkit_fw import config
-from airkit_fw.web.server import Server, Texts, pick_lang, parse_form, static, LANGS
+from airkit_fw.web.server import Server, pick_lang, parse_form, LANGS
 
 _PROBES = ("/generate_204", "/gen_204", "/hotspot-detect.html", "/library/test/success.html",
            "/connecttest.txt", "/ncsi.txt", "/redirect", "/canonical.html", "/success.txt")
@@ -94,9 +98,19 @@ def reply(q, ip):
     return out
 
 
+def _config():
+    from airkit_fw import config
+    return config
+
+
+def _forget(name):
+    sys.modules.pop(name, None)
+    gc.collect()
+
+
 def _read_user(board):
     try:
-        with open(board.path(config.CONFIG_FILE)) as f:
+        with open(board.path("config.json")) as f:
             u = json.loads(f.read())
         return u if isinstance(u, dict) else {}
     except Exception:
@@ -110,9 +124,28 @@ def _uplink(user, kind):
     return None
 
 
+def shown(user):
+    """What the page shows of a config: never a secret (only whether one is stored)."""
+    config = _config()
+    sc = _uplink(user, "sensor_community")
+    aj = _uplink(user, "airkit_json")
+    aj_on = aj is not None and aj.get("enabled", True) is not False
+    return {"ssid": config.get(user, "wifi.ssid") or "", "has_pw": bool(config.get(user, "wifi.password")),
+            "name": config.get(user, "device.name") or "", "lat": _num(config.get(user, "location.lat")),
+            "lon": _num(config.get(user, "location.lon")),
+            "sc": sc is not None and sc.get("enabled", True) is not False,
+            "url": config.mask_url(aj.get("url") or "") if aj_on else "",
+            "has_token": aj is not None and bool(aj.get("token")), "status": bool(config.get(user, "web.status"))}
+
+
+def _num(v):
+    return "" if v is None else str(v)
+
+
 def apply_form(user, form):
     """The user's config with the form applied (secrets: empty keeps the stored one).
     Returns (config, problems) with problems in the config rules' words."""
+    config = _config()
     problems = []
     ssid = (form.get("ssid") or "").strip() or (form.get("ssid_other") or "").strip()
     old_ssid = config.get(user, "wifi.ssid") or ""
@@ -199,10 +232,11 @@ class Portal:
         self.ap = ap
         self.ip = ap.ifconfig()[0]
         user = _read_user(board)
-        self.idle_ms = (config.get(user, "web.portal_idle_s") if isinstance(config.get(user, "web.portal_idle_s"), int)
-                        else 600) * 1000
-        if not 60000 <= self.idle_ms <= 3600000:
-            self.idle_ms = 600000
+        idle = (user.get("web") or {}).get("portal_idle_s") if isinstance(user.get("web"), dict) else None
+        self.idle_ms = idle * 1000 if isinstance(idle, int) and 60 <= idle <= 3600 else 600000
+        self.show = shown(user)
+        user = None
+        _forget("airkit_fw.config")
         self.saved = None
         self.server = Server(board, 80)
         self.server.open()
@@ -249,7 +283,7 @@ class Portal:
         except OSError:
             pass
 
-    # --- pages ---------------------------------------------------------------------------
+    # --- answers -------------------------------------------------------------------------
     def handle(self, req, out):
         p = req.path
         if p in _PROBES:
@@ -264,154 +298,40 @@ class Portal:
                 pass
             return out.start("303 See Other", "text/plain", "Location: /\r\n")
         if p in ("/", "/index.html") and req.method in ("GET", "HEAD"):
-            lang = pick_lang(req)
-            return self.page(out, lang, _read_user(self.board), None, "200 OK")
+            return self.page(out, pick_lang(req), self.show, None, "200 OK")
         out.start("404 Not Found", "text/plain")
         out.w("not found\n")
 
     def save(self, req, out):
         lang = req.arg("lang") or pick_lang(req)
         form = parse_form(req.body)
+        req.body = None
         if form.get("lang") in LANGS:
             lang = form["lang"]
         user, problems = apply_form(_read_user(self.board), form)
+        form = None
         if problems:
-            return self.page(out, lang, user, problems, "400 Bad Request")
-        config.save(user, self.board.path(config.CONFIG_FILE))
-        self.saved = config.get(user, "wifi.ssid")
-        tx = Texts(lang)
+            show = shown(user)
+            user = None
+            _forget("airkit_fw.config")
+            _forget("airkit_fw.uplinks")
+            return self.page(out, lang, show, problems, "400 Bad Request")
+        _config().save(user, self.board.path("config.json"))
+        self.saved = _config().get(user, "wifi.ssid")
+        user = None
+        _forget("airkit_fw.config")
+        _forget("airkit_fw.uplinks")
+        return self.page(out, lang, None, None, "200 OK")
+
+    def page(self, out, lang, show, problems, status):
+        """The form (``show``), or the saved page (``show`` None): written by page.py,
+        loaded for this and forgotten again."""
+        from airkit_fw.web import page
         try:
-            out.start()
-            self.head(out, tx, lang)
-            out.w("<h2>")
-            out.w(tx.t("saved"))
-            out.w("</h2><p>")
-            out.w(tx.t("saved_text"))
-            out.w(" <b>")
-            out.e(self.saved)
-            out.w("</b></p></main></body></html>")
+            page.write(self, out, lang, show, problems, status)
         finally:
-            tx.close()
-
-    def head(self, out, tx, lang):
-        out.w('<!doctype html><html lang="%s"><head><meta charset="utf-8">'
-              '<meta name="viewport" content="width=device-width,initial-scale=1"><title>' % lang)
-        out.w(tx.t("title"))
-        out.w("</title><style>")
-        static(out, "css")
-        static(out, "css_portal")
-        out.w("</style></head><body><header><b>")
-        out.e(self.name)
-        out.w('</b> <nav><a href="/?lang=en" lang="en">English</a> · '
-              '<a href="/?lang=zh-TW" lang="zh-TW">中文</a></nav></header><main>')
-
-    def page(self, out, lang, user, problems, status):
-        tx = Texts(lang)
-        try:
-            out.start(status, extra="Set-Cookie: lang=%s; Path=/\r\n" % lang)
-            self._page(out, tx, lang, user, problems)
-        finally:
-            tx.close()
-
-    def _page(self, out, tx, lang, user, problems):
-        w = out.w
-        e = out.e
-        t = tx.t
-        self.head(out, tx, lang)
-        w("<h1>")
-        w(t("title"))
-        w("</h1><p>")
-        w(t("intro"))
-        w("</p>")
-        if problems:
-            w('<div class="err" role="alert"><b>')
-            w(t("fix"))
-            w("</b><ul>")
-            for p in problems:
-                w("<li>")
-                e(p)
-                w("</li>")
-            w("</ul></div>")
-        w('<form method="post" action="/save"><input type="hidden" name="lang" value="%s">' % lang)
-        # --- WiFi
-        w("<fieldset><legend>")
-        w(t("wifi"))
-        w("</legend>")
-        cur = config.get(user, "wifi.ssid") or ""
-        listed = False
-        for ssid, rssi in self.nets:
-            bars = 4 if rssi >= -55 else 3 if rssi >= -67 else 2 if rssi >= -75 else 1
-            chk = ssid == cur
-            listed = listed or chk
-            w('<label class="net"><input type="radio" name="ssid" value="')
-            e(ssid)
-            w('"%s> <span class="ssid">' % (" checked" if chk else ""))
-            e(ssid)
-            w('</span> <span class="sig"><meter min="0" max="4" value="%d"></meter> %d dBm</span></label>'
-              % (bars, rssi))
-        if not self.nets:
-            w("<p>")
-            w(t("none_found"))
-            w("</p>")
-        w('<label class="net"><input type="radio" name="ssid" value=""%s> ' % ("" if listed else " checked"))
-        w(t("other"))
-        w(' <input name="ssid_other" maxlength="32" value="')
-        e("" if listed else cur)
-        w('"></label><p><a href="/rescan">')
-        w(t("rescan"))
-        w("</a></p><label>")
-        w(t("password"))
-        w(' <input type="password" name="password" maxlength="64" autocomplete="new-password" placeholder="')
-        w(t("keep") if config.get(user, "wifi.password") else "")
-        w('"></label></fieldset>')
-        # --- station
-        w("<fieldset><legend>")
-        w(t("station"))
-        w("</legend><label>")
-        w(t("name"))
-        w(' <input name="name" maxlength="60" value="')
-        e(config.get(user, "device.name") or "")
-        w('"></label><div class="row"><label>')
-        w(t("lat"))
-        w(' <input name="lat" id="lat" inputmode="decimal" value="')
-        e(_num(config.get(user, "location.lat")))
-        w('"></label><label>')
-        w(t("lon"))
-        w(' <input name="lon" id="lon" inputmode="decimal" value="')
-        e(_num(config.get(user, "location.lon")))
-        w('"></label></div><button type="button" id="geo" hidden>')
-        w(t("locate"))
-        w("</button></fieldset>")
-        # --- uplinks
-        sc = _uplink(user, "sensor_community")
-        aj = _uplink(user, "airkit_json")
-        w("<fieldset><legend>")
-        w(t("uplinks"))
-        w('</legend><label><input type="checkbox" name="sc" value="1"%s> Sensor.Community</label><p class="hint">'
-          % (" checked" if sc is not None and sc.get("enabled", True) else ""))
-        w(t("sc_hint"))
-        w(" <code>%s</code></p><label>" % self.node)
-        w(t("url"))
-        w(' <input name="url" type="url" maxlength="200" placeholder="http://school-server:8000/api/v1/batch" value="')
-        e(config.mask_url(aj.get("url") or "") if aj is not None and aj.get("enabled", True) else "")
-        w('"></label><label>')
-        w(t("token"))
-        w(' <input type="password" name="token" maxlength="200" autocomplete="off" placeholder="')
-        w(t("keep") if aj is not None and aj.get("token") else "")
-        w('"></label><label><input type="checkbox" name="status" value="1"%s> '
-          % (" checked" if config.get(user, "web.status") else ""))
-        w(t("status_page"))
-        w('</label></fieldset><button type="submit" id="save">')
-        w(t("save"))
-        w("</button></form></main><script>")
-        static(out, "js_geo")
-        w("</script></body></html>")
-
-
-def _num(v):
-    return "" if v is None else str(v)
-
-
+            page = None
+            _forget("airkit_fw.web.page")
 
 
 def run(board, why):
