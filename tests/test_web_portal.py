@@ -202,7 +202,7 @@ def test_no_wifi_portal_closes_when_unused_and_the_station_measures(tmp_path):
 
 
 def test_text_files_ship_with_the_firmware(tmp_path):
-    from airkit.firmware_build import build, source_files
+    from airkit.firmware_build import source_files
 
     names = [p.as_posix() for p in source_files()]
     assert "airkit_fw/web/en.txt" in names and "airkit_fw/web/zh-TW.txt" in names

@@ -104,7 +104,15 @@ def _config():
 
 
 def _forget(name):
+    """Forget a module (its entry and its parent package's attribute hold it)."""
     sys.modules.pop(name, None)
+    parent, _, attr = name.rpartition(".")
+    pkg = sys.modules.get(parent)
+    if pkg is not None:
+        try:
+            delattr(pkg, attr)
+        except Exception:      # not set (MicroPython raises KeyError or AttributeError)
+            pass
     gc.collect()
 
 
@@ -211,10 +219,8 @@ class Portal:
         self.name = ap_name(self.mac)
         from airkit_fw.uplinks.fmt import chip_id     # the id rule lives with the uplink; its module
         self.node = "esp32-" + chip_id(self.mac)       # (and the decoder it imports) is then forgotten
-        import sys
-        for m in ("airkit_fw.uplinks.fmt", "airkit_fw.pms5003"):
-            sys.modules.pop(m, None)
-        gc.collect()
+        for m in ("airkit_fw.uplinks.fmt", "airkit_fw.uplinks", "airkit_fw.pms5003"):
+            _forget(m)
         sta = board.wlan()
         self.nets = []
         try:
@@ -308,6 +314,7 @@ class Portal:
         req.body = None
         if form.get("lang") in LANGS:
             lang = form["lang"]
+        gc.collect()                     # the rules' peak comes next: start it from a clean heap
         user, problems = apply_form(_read_user(self.board), form)
         form = None
         if problems:
