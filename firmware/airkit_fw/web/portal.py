@@ -217,6 +217,13 @@ class Portal:
         net = board.network()
         self.mac = board.mac()
         self.name = ap_name(self.mac)
+        ap = net.WLAN(net.WLAN.IF_AP)      # first: a chip whose AP cannot start costs nothing more
+        ap.active(True)
+        try:
+            ap.config(essid=self.name, authmode=getattr(net, "AUTH_OPEN", 0))
+        except (OSError, ValueError, TypeError):
+            ap.config(essid=self.name)
+        self.ap = ap
         from airkit_fw.uplinks.fmt import chip_id     # the id rule lives with the uplink; its module
         self.node = "esp32-" + chip_id(self.mac)       # (and the decoder it imports) is then forgotten
         for m in ("airkit_fw.uplinks.fmt", "airkit_fw.uplinks", "airkit_fw.pms5003"):
@@ -229,13 +236,6 @@ class Portal:
         except OSError:
             pass
         self.sta = sta
-        ap = net.WLAN(net.WLAN.IF_AP)
-        ap.active(True)
-        try:
-            ap.config(essid=self.name, authmode=getattr(net, "AUTH_OPEN", 0))
-        except (OSError, ValueError, TypeError):
-            ap.config(essid=self.name)
-        self.ap = ap
         self.ip = ap.ifconfig()[0]
         user = _read_user(board)
         idle = (user.get("web") or {}).get("portal_idle_s") if isinstance(user.get("web"), dict) else None
@@ -342,5 +342,14 @@ class Portal:
 
 
 def run(board, why):
-    board.start_watchdog()
-    Portal(board, why).run()
+    try:
+        p = Portal(board, why)
+    except BaseException:
+        try:                     # never leave the access point up for a portal that is not there
+            net = board.network()
+            net.WLAN(net.WLAN.IF_AP).active(False)
+        except Exception:
+            pass
+        raise
+    board.start_watchdog()       # every wait in the portal is far below it
+    p.run()
