@@ -70,13 +70,20 @@ def portal_if_wanted(board=None):
             portal.run(board, why)
         except Exception as e:          # no AP, no memory: never a dead station
             print("airkit: the setup portal could not start (%r); measuring instead" % (e,))
-    import airkit_fw
-    for name in ("web.portal", "web.server", "config", "uplinks", "uplinks.fmt", "pms5003", "web"):
-        if sys.modules.pop("airkit_fw." + name, None) is not None and "." not in name:
-            try:
-                delattr(airkit_fw, name)
-            except Exception:
-                pass
+    for name in ("web.portal", "web.page", "web.server", "config", "uplinks.fmt", "uplinks", "pms5003", "web"):
+        forget("airkit_fw." + name)
+
+
+def forget(name):
+    """Forget a module to free its heap (its entry and its parent package's attribute hold it)."""
+    sys.modules.pop(name, None)
+    parent, _, attr = name.rpartition(".")
+    pkg = sys.modules.get(parent)
+    if pkg is not None:
+        try:
+            delattr(pkg, attr)
+        except Exception:      # not set (MicroPython raises KeyError or AttributeError)
+            pass
     import gc
     gc.collect()
 

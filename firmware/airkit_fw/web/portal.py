@@ -26,8 +26,8 @@ measures (readings already on flash are untouched).
 
 import gc
 import json
-import sys
 
+from airkit_fw.web import forget
 from airkit_fw.web.server import Server, pick_lang, parse_form, LANGS
 
 _PROBES = ("/generate_204", "/gen_204", "/hotspot-detect.html", "/library/test/success.html",
@@ -103,17 +103,6 @@ def _config():
     return config
 
 
-def _forget(name):
-    """Forget a module (its entry and its parent package's attribute hold it)."""
-    sys.modules.pop(name, None)
-    parent, _, attr = name.rpartition(".")
-    pkg = sys.modules.get(parent)
-    if pkg is not None:
-        try:
-            delattr(pkg, attr)
-        except Exception:      # not set (MicroPython raises KeyError or AttributeError)
-            pass
-    gc.collect()
 
 
 def _read_user(board):
@@ -227,7 +216,7 @@ class Portal:
         from airkit_fw.uplinks.fmt import chip_id     # the id rule lives with the uplink; its module
         self.node = "esp32-" + chip_id(self.mac)       # (and the decoder it imports) is then forgotten
         for m in ("airkit_fw.uplinks.fmt", "airkit_fw.uplinks", "airkit_fw.pms5003"):
-            _forget(m)
+            forget(m)
         sta = board.wlan()
         self.nets = []
         try:
@@ -242,7 +231,7 @@ class Portal:
         self.idle_ms = idle * 1000 if isinstance(idle, int) and 60 <= idle <= 3600 else 600000
         self.show = shown(user)
         user = None
-        _forget("airkit_fw.config")
+        forget("airkit_fw.config")
         self.saved = None
         self.server = Server(board, 80)
         self.server.open()
@@ -320,14 +309,14 @@ class Portal:
         if problems:
             show = shown(user)
             user = None
-            _forget("airkit_fw.config")
-            _forget("airkit_fw.uplinks")
+            forget("airkit_fw.config")
+            forget("airkit_fw.uplinks")
             return self.page(out, lang, show, problems, "400 Bad Request")
         _config().save(user, self.board.path("config.json"))
         self.saved = _config().get(user, "wifi.ssid")
         user = None
-        _forget("airkit_fw.config")
-        _forget("airkit_fw.uplinks")
+        forget("airkit_fw.config")
+        forget("airkit_fw.uplinks")
         return self.page(out, lang, None, None, "200 OK")
 
     def page(self, out, lang, show, problems, status):
@@ -338,7 +327,7 @@ class Portal:
             page.write(self, out, lang, show, problems, status)
         finally:
             page = None
-            _forget("airkit_fw.web.page")
+            forget("airkit_fw.web.page")
 
 
 def run(board, why):
