@@ -93,7 +93,7 @@ def attach(station, cfg_get, wifi):
     b = station.board
     after = cfg_get("web.portal_after_s") or 0
     if after and wifi is not None:
-        station.services.append(WifiWatch(b, wifi, after * 1000))
+        station.services.append(WifiWatch(station, wifi, after * 1000))
     if cfg_get("web.status"):
         from airkit_fw.web.status import StatusPage
         station.services.append(StatusPage(b, station, wifi, cfg_get("web.password") or ""))
@@ -103,8 +103,9 @@ class WifiWatch:
     """After WiFi has failed for ``limit_ms`` (counted across the wrap of ticks),
     restart into the setup portal (readings stay in the journal)."""
 
-    def __init__(self, board, wifi, limit_ms):
-        self.board = board
+    def __init__(self, station, wifi, limit_ms):
+        self.station = station
+        self.board = board = station.board
         self.wifi = wifi
         self.limit_ms = limit_ms
         self.down_ms = 0
@@ -126,8 +127,10 @@ class WifiWatch:
             print("airkit: WiFi has failed for %d s: restarting into the setup portal" % (self.down_ms // 1000))
             with open(b.path(PORTAL_FILE), "w") as f:
                 f.write("1")
-            j = getattr(self.wifi, "journal", None)
+            st = self.station                  # readings and counters stay on flash, as before a crash reset
+            j = getattr(st, "journal", None)
             if j is not None:
                 j.flush()
                 j.save_meta()
+            st.save_state()
             b.reset()
