@@ -146,6 +146,9 @@ class socket(io.IOBase):
         self._timeout = t
         if self._listening:
             return
+        if t == 0:                    # non-blocking (the portal's DNS socket): no wait at all
+            self._s.settimeout(0)
+            return
         if t is None:
             self._s.settimeout(None)
         else:
