@@ -40,6 +40,7 @@ package("airkit_fw", base_path=".", opt=3, files=(
     "web/portal.py",
     "web/server.py",
     "web/status.py",
+    "web/statushtml.py",
 ))
 # Texts of the station's web pages, one small file per language, read from flash line by
 # line (never held in RAM). Data, not code: `airkit deploy`/`airkit build` copy them beside
