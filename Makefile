@@ -40,8 +40,10 @@ $(DASH)/static/vendor/leaflet/leaflet.js: $(DASH)/web/package.json $(DASH)/web/p
 	@if command -v npm >/dev/null 2>&1 && (cd $(DASH)/web && npm ci --no-audit --no-fund --silent); then \
 	  mkdir -p $(DASH)/static/vendor/leaflet/images && \
 	  cp $(DASH)/web/node_modules/leaflet/dist/leaflet.js $(DASH)/web/node_modules/leaflet/dist/leaflet.css $(DASH)/web/node_modules/leaflet/LICENSE $(DASH)/static/vendor/leaflet/ && \
-	  cp $(DASH)/web/node_modules/leaflet/dist/images/*.png $(DASH)/static/vendor/leaflet/images/ && touch $@; \
-	else echo "npm (or the npm registry) not available: using the committed copy of leaflet in $(DASH)/static/vendor"; fi
+	  cp $(DASH)/web/node_modules/leaflet/dist/images/*.png $(DASH)/static/vendor/leaflet/images/ && \
+	  mkdir -p $(DASH)/static/vendor/markercluster && \
+	  cp $(DASH)/web/node_modules/leaflet.markercluster/dist/leaflet.markercluster.js $(DASH)/web/node_modules/leaflet.markercluster/dist/MarkerCluster.css $(DASH)/web/node_modules/leaflet.markercluster/dist/MarkerCluster.Default.css $(DASH)/web/node_modules/leaflet.markercluster/MIT-LICENCE.txt $(DASH)/static/vendor/markercluster/ && touch $@; \
+	else echo "npm (or the npm registry) not available: using the committed copy of leaflet and leaflet.markercluster in $(DASH)/static/vendor"; fi
 
 dashboard: $(DASH)/static/vendor/leaflet/leaflet.js
 

@@ -50,18 +50,25 @@ def shared_tool() -> Path | None:
 def _collector(tmp: Path, tls=False):
     from airkit.collect.server import Collector
     from airkit.collect.store import Store
-    from uplink_helpers import NODE, TOKEN
+    from uplink_helpers import NODE, SC_STATION, TOKEN
 
     store = Store(tmp / "collect.sqlite")
     store.add_device("station-1", "json", TOKEN)
-    store.add_device(NODE, "sc")
+    store.add_device(NODE, "sc", TOKEN, station=SC_STATION)
     kw = {"tls_cert": str(TLS / "server.pem"), "tls_key": str(TLS / "server.key")} if tls else {}
     return Collector(store, "127.0.0.1", 0, **kw).start()
 
 
-def _config(port, kind):
+def _config(port, kind, broker_port=None):
     from test_reliability import station_config
     from uplink_helpers import TOKEN
+
+    if kind == "school":
+        # a school's usual config: its collector (airkit JSON), Sensor.Community, Home Assistant
+        return {"device": {"id": "station-1", "name": "School"}, "wifi": {"ssid": "lab", "password": "lab-wifi-pass"},
+                "uplinks": [{"type": "airkit_json", "url": "http://127.0.0.1:%d/api/v1/batch" % port, "token": TOKEN},
+                            {"type": "sensor_community", "url": "http://127.0.0.1:%d/v1/push-sensor-data/" % port},
+                            {"type": "mqtt_ha", "url": "mqtt://127.0.0.1:%d" % broker_port}]}
 
     if kind == "tls":
         return {"device": {"id": "station-1"}, "wifi": {"ssid": "lab", "password": "lab-wifi-pass"},
@@ -71,23 +78,29 @@ def _config(port, kind):
 
 
 def station_run(heap_kb: int, *, micropython=None, firmware_from="repo", hours=6, kind="one", romfs=None,
-                mpy_dir=None) -> dict:
+                mpy_dir=None, romfs_frozen=False) -> dict:
     """One simulated run; returns ok (every reading delivered, no reset), the stand-ins' heap
     and how often an uplink had to halve its batch for lack of memory."""
     from airkit.vboard import VirtualBoard
-    from uplink_helpers import MAC, NODE
+    from uplink_helpers import MAC, SC_STATION
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         coll = _collector(tmp, tls=(kind == "tls"))
+        broker = None
+        if kind == "school":
+            from uplink_helpers import Broker
+            broker = Broker(tmp)
         try:
             lines = []
             extra = {}
             if romfs:
                 extra["romfs"] = romfs
+                extra["romfs_frozen"] = romfs_frozen
             if mpy_dir:
                 extra["mpy_dir"] = mpy_dir
-            board = VirtualBoard(tmp / "b", config=_config(coll.port, kind), hours=hours, rtc_preset=False,
+            board = VirtualBoard(tmp / "b", config=_config(coll.port, kind, broker and broker.port), hours=hours,
+                                 rtc_preset=False,
                                  on_line=lines.append, heap_kb=heap_kb, firmware_from=firmware_from, mac=MAC,
                                  micropython=micropython, extra=extra,
                                  scenario={"wifi": {"ssid": "lab", "password": "lab-wifi-pass", "down": OUTAGE}})
@@ -98,12 +111,18 @@ def station_run(heap_kb: int, *, micropython=None, firmware_from="repo", hours=6
             n = sum(1 for ln in lines if ln.startswith("reading "))
             ok = (n >= hours * 12 and coll.store.count("station-1") == n and board.restarts["watchdog"] == 0
                   and board.restarts["reset"] == 0)
-            if kind == "two":
-                ok = ok and coll.store.count(NODE) == n
+            if kind in ("two", "school"):
+                ok = ok and coll.store.count(SC_STATION) == n
+            if kind == "school":         # Home Assistant: every reading acknowledged (QoS 1) by the broker
+                import json as _json
+                st = [_json.loads(ln[8:]) for ln in lines if ln.startswith("uplinks {")]
+                ok = ok and bool(st) and st[-1].get("pending", {}).get("mqtt_ha", 1) <= 1
             return {"ok": ok, "standins": board.state().get("heap_before_firmware", 0),
                     "low_memory": sum(1 for ln in lines if "low on memory" in ln or "MemoryError" in ln)}
         finally:
             coll.stop()
+            if broker is not None:
+                broker.stop()
 
 
 def smallest_heap(lo, hi, step, margin=0, **kw) -> tuple[int, dict]:
@@ -164,14 +183,19 @@ def frozen_interpreter(tool: Path) -> Path | None:
     for rel in source_files(src) + [Path("manifest.py")]:
         h.update(rel.as_posix().encode() + b"\0" + (src / rel).read_bytes())
     out = ROOT / "build" / ("micropython32-frozen-%s" % h.hexdigest()[:12]) / "micropython32"
+    return _build_interpreter(tool, out, src / "manifest.py", "the firmware")
+
+
+def _build_interpreter(tool: Path, out: Path, manifest: Path, what: str) -> Path | None:
+    """``out``, built with ``manifest`` frozen in when not there yet (2-5 minutes); None if the build fails."""
     if out.exists():
         return out
-    print("  building a 32-bit MicroPython with the firmware frozen in (2-5 minutes, cached in %s)"
-          % out.parent.relative_to(ROOT), flush=True)
-    proc = subprocess.run([str(tool.parent / "build.sh"), str(out), str(src / "manifest.py")],
+    print("  building a 32-bit MicroPython with %s frozen in (2-5 minutes, cached in %s)"
+          % (what, out.parent.relative_to(ROOT)), flush=True)
+    proc = subprocess.run([str(tool.parent / "build.sh"), str(out), str(manifest)],
                           capture_output=True, text=True, timeout=1800)
     if proc.returncode != 0 or not out.exists():
-        print("  frozen build failed, frozen figures skipped: %s" % (proc.stderr.strip().splitlines()[-3:],))
+        print("  build failed, figures skipped: %s" % (proc.stderr.strip().splitlines()[-3:],))
         return None
     return out
 
@@ -236,6 +260,98 @@ def figures_32bit(tool: Path) -> dict:
     return figs
 
 
+SCHOOL_GOAL_MPY_KIB = 64       # issue 20: the firmware's own heap, installed as .mpy
+SCHOOL_GOAL_FROZEN_KIB = 40
+
+
+def board_like_interpreter(tool: Path, manifest: str) -> Path | None:
+    """The 32-bit interpreter with the virtual board's stand-ins (and, for the frozen route, the
+    firmware) frozen in, as C modules are on a board: built once per source version (2-5 min)."""
+    from airkit.firmware_build import source_files
+    from airkit.vboard import firmware_dir
+
+    h = hashlib.sha256()
+    paths = sorted((ROOT / "host" / "airkit" / "vboard").glob("*.py")) + [ROOT / "benchmarks" / "mp" / manifest]
+    if "firmware" in manifest:
+        src = firmware_dir()
+        paths += [src / rel for rel in source_files(src)] + [src / "manifest.py"]
+    for p in paths:
+        h.update(str(p.relative_to(ROOT)).encode() + b"\0" + p.read_bytes())
+    out = ROOT / "build" / ("micropython32-%s-%s" % (manifest[:-3], h.hexdigest()[:12])) / "micropython32"
+    return _build_interpreter(tool, out, ROOT / "benchmarks" / "mp" / manifest, manifest)
+
+
+def romfs_interpreter(tool: Path) -> tuple[Path, Path] | None:
+    """(interpreter, image): the stand-ins plus the firmware's ROMFS image frozen in as a bytes
+    constant, so the image lies in read-only memory and is mounted in place (a board's
+    memory-mapped romfs partition), never copied into the heap."""
+    from airkit.firmware_build import build_romfs
+
+    work = ROOT / "build" / "romfs-model"
+    work.mkdir(parents=True, exist_ok=True)
+    image = work / "fw.romfs"
+    build_romfs(image)
+    data = image.read_bytes()
+    h = hashlib.sha256(data)
+    for p in sorted((ROOT / "host" / "airkit" / "vboard").glob("*.py")):
+        h.update(p.read_bytes())
+    d = work / h.hexdigest()[:12]
+    d.mkdir(exist_ok=True)
+    (d / "vboard_romfs.py").write_text("# the firmware's ROMFS image, frozen: read-only memory, as flash on a board\n"
+                                       "IMAGE = %r\n" % data)
+    (d / "manifest.py").write_text('include("%s")\nmodule("vboard_romfs.py")\n'
+                                   % (ROOT / "benchmarks" / "mp" / "standins_manifest.py"))
+    (d / "fw.romfs").write_bytes(data)
+    out = _build_interpreter(tool, d / "micropython32", d / "manifest.py", "the stand-ins and a ROMFS image")
+    return (out, d / "fw.romfs") if out else None
+
+
+def figures_school(tool: Path) -> dict:
+    """A school's config (collector + Sensor.Community + Home Assistant MQTT), 24 h with an
+    outage, with the stand-ins frozen so the figure is the firmware's own: as .mpy on the flash
+    (what ``airkit deploy`` installs on the official image) and frozen (a custom image)."""
+    from airkit.firmware_build import build
+
+    figs = {}
+    interp = board_like_interpreter(tool, "standins_manifest.py")
+    if interp is None:
+        return figs
+    with tempfile.TemporaryDirectory() as tmp:
+        files = build(Path(tmp) / "mpy")
+        del files
+        kw = {"firmware_from": "mpy", "mpy_dir": str(Path(tmp) / "mpy")}
+        hi, r = smallest_heap(48, 256, 1, margin=2, micropython=str(interp), hours=HOURS_32, kind="school", **kw)
+        sk = r["standins"] / 1024
+        figs["station_fw_heap_kib_32bit_mpy_school"] = round(hi - sk, 1)
+        figs["vboard_standins_frozen_heap_kib_32bit"] = round(sk, 1)
+        print("  school, .mpy: %d KiB in all, stand-ins %.1f, firmware %.1f (goal %d)"
+              % (hi, sk, hi - sk, SCHOOL_GOAL_MPY_KIB), flush=True)
+        # the deploy path at the goal: the firmware installed as airkit deploy does (.mpy files on the
+        # board's littlefs flash, main.py beside them), 24 h in the stand-ins + 64 KiB: clean or not
+        goal = int(sk + SCHOOL_GOAL_MPY_KIB + 0.999)
+        figs["station_school_deploy_runs_clean_at_goal_32bit"] = int(station_run(
+            goal, micropython=str(interp), hours=HOURS_32, kind="school", **kw)["ok"])
+    if os.environ.get("AIRKIT_BENCH_NO_FROZEN"):
+        return figs
+    rom = romfs_interpreter(tool)
+    if rom is not None:
+        hi, r = smallest_heap(24, 256, 1, margin=2, micropython=str(rom[0]), hours=HOURS_32, kind="school",
+                              firmware_from="romfs", romfs=str(rom[1]), romfs_frozen=True)
+        sk = r["standins"] / 1024
+        figs["station_fw_heap_kib_32bit_romfs_school"] = round(hi - sk, 1)
+        print("  school, ROMFS (image in read-only memory): %d KiB in all, stand-ins %.1f, firmware %.1f"
+              % (hi, sk, hi - sk), flush=True)
+    frozen = board_like_interpreter(tool, "standins_firmware_manifest.py")
+    if frozen is not None:
+        hi, r = smallest_heap(24, 256, 1, margin=2, micropython=str(frozen), hours=HOURS_32, kind="school",
+                              firmware_from="frozen")
+        sk = r["standins"] / 1024
+        figs["station_fw_heap_kib_32bit_frozen_school"] = round(hi - sk, 1)
+        print("  school, frozen: %d KiB in all, stand-ins %.1f, firmware %.1f (goal %d)"
+              % (hi, sk, hi - sk, SCHOOL_GOAL_FROZEN_KIB), flush=True)
+    return figs
+
+
 def figures_64bit() -> dict:
     from airkit.firmware_build import build_romfs
 
@@ -261,8 +377,13 @@ def run() -> dict:
               "(set AIRKIT_MICROPYTHON32 to a 32-bit MicroPython unix port to measure them)")
         return figures
     figures.update(figures_32bit(tool))
+    figures.update(figures_school(tool))
     return figures
 
 
 if __name__ == "__main__":
-    print(run())
+    if sys.argv[1:] == ["school"]:        # only the school figures (about 15 minutes)
+        t = shared_tool()
+        print(figures_school(t) if t else "no 32-bit interpreter: ../shared/tools/micropython32")
+    else:
+        print(run())

@@ -47,7 +47,8 @@ def _provision(tmp: Path, n: int) -> float:
         t0 = time.monotonic()
         out = subprocess.run([sys.executable, "-m", "airkit.cli", "provision", str(tmp / "class.csv"), "--ports",
                               ",".join(b.port for b in boards), "--json"], capture_output=True, text=True,
-                             timeout=600, cwd=str(ROOT))
+                             timeout=600, cwd=str(ROOT),
+                             env=dict(os.environ, AIRKIT_DATA_DIR=str(tmp / "data")))   # a fresh class state
         elapsed = time.monotonic() - t0
         res = json.loads(out.stdout)
         if out.returncode != 0 or not all(b["ok"] for b in res["boards"]):

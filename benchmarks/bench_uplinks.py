@@ -196,7 +196,7 @@ def _upload_sizes():
         pass
 
     b = board_mod.Board(machine=M(), clock=time)
-    r = {"seq": 1234, "time": 1767571500, "ticks": 123456789, "boot": 3, "flags": [], "frames": 9,
+    r = {"seq": 1234, "time": 1767571500, "ticks": 123456789, "boot": 3, "flags_bits": 0, "frames": 9,
          "checksum_errors": 0, "pm1_cf1": 5, "pm25_cf1": 8, "pm10_cf1": 10, "pm1_atm": 5, "pm25_atm": 8,
          "pm10_atm": 10, "n0_3": 1203, "n0_5": 355, "n1_0": 61, "n2_5": 7, "n5_0": 1, "n10": 0, "rh": 61.3,
          "temp_c": 14.2, "pm25_corrected": 6.4}

@@ -124,3 +124,9 @@ def pg_cluster():
     cluster = PgCluster()
     yield cluster
     cluster.stop()
+
+
+@pytest.fixture(autouse=True)
+def _airkit_data_dir(tmp_path_factory, monkeypatch):
+    """airkit's data folder (class state) per test, never the user's own."""
+    monkeypatch.setenv("AIRKIT_DATA_DIR", str(tmp_path_factory.mktemp("airkit-data")))

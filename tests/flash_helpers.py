@@ -11,6 +11,7 @@ pass on an intact file and fail on a cut or altered one.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import pty
 import ssl
@@ -23,7 +24,7 @@ TLS = Path(__file__).resolve().parent / "data" / "tls"
 CA = str(TLS / "ca.pem")
 
 
-def esp_app_image(chip: str, seed: int, size: int = 6000) -> bytes:
+def esp_app_image(chip: str, seed: int, size: int = 6000, min_rev_full: int = 0) -> bytes:
     """A real ESP image (header, one RAM segment, checksum, SHA-256 digest) made by esptool."""
     from esptool.bin_image import ELFSection
     from esptool.targets import CHIP_DEFS
@@ -35,20 +36,23 @@ def esp_app_image(chip: str, seed: int, size: int = 6000) -> bytes:
     img = getattr(bi, cls)()
     img.chip_id = CHIP_DEFS[key].IMAGE_CHIP_ID
     img.entrypoint = 0x40080000
+    if min_rev_full:                   # "requires chip revision vX.Y or higher", as an IDF build option sets it
+        img.min_rev_full, img.max_rev_full = min_rev_full, 65535
     img.segments.append(ELFSection(b".dram0.data", 0x3FFB0000 if key == "esp32" else 0x3FC80000,
                                    bytes((i * 31 + seed) & 0xFF for i in range(size)), 0))
     return img.save(None)
 
 
-def merged_image(chip: str, seed: int = 1) -> bytes:
+def merged_image(chip: str, seed: int = 1, min_rev_full: int = 0) -> bytes:
     """What micropython.org serves: bootloader, partition table (factory app at 0x10000), app, merged."""
     off = 0x1000 if chip.upper() in ("ESP32", "ESP32-S2") else 0
-    boot = esp_app_image(chip, seed, 3000)
+    boot = esp_app_image(chip, seed, 3000, min_rev_full)
     entry = b"\xaa\x50" + bytes([0, 0]) + (0x10000).to_bytes(4, "little") + (0x1F0000).to_bytes(4, "little")
     entry += b"factory".ljust(16, b"\0") + bytes(4)
     nvs = b"\xaa\x50" + bytes([1, 2]) + (0x9000).to_bytes(4, "little") + (0x6000).to_bytes(4, "little")
     nvs += b"nvs".ljust(16, b"\0") + bytes(4)
     table = nvs + entry
+    table += b"\xeb\xeb" + b"\xff" * 14 + hashlib.md5(table).digest()     # as ESP-IDF's gen_esp32part.py ends it
     app = esp_app_image(chip, seed + 7, 20000)
     out = bytearray(b"\xff" * (0x10000 - off))
     out[0:len(boot)] = boot
@@ -104,6 +108,7 @@ class DownloadSite:
         self.truncate: dict[str, int] = {}     # name -> bytes actually sent (Content-Length stays the full size)
         self.slow: dict[str, float] = {}       # name -> seconds to wait after each 4 KB (a slow line)
         self.requests: list[str] = []
+        self.redirects: dict[str, str] = {}    # path -> Location (a 302 answer)
         site = self
 
         class H(BaseHTTPRequestHandler):
@@ -112,6 +117,12 @@ class DownloadSite:
 
             def do_GET(self):
                 site.requests.append(self.path)
+                if self.path in site.redirects:
+                    self.send_response(302)
+                    self.send_header("Location", site.redirects[self.path])
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 if self.path in site.pages:
                     body = site.pages[self.path].encode()
                     self.send_response(200)
@@ -169,3 +180,19 @@ class DownloadSite:
         self.httpd.shutdown()
         self.httpd.server_close()
         self.thread.join(timeout=5)
+
+
+def app_only_image(chip: str = "ESP32", seed: int = 3) -> bytes:
+    """What micropython.org serves as .app-bin: the app alone (a flash-mapped segment), no bootloader or table."""
+    from esptool.bin_image import ELFSection
+    from esptool.targets import CHIP_DEFS
+    import esptool.bin_image as bi
+
+    key = chip.lower().replace("-", "")
+    img = bi.ESP32FirmwareImage() if key == "esp32" else getattr(bi, "ESP32%sFirmwareImage" % key[5:].upper())()
+    img.chip_id = CHIP_DEFS[key].IMAGE_CHIP_ID
+    img.entrypoint = 0x400D0018
+    img.segments.append(ELFSection(b".flash.rodata", CHIP_DEFS[key].DROM_MAP_START + 0x20,
+                                   bytes((i * 13 + seed) & 0xFF for i in range(40000)), 0))
+    img.segments.append(ELFSection(b".dram0.data", 0x3FFB0000, bytes(2000), 0))
+    return img.save(None)

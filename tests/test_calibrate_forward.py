@@ -175,7 +175,10 @@ def test_later_colocation_tells_drift_from_no_drift():
     res = workbench.run(pairs_of(first), flexible=False, n_boot=30)
     same = pairs_of(station(days=14, seed=9, start="2024-04-01"))
     d = drift.compare(res, same)
-    assert d["drifted"] is False and "still holds" in d["text"]
+    assert d["drifted"] is False and "still holds" in d["text"] and not d["recalibrate"]
+    # the response change is tested with both periods' uncertainty (issue 22: the first period's was ignored)
+    lo, hi = d["response_change_ci95"]
+    assert lo <= 0 <= hi and d["response_slope_first_ci95"][0] < d["response_slope_first"]
     worse = pairs_of(station(days=14, seed=9, start="2024-04-01", ratio=1.6 * 1.5))
     d = drift.compare(res, worse)
     assert d["drifted"] is True and "drifted" in d["text"]
@@ -249,10 +252,11 @@ def test_dropped_rows_are_counted_by_reason(tmp_path, capsys):
     out = tmp_path / "m.json"
     assert run_cli("fit", "--sensor", sp, "--reference", rp, "--out", out, "--no-flexible", "--json") == 0
     j = json.loads(capsys.readouterr().out)
-    d = j["dropped_rows"]
+    d = j["values_set_missing"]
     assert d["sensor (pm25_cf1 infinite)"] == 1 and d["sensor (pm25_cf1 below 0)"] == 1
     assert d["sensor (rh above 100)"] == 1
-    assert json.loads(out.read_text())["training"]["dropped_rows"] == d
+    assert json.loads(out.read_text())["training"]["values_set_missing"] == d
+    assert json.loads(out.read_text())["training"]["dropped_rows"] == j["dropped_rows"]
     # the headline carries the forward score, its interval and the advice
     assert j["forward"]["chosen_by"] == "forward" and j["forward"]["interval"]["ci95"][1] > 0
     assert j["recalibration"]["text"]
@@ -307,26 +311,67 @@ def test_fit_report_apply_json_and_horizon_figure(tmp_path, capsys):
     assert "unknown time zone" in capsys.readouterr().err
 
 
-def test_learning_curve_carries_the_estimate_to_the_final_fit_length():
-    # the same days predicted by fits of 10..19 days: squared error 0.5 + 20/n  -> at the final 30 days: 0.5 + 20/30
+def test_learning_curve_step_is_gone_and_training_length_is_measured_apart_from_the_horizon():
+    # issue 22: the learning-curve step (squared error on 1/days of training, paired on the same day) absorbed
+    # drift. It is removed; training_length compares fits of L and L/2 days at the same origin on the same days.
+    assert not hasattr(forward, "learning_curve")
+    f = station(days=40, seed=4, drift_per_day=0.03)        # drift, and nothing to learn beyond a few days
+    t = forward.training_length(models.LinearModel, f[["pm", "rh", "t"]], f["ref"].to_numpy(), f.index,
+                                np.array(["a"] * len(f)), hourly=True)
+    b, (lo, hi), n = t["daily"]
+    assert n > 20 and lo <= 0          # the more recent half window is no worse under drift: no gain claimed
+    iv = forward.interval(pd.DataFrame({"device": "a", "origin": 10, "day": np.arange(10, 40),
+                                        "horizon": np.arange(30), "ref": 10.0,
+                                        "pred": 10.0 + np.resize([1.0, -1.0], 30)}), 28,
+                          train=(b, [lo, hi], n), final_days=40)
+    assert not iv["training_length_applied"] and iv["forward_rmse_as_measured"] == pytest.approx(1.0)
+
+
+def _rec(errors_by_origin, ref=10.0):
     rows = []
-    for o in range(10, 20):
-        for d in range(20, 30):
-            rows.append({"device": "a", "origin": o, "day": d, "horizon": d - o, "ref": 10.0,
-                         "pred": 10.0 + np.sqrt(0.5 + 20.0 / o) * (1 if d % 2 else -1)})
-    rec = pd.DataFrame(rows)
-    b, x_mean, x_final = forward.learning_curve(rec)
-    assert b == pytest.approx(20.0, rel=1e-6) and x_final == pytest.approx(1 / 30)
-    iv = forward.interval(rec, 10)
-    assert iv["learning_curve_factor"] < 1
-    assert iv["rmse"] == pytest.approx(np.sqrt(0.5 + 20 / 30), rel=0.02)
+    for o, errs in errors_by_origin.items():
+        for k, e in enumerate(errs):
+            rows.append({"device": "a", "origin": o, "day": o + k, "horizon": k, "ref": ref, "pred": ref + e})
+    return pd.DataFrame(rows)
 
 
-def test_advice_says_when_it_extrapolates_far_beyond_the_data(monkeypatch):
-    curve = [{"from_day": 0, "to_day": 3, "n": 18, "rmse": 1.9, "nrmse": 20.0},
-             {"from_day": 3, "to_day": 7, "n": 10, "rmse": 2.2, "nrmse": 22.0}]
-    monkeypatch.setattr(forward, "growth", lambda rec: 0.3)
-    a = forward.advice(curve, rec=object())
-    assert a["recolocate_after_days"] > 14 and "extrapolation far beyond the 7 days measured" in a["text"]
-    monkeypatch.setattr(forward, "growth", lambda rec: 20.0)          # reaches the target within the data's span
-    assert "extrapolation" not in forward.advice(curve, rec=object())["text"]
+def test_growth_uses_every_horizon_not_one_noisy_bin():
+    # steady errors (+-1) except one noisy early horizon: it cannot make the error "grow"; nothing is applied
+    rng = np.random.default_rng(0)
+    rec = _rec({o: list(rng.normal(0, 1.0, 60 - o)) for o in range(20, 40, 2)})
+    rec.loc[rec["horizon"] == 1, "pred"] += 6.0
+    q, (lo, hi), h = forward.growth_fit(rec)
+    assert lo <= 0 and h == 39
+    iv = forward.interval(rec, 28)
+    assert not iv["growth_applied"]
+    # a drifting one: error grows with horizon within each fit, over >= 28 days of horizon
+    rec2 = _rec({o: [0.15 * k + rng.normal(0, 0.3) for k in range(80 - o)] for o in range(20, 40, 2)})
+    q2, (lo2, hi2), _ = forward.growth_fit(rec2)
+    assert lo2 > 0 and forward.interval(rec2, 200)["growth_applied"]
+
+
+def test_advice_is_a_range_with_the_error_expected_then():
+    rng = np.random.default_rng(1)
+    rec = _rec({o: list(rng.normal(0, 1.5, 50 - o)) for o in range(20, 40, 2)})
+    a = forward.advice(forward.horizon_curve(rec), rec)
+    lo, hi = a["recolocate_range_days"]
+    assert 28 <= lo <= hi <= 365 and a["recolocate_after_days"] == lo
+    e = a["expected_rmse"]
+    assert e["ci95"][0] < e["rmse"] < e["ci95"][1] and e["at_day"] == lo
+    assert "co-locate again after" in a["text"] and "--later" in a["text"]
+    # a correction already off target: co-locate longer, now
+    bad = _rec({o: list(rng.normal(0, 9.0, 50 - o)) for o in range(20, 40, 2)})
+    assert forward.advice(forward.horizon_curve(bad), bad)["recolocate_after_days"] == 0
+
+
+def test_interval_is_informative_on_a_long_steady_record_and_says_when_a_record_is_too_short():
+    rng = np.random.default_rng(2)
+    long_ = _rec({o: list(rng.normal(0, 2.0, 120 - o)) for o in range(28, 100, 6)})
+    iv = forward.interval(long_, 28)
+    assert iv["ratio"] <= 3 and "too_short" not in iv
+    short = _rec({o: list(rng.standard_t(2, 14 - o + 7) * 2) for o in range(7, 14)})
+    iv2 = forward.interval(short, 20)
+    assert iv2["ratio"] > 3 and "narrower than" in iv2["too_short"]
+    # far beyond the record's horizons: carried by the design split's later periods, and said so
+    iv3 = forward.interval(short, 365)
+    assert "other devices" in iv3["basis"] and "cannot promise a tighter interval" in iv3["too_short"]

@@ -251,7 +251,9 @@ def test_duplicates_are_averaged_and_time_sorted(tmp_path):
     t = ingest.load_sensor(p)
     assert t.frame.index.is_monotonic_increasing
     assert t.frame["pm25_cf1"].tolist() == [15.0, 30.0]
-    assert any("sorted" in n for n in t.notes) and any("duplicated" in n for n in t.notes)
+    assert any("sorted" in n for n in t.notes)
+    # issue 22: conflicting duplicates (10 vs 20 at 05:00) are averaged with a warning, not silently
+    assert any(n.startswith("WARNING: 1 timestamps appear more than once with different values") for n in t.notes)
 
 
 def test_unix_seconds(tmp_path):

@@ -12,7 +12,7 @@ import sys
 import pytest
 
 from airkit.collect.store import EXPORT_COLUMNS
-from uplink_helpers import NODE, TOKEN, start_collector
+from uplink_helpers import NODE, SC_KEY, SC_STATION, TOKEN, start_collector
 
 
 @pytest.fixture
@@ -39,8 +39,9 @@ SC_BODY = {"software_version": "x", "sensordatavalues": [{"value_type": "P0", "v
 
 
 def test_sensor_community_api(coll):
-    h = {"X-Sensor": NODE, "X-PIN": "1", "Content-Type": "application/json"}
-    assert post(coll, "/v1/push-sensor-data/", SC_BODY, {"X-Sensor": "esp32-unknown", "X-PIN": "1"})[0] == 403
+    h = {"X-Sensor": NODE, "X-PIN": "1", "Content-Type": "application/json", **SC_KEY}
+    assert post(coll, "/v1/push-sensor-data/", SC_BODY, {"X-Sensor": "esp32-unknown", "X-PIN": "1",
+                                                          **SC_KEY})[0] == 403
     assert post(coll, "/v1/push-sensor-data/", SC_BODY, {"X-PIN": "1"})[0] == 403
     assert post(coll, "/v1/push-sensor-data/", b"{not json", h)[0] == 400
     assert post(coll, "/v1/push-sensor-data/", {"sensordatavalues": [{"value_type": "P1", "value": "abc"}]}, h)[0] == 400
@@ -50,7 +51,7 @@ def test_sensor_community_api(coll):
                                 {"value_type": "humidity", "value": "55.20"}], "timestamp": "2026-01-05T00:05:00Z"}
     assert post(coll, "/v1/push-sensor-data/", dht, dict(h, **{"X-PIN": "7"}))[0] == 201
     assert post(coll, "/v1/push-sensor-data/", SC_BODY, h)[0] == 201          # repeated: stored once
-    rows = coll.store.rows(NODE)
+    rows = coll.store.rows(SC_STATION)
     assert len(rows) == 1
     r = rows[0]
     assert r["time"] == "2026-01-05T00:05:00Z"                              # offset converted to UTC
@@ -70,7 +71,7 @@ def test_airkit_json_tokens_dedup_and_export(coll, tmp_path):
     auth = {"Authorization": "Bearer " + TOKEN}
     assert post(coll, "/api/v1/batch", batch([REC]), {})[0] == 401
     assert post(coll, "/api/v1/batch", batch([REC]), {"Authorization": "Bearer wrong-token"})[0] == 401
-    assert post(coll, "/api/v1/batch", batch([REC], "other"), auth)[0] == 403
+    assert post(coll, "/api/v1/batch", batch([REC], "other"), auth)[0] == 401          # unknown device: the same answer as a wrong token
     assert post(coll, "/api/v1/batch", {"records": []}, auth)[0] == 400
     assert post(coll, "/api/v1/batch", batch([dict(REC, pm25_cf1="8")]), auth)[0] == 400
     assert post(coll, "/api/v1/batch", batch([dict(REC, time="yesterday")]), auth)[0] == 400
@@ -122,7 +123,7 @@ def test_cli_export_and_user_errors(coll, tmp_path):
 
 
 # --- hostile input: a public service's checks -------------------------------------------------------------
-SC_H = {"X-Sensor": NODE, "X-PIN": "1"}
+SC_H = {"X-Sensor": NODE, "X-PIN": "1", **SC_KEY}
 
 
 def sc(values, ts="2026-01-05T00:05:00Z"):
@@ -144,7 +145,7 @@ def test_sc_push_refuses_or_flags_impossible_values(coll):
     assert coll.store.count() == 0
     dht = dict(SC_H, **{"X-PIN": "7"})
     assert post(coll, "/v1/push-sensor-data/", sc([("temperature", "-300"), ("humidity", "250")]), dht)[0] == 201
-    r = coll.store.rows(NODE)[0]
+    r = coll.store.rows(SC_STATION)[0]
     assert r["temp_c"] is None and r["rh"] is None
     assert r["flags"] == "range:rh=250;range:temp_c=-300"                 # flagged, raw value kept in the flag
 
@@ -174,10 +175,10 @@ def test_untimed_pushes_in_one_second_are_all_kept(coll):
     for v in ("5.00", "6.00", "7.00", "7.00"):
         rows, _ = parse_sc(coll.store, SC_H, json.dumps(sc([("P2", v)], None)).encode(), now=now)
         coll.store.put(rows, "sensor_community")
-    assert sorted(r["pm25_atm"] for r in coll.store.rows(NODE)) == [5, 6, 7]      # same content twice: once
+    assert sorted(r["pm25_atm"] for r in coll.store.rows(SC_STATION)) == [5, 6, 7]      # same content twice: once
     for v in ("1.00", "2.00", "3.00"):                                            # and through HTTP
         assert post(coll, "/v1/push-sensor-data/", sc([("P2", v)], None), SC_H)[0] == 201
-    assert coll.store.count(NODE) == 6
+    assert coll.store.count(SC_STATION) == 6
 
 
 @pytest.mark.parametrize("path", ["/v1/push-sensor-data/", "/api/v1/batch"])
@@ -228,8 +229,9 @@ def test_cli_collect_survives_rude_clients_without_tracebacks(tmp_path):
     import time
 
     db = tmp_path / "c.sqlite"
+    _node_with_key(tmp_path, db)
     p = subprocess.Popen([sys.executable, "-m", "airkit.cli", "collect", "--db", str(db), "--port", "0",
-                          "--timeout", "0.5", "--json", "--node", NODE], stdout=subprocess.PIPE,
+                          "--timeout", "0.5", "--json"], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
     try:
         info = json.loads(p.stdout.readline())
@@ -246,7 +248,8 @@ def test_cli_collect_survives_rude_clients_without_tracebacks(tmp_path):
             s.close()                                         # gone before the answer (reset for k % 3 == 1)
         time.sleep(1.5)
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-        conn.request("POST", "/v1/push-sensor-data/", json.dumps(SC_BODY), {"X-Sensor": NODE, "X-PIN": "1"})
+        conn.request("POST", "/v1/push-sensor-data/", json.dumps(SC_BODY),
+                     {"X-Sensor": NODE, "X-PIN": "1", **SC_KEY})
         assert conn.getresponse().status == 201
     finally:
         p.send_signal(signal.SIGTERM)
@@ -254,6 +257,14 @@ def test_cli_collect_survives_rude_clients_without_tracebacks(tmp_path):
     assert p.returncode == 0, err
     assert "Traceback" not in err and "Error" not in err, err
     assert "stopped; 1 readings" in err
+
+
+def _node_with_key(tmp_path, db):
+    """Register NODE with TOKEN as its secret, as a teacher would (add-node --token-file)."""
+    (tmp_path / "node.token").write_text(TOKEN)
+    r = run_cli("collect", "--db", str(db), "add-node", NODE, "--token-file", str(tmp_path / "node.token"),
+                cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
 
 
 def test_cli_export_refuses_to_overwrite_and_json_outputs(coll, tmp_path):
@@ -360,12 +371,12 @@ def test_a_refused_value_never_hides_in_a_good_reading(coll):
     rows = coll.store.rows("station-1")
     assert len(rows) == 2 and rows[0]["pm25_atm"] == 6 and not rows[0]["flags"]
     assert rows[1]["flags"] == "range:pm25_atm=1e+308"
-    h = {"X-Sensor": NODE, "X-PIN": "1"}
+    h = {"X-Sensor": NODE, "X-PIN": "1", **SC_KEY}
     assert post(coll, "/v1/push-sensor-data/", SC_BODY, h)[0] == 201
     assert post(coll, "/v1/push-sensor-data/", {"sensordatavalues": [{"value_type": "humidity", "value": "250"},
                                                                       {"value_type": "temperature", "value": "21"}],
                                                 "timestamp": SC_BODY["timestamp"]}, dict(h, **{"X-PIN": "7"}))[0] == 201
-    r = coll.store.rows(NODE)
+    r = coll.store.rows(SC_STATION)
     assert len(r) == 1 and r[0]["pm25_atm"] == 6 and r[0]["temp_c"] == 21 and r[0]["flags"] == "range:rh=250"
 
 
@@ -373,12 +384,14 @@ def test_ctrl_c_while_serving_stops_cleanly_and_keeps_what_was_acknowledged(tmp_
     import signal
 
     db = tmp_path / "c.sqlite"
-    p = subprocess.Popen([sys.executable, "-m", "airkit.cli", "collect", "--db", str(db), "--port", "0", "--json",
-                          "--node", NODE], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _node_with_key(tmp_path, db)
+    p = subprocess.Popen([sys.executable, "-m", "airkit.cli", "collect", "--db", str(db), "--port", "0", "--json"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         port = int(json.loads(p.stdout.readline())["url"].rsplit(":", 1)[1].strip("/"))
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        conn.request("POST", "/v1/push-sensor-data/", json.dumps(SC_BODY), {"X-Sensor": NODE, "X-PIN": "1"})
+        conn.request("POST", "/v1/push-sensor-data/", json.dumps(SC_BODY),
+                     {"X-Sensor": NODE, "X-PIN": "1", **SC_KEY})
         assert conn.getresponse().status == 201
         conn.close()
     finally:

@@ -28,10 +28,12 @@ def test_sc_pushes_merge_into_the_station_rows(tmp_path):
 def test_unregistered_station_alias_keeps_node_rows_apart(tmp_path):
     store = Store(tmp_path / "collect.sqlite")
     store.add_device("station-1", "json", TOKEN)
-    store.add_device(NODE, "sc")
+    store.add_device(NODE, "sc", TOKEN)
+    alias = store.device(NODE)[3]                    # a random public id, never the node id
+    assert alias.startswith("sc-") and alias != NODE
     coll = Collector(store, "127.0.0.1", 0).start()
     try:
         run_board(tmp_path, station_config(coll.port, sc=True), 1, {})
-        assert store.count("station-1") == 12 and store.count(NODE) == 12
+        assert store.count("station-1") == 12 and store.count(alias) == 12 and store.count(NODE) == 0
     finally:
         coll.stop()

@@ -128,7 +128,7 @@ def test_http_apis_on_both_backends(store):
     store.add_device("esp32-1", "sc", station="station-1")
     coll = Collector(store, "127.0.0.1", 0).start()
     try:
-        h = {"X-Sensor": "esp32-1", "X-PIN": "1"}
+        h = {"X-Sensor": "esp32-1", "X-PIN": "1", "X-Airkit-Token": TOKEN}     # the station's token
         assert post(coll, "/v1/push-sensor-data/", SC_BODY, h)[0] == 201
         st, body = post(coll, "/api/v1/batch", batch([dict(REC, pm25_atm=6.0, pm10_atm=8.0, pm1_atm=3.0)]),
                         {"Authorization": "Bearer " + TOKEN})
@@ -180,8 +180,30 @@ def test_postgres_connection_lost_is_reopened(store_url):
     pid = s.db.info.backend_pid
     with psycopg.connect(store_url, autocommit=True) as c:
         c.execute("SELECT pg_terminate_backend(%s)", (pid,))
-    with pytest.raises(psycopg.OperationalError):
-        s.put([row("2026-01-05T00:05:00Z", pm25_atm=2.0)], "x")        # this one is refused (not acknowledged)
-    assert s.put([row("2026-01-05T00:05:00Z", pm25_atm=2.0)], "x") == (1, 0)   # the retry is stored
+    assert s.put([row("2026-01-05T00:05:00Z", pm25_atm=2.0)], "x") == (1, 0)   # reopened and stored, no error
     assert s.count() == 2
     s.close()
+
+
+def test_postgres_restart_answers_the_next_push_without_a_500(pg_cluster):
+    """The first push after the server dropped the collector's connection (a restart) is stored."""
+    import psycopg
+
+    s = open_store(pg_cluster.new_database())
+    s.add_device("station-1", "json", TOKEN)
+    coll = Collector(s, "127.0.0.1", 0).start()
+    auth = {"Authorization": "Bearer " + TOKEN}
+    try:
+        assert post(coll, "/api/v1/batch", batch([REC]), auth)[0] == 200
+        with psycopg.connect(s.url, autocommit=True) as c:
+            c.execute("SELECT pg_terminate_backend(%s)", (s.db.info.backend_pid,))
+        st, body = post(coll, "/api/v1/batch", batch([dict(REC, seq=2, time="2026-01-05T00:10:00Z")]), auth)
+        assert st == 200, body
+        with psycopg.connect(s.url, autocommit=True) as c:
+            c.execute("SELECT pg_terminate_backend(%s)", (s.db.info.backend_pid,))
+        import urllib.request
+        assert urllib.request.urlopen(coll.url + "api/v1/latest", timeout=10).status == 200
+        assert s.count() == 2
+    finally:
+        coll.stop()
+        s.close()

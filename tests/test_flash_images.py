@@ -24,8 +24,22 @@ PREVIEWS = [("20261101", "1.29.0-preview.12.gabc1234"), ("20261015", "1.29.0-pre
 FILE = "ESP32_GENERIC-20260410-v1.28.0.bin"
 
 
+def unpinned_boards(folder):
+    """The shipped profiles without their SHA-256 pins: the test site serves stand-in images, not the official
+    bytes a pin names (tests/test_trust.py checks that a pin refuses them)."""
+    from airkit.resources import boards_dir
+
+    folder.mkdir()
+    for f in boards_dir().glob("*.json"):
+        prof = json.loads(f.read_text())
+        prof.get("firmware", {})["images"] = {}
+        (folder / f.name).write_text(json.dumps(prof))
+    return folder
+
+
 @pytest.fixture
 def site(tmp_path, monkeypatch):
+    monkeypatch.setenv("AIRKIT_BOARDS_DIR", str(unpinned_boards(tmp_path / "boards-unpinned")))
     monkeypatch.setenv("AIRKIT_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("AIRKIT_IMAGES_LOCK", raising=False)
     with DownloadSite() as s:

@@ -64,11 +64,18 @@ def test_fit_and_apply_as_functions(tmp_path):
     import airkit
 
     sp, rp = write(tmp_path, days=30)
-    doc = airkit.fit(str(sp), str(rp), out=tmp_path / "m.json", no_flexible=True)
+    doc = airkit.fit(str(sp), str(rp), out=tmp_path / "m.json", flexible=False)
     assert doc["correction"]["kind"] and json.loads((tmp_path / "m.json").read_text())["correction"]
-    out = airkit.apply(tmp_path / "m.json", str(sp), out=tmp_path / "c.csv")
-    head = Path(out).read_text().splitlines()[0].split(",")
+    with pytest.raises(airkit.WouldOverwrite):                        # never replaced without asking
+        airkit.fit(str(sp), str(rp), out=tmp_path / "m.json", flexible=False)
+    with pytest.raises(TypeError):                                    # a typo is a TypeError, as in Python
+        airkit.fit(str(sp), str(rp), no_flexible=True)
+    table = airkit.apply(tmp_path / "m.json", str(sp), out=tmp_path / "c.csv")
+    head = (tmp_path / "c.csv").read_text().splitlines()[0].split(",")
     assert head[0] == "time" and "pm25" in head and "pm25_raw" in head
+    assert list(table.columns) == head
+    same = airkit.apply(doc, sp)                                       # the model object itself, no file
+    assert same["pm25"].tolist() == table["pm25"].tolist()
 
 
 def test_firmware_and_boards_found_through_resources():
@@ -216,7 +223,7 @@ def test_sim_option_mistakes(tmp_path):
     one_line_error(airkit("sim", "--hours", 1, "--start", "yesterday"), 2, "--start", "ISO 8601")
     (tmp_path / "f").write_text("x")
     one_line_error(airkit("sim", "--hours", 1, "--board-dir", tmp_path / "f"), 2, "is a file")
-    one_line_error(airkit("sim", "--hours", 1, "--board-dir", tmp_path / "f" / "board"), 2, "cannot create")
+    one_line_error(airkit("sim", "--hours", 1, "--board-dir", tmp_path / "f" / "board"), 2, "cannot write --board-dir")
 
 
 def test_port_link_in_a_missing_folder_is_refused_not_created(tmp_path):
@@ -228,7 +235,7 @@ def test_port_link_in_a_missing_folder_is_refused_not_created(tmp_path):
 def test_port_link_never_replaces_a_file(tmp_path):
     f = tmp_path / "notes.txt"
     f.write_text("my notes")
-    one_line_error(airkit("sim", "--hours", 1, "--port-link", f), 2, "not a port link")
+    one_line_error(airkit("sim", "--hours", 1, "--port-link", f), 5, "not a port link")   # a refused overwrite
     assert f.read_text() == "my notes"
 
 
@@ -332,9 +339,9 @@ def test_provision_as_a_function(tmp_path):
             rep = airkit.provision_class(tmp_path / "class.csv", ports=b.port)
     finally:
         coll.stop()
-    assert [(x["device_id"], x["ok"]) for x in rep["boards"]] == [("lib-01", True)], rep["boards"]
-    assert (tmp_path / "class-report.csv").exists()
-    with pytest.raises(airkit.InputError):
+    assert [(x["device_id"], x["ok"]) for x in rep.boards] == [("lib-01", True)], rep.boards
+    assert rep.ok and rep.state_path.exists()
+    with pytest.raises(TypeError):
         airkit.provision_class(tmp_path / "class.csv", ports=b.port, no_such_option=True)
 
 

@@ -13,7 +13,7 @@ import random
 import pytest
 
 from airkit.vboard import VirtualBoard
-from uplink_helpers import MAC, NODE, TOKEN, start_collector
+from uplink_helpers import MAC, SC_STATION, TOKEN, start_collector
 
 KEYS = ("pm1_cf1", "pm25_cf1", "pm10_cf1", "pm1_atm", "pm25_atm", "pm10_atm", "n0_3", "n0_5", "n1_0", "n2_5",
         "n5_0", "n10")
@@ -22,7 +22,8 @@ KEYS = ("pm1_cf1", "pm25_cf1", "pm10_cf1", "pm1_atm", "pm25_atm", "pm10_atm", "n
 def station_config(port, sc=True):
     ups = [{"type": "airkit_json", "url": "http://127.0.0.1:%d/api/v1/batch" % port, "token": TOKEN}]
     if sc:
-        ups.append({"type": "sensor_community", "url": "http://127.0.0.1:%d/v1/push-sensor-data/" % port})
+        ups.append({"type": "sensor_community", "url": "http://127.0.0.1:%d/v1/push-sensor-data/" % port,
+                    "token": TOKEN})
     return {"device": {"id": "station-1"}, "wifi": {"ssid": "lab", "password": "lab-wifi-pass"}, "uplinks": ups}
 
 
@@ -53,7 +54,7 @@ def test_72h_with_48h_outage_every_reading_delivered_with_its_time(tmp_path):
         assert len(readings) == 72 * 12
         assert board.restarts == {"reset": 0, "watchdog": 0, "power_cut": 0}
         stored = {r["time"]: r for r in coll.store.rows("station-1")}
-        sc_rows = {r["time"]: r for r in coll.store.rows(NODE)}
+        sc_rows = {r["time"]: r for r in coll.store.rows(SC_STATION)}
         assert all(r["time"] for r in readings)             # the RTC kept time through the outage
         assert sorted(stored) == sorted(r["time"] for r in readings)
         for r in readings:
@@ -132,7 +133,7 @@ def test_endpoint_500_429_and_timeouts_lose_nothing_and_never_starve_the_watchdo
         assert calls["n"] > 400
         stored = {r["time"] for r in coll.store.rows("station-1")}
         assert stored == {r["time"] for r in readings}
-        assert len(coll.store.rows(NODE)) == len(readings)
+        assert len(coll.store.rows(SC_STATION)) == len(readings)
         assert status["pending"] == {"airkit_json": 0, "sensor_community": 0}
         text = "\n".join(lines)
         assert "HTTP 500" in text and "HTTP 429" in text and "timeout" in text

@@ -302,6 +302,25 @@ def test_power_cut_boots_with_power_on_cause(tmp_path):
 
 # --- the REPL through a pseudo-terminal, with the real mpremote -----------------
 
+def stop_sim(proc):
+    proc.terminate()
+    try:
+        proc.communicate(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+
+
+def assert_virtual_board_at_the_repl(link):
+    """mpremote on the link reaches the REPL, and the board there is the virtual ESP32 start-up registered."""
+    mpremote = str(Path(sys.executable).parent / "mpremote")
+    out = subprocess.run([mpremote, "connect", str(link), "resume", "exec",
+                          "from airkit_fw import board; b = board.current(); print('on', b.name, 6 * 7)"],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "on virtual-esp32 42" in out.stdout
+
+
 def test_port_link_with_mpremote(tmp_path):
     link = tmp_path / "ttyVB"
     proc = subprocess.Popen([sys.executable, "-m", "airkit.cli", "sim", "--hours", "1", "--json",
@@ -312,19 +331,9 @@ def test_port_link_with_mpremote(tmp_path):
         while not link.exists() and time.monotonic() < deadline:
             time.sleep(0.1)
         assert link.exists(), "no pseudo-terminal at %s" % link
-        mpremote = str(Path(sys.executable).parent / "mpremote")
-        out = subprocess.run([mpremote, "connect", str(link), "resume", "exec",
-                              "from airkit_fw import board; b = board.current(); print('on', b.name, 6 * 7)"],
-                             capture_output=True, text=True, timeout=30)
-        assert out.returncode == 0, out.stdout + out.stderr
-        assert "on virtual-esp32 42" in out.stdout
+        assert_virtual_board_at_the_repl(link)
     finally:
-        proc.terminate()
-        try:
-            stdout, _ = proc.communicate(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            stdout, _ = proc.communicate()
+        stop_sim(proc)
     assert not link.exists(), "the link was not removed"
 
 
@@ -337,3 +346,43 @@ def test_binary_config_file_enters_safe_mode(tmp_path):
     assert vb.run() == 1
     assert safe_lines(vb), vb.lines[-5:]
     assert vb.readings() == []
+
+
+def test_port_link_interrupt_during_start_up_keeps_the_virtual_board(tmp_path):
+    """A tool that sends Ctrl-C the moment the port link appears (mpremote does, and a loaded machine
+    makes it arrive during the virtual board's own start-up) still finds the board as the virtual board
+    registered it: its start-up (the chip's ROM, not firmware) cannot be interrupted, so the interpreter
+    survives and `board.current()` at the REPL is the virtual ESP32, not a default Board."""
+    import os as _os
+    import threading
+
+    from airkit.boardlink import open_board
+    from airkit.vboard import VirtualBoard
+
+    link = tmp_path / "ttyVB"
+    vb = VirtualBoard(tmp_path / "b", hours=None, port_link=link, config={"device": {"id": "i1"}})
+    runner = threading.Thread(target=vb.run, daemon=True)
+    runner.start()
+    try:
+        fd = None
+        end = time.monotonic() + 20
+        while fd is None and time.monotonic() < end:
+            try:
+                fd = _os.open(str(link), _os.O_RDWR | _os.O_NOCTTY)
+            except OSError:
+                time.sleep(0.002)
+        assert fd is not None, "no pseudo-terminal at %s" % link
+        _os.write(fd, b"\r\x03")               # at once, before the board has started (unfixed: killed it)
+        _os.close(fd)
+        end = time.monotonic() + 30
+        while not any(ln.startswith("virtual board: firmware from") for ln in vb.lines):
+            assert vb.proc is None or vb.proc.poll() is None, "the interpreter was killed: %s" % vb.lines[-5:]
+            assert time.monotonic() < end, vb.lines[-5:]
+            time.sleep(0.05)
+        with open_board(str(link)) as board_link:
+            name = board_link.exec("from airkit_fw import board\nprint(board.current().name)").strip()
+        assert name == "virtual-esp32", name
+        assert vb.proc.poll() is None and vb.restarts == {"reset": 0, "watchdog": 0, "power_cut": 0}
+    finally:
+        vb.stop()
+        runner.join(15)

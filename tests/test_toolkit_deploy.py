@@ -141,7 +141,7 @@ def test_doctor_diagnoses(tmp_path, name):
         if status != "ok":
             assert got[check]["remedy"] and not rep["ok"]
     assert rep["facts"]["mac"].startswith("24:0a:c4") and rep["facts"]["mem_free"] > 0
-    assert "right-pw" not in json.dumps(rep) and "wrong-pw" not in json.dumps(rep)
+    assert "right-pw" not in json.dumps(rep.to_dict()) and "wrong-pw" not in json.dumps(rep.to_dict())
 
 
 def test_doctor_cli_uplink_and_exit_codes(tmp_path):
@@ -160,7 +160,7 @@ def test_doctor_cli_uplink_and_exit_codes(tmp_path):
     base = "http://127.0.0.1:%d" % coll.port
     cfg = {"device": {"id": "dr-1"}, "wifi": {"ssid": "school", "password": "pw-school"},
            "uplinks": [{"type": "airkit_json", "url": base + "/api/v1/batch", "token": "tok-good-123"},
-                       {"type": "sensor_community", "url": base + "/v1/push-sensor-data/"},
+                       {"type": "sensor_community", "url": base + "/v1/push-sensor-data/", "token": "tok-good-123"},
                        {"type": "airkit_json", "url": "http://127.0.0.1:%d/api/v1/batch" % closed_port,
                         "token": "tok-good-123"},
                        {"type": "airkit_json", "url": base + "/api/v1/batch", "token": "tok-wrong"}]}
@@ -172,7 +172,7 @@ def test_doctor_cli_uplink_and_exit_codes(tmp_path):
             rep = json.loads(out.stdout)
             ups = [c for c in rep["checks"] if c["check"] == "uplink"]
             node = ups[1].get("node")
-            store.add_device(node, "sc")
+            store.add_device(node, "sc", station="dr-1")          # its pushes carry dr-1's token
             stored = store.count()          # the station is stopped at the REPL from here on
             again = subprocess.run(AIRKIT + ["doctor", "--port", b.port, "--only", "uplinks", "--no-reset"],
                                    capture_output=True, text=True, timeout=120)
@@ -183,7 +183,7 @@ def test_doctor_cli_uplink_and_exit_codes(tmp_path):
         coll.stop()
     assert [u["status"] for u in ups] == ["ok", "rejected", "unreachable", "rejected"], ups
     assert ups[1]["http_status"] == 403 and node.startswith("esp32-")
-    assert "register node %s at https://devices.sensor.community" % node in ups[1]["remedy"]
+    assert "airkit collect add-node %s" % node in ups[1]["remedy"]        # a collector: register it there
     assert ups[3]["http_status"] == 401 and "tok-wrong" not in out.stdout
     assert out.returncode == 1          # the refused uplinks (and missing manifest) fail
     assert "PASS  uplink    uplink 1 (sensor_community)" in again.stdout, again.stdout

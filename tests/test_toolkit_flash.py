@@ -138,7 +138,7 @@ def _not_an_esp32(boot_text: bytes | None):
 ])
 def test_real_esptool_errors_become_remedies(tmp_path, boot_text, needle, remedy):
     img = tmp_path / "fw.bin"
-    img.write_bytes(esp_image(0))
+    img.write_bytes(merged_image("ESP32"))     # a complete image: the board, not the file, is what fails
     master, slave, stop = _not_an_esp32(boot_text)
     try:
         with pytest.raises(UserError) as e:
@@ -155,7 +155,7 @@ def test_real_esptool_errors_become_remedies(tmp_path, boot_text, needle, remedy
 
 def test_flash_cli_one_line_on_failure(tmp_path, capsys):
     img = tmp_path / "fw.bin"
-    img.write_bytes(esp_image(0))
+    img.write_bytes(merged_image("ESP32"))     # a complete image: the board, not the file, is what fails
     master, slave, stop = _not_an_esp32(None)
     try:
         rc = main(["flash", "--port", os.ttyname(slave), "--board", "esp32-devkitc", "--firmware", str(img),

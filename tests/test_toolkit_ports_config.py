@@ -77,4 +77,5 @@ def test_config_init_set_show_validate(tmp_path, capsys):
     assert main(["config", "validate", str(tmp_path / "bad.json")]) == 1
     out = capsys.readouterr()
     assert "interval_s" in out.out and "pms.tx" in out.out and "2 problem(s)" in out.err
-    assert main(["config", "init", f, "--board", "nope"]) == 2
+    assert main(["config", "init", f]) == 5                     # refused overwrite
+    assert main(["config", "init", str(tmp_path / "new.json"), "--board", "nope"]) == 2

@@ -52,8 +52,10 @@ def test_provision_three_boards(tmp_path, capsys):
         assert len({r["firmware_hash"] for r in rows.values()}) == 1
         html = (tmp_path / "class-report.html").read_text()
         assert html.count('<div class="label ') == 3 and rows["st-02"]["sensor_community_id"] in html
-        for f in ("class-report.csv", "class-report.html", "class.state.json"):
-            text = (tmp_path / f).read_text()
+        from airkit.provision import read_class, state_file
+        state = state_file(read_class(str(tmp_path / "class.csv")))
+        for f in (tmp_path / "class-report.csv", tmp_path / "class-report.html", state):
+            text = f.read_text()
             assert "pw-class-7" not in text and "not-the-pw" not in text
         # Re-run with the ports in another order: boards keep their rows (followed by MAC),
         # nothing is re-deployed, passed tests are not repeated.
@@ -137,3 +139,48 @@ def test_reported_config_hash_hides_secrets():
     c = json.loads(json.dumps(a))
     c["wifi"]["ssid"] = "library"
     assert public_config_hash(a) != public_config_hash(c)
+
+
+def test_provision_enrols_stations_with_the_collector_end_to_end(tmp_path, capsys):
+    """One command: the station gets a token in its collector uplinks, is registered with its
+    Sensor.Community node, and the kit test's real uploads to the collector pass; the token is in
+    no report, and a second run keeps it."""
+    from airkit.collect.ingest import secret_ok
+    from airkit.collect.server import Collector
+    from airkit.collect.store import Store
+    db = tmp_path / "c.sqlite"
+    store = Store(db)
+    coll = Collector(store, "127.0.0.1", 0).start()
+    base = "http://127.0.0.1:%d" % coll.port
+    (tmp_path / "class.csv").write_text(
+        "device_id,wifi_ssid,wifi_password,uplinks,airkit_json.url,sensor_community.url\n"
+        "st-09,school,pw-class-7,airkit_json sensor_community,%s/api/v1/batch,%s/v1/push-sensor-data/\n"
+        % (base, base))
+    board = RunningBoard(tmp_path, "e1", firmware_from="flash", scenario={"wifi": {"ssid": "school",
+                                                                                  "password": "pw-class-7"}})
+    try:
+        rc = main(["provision", str(tmp_path / "class.csv"), "--ports", board.port, "--json",
+                   "--collect-db", str(db)])
+        out = json.loads(capsys.readouterr().out)
+        assert rc == 0, out
+        tokens = json.loads((tmp_path / "class.tokens.json").read_text())
+        assert (tmp_path / "class.tokens.json").stat().st_mode & 0o077 == 0
+        tok = tokens["st-09"]
+        node = out["rows"][0]["sensor_community_id"]
+        assert secret_ok(tok, store.secret_hash("st-09")) and secret_ok(tok, store.secret_hash(node))
+        from airkit.provision import read_class, state_file
+        state_path = state_file(read_class(str(tmp_path / "class.csv")))      # the class state (data folder)
+        state = json.loads(state_path.read_text())
+        ups = [c for c in state["boards"]["st-09"]["doctor"]["checks"] if c["check"] == "uplink"]
+        assert len(ups) == 2 and all(c["passed"] for c in ups), ups      # both accepted by the collector
+        for f in ("class-report.csv", "class-report.html", state_path):
+            assert tok not in (tmp_path / f).read_text()
+        rc = main(["provision", str(tmp_path / "class.csv"), "--ports", board.port, "--json",
+                   "--collect-db", str(db)])
+        again = json.loads(capsys.readouterr().out)
+        assert rc == 0 and json.loads((tmp_path / "class.tokens.json").read_text())["st-09"] == tok
+        assert "firmware already current" in again["boards"][0]["steps"]
+        assert not any("config written" in s for s in again["boards"][0]["steps"])
+    finally:
+        board.stop()
+        coll.stop()

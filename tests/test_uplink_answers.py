@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from airkit_fw import board as board_mod
-from airkit_fw import uplinks
+from airkit_fw.uplinks import registry as uplinks
 from airkit_fw.uplinks import base, influx
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,6 +44,9 @@ def make(**ucfg):
     ({"type": "opensensemap", "box_id": "b1", "sensors": {"pm25": "s25", "pm10": "s10"}}, 400,
      b'{"message":"sensor s10 is not in box"}', base.CONFIG, "s10"),
     ({"type": "opensensemap", "box_id": "b1", "sensors": {"pm25": "s25"}}, 422, b"{}", base.REJECTED, ""),
+    # an id that is not 24 hex characters: the API's decoder answers 422, a config typo (data kept)
+    ({"type": "opensensemap", "box_id": "b1", "sensors": {"pm25": "5f2b56f4263635001c1dd1ac", "pm10": "s10"}}, 422,
+     b'{"code":"UnprocessableEntity","message":"Invalid sensor id"}', base.CONFIG, "'pm10'"),
     ({"type": "opensensemap", "box_id": "b1", "sensors": {"pm25": "s25"}}, 401, b"{}", base.CONFIG, "token"),
     ({"type": "influx", "url": "http://h:8086"}, 401, b'{"error":"unable to parse authentication credentials"}',
      base.CONFIG, "username"),
@@ -96,4 +99,6 @@ def test_config_validation_imports_no_uplink_module(tmp_path):
     assert out.returncode == 0, out.stderr
     n, mods = out.stdout.split("\n")[:2]
     assert n == "2"                                   # bucket without org/token; unknown type
-    assert mods == "['airkit_fw.uplinks']"
+    # only the registry and the types' tiny declarations (uplinks/<type>_spec.py), never their code
+    assert mods == ("['airkit_fw.uplinks', 'airkit_fw.uplinks.influx_spec', 'airkit_fw.uplinks.lass_mqtt_spec', "
+                    "'airkit_fw.uplinks.registry']")

@@ -43,7 +43,7 @@ def test_every_opensensemap_sensor_the_station_sends_is_accepted_by_validation()
     from airkit_fw import config as fw
     from airkit_fw.uplinks.opensensemap import _FIELDS
 
-    box = {"type": "opensensemap", "box_id": "b", "url": "http://h", "sensors": {f[0]: "s" for f in _FIELDS}}
+    box = {"type": "opensensemap", "box_id": "b", "url": "http://h", "sensors": {f[0]: "5f2b56f4263635001c1dd1a%d" % i for i, f in enumerate(_FIELDS)}}
     assert fw.validate({"uplinks": [box]}) == []
 
 
@@ -64,3 +64,18 @@ def test_doctor_uplink_check_never_shows_url_credentials(capsys):
     out = selftest.check_uplinks(cfg, board)
     assert out[0]["host"] == "db.example" and out[0]["port"] == 8086
     assert SECRET not in capsys.readouterr().out
+
+
+def test_validate_refuses_an_opensensemap_sensor_id_that_is_not_24_hex(tmp_path, capsys):
+    # Bug: a typo'd id got 422 "Invalid sensor id" from the API and every reading was skipped
+    ok = "5f2b56f4263635001c1dd1ac"
+    f = tmp_path / "station.json"
+    for bad in (ok + "d", ok[:-1] + "x"):
+        f.write_text(json.dumps({"uplinks": [{"type": "opensensemap", "box_id": "b", "url": "http://h",
+                                              "sensors": {"pm25": ok, "humidity": bad}}]}))
+        assert main(["config", "validate", str(f)]) != 0
+        out = capsys.readouterr()
+        assert "'humidity'" in out.out + out.err and "24 hex" in out.out + out.err
+    f.write_text(json.dumps({"uplinks": [{"type": "opensensemap", "box_id": "b", "url": "http://h",
+                                          "sensors": {"pm25": ok, "humidity": ok.upper()}}]}))
+    assert main(["config", "validate", str(f)]) == 0

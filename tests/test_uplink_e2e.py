@@ -26,7 +26,7 @@ def test_mqtt_ha_lass_influx_and_a_dead_uplink(tmp_path):
     sub.connect("127.0.0.1", broker.port)
     sub.loop_start()
     store = Store(tmp_path / "c.sqlite")
-    coll_sub = Subscriber(store, "mqtt://127.0.0.1:%d/LASS/#" % broker.port).start()
+    coll_sub = Subscriber(store, "mqtt://127.0.0.1:%d/LASS/#" % broker.port, auth="open").start()  # lab broker
     try:
         assert ready.wait(5)
         cfg = {"device": {"id": "ak-yard", "name": "Yard"}, "wifi": {"ssid": "lab", "password": "lab-wifi-pass"},

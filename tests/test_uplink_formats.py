@@ -7,6 +7,7 @@ import time
 import pytest
 
 from airkit_fw import board as board_mod
+from airkit_fw import flags
 from airkit_fw.uplinks import airkit_json, http, influx, lass_mqtt, mqtt, mqtt_ha, opensensemap
 from airkit_fw.uplinks import sensor_community as sc
 from airkit_fw.uplinks.net import parse_url, userinfo
@@ -24,7 +25,7 @@ def board():
 
 
 def rec(**kw):
-    r = {"seq": 7, "time": T, "ticks": 26795810, "boot": 2, "flags": [], "frames": 9, "checksum_errors": 0,
+    r = {"seq": 7, "time": T, "ticks": 26795810, "boot": 2, "flags_bits": 0, "frames": 9, "checksum_errors": 0,
          "pm1_cf1": 4, "pm25_cf1": 8, "pm10_cf1": 9, "pm1_atm": 3, "pm25_atm": 6, "pm10_atm": 8,
          "n0_3": 850, "n0_5": 255, "n1_0": 56, "n2_5": 5, "n5_0": 1, "n10": 0,
          "rh": 55.2, "temp_c": 21.3, "pm25_corrected": None}
@@ -59,9 +60,12 @@ def test_sensor_community_pm_and_dht_pushes(board):
     assert req == (b"POST /v1/push-sensor-data/ HTTP/1.1\r\nHost: api.sensor.community\r\n"
                    b"Content-Type: application/json\r\nX-Sensor: esp32-563412c40a24\r\n"
                    b"X-MAC-ID: esp32-240ac4123456\r\nX-PIN: 1\r\n"
-                   b"User-Agent: airkit-0.1.0/563412c40a24/240ac4123456\r\n"
+                   b"User-Agent: airkit-0.1.0/563412c40a24/240ac4123456\r\nX-Airkit-PM: atm\r\n"
                    b"Content-Length: 2\r\nConnection: close\r\n\r\n{}")
     assert ("X-PIN", "7") in sc.headers(mac, 7)
+    # which PM the push carries is said on the PM push only (the collector files P0/P1/P2 by it)
+    assert ("X-Airkit-PM", "cf1") in sc.headers(mac, 1, "cf1")
+    assert not any(k == "X-Airkit-PM" for k, v in sc.headers(mac, 7, "cf1"))
 
 
 def test_opensensemap_csv(board):
@@ -103,8 +107,9 @@ def test_lass_default_topic_is_where_lass_reads():
     class St:
         station_id = "ak-1"
         cfg = {}
-    u = lass_mqtt.LassMqtt(board_mod.Board(machine=_Machine(), clock=time), {}, St())
-    assert u.topic == "LASS/Test/PM25"
+    from airkit_fw.uplinks import registry as uplinks
+    u = uplinks.make(board_mod.Board(machine=_Machine(), clock=time), {"type": "lass_mqtt"}, St())
+    assert u.topic == "LASS/Test/PM25" and u.port == 1883
 
 
 def test_influx_escapes_names():
@@ -130,7 +135,7 @@ def test_home_assistant_discovery_and_state(board):
         '"unique_id": "ak_1_pm25", "expire_after": 900, "json_attributes_topic": "airkit/ak_1/state", '
         '"device": {"identifiers": ["ak_1"], "name": "Yard", '
         '"model": "airkit PMS5003 + DHT22", "manufacturer": "airkit", "sw_version": "0.1.0"}}')
-    assert mqtt_ha.state(rec(flags=["dht_stuck"]), board) == (
+    assert mqtt_ha.state(rec(flags_bits=flags.DHT_STUCK), board) == (
         '{"time": "2026-01-05T00:05:00Z", "seq": 7, "pm1": 3, "pm25": 6, "pm10": 8, "pm1_cf1": 4, "pm25_cf1": 8, '
         '"pm10_cf1": 9, "temperature": 21.3, "humidity": 55.2, "flags": ["dht_stuck"]}')
 
@@ -176,7 +181,9 @@ def test_mqtt_ha_takes_user_and_password_from_the_url():
     from types import SimpleNamespace
 
     st = SimpleNamespace(station_id="st-1", cfg={})
-    u = MqttHA(SimpleNamespace(mac=lambda: b"\x24\x0a\xc4\x12\x34\x56"), {"url": "mqtt://ha:pw@b.local"}, st)
+    u = MqttHA(SimpleNamespace(mac=lambda: b"\x24\x0a\xc4\x12\x34\x56"), {"url": "mqtt://ha:pw@b.local",
+                                                                          "prefix": "airkit"}, st)
     assert (u.host, u.username, u._password) == ("b.local", "ha", "pw")
-    u = MqttHA(SimpleNamespace(), {"url": "mqtt://ha:pw@b.local", "username": "x", "password": "y"}, st)
+    u = MqttHA(SimpleNamespace(), {"url": "mqtt://ha:pw@b.local", "username": "x", "password": "y",
+                                   "prefix": "airkit"}, st)
     assert (u.username, u._password) == ("x", "y")

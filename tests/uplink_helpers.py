@@ -17,12 +17,14 @@ from airkit.collect.store import Store
 TOKEN = "test-token-4f9a2c"
 MAC = "24:0a:c4:12:34:56"
 NODE = "esp32-563412c40a24"
+SC_STATION = "sc-yard"                   # the public station id the node's pushes are filed under
+SC_KEY = {"X-Airkit-Token": TOKEN}       # the node's secret, as the firmware sends it
 
 
 def start_collector(tmp: Path, device="station-1"):
     store = Store(tmp / "collect.sqlite")
     store.add_device(device, "json", TOKEN)
-    store.add_device(NODE, "sc")
+    store.add_device(NODE, "sc", TOKEN, station=SC_STATION)
     return Collector(store, "127.0.0.1", 0).start()
 
 
@@ -260,7 +262,7 @@ class SensorCommunityServer(_Server):
 class OpenSenseMapServer(_Server):
     """openSenseMap's ``POST /boxes/:boxId/data`` as it answers (its own CSV decoder and
     checks): wrong token 401, unknown box 404, a sensor id not in the box 400, decoder
-    errors 422 (bad value, ``nan``, a time not ``YYYY-MM-DDTHH:MM:SSZ``, more than a minute in
+    errors 422 (a sensor id that is not 24 hex characters: "Invalid sensor id", bad value, ``nan``, a time not ``YYYY-MM-DDTHH:MM:SSZ``, more than a minute in
     the future, more than 2,500 values), 201 otherwise; no de-duplication."""
 
     def __init__(self, box, sensors, token, latency=(0.03, 0.12), seed=2, now=None):
@@ -291,6 +293,8 @@ class OpenSenseMapServer(_Server):
             f = ln.strip().split(",")
             if len(f) < 2:
                 return 422, '{"code":"UnprocessableEntity","message":"Cannot decode measurement"}'
+            if len(f[0]) != 24 or any(c not in "0123456789abcdefABCDEF" for c in f[0]):
+                return 422, '{"code":"UnprocessableEntity","message":"Invalid sensor id"}'
             try:
                 v = float(f[1])
                 if v != v:

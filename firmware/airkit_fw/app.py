@@ -31,10 +31,12 @@ from airkit_fw import board as board_mod
 from airkit_fw import sampler as sampler_mod
 from airkit_fw.pms5003 import KEYS
 
+from airkit_fw.flags import TIME_UNSYNCED, AB_DISAGREE, CORRECTION_OUT_OF_RANGE, names as flag_names
+from airkit_fw.common import STATE_FILE, describe as _describe, forget, get
 from airkit_fw.console import READING as READING_PREFIX, SAFE as SAFE_PREFIX, HEALTH as STATUS_PREFIX   # the console line protocol
-SAFE_FILE = "SAFE"           # present on flash: stay in safe mode (airkit deploy --safe)
-STATE_FILE = "state.json"    # counters kept across reboots
+_OTA_EVERY = const(72)       # readings between update checks (6 h at the default 5 min)
 _STATE_EVERY = const(12)     # readings between state saves (flash wear) and status lines
+_TURN_MS = const(5000)       # WiFi and NTP start an attempt only with 3 s left before the next reading
 
 
 def _write_state(board, state):
@@ -64,8 +66,8 @@ def reading_dict(board, r, station_id, correction=None):
     d["temp_c"] = r.temp_c
     flags = r.flags
     if t is None:
-        flags |= sampler_mod.TIME_UNSYNCED
-    d["flags"] = sampler_mod.flag_names(flags)
+        flags |= TIME_UNSYNCED
+    d["flags_bits"] = flags          # the bits travel (journal, correction); names are for the console
     d["frames"] = r.frames
     if r.has_b:
         d["frames_b"] = r.frames_b
@@ -74,21 +76,22 @@ def reading_dict(board, r, station_id, correction=None):
     d["laser_on_s"] = r.laser_on_s
     if correction is not None:
         correction(d)
+    d["flags"] = flag_names(d["flags_bits"])
     return d
 
 
 class Station:
-    """Built at start-up by ``services.start`` (which also reads the counters and the id)."""
+    """Built at start-up by ``services.start`` (which is handed this class, reads the
+    counters and the id; it never imports this module: no import cycle)."""
 
     def __init__(self, board, cfg, station_id, state):
-        from airkit_fw import config
-
         self.board = board
         self.cfg = cfg
-        self.interval_ms = config.get(cfg, "interval_s", 300) * 1000
-        self.watchdog_ms = config.get(cfg, "watchdog_s", 60) * 1000
+        self.interval_ms = get(cfg, "interval_s", 300) * 1000
+        self.watchdog_ms = get(cfg, "watchdog_s", 60) * 1000
         self.sampler = sampler_mod.Sampler(board, cfg)
         self.services = []
+        self.turn_ms = _TURN_MS          # the services' time between readings, at least (uplinks: more)
         self.preload = ()
         self.station_id = station_id
         self.correction, self.correction_name = _correction_for(cfg)
@@ -118,7 +121,7 @@ class Station:
 
     def print_status(self):
         gc.collect()
-        print(STATUS_PREFIX + json.dumps({"seq": self.sampler.reading.seq, "free_heap": gc.mem_free(),
+        print(STATUS_PREFIX + json.dumps({"seq": self.sampler.reading.seq, "free_heap": self.board.mem_free(),
                                           "crashes": self.state.get("crashes", 0)}))
 
     def wait_until(self, deadline):
@@ -135,9 +138,17 @@ class Station:
         b = self.board
         b.start_watchdog(self.watchdog_ms)
         next_at = b.ticks_ms()
+        started = next_at
+        readings_done = 1
         first = True
         while readings != 0:
             self.step()
+            trial = sys.modules.get("otaboot")    # loaded only while an update runs on trial (main.py)
+            if trial is not None and trial.check(b.ticks_diff(b.ticks_ms(), started)):
+                b.reset()                         # no upload acknowledged in time: rolled back, restart
+            if readings_done % _OTA_EVERY == 1 and _ota_check(self):
+                b.reset()                         # an update was installed: start it on trial
+            readings_done += 1
             if first:
                 n = b.crash_streak()
                 if n:                     # a good reading: the crash streak is over
@@ -148,8 +159,10 @@ class Station:
                 first = False
             readings -= 1
             next_at = b.ticks_add(next_at, self.interval_ms)
-            if b.ticks_diff(next_at, b.ticks_ms()) < 0:   # fell behind: start again from now
-                next_at = b.ticks_ms()
+            if b.ticks_diff(next_at, b.ticks_ms()) < self.turn_ms:
+                # fell behind (a slow reading at a short interval): the services still get their
+                # turn, so uploads and the status line never starve; the next reading waits
+                next_at = b.ticks_add(b.ticks_ms(), self.turn_ms)
             self.wait_until(next_at)
 
 
@@ -174,13 +187,13 @@ def _correction_for(cfg):
     def apply(d):
         pm = d["pm25_cf1"]
         pm_b = d.get("pm25_cf1_b")
-        if pm is not None and pm_b is not None and "ab_disagree" not in d["flags"]:
+        if pm is not None and pm_b is not None and not d["flags_bits"] & AB_DISAGREE:
             pm = (pm + pm_b) / 2          # the published corrections use the A/B mean
         y = correction.correct(model, pm, d["rh"], d["temp_c"])
         d["pm25_corrected"] = None if y is None else int(y * 100 + 0.5) / 100
         d["model"] = name
         if y is not None and correction.out_of_range(model, pm, d["rh"], d["temp_c"]):
-            d["flags"].append("correction_out_of_range")
+            d["flags_bits"] |= CORRECTION_OUT_OF_RANGE
 
     return apply, name
 
@@ -190,12 +203,12 @@ def main(board=None):
     board = board or board_mod.current()
     gc.collect()
     print("airkit %s starting (reset cause: %s)" % (VERSION, board.reset_cause()))
-    print("airkit: free heap %d bytes at boot" % gc.mem_free())
+    print("airkit: free heap %d bytes at boot" % board.mem_free())
     station = None
     try:
         from airkit_fw import services     # start-up only: config, safe mode, the services
 
-        station = services.start(board)    # None: safe mode (printed)
+        station = services.start(board, Station)    # None: safe mode (printed)
         services = None
     except Exception as e:
         station = None
@@ -212,7 +225,7 @@ def main(board=None):
     except MemoryError:
         pass                            # then loaded at first use (an uplink copes with a MemoryError)
     gc.collect()
-    print("airkit: started, free heap %d bytes" % gc.mem_free())
+    print("airkit: started, free heap %d bytes" % board.mem_free())
     try:
         station.run()
     except Exception as e:
@@ -227,23 +240,19 @@ def main(board=None):
         board.crashed(what)
 
 
+def _ota_check(st):
+    """Ask the airkit JSON uplink's collector for an update (ota.py is loaded for this only).
+    Never fatal: the station measures on whatever happens here."""
+    try:
+        from airkit_fw import otacheck
+        return otacheck.scheduled(st.board, st, (st.state or {}).get("crashes", 0))
+    except Exception as e:       # MemoryError while loading it, a bug: one line, no crash
+        print("airkit: update check failed: %r" % (e,))
+        return None
+    finally:
+        _drop_start_up_modules(("otacheck", "ota", "ed25519"))
+
+
 def _drop_start_up_modules(names=("config", "services")):
-    """Forget the modules only start-up needs (config schema, set-up of the services):
-    on a board without PSRAM every KiB of heap counts. Only on MicroPython (True): the
-    host tools keep them."""
-    if sys.implementation.name != "micropython":
-        return False
-    import airkit_fw
-
-    for name in names:
-        sys.modules.pop("airkit_fw." + name, None)
-        try:
-            delattr(airkit_fw, name)
-        except Exception:      # not there (MicroPython raises KeyError)
-            pass
-    return True
-
-
-def _describe(e):
-    name = type(e).__name__
-    return "%s %s" % (name, e) if str(e) else name
+    """Forget the modules only start-up needs (``common.forget``)."""
+    return forget(names)

@@ -8,8 +8,13 @@ virtual board (``airkit sim``) they are small stand-ins, and everything above
 this layer runs unchanged.
 
 Time rules kept here: ``ticks_*`` wrap (2^30 ms on the ESP32), so all interval
-math goes through ``ticks_diff``; ``time.time()`` counts from 2000 on the
-ESP32, so ``unix_time()`` converts with the epoch the clock reports.
+math goes through ``ticks_diff``, which is right only within 2^29 ms (6.2 days)
+of its reference: a deadline is always relative to a recent tick, never to
+boot (a reference that can grow old is dropped once passed, or checked with
+``left_ms``, which bounds the wait). ``sleep_ms`` never sleeps longer than
+``SLEEP_MAX_MS`` in one call, so no miscomputed wait can become a multi-day
+stop. ``time.time()`` counts from 2000 on the ESP32, so ``unix_time()``
+converts with the epoch the clock reports.
 """
 
 try:
@@ -22,6 +27,7 @@ _EPOCH_2000 = const(946684800)   # seconds from 1970-01-01 to 2000-01-01
 _TIME_VALID_AFTER = const(1577836800)  # 2020-01-01: anything earlier means "clock not set"
 WDT_TIMEOUT_MS = const(60000)
 _SLEEP_CHUNK_MS = const(5000)    # longest sleep between watchdog feeds
+SLEEP_MAX_MS = const(3600000)    # longest sleep in one call: the longest interval_s (1 h)
 _RETRY_MS = const(10000)         # first wait before the reset that retries after a crash
 _RETRY_MAX_MS = const(600000)    # the wait doubles per crash in a row, up to 10 minutes
 from airkit_fw.console import CRASH as CRASH_PREFIX   # the console line protocol
@@ -29,6 +35,21 @@ from airkit_fw.console import CRASH as CRASH_PREFIX   # the console line protoco
 RESET_CAUSES = {1: "power-on", 2: "hard", 3: "watchdog", 4: "deep-sleep", 5: "soft"}
 
 _current = None
+
+
+def idf_split():
+    """The largest free block of the ESP-IDF heap, which ``gc.mem_free()`` counts as free
+    GC memory on an ESP32 (``py/modgc.c`` adds ``max_new_split``; the ESP32 port returns
+    ``heap_caps_get_largest_free_block``); 0 where there is no IDF (unix port, the virtual board)."""
+    try:
+        import esp32
+        largest = 0
+        for region in esp32.idf_heap_info(esp32.HEAP_DATA):   # (total, free, largest free block, min free)
+            if region[2] > largest:
+                largest = region[2]
+        return largest
+    except (ImportError, AttributeError, OSError):
+        return 0
 
 
 def current():
@@ -55,6 +76,7 @@ class Board:
         self._wdt = None
         self._rtc = None
         self._wlan = None
+        self.long_sleeps = 0           # sleeps cut to SLEEP_MAX_MS (each one a bug somewhere)
         year0 = clock.gmtime(0)[0]
         self._epoch_offset = _EPOCH_2000 if year0 == 2000 else 0
         _current = self
@@ -69,9 +91,21 @@ class Board:
     def ticks_add(self, t, delta):
         return self.clock.ticks_add(t, delta)
 
+    def left_ms(self, t, most):
+        """Milliseconds until tick ``t``: 0 once it has come. ``most`` is the longest wait
+        the caller ever sets; a tick further ahead than that is a deadline that passed so
+        long ago the counter wrapped (``ticks_diff`` turns positive again after 2^29 ms):
+        it has come too. So a stale deadline costs at most ``most``, never days."""
+        d = self.clock.ticks_diff(t, self.clock.ticks_ms())
+        return d if 0 < d <= most else 0
+
     def sleep_ms(self, ms):
-        """Sleep, feeding the watchdog at least every few seconds."""
+        """Sleep, feeding the watchdog at least every few seconds; never longer than
+        ``SLEEP_MAX_MS`` (a wait computed wrong must not stop the station for days)."""
         c = self.clock
+        if ms > SLEEP_MAX_MS:
+            ms = SLEEP_MAX_MS
+            self.long_sleeps += 1
         while ms > 0:
             step = ms if ms < _SLEEP_CHUNK_MS else _SLEEP_CHUNK_MS
             self.feed()
@@ -219,8 +253,14 @@ class Board:
 
     # --- memory and storage --------------------------------------------------------
     def mem_free(self):
+        """Free GC heap, truly: on the ESP32 (v1.22+, split heap) ``gc.mem_free()`` adds the
+        largest free block of the IDF heap ("max new split": RAM the GC heap *could* take,
+        which WiFi and TLS need); that block is left out here."""
         import gc
-        return gc.mem_free()
+        free = gc.mem_free()
+        split = idf_split()
+        return free - split if split < free else free
+
 
     def fs_free(self):
         import os

@@ -51,7 +51,8 @@ SCHEMA = {
     "web.portal_after_s": ("int", 0),
 }
 
-SECRET_KEYS = ("password", "token", "key", "secret", "api_key", "access_token")
+# the getter, secret rules and URL masking are shared with the running station (common.py)
+from airkit_fw.common import get, SECRET_KEYS, mask_url, is_secret as _is_secret  # noqa: F401
 
 _RANGES = {
     "interval_s": (60, 3600),
@@ -68,15 +69,6 @@ _RANGES = {
 }
 _CHOICES = {"pms.mode": ("cycle", "continuous")}
 _PINS = ("pms.tx", "pms.rx", "pms.set", "pms_b.tx", "pms_b.rx", "pms_b.set", "dht.pin", "led.pin")
-
-
-def get(cfg, path, default=None):
-    node = cfg
-    for part in path.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return default
-        node = node[part]
-    return node
 
 
 def put(cfg, path, value):
@@ -186,11 +178,7 @@ def validate(cfg):
             if not isinstance(u, dict) or not isinstance(u.get("type"), str):
                 problems.append("uplinks[%d] must be an object with a \"type\"" % i)
                 continue
-            problems.extend(_uplink_problems(i, u))
-            if u["type"] == "lass_mqtt" and (get(user, "location.lat") is None or get(user, "location.lon") is None):
-                # LASS files a station where its payload says: without a position it would be at 0, 0
-                problems.append("uplinks[%d] (lass_mqtt) puts the station on LASS's map by its position: "
-                                "set location.lat and location.lon" % i)
+            problems.extend(_uplink_problems(i, u, user))
             # each uplink keeps its place in the journal under its name: two of one name would share it
             n = u.get("name") or u["type"]
             if n in names:
@@ -200,50 +188,47 @@ def validate(cfg):
     return problems
 
 
-def _uplink_problems(i, u):
-    # the registry is a small table: validating never imports an uplink's code
-    from airkit_fw.uplinks import TYPES, required, keys, defaults as type_defaults
+def _uplink_problems(i, u, user):
+    """An uplink entry's problems, from what its type declares (``uplinks/<type>_spec.py``:
+    keys, types, required keys, choices, its own rules): nothing here knows a type by name."""
+    from airkit_fw.uplinks import registry as reg
     t = u["type"]
-    if t not in TYPES:
-        return ["uplinks[%d] has type '%s'; use one of: %s" % (i, t, ", ".join(TYPES))]
+    spec = reg.spec(t)
+    if spec is None:
+        return ["uplinks[%d] has type '%s'; use one of: %s" % (i, t, ", ".join(reg.TYPES))]
     out = []
-    known = keys(t)
+    known = reg.keys(t)
     for k in u:
         if k not in known:
             out.append("uplinks[%d] (%s) has unknown key '%s' (typo?); its keys are: %s"
-                       % (i, t, k, ", ".join(known[1:])))
-    for k in required(t):
+                       % (i, t, k, ", ".join(n for n in known if n != "type")))
+        elif not _type_ok(known[k][0], u[k]):
+            out.append("uplinks[%d] (%s): '%s' must be %s, not %r%s"
+                       % (i, t, k, _KIND_WORDS[known[k][0]], _shown(k, u[k]),
+                          (": " + known[k][2]) if len(known[k]) > 2 else ""))
+    for k in spec.REQUIRED:
         if not u.get(k):
             out.append("uplinks[%d] (%s) needs '%s'" % (i, t, k))
-    for k in ("url",):
-        v = u.get(k)
-        if v is not None and (not isinstance(v, str) or v.split("://")[0] not in ("http", "https", "mqtt", "mqtts")):
-            out.append("uplinks[%d] (%s): 'url' must start with http://, https://, mqtt:// or mqtts://" % (i, t))
-    url = u.get("url") or type_defaults(t).get("url")     # the default URL (https) needs a CA too
+    for k in spec.CHOICES:
+        c = spec.CHOICES[k]
+        if k in u and u[k] is not None and u[k] not in c:
+            out.append("uplinks[%d] (%s): '%s' must be %s" % (i, t, k, " or ".join(json.dumps(v) for v in c)))
+    v = u.get("url")
+    if v is not None and (not isinstance(v, str) or v.split("://")[0] not in ("http", "https", "mqtt", "mqtts")):
+        out.append("uplinks[%d] (%s): 'url' must start with http://, https://, mqtt:// or mqtts://" % (i, t))
+    default = known.get("url", ("str", None))[1]
+    url = u.get("url") or default     # the default URL (https) needs a CA too
     if isinstance(url, str) and url.split("://")[0] in ("https", "mqtts"):
         ca = u.get("ca")
         if not isinstance(ca, str) or "-----BEGIN CERTIFICATE-----" not in ca:
+            plain = isinstance(default, str) and default.split("://")[0] in ("http", "mqtt")
             out.append("uplinks[%d] (%s) uses %s%s but has no 'ca': paste the server's root certificate (PEM text) "
                        "so the board can verify it%s" % (i, t, url.split("://")[0], "" if u.get("url") else
                                                          " (its default url)",
-                       ", or set 'url' to http://api.sensor.community/v1/push-sensor-data/ (plain HTTP, "
-                       "as airrohr sends)" if t == "sensor_community" else ""))
-    if t == "influx" and u.get("bucket") and not (u.get("token") and u.get("org")):
-        out.append("uplinks[%d] (influx) writes to bucket '%s' (InfluxDB 2.x): it also needs 'org' and 'token'"
-                   % (i, u.get("bucket")))
-    if t == "opensensemap" and u.get("sensors"):
-        names = ("pm25", "pm10", "pm1", "temperature", "humidity")   # what opensensemap.py sends
-        sensors = u["sensors"]
-        if not isinstance(sensors, dict):
-            out.append("uplinks[%d] (opensensemap): 'sensors' must be an object {\"pm25\": \"<sensor id>\", ...} "
-                       "with keys among %s" % (i, ", ".join(names)))
-        else:
-            for k in sensors:
-                if k not in names:
-                    out.append("uplinks[%d] (opensensemap): sensor '%s' is not one the station sends; use %s "
-                               "(each with the sensor id from the box)" % (i, k, ", ".join(names)))
-    if u.get("pm") not in (None, "atm", "cf1"):
-        out.append("uplinks[%d] (%s): 'pm' must be \"atm\" or \"cf1\"" % (i, t))
+                       ", or set 'url' to %s (plain, as its default)" % default if plain else ""))
+    rules = getattr(spec, "problems", None)
+    if rules is not None:
+        out.extend(rules(i, u, user))
     return out
 
 
@@ -253,25 +238,15 @@ for _p in SCHEMA:
         _GROUPS[_p.split(".", 1)[0]] = True
 
 
+_MISSING = object()
+
+
 def _has(cfg, path):
-    node = cfg
-    for part in path.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return False
-        node = node[part]
-    return True
+    return get(cfg, path, _MISSING) is not _MISSING
 
 
 _KIND_WORDS = {"int": "a whole number", "float": "a number", "str": "text in quotes",
                "bool": "true or false", "list": "a list [...]", "dict": "an object {...}"}
-
-
-def _is_secret(path):
-    last = path.rsplit(".", 1)[-1]
-    for s in SECRET_KEYS:
-        if last == s or last.endswith("_" + s):
-            return True
-    return False
 
 
 def _shown(path, v):
@@ -292,36 +267,6 @@ def _overlay(base, user):
             _overlay(base[k], v)
         else:
             base[k] = v
-
-
-_URL_SECRETS = ("p", "password", "pass", "pwd", "token", "key", "secret", "api_key", "access_token", "auth")
-
-
-def mask_url(url):
-    """A URL with any credentials in it masked: ``user:***@host`` and secret query
-    parameters (``p=``, ``token=``, ...) as ``***``. Anything else is returned as is."""
-    if not isinstance(url, str) or "://" not in url:
-        return url
-    i = url.find("://") + 3
-    j = len(url)
-    for c in "/?#":
-        k = url.find(c, i)
-        if 0 <= k < j:
-            j = k
-    auth = url[i:j]
-    at = auth.rfind("@")
-    if at >= 0:
-        user = auth[:at].split(":", 1)[0]
-        url = url[:i] + user + (":***" if ":" in auth[:at] else "") + url[i + at:]
-    q = url.find("?")
-    if q < 0:
-        return url
-    params = url[q + 1:].split("&")
-    for n in range(len(params)):
-        kv = params[n].split("=", 1)
-        if len(kv) == 2 and kv[1] and (kv[0].lower() in _URL_SECRETS or _is_secret(kv[0].lower())):
-            params[n] = kv[0] + "=***"
-    return url[:q + 1] + "&".join(params)
 
 
 def masked(cfg):

@@ -10,8 +10,11 @@ A correction is a dict such as::
 
     {"kind": "mlr", "name": "site-A 2024",
      "coef": {"intercept": 3.1, "pm": 0.52, "rh": -0.07, "t": 0.02},
-     "valid": {"pm": [0, 180], "rh": [20, 98], "t": [-5, 38]},
+     "valid": {"pm": [0, 180], "rh": [20, 98], "t": [-5, 38]}, "bound": True,
      "floor": 0.0}
+
+With ``bound`` set, inputs outside ``valid`` are held at the nearest end of
+the range before the formula is evaluated (and flagged by ``out_of_range``).
 
 Kinds: ``raw``, ``linear`` and ``mlr`` (intercept + pm*a + rh*b + t*c),
 ``kappa`` (kappa-Koehler hygroscopic growth, then slope and intercept),
@@ -60,6 +63,16 @@ def _epa_5seg(pm, rh):
     return 2.966 + 0.69 * pm + 8.84e-4 * pm * pm
 
 
+def _bounded(rng, x):
+    if not rng or x is None or x != x:
+        return x
+    if x < rng[0]:
+        return rng[0]
+    if x > rng[1]:
+        return rng[1]
+    return x
+
+
 def needs(c):
     """Which inputs the correction uses: a bit mask of OUT_PM, OUT_RH, OUT_T."""
     kind = c.get("kind")
@@ -83,6 +96,14 @@ def correct(c, pm, rh=None, t=None):
     cannot run)."""
     if pm is None or pm != pm:
         return None
+    if c.get("bound"):
+        # inputs outside the ranges the model was fitted on are held at the nearest end of the range (never
+        # extrapolated: a spike of 1,491 ug/m3 is not passed through); out_of_range() flags them
+        valid = c.get("valid")
+        if valid:
+            pm = _bounded(valid.get("pm"), pm)
+            rh = _bounded(valid.get("rh"), rh)
+            t = _bounded(valid.get("t"), t)
     kind = c.get("kind")
     if kind == "raw":
         y = pm

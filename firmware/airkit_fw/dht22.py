@@ -4,7 +4,7 @@ Why this exists: the bare ``dht`` module will happily be read too fast, too
 soon after power-up, and hand back 99.9 % humidity for days. This wrapper keeps
 >= 2 s between reads and >= 1 s after power-up, retries timeouts (compared by
 errno *name*: 116 on the ESP32, 110 on Linux) and checksum errors a bounded
-number of times, rejects physically impossible values, and reports humidity
+number of times (once when the last read failed: a dead sensor costs ~0.3 s), rejects physically impossible values, and reports humidity
 stuck at 99.9 % or 1 % as a fault.
 """
 
@@ -39,6 +39,7 @@ class DHT22:
         self.temp_c = None
         self.rh = None
         self.status = FAILED
+        self._tried = False      # status FAILED is only a verdict after a first read
         self.timeouts = 0
         self.checksum_errors = 0
         self.implausible = 0
@@ -46,18 +47,33 @@ class DHT22:
         self._extreme_value = None
 
     def _wait_allowed(self):
+        # Every reference tick here is recent or dropped: ``ticks_diff`` is only right
+        # within 2^29 ms (6.2 days) of its reference, so the power-up tick (taken once,
+        # at boot) is forgotten as soon as that second has passed, and a wait longer
+        # than the rule can ask for means a stale reference (no wait at all).
         c = self._clock
         now = c.ticks_ms()
-        wait = _POWER_UP_MS - c.ticks_diff(now, self._powered)
+        wait = 0
+        if self._powered is not None:
+            wait = _POWER_UP_MS - c.ticks_diff(now, self._powered)
+            if wait <= 0 or wait > _POWER_UP_MS:
+                self._powered = None
+                wait = 0
         gap = _MIN_GAP_MS - c.ticks_diff(now, self._last)
+        if gap > _MIN_GAP_MS:        # the last read is older than the tick counter can tell
+            gap = 0
         if gap > wait:
             wait = gap
         if wait > 0:
             c.sleep_ms(wait)
 
     def read(self):
-        """Measure. Returns OK, FAILED, STUCK or IMPLAUSIBLE; values in temp_c / rh."""
-        for _ in range(_RETRIES):
+        """Measure. Returns OK, FAILED, STUCK or IMPLAUSIBLE; values in temp_c / rh.
+
+        A sensor whose last read failed (unplugged, dead) gets one try, not ``_RETRIES``:
+        at short intervals its retries would eat the time the uploads need."""
+        for _ in range(1 if self.status == FAILED and self._tried else _RETRIES):
+            self._tried = True
             self._wait_allowed()
             if self._feed:
                 self._feed()

@@ -8,7 +8,7 @@ data, and backfilled readings keep their original timestamps.
 
 Record (80 bytes, little-endian)::
 
-    0  magic 0xA7, 1 version 1, 2 flags u16 (sampler bits; bit 15 = time fixed up)
+    0  magic 0xA7, 1 version 1, 2 flags u16 (flags.py bits; bit 15 = time fixed up)
     4  seq u32 (journal sequence, never reused)   8  UTC unix time u32 (0 = unknown)
     12 ticks_ms u32 at sampling                   16 boot number u16
     18 present bits u8 (1 PMS A, 2 PMS B, 4 rh, 8 temp, 16 corrected PM2.5)
@@ -46,7 +46,9 @@ de-duplicate by (device, timestamp).
 Readings taken before the clock was ever set store time 0 with their ticks
 and boot number; when NTP succeeds later in the same boot, an anchor
 (boot, ticks, unix) is saved and readers compute the time from the ticks
-(``ticks_diff``, valid within ~6 days of the anchor). Readings whose boot
+(``ticks_diff``; those readings were all taken before the anchor, so a
+positive difference means the counter wrapped once: valid up to one tick
+period, 12.4 days on the ESP32, before the clock was set). Readings whose boot
 never got a time stay flagged ``time_unsynced`` with no time.
 """
 
@@ -66,43 +68,25 @@ except ImportError:  # pragma: no cover
     from zlib import crc32
 
 from airkit_fw.pms5003 import KEYS
-from airkit_fw import sampler as sampler_mod
+from airkit_fw import flags as flags_mod
+from airkit_fw.flags import TIME_FIXED, TIME_UNSYNCED
 
 REC_SIZE = const(80)
 _BODY = const(76)
 MAGIC = const(0xA7)
 VERSION = const(1)
-TIME_FIXED = const(0x8000)
 BATCH = 24                 # readings per segment append
 SEG_RECORDS = 512          # records per segment file
 MAX_SEGMENTS = 10          # bound: 5,120 records
 META_EVERY_MS = const(600000)      # cursor saves at most every 10 min (a power cut re-sends <= 10 min: de-duplicated)
 DIR = "j"
 _FMT = "<BBHIIIHBB12H12HhhHBBI"
-_TICKS_HALF = const(1 << 29)   # anchors are trusted within +-6 days (ESP32 ticks wrap at 2^30)
 
 P_PMS_A = const(1)
 P_PMS_B = const(2)
 P_RH = const(4)
 P_TEMP = const(8)
 P_CORR = const(16)
-
-
-def flag_bits(names):
-    bits = 0
-    fn = sampler_mod.FLAG_NAMES
-    for n in names:
-        for i in range(len(fn)):
-            if fn[i] == n:
-                bits |= 1 << i
-    return bits
-
-
-def flag_list(bits):
-    out = sampler_mod.flag_names(bits & 0x7FFF)
-    if bits & TIME_FIXED:
-        out.append("time_fixed")
-    return out
 
 
 def _u16(v):
@@ -139,7 +123,9 @@ def encode(buf, seq, unix_t, ticks, boot, d):
         present |= P_TEMP
     if corr is not None:
         present |= P_CORR
-    flags = flag_bits(d.get("flags", ()))
+    flags = d.get("flags_bits")
+    if flags is None:                       # a dict from elsewhere (names: an edge)
+        flags = flags_mod.bits(d.get("flags", ()))
     struct.pack_into(_FMT, buf, 0, MAGIC, VERSION, flags & 0xFFFF, seq & 0xFFFFFFFF,
                      (unix_t or 0) & 0xFFFFFFFF, ticks & 0xFFFFFFFF, boot & 0xFFFF, present,
                      min(int(d.get("frames") or 0), 255),
@@ -431,11 +417,13 @@ class Journal:
         if d["time"] is None:
             a = self.meta["anchors"].get(str(d["boot"]))
             if a is not None:
-                dt = self.board.ticks_diff(d["ticks"], a[0])
-                if -_TICKS_HALF < dt < _TICKS_HALF:
-                    d["time"] = a[1] + dt // 1000
-                    d["flags_bits"] = (d["flags_bits"] & ~sampler_mod.TIME_UNSYNCED) | TIME_FIXED
-        d["flags"] = flag_list(d["flags_bits"])
+                b = self.board
+                dt = b.ticks_diff(d["ticks"], a[0])
+                if dt > 0:
+                    # an untimed reading precedes the anchor: "after" means the ticks wrapped
+                    dt -= b.ticks_add(0, -1) + 1
+                d["time"] = a[1] + dt // 1000
+                d["flags_bits"] = (d["flags_bits"] & ~TIME_UNSYNCED) | TIME_FIXED
         return d
 
     # --- reading --------------------------------------------------------------------
@@ -549,8 +537,12 @@ class Journal:
         dl = self.meta["delivered"]
         dl[name] = dl.get(name, 0) + count
         self._meta_dirty = True
-        if self.board.ticks_diff(self.board.ticks_ms(), self._meta_at) >= META_EVERY_MS:
+        if self._meta_due():
             self.save_meta()
+
+    def _meta_due(self):
+        age = self.board.ticks_diff(self.board.ticks_ms(), self._meta_at)
+        return age >= META_EVERY_MS or age < 0     # < 0: older than the ticks can tell
 
     def pending_for(self, name):
         return self.last_seq - self.cursor(name)
@@ -565,7 +557,7 @@ class Journal:
         self._meta_at = self.board.ticks_ms()
 
     def poll(self, deadline):
-        if self._meta_dirty and self.board.ticks_diff(self.board.ticks_ms(), self._meta_at) >= META_EVERY_MS:
+        if self._meta_dirty and self._meta_due():
             self.save_meta()
 
     def status(self):

@@ -318,12 +318,14 @@ class PMS5003:
         self.awake = True
         self.passive = False
         self.woke_at = clock.ticks_ms()
+        self._warm = False
+        self.silent = False    # the last wait ended without a single byte (unplugged, no power)
 
     # --- low level -------------------------------------------------------
     def _send(self, cmd, data):
         c = self._clock
         wait = COMMAND_GAP_MS - c.ticks_diff(c.ticks_ms(), self._last_cmd)
-        if wait > 0:
+        if 0 < wait <= COMMAND_GAP_MS:   # longer: a last command too old for the ticks to tell
             c.sleep_ms(wait)
         command(cmd, data, self._cmd)
         self._uart.write(self._cmd)
@@ -348,9 +350,11 @@ class PMS5003:
         start = c.ticks_ms()
         replies = dec.replies
         rx = self._rx
+        self.silent = True
         while True:
             n = self._uart.readinto(rx) if self._uart.any() else 0
             if n:
+                self.silent = False
                 pos = 0
                 while pos < n:
                     pos = dec.feed(rx, pos, n)
@@ -405,14 +409,22 @@ class PMS5003:
         self._send(CMD_SLEEP, 1)
         self.awake = True
         self.woke_at = self._clock.ticks_ms()
+        self._warm = False
         self.decoder.clear()
         # wake gets no reply; the sensor falls back to active mode, so ask again.
         return self.set_passive()
 
     def warm_ms_left(self, warmup_ms=WARMUP_MS):
+        # The wake tick is consulted only until the warm-up has passed: in continuous
+        # mode it dates from boot, and ``ticks_diff`` from it wraps after 2^29 ms.
+        if self._warm:
+            return 0
         c = self._clock
         left = warmup_ms - c.ticks_diff(c.ticks_ms(), self.woke_at)
-        return left if left > 0 else 0
+        if left <= 0 or left > warmup_ms:
+            self._warm = True
+            return 0
+        return left
 
     def read(self, timeout_ms=2500):
         """One data frame: a passive read request in passive mode, else the next pushed frame.

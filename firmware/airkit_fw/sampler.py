@@ -18,6 +18,7 @@ from array import array
 
 from airkit_fw import pms5003
 from airkit_fw import dht22
+from airkit_fw.common import get
 
 try:
     from micropython import const
@@ -25,35 +26,16 @@ except ImportError:
     def const(value):
         return value
 
-# Quality flag bits (names in FLAG_NAMES, same order)
-PMS_MISSING = const(1)
-PMS_FEW_FRAMES = const(2)
-WARMUP_SHORT = const(4)
-DHT_FAILED = const(8)
-DHT_STUCK = const(16)
-DHT_IMPLAUSIBLE = const(32)
-PMS_B_MISSING = const(64)
-AB_DISAGREE = const(128)
-PMS_UNSUPPORTED = const(256)
-PMS_STUCK = const(512)
-TIME_UNSYNCED = const(1024)
-CORRECTION_OUT_OF_RANGE = const(2048)   # set by the app when inputs leave the model's valid range
-FLAG_NAMES = ("pms_missing", "pms_few_frames", "warmup_short", "dht_failed", "dht_stuck",
-              "dht_implausible", "pms_b_missing", "ab_disagree", "pms_unsupported", "pms_stuck",
-              "time_unsynced", "correction_out_of_range")
+# Quality flag bits: one module for them (flags.py); names only at the edges
+from airkit_fw.flags import (PMS_MISSING, PMS_FEW_FRAMES, WARMUP_SHORT, DHT_FAILED, DHT_STUCK,  # noqa: F401
+                             DHT_IMPLAUSIBLE, PMS_B_MISSING, AB_DISAGREE, PMS_UNSUPPORTED, PMS_STUCK,
+                             TIME_UNSYNCED, CORRECTION_OUT_OF_RANGE, names as flag_names)
 
 _N = const(12)
 _PM25_CF1 = const(1)
 _STUCK_READINGS = const(3)   # readings in a row identical to the one before = stuck sensor
 _UNKNOWN_HEADERS = const(3)  # headers of unknown length in a reading without any valid frame
-
-
-def flag_names(flags):
-    out = []
-    for i in range(len(FLAG_NAMES)):
-        if flags & (1 << i):
-            out.append(FLAG_NAMES[i])
-    return out
+_SILENT_READS = const(2)     # reads without a single byte after which a reading stops asking that sensor
 
 
 def median_into(col, n):
@@ -102,6 +84,7 @@ class Channel:
         self.store = array("H", bytes(2 * _N * reads))
         self.col = array("H", bytes(2 * reads))
         self.n = 0
+        self.silent = 0          # reads in a row of this reading that got not a single byte
         self.last = [0] * _N
         self.same = 0
 
@@ -132,7 +115,6 @@ class Channel:
 
 class Sampler:
     def __init__(self, board, cfg):
-        from airkit_fw.config import get
         self.board = board
         self.mode = get(cfg, "pms.mode", "cycle")
         self.warmup_ms = get(cfg, "pms.warmup_s", 30) * 1000
@@ -153,7 +135,6 @@ class Sampler:
         self._started = False
 
     def _channel(self, cfg, key, clock, feed):
-        from airkit_fw.config import get
         b = self.board
         uart = b.uart(get(cfg, key + ".uart"), get(cfg, key + ".tx"), get(cfg, key + ".rx"))
         set_no = get(cfg, key + ".set")
@@ -170,6 +151,7 @@ class Sampler:
         woke = b.ticks_ms()
         for ch in chans:
             ch.n = 0
+            ch.silent = 0
             ch.pms.decoder.reset_counters()
             if cycle or not self._started:
                 ch.pms.wake()
@@ -194,9 +176,18 @@ class Sampler:
             if ch.pms.warm_ms_left(self.warmup_ms):
                 warm_ok = False
         for i in range(self.reads):
+            asked = False
             for ch in chans:
+                if i >= _SILENT_READS and ch.n == 0 and ch.silent >= _SILENT_READS:
+                    continue           # not a byte in its first reads: unplugged, stop spending time on it
+                asked = True
                 if ch.pms.read(2500):
                     ch.keep(self.reads)
+                    ch.silent = 0
+                elif ch.pms.silent:
+                    ch.silent += 1
+            if not asked:
+                break
             if i + 1 < self.reads:
                 b.sleep_ms(self.gap_ms)
         if cycle:

@@ -36,7 +36,7 @@ def facts(board=None):
     d["machine"] = getattr(impl, "_machine", "") or os.uname()[4]
     d["micropython"] = "%d.%d.%d" % impl.version[:3]
     d["platform"] = sys.platform
-    d["mem_free"] = gc.mem_free()
+    d["mem_free"] = b.mem_free()     # true free GC heap (on an ESP32 without the IDF's split block)
     try:
         d["fs_free"] = b.fs_free()
     except OSError:
@@ -272,65 +272,20 @@ class _Station:
         self.correction_name = None
 
 
-# Answers that prove the server knows the station and took its credentials, for a
-# request that stores nothing (the real servers do not de-duplicate, so no test data):
-# an empty Sensor.Community push is 400 for a registered node and 403 for an unknown
-# one; an empty openSenseMap or InfluxDB write is checked for box/token/database first.
-_NOOP_OK = {"sensor_community": (400,), "opensensemap": (400, 422), "influx": (400,), "airkit_json": (400, 422)}
-
-
 def probe_uplink(b, ucfg, station):
     """Ask the uplink's server whether it would accept this station, sending no reading.
 
-    Uses the uplink's own constructor (URL, defaults, credentials) and request
-    helpers. Returns a dict with ``status``: ok, rejected (``http_status``),
-    unreachable, dns, tls, server_error."""
-    from airkit_fw import uplinks as uplinks_mod
-    from airkit_fw.uplinks import http
-    from airkit_fw.uplinks.net import NetError, parse_url
-    u = uplinks_mod.make(b, ucfg, station)
-    kind = u.kind
+    The uplink is built by its own constructor (URL, declared defaults, credentials) and
+    probes itself (``Uplink.probe``); which answers prove the server knows the station is
+    declared by its type (``PROBE_OK`` in ``uplinks/<type>_spec.py``). Returns a dict with
+    ``status``: ok, rejected (``http_status``), unreachable, dns, tls, server_error, bad_url."""
+    from airkit_fw.uplinks import registry as uplinks_mod
+    from airkit_fw.uplinks.net import NetError
+    u = uplinks_mod.make(b, ucfg, station)      # a config it cannot build from: raised (bad_config)
+    ok = uplinks_mod.spec(ucfg.get("type")).PROBE_OK
     d = {}
     try:
-        if kind in ("lass_mqtt", "mqtt_ha"):
-            from airkit_fw.uplinks import mqtt
-            d["host"] = u.host
-            d["port"] = u.port
-            if kind == "lass_mqtt":
-                s = mqtt.Session(b, u.host, u.port, u.device_id)
-            else:
-                s = mqtt.Session(b, u.host, u.port, "airkit-" + u.node_id, u.username,
-                                 getattr(u, "_password", None), u.secure, u.cadata)
-            s.close()               # CONNACK accepted: nothing published
-            d["status"] = "ok"
-            return d
-        hdrs = [("Content-Type", "application/json")]
-        body = ""
-        if kind == "sensor_community":
-            from airkit_fw.uplinks import sensor_community as sc
-            hdrs = sc.headers(b.mac(), 1)
-            d["node"] = "esp32-" + sc.chip_id(b.mac())
-            body = '{"software_version": "%s", "sensordatavalues": []}' % sc.SOFTWARE
-        elif kind == "opensensemap":
-            hdrs = [("Content-Type", "text/csv")]
-            if getattr(u, "_token", None):
-                hdrs.append(("Authorization", u._token))
-        elif kind == "influx":
-            hdrs = u._hdrs          # the uplink's own: Token (2.x) or Basic from username/password (1.x)
-        elif kind == "airkit_json":
-            from airkit_fw.uplinks.airkit_json import batch_body
-            if getattr(u, "_token", None):
-                hdrs.append(("Authorization", "Bearer " + u._token))
-            body = batch_body(u.device, [], b, None)
-        _, d["host"], d["port"], _ = parse_url(u.url)
-        status = http.request(b, "POST", u.url, hdrs, body, getattr(u, "cadata", None))[0]
-        d["http_status"] = status
-        if status < 300 or status in _NOOP_OK.get(kind, ()) or status == 429:
-            d["status"] = "ok"
-        elif status >= 500:
-            d["status"] = "server_error"
-        else:
-            d["status"] = "rejected"
+        u.probe(ok, d)
     except NetError as e:
         d["status"] = {"dns": "dns", "tls": "tls", "auth": "rejected"}.get(e.kind, "unreachable")
         d["error"] = "%s %s" % (e.kind, e.detail)

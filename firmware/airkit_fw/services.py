@@ -2,9 +2,11 @@
 uplinks). Only start-up uses this module; the app forgets it (and the config schema)
 once the station runs, so their code does not hold a board's heap.
 
-``start(board)`` returns the running-ready ``Station``, or None after printing safe
-mode: only a missing/invalid config or the ``SAFE`` file do that (anything else that
-fails is raised, and the app retries it after a wait and a reset).
+``start(board, make_station)`` returns the running-ready ``Station`` (built by
+``make_station``: the app hands its class over, so this module never imports the
+app), or None after printing safe mode: only a missing/invalid config or the ``SAFE``
+file do that (anything else that fails is raised, and the app retries it after a wait
+and a reset).
 
 ``attach(station)``: order matters: the journal comes first (every reading is on
 flash before anything else sees it), then WiFi, then NTP, then the uplinks. At
@@ -16,14 +18,14 @@ reading usually has its time; later attempts happen between readings.
 import json
 
 from airkit_fw import config
+from airkit_fw.common import SAFE_FILE, STATE_FILE, describe, forget, get as _get
 from airkit_fw.journal import Journal
 
 
-def start(board):
+def start(board, make_station):
     global config
-    from airkit_fw import app
 
-    if _exists(board, app.SAFE_FILE):
+    if _exists(board, SAFE_FILE):
         return safe_mode(board, ["the SAFE file is on the board (remove it with 'airkit deploy')"])
     try:
         cfg, problems = config.load(board.path(config.CONFIG_FILE))
@@ -31,14 +33,14 @@ def start(board):
         raise
     except Exception as e:  # e.g. a config file that is not text at all
         return safe_mode(board, ["the config file cannot be read (%s): write a new one with 'airkit config init'"
-                                 % app._describe(e)])
+                                 % describe(e)])
     if problems:
         return safe_mode(board, problems)
-    station = app.Station(board, cfg, config.get(cfg, "device.id") or default_station_id(board),
-                          read_state(board, app.STATE_FILE))
+    station = make_station(board, cfg, config.get(cfg, "device.id") or default_station_id(board),
+                           read_state(board, STATE_FILE))
     # the config schema is done with: forget it before the services load, so start-up
     # never holds both (on a board without PSRAM that peak is what fails first)
-    if app._drop_start_up_modules(("config",)):
+    if forget(("config",)):
         config = None
     import gc
     gc.collect()
@@ -49,7 +51,7 @@ def start(board):
 
 def safe_mode(board, problems):
     """Print what is wrong and return to the REPL. Never resets."""
-    from airkit_fw.app import SAFE_PREFIX
+    from airkit_fw.console import SAFE as SAFE_PREFIX
 
     for p in problems:
         print(SAFE_PREFIX + p)
@@ -87,21 +89,15 @@ def _exists(board, name):
         return False
 
 
-def _get(cfg, path, default=None):
-    """``config.get`` without the config module (dropped before the services load)."""
-    for part in path.split("."):
-        if not isinstance(cfg, dict) or part not in cfg:
-            return default
-        cfg = cfg[part]
-    return cfg
-
-
 def attach(station):
     b = station.board
     cfg = station.cfg
     j = Journal(b)
     station.services.append(j)
     station.journal = j
+    # the console's seq is the journal's (on flash with every reading): after a power cut it
+    # goes on from the last reading stored, never repeats one (state.json is saved less often)
+    station.sampler.reading.seq = j.last_seq
     wifi = None
     ssid = _get(cfg, "wifi.ssid")
     if ssid and b.network() is not None:
@@ -118,16 +114,20 @@ def attach(station):
     for ucfg in _get(cfg, "uplinks") or []:
         if ucfg.get("enabled", True) is False:
             continue
-        from airkit_fw import uplinks as uplinks_mod
-        ups.append(uplinks_mod.make(b, ucfg, station))
+        from airkit_fw.uplinks import registry
+        ups.append(registry.make(b, ucfg, station))
     if ups:
+        registry.forget_specs()     # the types' declarations and the registry: start-up only
+        registry = None
+        forget(("uplinks.registry",))
         if any("mqtt" not in u.kind for u in ups):
             # the HTTP client is loaded right after start-up (app.main), while the heap is
             # still in one piece: loaded at the first upload, its code needs blocks a
             # fragmented heap may no longer have
             station.preload = ("airkit_fw.uplinks.http",)
-        from airkit_fw.uplinks.base import Uplinks
+        from airkit_fw.uplinks.base import Uplinks, MARGIN_MS
         station.services.append(Uplinks(b, j, ups, wifi))
+        station.turn_ms = MARGIN_MS + 2000    # room to start at least one exchange after every reading
     if _get(cfg, "web.status") or _get(cfg, "web.portal_after_s"):
         from airkit_fw import web          # status page, WiFi watch: polled last (they wait)
         web.attach(station, lambda k: _get(cfg, k), wifi)

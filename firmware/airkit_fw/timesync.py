@@ -92,7 +92,7 @@ class TimeSync:
 
     def poll(self, deadline):
         b = self.board
-        if b.ticks_diff(self.next_try, b.ticks_ms()) > 0:
+        if b.left_ms(self.next_try, RESYNC_MS):
             return
         if b.ticks_diff(deadline, b.ticks_ms()) < 3000:
             return

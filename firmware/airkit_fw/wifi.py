@@ -129,8 +129,12 @@ class WiFi:
 
     def _maybe_reboot(self):
         b = self.board
-        if b.ticks_diff(b.ticks_ms(), self.started_ms) < REBOOT_MIN_MS:
-            return
+        if self.started_ms is not None:
+            # consulted only until it has passed (ticks_diff from boot wraps after 6.2 days)
+            up = b.ticks_diff(b.ticks_ms(), self.started_ms)
+            if 0 <= up < REBOOT_MIN_MS:
+                return
+            self.started_ms = None
         try:
             seen = any(net[0] == self.ssid.encode() for net in self.wlan.scan())
         except OSError:
@@ -154,7 +158,7 @@ class WiFi:
             self.log("wifi: link lost (%s)" % self._reason(self.wlan.status()))
             self.next_try = b.ticks_ms()
         self._was_up = up
-        if up or b.ticks_diff(self.next_try, b.ticks_ms()) > 0:
+        if up or b.left_ms(self.next_try, BACKOFF_MAX_MS):
             return
         left = b.ticks_diff(deadline, b.ticks_ms())
         if left < 3000:

@@ -15,18 +15,19 @@ Public API::
     info = airkit.flash.identify("/dev/ttyUSB0")      # esptool: chip, MAC
     image, version, sha256 = airkit.flash.resolve_image("esp32-devkitc")   # official image, verified (lock file)
     airkit.flash.flash_board("/dev/ttyUSB0", airkit.load_profile("esp32-devkitc"), image)
+    airkit.deploy.deploy("/dev/ttyUSB0", {"device": {"id": "lab-1"}})   # a port name, or an open link:
     with airkit.open_board("/dev/ttyUSB0") as link:   # the board's raw REPL (mpremote transport)
-        airkit.deploy.deploy(link, {"device": {"id": "lab-1"}})   # incremental, verified by hash
-        report = airkit.doctor.run_doctor(link)       # {"checks": [...], ...}, a remedy per failure
+        result = airkit.deploy.deploy(link, {"device": {"id": "lab-1"}})   # DeployResult, verified by hash
+        report = airkit.doctor.run_doctor(link)       # DoctorReport: .checks, a remedy per failure
     rows = airkit.provision.read_class("class.csv")   # a class list, checked row by row
-    report = airkit.provision_class("class.csv", ports="auto")   # the whole class: {"boards": [...], ...}
+    report = airkit.provision_class(rows, ports="auto", progress=print)   # ClassReport: .boards, .rows
 
     board = airkit.VirtualBoard("/tmp/vb", config={"device": {"id": "lab-1"}}, hours=1)   # the real firmware
     # on a simulated ESP32 (without a config the firmware starts in safe mode and measures nothing)
     board.run(); board.readings()
 
     model = airkit.fit(["mine.csv"], "reference.csv", out="model.json")   # calibration model (dict)
-    airkit.apply("model.json", ["mine.csv"], out="corrected.csv")         # corrected CSV
+    table = airkit.apply(model, ["mine.csv"], out="corrected.csv")        # corrected table (and CSV)
 
     airkit.firmware_dir(), airkit.boards_dir()        # what ships to a board (package data)
 """
@@ -38,7 +39,7 @@ __version__ = "0.1.0"
 
 # Sub-modules that are part of the API, imported on first attribute access.
 _MODULES = {"flash", "deploy", "doctor", "provision", "ports", "monitor", "calibrate", "collect", "vboard",
-            "resources", "errors", "cli"}
+            "resources", "errors", "cli", "outfile", "results"}
 # Names that are part of the API: name -> (module, attribute).
 _NAMES = {
     "VirtualBoard": ("airkit.vboard", "VirtualBoard"),
@@ -48,7 +49,7 @@ _NAMES = {
     "boards_dir": ("airkit.resources", "boards_dir"),
     "fit": ("airkit.api", "fit"),
     "apply": ("airkit.api", "apply"),
-    "provision_class": ("airkit.api", "provision"),
+    "provision_class": ("airkit.provision", "provision_class"),
 }
 
 __all__ = sorted(_MODULES | set(_NAMES) | {"AirkitError", "BoardError", "CheckFailed", "InputError",

@@ -1,99 +1,57 @@
-"""Function API for what the CLI does in several steps (provisioning, calibration fit/apply).
+"""The jobs that take several steps, as functions: calibration fit/apply and provisioning a class.
 
-Each function takes plain values, raises ``airkit.errors`` children on bad
-input, and goes through the same code as ``airkit provision`` and ``airkit
-calibrate fit/apply`` (each command's own parser supplies every default), so library and CLI
-cannot drift apart.
+Each function takes typed arguments (file paths or objects, a port name or a list of them),
+returns a result, reports progress through an optional callback and raises the
+``airkit.errors`` tree; the ``airkit`` command calls the same library code
+(``calibrate/pipeline.py``, ``provision.provision_class``) and only parses and prints.
+No argument parsing, no output capture here.
 """
 
 from __future__ import annotations
 
-import argparse
 
+def fit(sensor, reference=None, out=None, *, name: str | None = None, force: bool = False, progress=None,
+        **options) -> dict:
+    """Fit and validate a correction; returns the model document (what the model file holds).
 
-def _command_args(command: list[str], argv: list[str]) -> argparse.Namespace:
-    """Parse ``airkit COMMAND... ARGV`` with the command's own parser (all its defaults); never exits."""
-    import importlib
-
-    from airkit.cli import COMMANDS
-    from airkit.errors import InputError
-
-    parser = argparse.ArgumentParser(prog="airkit", exit_on_error=False)
-    importlib.import_module(COMMANDS[command[0]][0]).register(parser.add_subparsers(dest="command"))
-    try:
-        args, unknown = parser.parse_known_args([*command, *argv])
-    except (argparse.ArgumentError, SystemExit) as e:
-        raise InputError("%s: %s" % (" ".join(command), e))
-    if unknown:
-        raise InputError("%s: unknown option(s) %s" % (" ".join(command), " ".join(unknown)))
-    return args
-
-
-def _files(value) -> list:
-    """One file (str or Path) or several, as a list."""
-    import os
-
-    return [value] if isinstance(value, (str, os.PathLike)) else list(value)
-
-
-def _options(options: dict) -> list[str]:
-    argv = []
-    for key, value in options.items():
-        flag = "--" + key.replace("_", "-")
-        if value is True:
-            argv.append(flag)
-        elif value not in (None, False):
-            argv += [flag, str(value)]
-    return argv
-
-
-def fit(sensor, reference=None, out=None, **options) -> dict:
-    """Fit and validate a correction (``airkit calibrate fit``); returns the model document.
-
-    ``sensor``: a file or a list of files of one station; ``reference``: the
-    reference-station file (omit when the sensor file pairs both); ``out``:
-    also write the model file there; ``options``: the command's options by
-    name (``lag="auto"``, ``folds=5``, ``pooled=True``, ``sensor_tz=...``).
+    ``sensor``: a file or a list of files of one station; ``reference``: the reference-station
+    file (omit when the sensor file pairs both); ``out``: also write the model file there
+    (``force=False``: refuse to replace an existing one); ``options``: the fields of
+    ``airkit.calibrate.pipeline.Inputs`` (``lag="auto"``, ``folds=5``, ``pooled=True``,
+    ``sensor_tz=...``, ``reference_tz=...``, ``flexible=False``); ``progress(text)`` per step.
     """
-    from airkit.calibrate import cli, modelfile
+    from airkit.calibrate import modelfile, pipeline
+    from airkit.outfile import check_file
 
-    sensors = _files(sensor)
-    argv = ["--sensor", *map(str, sensors), "--out", str(out or "-")] + _options(options)
-    if reference is not None:
-        argv += ["--reference", str(reference)]
-    args = _command_args(["calibrate", "fit"], argv)
-    sensor_t, reference_t, res = cli._workbench(args)
-    doc = modelfile.build(res, sensor_t, reference_t, name=options.get("name"))
-    if out is not None:
-        modelfile.save(doc, str(out))
+    inputs = pipeline.Inputs(sensor=sensor, reference=reference, **options)
+    dest = check_file(out, force=force) if out is not None else None      # before the work
+    sensor_t, reference_t, res = pipeline.run(inputs, progress)
+    doc = modelfile.build(res, sensor_t, reference_t, name=name)
+    if dest is not None:
+        modelfile.save(doc, dest)
     return doc
 
 
-def apply(model, sensor, out, **options) -> str:
-    """Apply a model file to sensor data (``airkit calibrate apply``); writes and returns ``out`` (CSV)."""
-    sensors = _files(sensor)
-    args = _command_args(["calibrate", "apply"], ["--model", str(model), "--sensor", *map(str, sensors), "--out", str(out)]
-                           + _options(options))
-    args.func(args)
-    return str(out)
+def apply(model, sensor, out=None, *, force: bool = False, **options):
+    """Apply a model (a model file or the document ``fit`` returns) to sensor file(s).
 
-
-def provision(class_csv, ports="auto", **options) -> dict:
-    """Provision a class set of boards (``airkit provision``); returns its JSON report.
-
-    ``ports``: ``"auto"``, ``"P1,P2"`` or a list of ports.
-    ``{"rows": [...], "boards": [{"port", "device_id", "steps", "ok", "error"}], "seconds": ...}``;
-    ``options`` are the command's options by name (``out=...``, ``retest=True``, ``bundle=...``).
-    Boards that failed are in the report with ``ok`` false (the command would exit 1).
+    Returns the corrected table (a pandas DataFrame: time UTC, pm25, pm25_raw, flag, model, ...);
+    with ``out`` it is also written there as CSV. ``options``: ``device``, ``average`` ("1h" or
+    "none"), ``sensor_format``, ``sensor_tz``.
     """
-    import contextlib
-    import io
-    import json
+    from airkit.calibrate import pipeline
+    from airkit.outfile import check_file
 
-    if not isinstance(ports, str):              # ["/dev/ttyUSB0", "/dev/ttyUSB1"], as a Python caller writes it
-        ports = ",".join(map(str, ports))
-    args = _command_args(["provision"], [str(class_csv), "--ports", ports, "--json"] + _options(options))
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        args.func(args)
-    return json.loads(out.getvalue())
+    dest = check_file(out, force=force) if out is not None else None
+    res = pipeline.apply(model, sensor, **options)
+    if dest is not None:
+        with dest.open("w", newline="") as f:
+            res.frame.to_csv(f, index=False)
+    return res.frame
+
+
+def provision(class_list, ports="auto", **options):
+    """Provision a class set of boards: ``airkit.provision.provision_class`` (a ``ClassReport``)."""
+    from airkit.provision import provision_class
+
+    return provision_class(class_list, ports, **options)

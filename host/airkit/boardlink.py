@@ -197,6 +197,12 @@ class BoardLink:
         except SERIAL_ERRORS as e:
             raise self.lost(e)
         self.last_output = bytes(seen[-600:])       # for a diagnosis by whoever catches the error
+        from airkit.ports import port_holders
+
+        users = port_holders(self.port, users_only=True)
+        if users and not alive:
+            raise BoardError("nothing answers on %s: %s also has the port open and takes the board's answers; "
+                             "close it (Thonny, screen, a serial monitor) and run again" % (self.port, ", ".join(users)))
         if not seen:
             raise BoardError("nothing answers on %s: no byte came back in %d s; check that the board is plugged "
                              "in with a data cable and powered, that this is its port ('airkit ports'), and that "
@@ -405,6 +411,24 @@ class BoardLink:
             "_o = []\n_w(%r, _o)\nprint(json.dumps(_o))\n" % ("/" + top.strip("/"))
         )
         return [p.lstrip("/") for p in self.eval_json(code)]
+
+    def interrupt_and_reset(self) -> bool:
+        """Stop whatever the board runs for us (Ctrl-C), then hard-reset it so its station runs again;
+        for a host tool interrupted half-way (the user's Ctrl-C). False when the port is gone."""
+        try:
+            self.t.serial.write(b"\x03")
+            self.t.serial.flush()
+            self._read_quiet(1.0, until=b">")
+        except Exception:
+            return False
+        try:
+            self.t.serial.write(b"\r\x01")          # back to the raw REPL, where reset() types its line
+            self.t.serial.flush()
+            self._read_quiet(0.5, until=b">")
+        except Exception:
+            return False
+        self.reset()
+        return True
 
     def reset(self):
         """Hard-reset the board (as the reset button does); the link is unusable afterwards."""

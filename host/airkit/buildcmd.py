@@ -25,29 +25,28 @@ def register(sub):
 
 
 def check_out_folder(out: Path):
+    from airkit.outfile import check_dir, writing
+
     if out.exists() and not out.is_dir():
         raise InputError("--out %s is a file, not a folder: give a folder for the compiled firmware" % out)
-    try:
+    check_dir(out, what="--out")
+    with writing(out, "--out"):
         out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise InputError("cannot create the output folder %s (%s): give a folder you can write" % (out, e.strerror))
-    if not os.access(out, os.W_OK):
-        raise InputError("the output folder %s is not writable: give a folder you can write" % out)
 
 
 def check_romfs_file(path: Path, force: bool):
+    """The checked ``OutFile`` for --romfs: an older ROMFS image there is replaced, any other file needs --force."""
+    from airkit.outfile import check_file
+
     if path.is_dir():
         raise InputError("--romfs %s is a folder: give a file name, e.g. fw.romfs" % path)
-    if path.exists() and not force:
+    if path.is_file() and not force:
         with open(path, "rb") as f:
             if f.read(len(ROMFS_MAGIC)) != ROMFS_MAGIC:
                 raise WouldOverwrite("--romfs %s exists and is not a ROMFS image: give another name, or add --force "
                                      "to overwrite it" % path)
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise InputError("cannot write %s: the folder %s does not exist" % (path, parent))
-    if not os.access(parent, os.W_OK):
-        raise InputError("cannot write %s: the folder %s is not writable" % (path, parent))
+        force = True                     # an older build's image: rebuilt in place
+    return check_file(path, force=force, what="--romfs")
 
 
 def run(args) -> int:
@@ -60,10 +59,11 @@ def run(args) -> int:
                          "an installed package: run it from a clone of the repository")
     out = Path(args.out)
     check_out_folder(out)
+    romfs_dest = None
     if args.romfs:
         if args.romfs.endswith("/"):
             raise InputError("--romfs %s names a folder: give a file name, e.g. %sfw.romfs" % (args.romfs, args.romfs))
-        check_romfs_file(Path(args.romfs), args.force)
+        romfs_dest = check_romfs_file(Path(args.romfs), args.force)
     result: dict = {"out": str(out)}
     say = (lambda msg: None) if args.json else print
     if args.package_json:
@@ -73,9 +73,12 @@ def run(args) -> int:
         from airkit.firmware_build import build_romfs
 
         result["romfs"] = args.romfs
-        result["romfs_bytes"] = build_romfs(Path(args.romfs))
+        result["romfs_bytes"] = build_romfs(romfs_dest)
         say("wrote %s (%d bytes, ROMFS)" % (args.romfs, result["romfs_bytes"]))
-    files = build(out)
+    from airkit.outfile import writing
+
+    with writing(out, "--out"):
+        files = build(out)
     result["files"] = len(files)
     result["bytes"] = sum(p.stat().st_size for p in files.values())
     say("compiled %(files)d files, %(bytes)d bytes, into %(out)s" % result)

@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from airkit.errors import CheckFailed, UserError
+from airkit.errors import CheckFailed, UserError, WouldOverwrite
 from airkit.resources import config_from_profile, load_profile  # board profiles ship with the package
 
 
@@ -135,11 +135,12 @@ def read_config(path: str) -> dict:
     return cfg
 
 
-def write_config(path: str, cfg: dict):
-    """Write-then-rename, like the board does (mode 0600: it may hold a WiFi password)."""
+def write_config(path: str, cfg: dict, force: bool = False):
+    """Write-then-rename, like the board does (mode 0600: it may hold a WiFi password); a symbolic
+    link is followed, a file its owner made read-only is refused unless ``force``."""
     from airkit.localfiles import write_json
 
-    write_json(path, cfg)
+    write_json(path, cfg, force=force)
 
 
 def register(sub):
@@ -156,6 +157,7 @@ def register(sub):
     st = s.add_parser("set", help="set values: KEY=VALUE ... (e.g. wifi.ssid=school interval_s=600)")
     st.add_argument("file")
     st.add_argument("assignments", nargs="+", metavar="KEY=VALUE")
+    st.add_argument("--force", action="store_true", help="change a config file that was made read-only")
     st.set_defaults(func=run_set)
     sh = s.add_parser("show", help="print a config (secrets masked) from a file or a board")
     sh.add_argument("file", nargs="?", help="config file (or --port to read the board's)")
@@ -174,9 +176,12 @@ def register(sub):
 def run_init(args) -> int:
     from airkit_fw import config as fw
 
+    from airkit.outfile import check_file
+
     if os.path.exists(args.file) and not args.force:
-        raise UserError("%s already exists: use 'airkit config set' to change it, or --force to replace it"
-                        % args.file)
+        raise WouldOverwrite("%s already exists: use 'airkit config set' to change it, or --force to replace it"
+                             % args.file)
+    check_file(args.file, force=args.force, what="config")
     cfg = config_from_profile(load_profile(args.board))
     cfg.setdefault("device", {})
     cfg["device"]["id"] = args.device_id or ""
@@ -186,7 +191,7 @@ def run_init(args) -> int:
     problems = fw.validate(cfg)
     if problems:
         raise UserError("board profile %s gives an invalid config: %s" % (args.board, "; ".join(problems)))
-    write_config(args.file, cfg)
+    write_config(args.file, cfg, force=args.force)
     print("wrote %s for board %s; next: airkit config set %s wifi.ssid=... wifi.password=..."
           % (args.file, args.board, args.file))
     return 0
@@ -195,7 +200,10 @@ def run_init(args) -> int:
 def run_set(args) -> int:
     from airkit_fw import config as fw
 
+    from airkit.outfile import check_file
+
     cfg = read_config(args.file)
+    check_file(args.file, edit=True, force=args.force, what="config")   # read-only, folder: before any change
     shown = []
     for a in args.assignments:
         if "=" not in a:
@@ -216,7 +224,7 @@ def run_set(args) -> int:
     problems = fw.validate(cfg)
     if problems:
         raise UserError("not saved, the config would have problems: " + "; ".join(problems))
-    write_config(args.file, cfg)
+    write_config(args.file, cfg, force=args.force)
     print("set %s in %s" % (", ".join(shown), args.file))
     return 0
 

@@ -40,6 +40,9 @@ def main() -> int:
     from airkit.vboard import VirtualBoard, mac_for
     from airkit_fw.uplinks.sensor_community import chip_id
 
+    from airkit.vboard import micropython_command
+
+    micropython_command()            # what the demo needs, said once before anything starts
     OUT.mkdir(exist_ok=True)
     db = OUT / "collect.sqlite"
     for p in OUT.glob("collect.sqlite*"):
@@ -61,13 +64,18 @@ def main() -> int:
         cfg = {"device": {"id": name, "name": name}, "wifi": {"ssid": "airkit-sim", "password": "airkit-sim-wifi"},
                "uplinks": [
                    {"type": "airkit_json", "url": "http://127.0.0.1:%d/api/v1/batch" % coll.port, "token": TOKEN},
-                   {"type": "sensor_community", "url": "http://127.0.0.1:%d/v1/push-sensor-data/" % coll.port}]}
+                   {"type": "sensor_community", "url": "http://127.0.0.1:%d/v1/push-sensor-data/" % coll.port,
+                    "token": TOKEN}]}
         scenario = {"wifi": {"ssid": "airkit-sim", "password": "airkit-sim-wifi", "down": [list(OUTAGE)]},
                     "power_cuts": [CUT_H]}
         lines = []
         b = VirtualBoard(bdir, config=cfg, hours=24, seed=seed, scenario=scenario, rtc_preset=False, mac=mac,
                          on_line=lines.append, start=DAY_START)
-        b.run()
+        try:
+            b.run()
+        except Exception as e:        # said once by main, never as a thread's traceback
+            results[name] = {"error": str(e) or type(e).__name__}
+            return
         from airkit_fw.console import parse_all
 
         status = parse_all("\n".join(lines), "uplinks")
@@ -84,8 +92,9 @@ def main() -> int:
     coll.stop()
     for name in stations:
         r = results.get(name)
-        if r is None:
-            print("  %s: the virtual board failed to run" % name, file=sys.stderr)
+        if r is None or "error" in r:
+            print("  %s: the virtual board failed to run%s" % (name, ": " + r["error"] if r else ""),
+                  file=sys.stderr)
             return 1
         st = r["status"]
         print("  %-14s %3d readings, %d power cut(s); delivered %s; pending %s; in the collector %d"
@@ -97,6 +106,13 @@ def main() -> int:
     print("  exported %d rows (calibration CSV) to %s" % (n, OUT / "readings.csv"))
     plot(store, stations, OUT / "day.png")
     print("  plot: %s" % (OUT / "day.png"))
+    from airkit.collect import qcnet
+
+    t0 = time.time()
+    faults = qcnet.load_demo(store, int(time.time()) // 300 * 300)
+    print("  network check: a test network over Taipei (%d stations, 9 days) with injected faults: %s (%.0f s)"
+          % (len([s for s in store.stations() if s["id"].startswith("tpe-")]),
+             ", ".join("%s %s" % (k, s) for s, k in sorted(faults.items(), key=lambda x: x[1])), time.time() - t0))
     return dashboard(store)
 
 
@@ -106,14 +122,16 @@ def dashboard(store) -> int:
 
     port = int(os.environ.get("AIRKIT_DEMO_PORT", "8000"))
     try:
-        coll = Collector(store, "127.0.0.1", port).start()
+        coll = Collector(store, "127.0.0.1", port, qc_warm_hours=10 * 24).start()
     except OSError:
-        coll = Collector(store, "127.0.0.1", 0).start()          # 8000 is taken: any free port
+        coll = Collector(store, "127.0.0.1", 0, qc_warm_hours=10 * 24).start()   # 8000 is taken: any free port
     try:
         print("  dashboard: %s  (open data API: %sapi/docs)" % (coll.url, coll.url))
         shot = OUT / "dashboard.png"
         if screenshot(coll.url, shot):
             print("  dashboard screenshot: %s" % shot)
+            if screenshot(coll.url + "#/health", OUT / "health.png"):
+                print("  network health screenshot (faults found by the network check): %s" % (OUT / "health.png"))
         else:
             print("  (no chromium found for the dashboard screenshot; open the URL above instead)")
         interactive = sys.stdin.isatty() and sys.stdout.isatty() and not os.environ.get("CI")
@@ -184,5 +202,21 @@ def plot(store, stations, path):
     fig.savefig(path, dpi=100)
 
 
+def run_demo() -> int:
+    """``python -m airkit.demo``: one sentence (never a traceback) when something it needs is missing."""
+    from airkit.errors import AirkitError
+
+    try:
+        return main()
+    except AirkitError as e:
+        from airkit.cli import one_line
+
+        print(one_line(e).replace("airkit: ", "airkit demo: ", 1), file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("airkit demo: interrupted", file=sys.stderr)
+        return 130
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_demo())

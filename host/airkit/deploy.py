@@ -12,6 +12,7 @@ was deployed; a second deploy of unchanged firmware sends no file bytes, and
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 import json
 import sys
 import tempfile
@@ -19,6 +20,7 @@ import time
 from pathlib import Path
 
 from airkit.errors import InputError, UserError
+from airkit.results import Result
 
 
 
@@ -95,10 +97,11 @@ def merge_board_correction(config: dict, board_text: str | None):
 class Progress:
     """A rich progress bar on a terminal, silence otherwise (or when quiet)."""
 
-    def __init__(self, total: int, label: str, quiet: bool = False):
+    def __init__(self, total: int, label: str, quiet: bool = False, callback=None):
         import sys
 
         self.bar = None
+        self.total, self.label, self.callback = total, label, callback
         if not quiet and sys.stderr.isatty():
             from rich.progress import BarColumn, DownloadColumn, Progress as RP, TextColumn
 
@@ -108,10 +111,13 @@ class Progress:
         self.done = 0
 
     def set_label(self, label):
+        self.label = label
         if self.bar:
             self.bar.update(self.task, description=label)
 
     def advance_to(self, base, n):
+        if self.callback:
+            self.callback(self.label, base + n, self.total)
         if self.bar:
             self.bar.update(self.task, completed=base + n)
 
@@ -120,15 +126,50 @@ class Progress:
             self.bar.stop()
 
 
-def deploy(link, config: dict | None = None, build_dir: Path | None = None, quiet: bool = True,
-           keep_safe: bool = False, built: dict | None = None) -> dict:
-    """Deploy the firmware (and optionally a config) over an open BoardLink.
+@dataclass
+class DeployResult(Result):
+    """What ``deploy`` did: files in the firmware, files sent, bytes, hashes (verified on the board)."""
 
-    Returns a summary: files, files_sent, file_bytes_sent, wire_bytes, firmware_hash,
-    config_hash, verified.
+    files: int
+    files_sent: int
+    stale_removed: int
+    file_bytes_sent: int
+    config_sent: bool
+    wire_bytes: int
+    firmware_hash: str
+    config_hash: str | None
+    verified: bool
+    version: str
+    correction: str | None = None
+    board_correction: str | None = None
+    local_correction: str | None = None
+    reset: bool | None = None          # set when the board was reset afterwards
+    seconds: float | None = None
+
+
+def deploy(link, config: dict | None = None, build_dir: Path | None = None, quiet: bool = True,
+           keep_safe: bool = False, built: dict | None = None, reset: bool | None = None,
+           progress=None) -> DeployResult:
+    """Deploy the firmware (and optionally a config) to a board: ``link`` is an open ``BoardLink`` or
+    a port name (then the board is opened, and reset afterwards unless ``reset=False``).
+
+    Returns a ``DeployResult``: files, files_sent, file_bytes_sent, wire_bytes, firmware_hash,
+    config_hash, verified. ``progress(path, bytes_done, bytes_total)`` is called as files are sent.
     """
     from airkit.boardlink import MANIFEST
     from airkit.firmware_build import build, sha256_file
+
+    if isinstance(link, (str, bytes)) or hasattr(link, "__fspath__"):
+        from airkit.boardlink import open_board
+
+        t0 = time.monotonic()
+        with open_board(str(link)) as opened:
+            result = deploy(opened, config, build_dir, quiet, keep_safe, built, progress=progress)
+            if reset is not False:
+                opened.reset()
+            result.reset = reset is not False
+        result.seconds = round(time.monotonic() - t0, 2)
+        return result
 
     wire0 = link.bytes_sent
     tmp = None
@@ -153,7 +194,7 @@ def deploy(link, config: dict | None = None, build_dir: Path | None = None, quie
         todo = [p for p in sorted(want) if have.get(p) != want[p]]
         stale = [p for p in on_board_fw if p not in want]
         total = sum(local[p][0].stat().st_size for p in todo) + (len(cfg_data) if cfg_data else 0)
-        bar = Progress(total, "deploy", quiet=quiet or total < 4096)
+        bar = Progress(total, "deploy", quiet=quiet or total < 4096, callback=progress)
         sent_bytes = 0
         try:
             if todo:
@@ -211,13 +252,13 @@ def deploy(link, config: dict | None = None, build_dir: Path | None = None, quie
     finally:
         if tmp:
             tmp.cleanup()
-    return {"files": len(want), "files_sent": len(todo), "stale_removed": len(stale),
-            "file_bytes_sent": sent_bytes, "config_sent": cfg_sent, "wire_bytes": link.bytes_sent - wire0,
-            "firmware_hash": manifest["firmware_hash"], "config_hash": cfg_hash, "verified": True,
-            "version": manifest["version"], "correction": correction,
-            "board_correction": correction_label(board_corr) if board_corr else None,
-            "local_correction": correction_label(config.get("correction"))
-            if config is not None and config.get("correction") else None}
+    return DeployResult(files=len(want), files_sent=len(todo), stale_removed=len(stale),
+                        file_bytes_sent=sent_bytes, config_sent=cfg_sent, wire_bytes=link.bytes_sent - wire0,
+                        firmware_hash=manifest["firmware_hash"], config_hash=cfg_hash, verified=True,
+                        version=manifest["version"], correction=correction,
+                        board_correction=correction_label(board_corr) if board_corr else None,
+                        local_correction=correction_label(config.get("correction"))
+                        if config is not None and config.get("correction") else None)
 
 
 def _fw_version() -> str:
@@ -255,7 +296,7 @@ def run(args) -> int:
         summary["reset"] = not args.no_reset
     summary["seconds"] = round(time.monotonic() - t0, 2)
     if args.json:
-        print(json.dumps(summary))
+        print(json.dumps(summary.to_dict()))
     else:
         print(deploy_sentence(summary, args.port))
     if summary.get("correction") == "kept":

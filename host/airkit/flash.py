@@ -144,8 +144,21 @@ REMEDIES = [
     ("could not open port", "the port does not exist: plug the board in and check 'airkit ports'"),
     ("No such file or directory", "the port does not exist: plug the board in and check 'airkit ports'"),
     ("Unexpected chip ID", "the image or the selected chip does not match this board: check --board"),
+    # esptool's compatibility check: "'X.bin' requires chip revision v3.0 or higher (this chip is revision v1.0)"
+    ("requires chip revision",
+     "the image was built for a newer (or other) revision of this chip than the board has: nothing was written; "
+     "use an image that supports this revision (the official MicroPython images run on every revision), "
+     "never a forced write"),
+    ("will not fit in", "the image is larger than this board's flash: nothing was written; use the image for "
+                        "this board's flash size (check --board)"),
     ("This chip is", "the board is a different chip than expected: check --board (see 'airkit ports')"),
 ]
+
+# Errors of the serial link (noise, power, timing): worth one more try at the ROM's 115200 baud.
+# Anything else (a refused image, a too small flash) fails the same way at any speed.
+LINK_ERRORS = ("Invalid head of packet", "Timed out waiting for packet", "Packet content transfer stopped",
+               "MD5 of file does not match", "No serial data received", "Serial data stream stopped",
+               "Failed to write", "timed out", "Write timeout")
 
 
 def explain(message: str) -> str:
@@ -229,7 +242,7 @@ def flash_board(port: str, profile: dict | str, image: Path | str, erase: bool =
     ``profile``: a board profile (dict) or its name; ``image``: the ``.bin`` to write.
     The image and the port are checked before a byte goes to the board.
     """
-    from esptool.cmds import attach_flash, detect_chip, erase_flash, reset_chip, run_stub, write_flash
+    from esptool.cmds import attach_flash, detect_chip, reset_chip, run_stub, write_flash
     from esptool.util import FatalError
 
     from airkit.ports import check_port
@@ -241,9 +254,12 @@ def flash_board(port: str, profile: dict | str, image: Path | str, erase: bool =
     if not isinstance(profile, dict) or not profile.get("chip"):
         raise InputError("flash_board needs a board profile (airkit.load_profile(NAME)) or a board name, not %r"
                          % (profile,))
+    from airkit.trust import check_flashable
+
     image = firmware_file(image)
     expected = profile["chip"]
     check_image_for_chip(image, expected)
+    check_flashable(image, expected, flash_offset(profile))      # the whole image, before the port is opened
     check_port(port)
     try:
         with esptool_output(), detect_chip(port, baud=ROM_BAUD, connect_attempts=connect_attempts) as esp:
@@ -263,19 +279,23 @@ def flash_board(port: str, profile: dict | str, image: Path | str, erase: bool =
                 except (FatalError, OSError):
                     used = ROM_BAUD
             attach_flash(esp)
+            # esptool checks the image against this chip (id, revision, flash size) *before* it
+            # erases when the erase is part of write_flash: a refused image leaves the board as it was.
             if erase:
-                log("erasing the flash of %s (first install)" % port)
-                erase_flash(esp)
-            log("writing %s at 0x%x (%d baud)" % (image.name, offset, used))
+                log("erasing the flash of %s (first install), then writing %s at 0x%x (%d baud)"
+                    % (port, image.name, offset, used))
+            else:
+                log("writing %s at 0x%x (%d baud)" % (image.name, offset, used))
             try:
-                write_flash(esp, [(offset, str(image))])
-            except FatalError:
-                if used == ROM_BAUD:
+                write_flash(esp, [(offset, str(image))], erase_all=erase)
+            except FatalError as e:
+                if used == ROM_BAUD or not any(k.lower() in str(e).lower() for k in LINK_ERRORS):
                     raise
-                log("write failed at %d baud; retrying at %d" % (used, ROM_BAUD))
+                log("write failed at %d baud (%s); retrying at %d" % (used, str(e).strip().splitlines()[0][:80],
+                                                                      ROM_BAUD))
                 esp.change_baud(ROM_BAUD)
                 used = ROM_BAUD
-                write_flash(esp, [(offset, str(image))])
+                write_flash(esp, [(offset, str(image))], erase_all=erase)
             reset_chip(esp, "hard-reset")
     except UserError:
         raise
@@ -369,8 +389,13 @@ def choose_profile(port: str, chip: str, interactive: bool, ask=input) -> dict:
     if len(fits) == 1:
         return fits[0]
     if not fits:
-        raise InputError("the board on %s is an %s, and no profile in boards/ is for that chip: add one (copy the "
-                         "closest boards/*.json) or flash a .bin with --firmware FILE --board NAME" % (port, chip))
+        if chip_key(chip) == "esp8266":
+            raise InputError("the board on %s is an ESP8266: airkit's firmware needs an ESP32-family board (the "
+                             "ESP8266 has too little RAM for it), so airkit cannot flash or run it; use an ESP32 "
+                             "board (see boards/)" % port)
+        raise InputError("the board on %s is an %s, and no profile in boards/ is for that chip: airkit cannot "
+                         "flash it until one exists (copy the closest boards/*.json, set its chip, offset and "
+                         "pins, and check that MicroPython publishes an image for it)" % (port, chip))
     names = ", ".join("%s (%s)" % (p["name"], p.get("description", "")) for p in fits)
     if not interactive:
         raise InputError("the board on %s is an %s, which fits several profiles: %s; say which with --board NAME"
@@ -446,10 +471,13 @@ def run(args) -> int:
     profile = load_profile(args.board) if args.board else None
     image = None
     if args.firmware:
+        from airkit.trust import check_flashable
+
         image = firmware_file(args.firmware)
         version, sha, trust = "file", _sha256(image), "given file"
         if profile:
             check_image_for_chip(image, profile["chip"])
+            check_flashable(image, profile["chip"], flash_offset(profile))
     elif profile:           # image first: nothing touches the port when the image is not right
         res = _images(args, bundle=args.bundle, progress=not quiet, log=log).resolve(profile, args.version)
         image, version, sha, trust = res.path, res.version, res.sha256, res.trust
@@ -463,7 +491,10 @@ def run(args) -> int:
             res = _images(args, bundle=args.bundle, progress=not quiet, log=log).resolve(profile, args.version)
             image, version, sha, trust = res.path, res.version, res.sha256, res.trust
         else:
+            from airkit.trust import check_flashable
+
             check_image_for_chip(image, profile["chip"])
+            check_flashable(image, profile["chip"], flash_offset(profile))
     t0 = time.monotonic()
     try:
         res = flash_board(args.port, profile, image, erase=erase, baud=args.baud, log=log, micropython_seen=seen)

@@ -70,6 +70,19 @@ def render(history: list[dict], safe: list[str]):
     return t
 
 
+def quiet_stdout():
+    """After the reader of stdout went away: point stdout at /dev/null so the interpreter's last flush
+    does not print 'Exception ignored ... BrokenPipeError'."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
 def register(sub):
     p = sub.add_parser("monitor", help="live readings from a board (parsed, with a chart)",
                        description="Follow the station's 'reading {json}' log lines on a serial port and show "
@@ -86,7 +99,14 @@ def run(args) -> int:
     import serial
 
     from airkit.boardlink import ALIVE_MARKS, SILENT_S, check_port, port_open_error
+    from airkit.errors import InputError
 
+    if args.count is not None and args.count < 1:
+        raise InputError("--count must be 1 or more (the number of readings to wait for), not %d; leave it out "
+                         "to follow the board until Ctrl-C" % args.count)
+    if args.seconds is not None and not (0 < args.seconds < float("inf")):
+        raise InputError("--seconds must be more than 0 (how long to follow the board), not %g; leave it out "
+                         "to follow the board until Ctrl-C" % args.seconds)
     check_port(args.port)
     try:
         ser = serial.Serial(args.port, args.baud, timeout=0.2, write_timeout=2, exclusive=True)
@@ -154,6 +174,10 @@ def run(args) -> int:
                     raise StopIteration
     except (KeyboardInterrupt, StopIteration):
         pass
+    except BrokenPipeError:
+        # the reader of our output went away (monitor --json | head -1): a normal end, said nowhere
+        quiet_stdout()
+        return 0
     except (OSError, serial.SerialException) as e:
         raise BoardError("lost the connection to %s (%s): check the cable and run again" % (args.port, e))
     finally:

@@ -34,12 +34,14 @@ import time
 from dataclasses import asdict, dataclass
 from html.parser import HTMLParser
 from pathlib import Path
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit
 
 from airkit.errors import InputError, NetworkError, WouldOverwrite
+from airkit.trust import (LOCK_NAME, ImageLock, check_image, child, https_get, https_session, os_reason, pinned_image,
+                          plain_name, safe_url, sha256_path)
+from airkit.trust import file_lock as _locked
 
 DEFAULT_BASE_URL = "https://micropython.org"
-LOCK_NAME = "airkit-images.lock"
 CONNECT_TIMEOUT_S = 10
 READ_TIMEOUT_S = 30
 STALE_PART_S = 600          # a download writes every few seconds (READ_TIMEOUT_S at most): older parts are dead
@@ -64,22 +66,6 @@ def cache_dir() -> Path:
 
 def default_lock() -> Path:
     return Path(os.environ.get("AIRKIT_IMAGES_LOCK") or cache_dir() / LOCK_NAME)
-
-
-def safe_url(url: str) -> str:
-    """The URL without user:password@ (never printed or logged)."""
-    p = urlsplit(url)
-    if "@" in p.netloc:
-        p = p._replace(netloc=p.netloc.rsplit("@", 1)[-1])
-    return urlunsplit(p)
-
-
-def sha256_path(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 16), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def board_id(profile: dict) -> str:
@@ -166,166 +152,14 @@ def parse_listing(html: str, board: str, page_url: str) -> list[Release]:
     return out
 
 
-# --- lock file ----------------------------------------------------------------------------------------
-class ImageLock:
-    """``airkit-images.lock``: file name -> SHA-256 recorded on first use (JSON, shareable)."""
-
-    def __init__(self, path: Path):
-        self.path = Path(path)
-
-    def load(self) -> dict:
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8-sig"))
-        except (FileNotFoundError, NotADirectoryError):
-            return {}
-        except IsADirectoryError:
-            raise InputError("the lock file %s is a folder: give the file (%s inside it) with --lock"
-                             % (self.path, LOCK_NAME))
-        except (OSError, ValueError) as e:
-            raise InputError("the lock file %s cannot be read (%s): fix or delete it (it is rebuilt on the next "
-                             "download, trusting that download)" % (self.path, e))
-        images = data.get("images") if isinstance(data, dict) else None
-        if not isinstance(images, dict):
-            raise InputError("the lock file %s is not an airkit image lock: delete it or give another one with "
-                             "--lock FILE" % self.path)
-        out = {}
-        for name, e in images.items():
-            sha = e.get("sha256") if isinstance(e, dict) else None
-            if not isinstance(sha, str) or not re.fullmatch(r"[0-9a-fA-F]{64}", sha.strip()):
-                raise InputError("the lock file %s has no valid SHA-256 for %s (64 hex digits expected): fix that "
-                                 "entry or remove it (the next download is then trusted again)" % (self.path, name))
-            out[name] = dict(e, sha256=sha.strip().lower())     # PowerShell's Get-FileHash writes upper case
-        return out
-
-    def check_writable(self):
-        """Raise one sentence now when the lock file could not be written (before a download is wasted)."""
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=self.path.name + ".", suffix=".tmp")
-            os.close(fd)
-            os.unlink(tmp)
-        except OSError as e:
-            raise InputError("the lock file %s cannot be written (%s): give a lock file in a folder you can write "
-                             "with --lock FILE" % (self.path, os_reason(e, self.path.parent)))
-
-    def get(self, name: str) -> dict | None:
-        return self.load().get(name)
-
-    def find(self, board: str, version: str) -> dict | None:
-        for name, e in sorted(self.load().items()):
-            if e.get("board") == board and e.get("version") == version:
-                return dict(e, file=name)
-        return None
-
-    def record(self, name: str, entry: dict):
-        self.check_writable()
-        with _locked(self.path):
-            images = self.load()
-            old = images.get(name)
-            if old and old.get("sha256") != entry["sha256"]:
-                raise InputError("%s already records another SHA-256 for %s: not changed" % (self.path, name))
-            images[name] = entry
-            doc = {"comment": "SHA-256 of MicroPython images as first downloaded (trust on first use). Share this "
-                              "file with a bundle so every board gets the same image. Written by airkit flash.",
-                   "images": dict(sorted(images.items()))}
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=self.path.name + ".", suffix=".tmp")
-            try:
-                with os.fdopen(fd, "w") as f:
-                    json.dump(doc, f, indent=1)
-                    f.write("\n")
-                os.replace(tmp, self.path)
-            except OSError as e:
-                raise InputError("the lock file %s cannot be written (%s): give a lock file in a folder you can "
-                                 "write with --lock FILE" % (self.path, os_reason(e, self.path.parent)))
-            finally:
-                Path(tmp).unlink(missing_ok=True)
-
-
-class _locked:
-    """An advisory cross-process lock (provision flashes from one process per board), bounded wait."""
-
-    def __init__(self, path: Path, wait_s: float = 600, log=None):
-        key = hashlib.sha256(str(Path(path).resolve()).encode()).hexdigest()[:16]
-        self.path = Path(tempfile.gettempdir()) / ("airkit-images-%s.lck" % key)
-        self.name = Path(path).name
-        self.wait_s = wait_s
-        self.log = log
-        self.f = None
-
-    def __enter__(self):
-        self.f = open(self.path, "a")
-        try:
-            import fcntl
-        except ImportError:         # Windows: one flashing process per lock is the documented use
-            return self
-        t0 = time.monotonic()
-        t_end = t0 + self.wait_s
-        said = False
-        while True:
-            try:
-                fcntl.flock(self.f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return self
-            except BlockingIOError:
-                if self.log and not said and time.monotonic() - t0 > 1.0:
-                    said = True         # a silent wait looks like a hang
-                    self.log("waiting for another airkit that is fetching %s (at most %d s)"
-                             % (self.name, self.wait_s))
-                if time.monotonic() > t_end:
-                    self.f.close()
-                    raise NetworkError("another airkit has been fetching the same image for %d s: let it finish, "
-                                       "then run again" % self.wait_s)
-                time.sleep(0.1)
-
-    def __exit__(self, *exc):
-        self.f.close()
-
-
 # --- esptool's checks on a downloaded image ---------------------------------------------------------------
-def check_image_structure(path: Path, chip: str, flash_offset: int):
-    """esptool's own checks (header, segments, checksum, SHA-256 digest) of the bootloader and of the app.
+def check_image_structure(path: Path, chip: str, flash_offset: int, strict: bool = True):
+    """The whole merged image checked as the chip reads it (``airkit.trust.check_image``).
 
-    An official MicroPython .bin is a merged image: bootloader at the chip's boot
-    offset, the partition table at 0x8000, the app at its partition. A cut-off
-    or altered file fails here even when no hash is known yet (first use).
-    """
-    from esptool.bin_image import LoadFirmwareImage
-    from esptool.util import FatalError
-
-    data = path.read_bytes()
-    chip_key = chip.lower().replace("-", "")
-
-    def check(at: int, what: str):
-        try:
-            img = LoadFirmwareImage(chip_key, data[at:])
-        except (FatalError, ValueError, KeyError, IndexError, OSError) as e:
-            raise InputError("%s is not a complete %s image (%s at 0x%x: %s): not flashed; download it again"
-                             % (path.name, chip, what, at, str(e).strip().splitlines()[0] if str(e) else e))
-        if img.checksum != img.calculate_checksum() or (
-                getattr(img, "append_digest", False) and img.stored_digest != img.calc_digest):
-            raise InputError("%s is damaged (the %s's checksum does not match its contents): not flashed; "
-                             "download it again" % (path.name, what))
-
-    check(0, "bootloader")
-    for off in _app_offsets(data, 0x8000 - flash_offset):
-        check(off - flash_offset, "app")
-
-
-def _app_offsets(data: bytes, at: int) -> list[int]:
-    """Flash offsets of the app partitions in an ESP-IDF partition table (32-byte entries, magic AA 50).
-
-    esptool has no partition-table reader (that is ESP-IDF's gen_esp32part), and
-    this is only used to find where the app starts in a merged image.
-    """
-    out = []
-    if at < 0:
-        return out
-    for i in range(at, min(len(data), at + 0xC00), 32):
-        e = data[i:i + 32]
-        if len(e) < 32 or e[:2] != b"\xaa\x50":
-            break
-        if e[2] == 0 and (e[3] == 0 or e[3] == 0x10):      # app: factory or ota_0
-            out.append(int.from_bytes(e[4:8], "little"))
-    return out
+    ``strict=False`` for an image whose SHA-256 matched a pin: the pin already proves it is
+    the official file, so only esptool's checks of its parts run (a layout detail of a future
+    official build must not make the genuine file unusable)."""
+    return check_image(path, chip, flash_offset, strict=strict)
 
 
 # --- the image source ------------------------------------------------------------------------------------
@@ -383,20 +217,16 @@ class Images:
     # -- HTTP --
     def session(self):
         if self._session is None:
-            import requests
-
-            s = requests.Session()
-            s.headers["User-Agent"] = "airkit-flash"
-            self._session = s
+            self._session = https_session(self.cafile, "airkit-flash")
         return self._session
 
     def _get(self, url: str, stream: bool = False, not_found: str | None = None):
         import requests
 
         try:
-            # verify per request: a Session-level CA file is overridden by $REQUESTS_CA_BUNDLE.
-            r = self.session().get(url, stream=stream, timeout=(CONNECT_TIMEOUT_S, READ_TIMEOUT_S),
-                                   verify=self.cafile or True)
+            # --ca-file adds a CA to the usual ones (the session's SSL context); redirects are
+            # followed only to https://.
+            r = https_get(self.session(), url, stream=stream, timeout=(CONNECT_TIMEOUT_S, READ_TIMEOUT_S))
         except requests.exceptions.SSLError as e:
             raise NetworkError("the HTTPS certificate of %s could not be verified (%s): nothing was downloaded; "
                                "behind a school proxy that inspects HTTPS, give its CA with --ca-file FILE"
@@ -494,7 +324,7 @@ class Images:
         fw = profile.get("firmware") or {}
         version = check_version(profile, version)
         self.check_cache()
-        pinned = (fw.get("images") or {}).get(version) or {}
+        pinned = pinned_image(profile, version)
         lock_e = self.lock.find(board, version)
         bundle_e = self.bundle_lock.find(board, version) if self.bundle_lock else None
         name = pinned.get("file") or (lock_e or {}).get("file") or (bundle_e or {}).get("file")
@@ -514,6 +344,7 @@ class Images:
                 raise InputError("MicroPython %s is not published for %s (available: %s): pick one with "
                                  "--version" % (version, board, ", ".join(ok[:6]) or "none"))
             name, version = release.file, release.version
+        name = plain_name(name, "the image name for %s %s" % (board, version))
         self.check_cache()
         if not pinned.get("sha256") and not self.lock.get(name):
             self.lock.check_writable()          # first use records the hash: fail before downloading
@@ -555,12 +386,12 @@ class Images:
                 want, trust, where = None, "first use", str(self.lock.path)
         chip = profile["chip"]
         off = int(profile.get("flash_offset", 0))
-        cached = self.cache / name
+        cached = child(self.cache, name, "the image cache")
         if cached.exists():
             got = sha256_path(cached)
             if want is None or got == want:
                 try:
-                    check_image_structure(cached, chip, off)
+                    check_image_structure(cached, chip, off, strict=trust != "pinned")
                     return self._accept(cached, board, version, got, want, trust, where, "cache")
                 except InputError:
                     if want is not None:
@@ -569,14 +400,14 @@ class Images:
             self.log("the cached %s was damaged (SHA-256 %s..., expected %s from %s): deleted, not flashed"
                      % (name, got[:12], (want or "a complete image")[:12], where))
         if self.bundle:
-            cand = self.bundle / name
+            cand = child(self.bundle, name, "the bundle %s" % self.bundle)
             if cand.exists():
                 got = sha256_path(cand)
                 if want is not None and got != want:
                     raise InputError("%s in the bundle %s has SHA-256 %s..., but %s expects %s...: the copy is "
                                      "damaged or another build; not flashed" % (name, self.bundle, got[:12], where,
                                                                                 want[:12]))
-                check_image_structure(cand, chip, off)
+                check_image_structure(cand, chip, off, strict=trust != "pinned")
                 tmp = ""
                 try:
                     tmp = self._tmp(name)
@@ -595,8 +426,8 @@ class Images:
                              "bundle --out DIR --board %s --version %s')" % (name, self.bundle or self.cache,
                                                                              profile.get("name"), version))
         url = "%s/resources/firmware/%s" % (self.base, name)      # the official layout (listing links are relative)
-        got = self._download(url, name, cached, want, where, chip, off)
-        return self._accept(cached, board, version, got, want, trust, where, safe_url(url))
+        got, final_url = self._download(url, name, cached, want, where, chip, off, strict=trust != "pinned")
+        return self._accept(cached, board, version, got, want, trust, where, safe_url(final_url))
 
     def _tmp(self, name: str) -> str:
         fd, tmp = tempfile.mkstemp(dir=self.cache, prefix=name + ".", suffix=".part")
@@ -615,7 +446,7 @@ class Images:
             self.log("%s (%s): SHA-256 %s... matches %s" % (path.name, source, got[:12], where))
         return Resolved(path, version, got, trust, source)
 
-    def _download(self, url, name, dest: Path, want, where, chip, off) -> str:
+    def _download(self, url, name, dest: Path, want, where, chip, off, strict: bool = True) -> tuple[str, str]:
         r = self._get(url, stream=True)
         total = int(r.headers.get("Content-Length") or 0) or None
         tmp = ""
@@ -653,9 +484,9 @@ class Images:
                                    "server changed or was altered on the way; not flashed (if the build was "
                                    "re-published on purpose, remove its entry from %s and run again)"
                                    % (name, got[:12], where, want[:12], where))
-            check_image_structure(Path(tmp), chip, off)
+            check_image_structure(Path(tmp), chip, off, strict=strict)
             os.replace(tmp, dest)
-            return got
+            return got, r.url
         finally:
             r.close()
             if tmp:
@@ -672,7 +503,7 @@ class Images:
         except OSError as e:
             raise InputError("the bundle folder %s cannot be made (%s): give a folder you can write with --out DIR"
                              % (out, os_reason(e, out)))
-        out_lock = ImageLock(out / LOCK_NAME)
+        out_lock = ImageLock(out / LOCK_NAME, remedy="give a bundle folder you can write with --out DIR")
         out_lock.check_writable()
         rows = []
         for prof in profiles:
@@ -732,17 +563,6 @@ def check_version(profile: dict, version: str | None) -> str:
                          "pick %s or newer" % (version, oldest, profile.get("name"),
                                                fw.get("oldest_reason", "see the README"), oldest))
     return version
-
-
-def os_reason(e: OSError, folder: Path) -> str:
-    """Why a folder cannot be made or written, in words (a file in the way says which)."""
-    if isinstance(e, (FileExistsError, NotADirectoryError)):
-        p = Path(folder)
-        while p != p.parent and not p.exists():
-            p = p.parent
-        if p.exists() and not p.is_dir():
-            return "%s is a file, not a folder" % p
-    return e.strerror or str(e)
 
 
 def _reason(e: BaseException) -> str:

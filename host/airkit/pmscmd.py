@@ -19,6 +19,8 @@ def register(sub):
     d = psub.add_parser("decode", help="decode a raw byte capture (e.g. from a USB-serial adapter at 9600 baud)")
     d.add_argument("file", help="raw capture file ('-' for standard input)")
     d.add_argument("--json", action="store_true", help="one JSON object per accepted frame")
+    d.add_argument("--out", "-o", metavar="FILE", help="write the frames to FILE (default: standard output)")
+    d.add_argument("--force", action="store_true", help="overwrite --out when it exists")
     d.set_defaults(func=decode)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
@@ -49,16 +51,25 @@ def read_capture(name: str) -> bytes:
 def decode(args) -> int:
     from airkit_fw.pms5003 import FrameDecoder, KEYS, iter_frames
 
+    import contextlib
+
+    from airkit.outfile import check_file
+
+    dest = check_file(args.out, force=args.force) if getattr(args, "out", None) else None
     data = read_capture(args.file)
     dec = FrameDecoder()
     n = 0
-    for frame in iter_frames(data, dec):
-        n += 1
-        if args.json:
-            print(json.dumps({k: frame[k] for k in KEYS}))
-        else:
-            print("PM1 %4d  PM2.5 %4d  PM10 %4d (CF=1)   PM1 %4d  PM2.5 %4d  PM10 %4d (atm)   >0.3um %5d"
-                  % tuple(frame[k] for k in KEYS[:7]))
+    with (dest.open("w") if dest else contextlib.nullcontext(sys.stdout)) as sink:
+        for frame in iter_frames(data, dec):
+            n += 1
+            if args.json:
+                sink.write(json.dumps({k: frame[k] for k in KEYS}) + "\n")
+            else:
+                sink.write("PM1 %4d  PM2.5 %4d  PM10 %4d (CF=1)   PM1 %4d  PM2.5 %4d  PM10 %4d (atm)   >0.3um %5d\n"
+                           % tuple(frame[k] for k in KEYS[:7]))
+        if n == 0 and dest:
+            raise UserError("no valid PMS5003 frame in %s (%d bytes): was it captured at 9600 baud from the "
+                            "sensor's TX pin? (%s not written)" % (args.file, len(data), args.out))
     summary = {"frames_accepted": dec.frames, "checksum_failures": dec.checksum_errors,
                "bytes_skipped": dec.bytes_skipped, "unsupported_frames": dec.unsupported_frames,
                "bytes_total": len(data)}

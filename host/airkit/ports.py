@@ -54,8 +54,11 @@ def is_bluetooth(info) -> bool:
     return "bluetooth" in text or "rfcomm" in text or "blth" in text
 
 
-def port_holders(device: str) -> list[str]:
-    """Names (and pids) of processes with ``device`` open (Linux /proc; empty elsewhere)."""
+def port_holders(device: str, users_only: bool = False) -> list[str]:
+    """Names (and pids) of processes with ``device`` open (Linux /proc; empty elsewhere).
+
+    ``users_only``: leave out the process that made a pseudo-terminal (it holds the pty's master:
+    a virtual board's simulator, a test), so only programs *using* the port are named."""
     try:
         target = os.path.realpath(device)
         st = os.stat(target)
@@ -64,6 +67,7 @@ def port_holders(device: str) -> list[str]:
     found = []
     if not os.path.isdir("/proc"):
         return found
+    pts = os.path.basename(target) if os.path.dirname(target) == "/dev/pts" else None
     for pid in os.listdir("/proc"):
         if not pid.isdigit() or int(pid) == os.getpid():
             continue
@@ -72,19 +76,27 @@ def port_holders(device: str) -> list[str]:
             fds = os.listdir(fd_dir)
         except OSError:
             continue
+        holds = owns = False
         for fd in fds:
             try:
                 fst = os.stat(os.path.join(fd_dir, fd))
             except OSError:
                 continue
             if fst.st_rdev == st.st_rdev and fst.st_ino == st.st_ino:
-                try:
-                    with open("/proc/%s/comm" % pid) as f:
-                        name = f.read().strip()
+                holds = True
+            elif users_only and pts is not None and os.major(fst.st_rdev) == 5 and os.minor(fst.st_rdev) == 2:
+                try:                      # /dev/ptmx: which pty this master belongs to
+                    with open("/proc/%s/fdinfo/%s" % (pid, fd)) as f:
+                        owns = owns or ("tty-index:\t%s\n" % pts) in f.read()
                 except OSError:
-                    name = "?"
-                found.append("%s (pid %s)" % (name, pid))
-                break
+                    pass
+        if holds and not owns:
+            try:
+                with open("/proc/%s/comm" % pid) as f:
+                    name = f.read().strip()
+            except OSError:
+                name = "?"
+            found.append("%s (pid %s)" % (name, pid))
     return found
 
 

@@ -5,9 +5,12 @@ flashed (if needed), deployed, configured and tested, and a sheet of labels
 saying which board is which. Each attached board gets its own worker process
 (esptool's logger is process-global, and boards are independent); boards are
 followed by their MAC (and USB serial number when there is one), not by port
-name, which changes when boards are replugged. A state file next to the CSV
-remembers which board got which row and what passed, so re-running only does
-what is missing. The report (CSV + printable HTML labels) never holds a
+name, which changes when boards are replugged. The class state (which board got
+which row, what passed) is kept in the user's data folder, named by the class
+list's content (its device ids), not its path: a copy of the list on another
+stick is the same class, a read-only stick is fine, and the state is saved
+after every board, so Ctrl-C and re-runs continue where they stopped. The
+orchestration is the library function ``provision_class``; ``run`` is the CLI. The report (CSV + printable HTML labels) never holds a
 password.
 """
 
@@ -23,6 +26,7 @@ import multiprocessing as mp
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 from airkit.errors import InputError, UserError, WouldOverwrite
@@ -32,7 +36,7 @@ MARKER = "airkit_class.json"     # on the board: which class list provisioned it
 
 
 def _uplink_types():
-    from airkit_fw.uplinks import TYPES
+    from airkit_fw.uplinks.registry import TYPES
 
     return TYPES
 
@@ -96,6 +100,44 @@ def parse_uplinks(text: str, extra: dict, where: str) -> list:
 
 
 # --- the class list ---------------------------------------------------------------------------
+_MONTHS = "jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec"
+_EXCEL_MANGLED = (
+    (r"\d{1,2}-(%s)[a-z]*(-\d{2,4})?|(%s)[a-z]*-\d{1,4}" % (_MONTHS, _MONTHS), "a date"),
+    (r"\d{1,2}[/.]\d{1,2}[/.]\d{2,4}|\d{4}-\d{2}-\d{2}", "a date"),
+    (r"[0-9](\.[0-9]+)?e[+-]?[0-9]+", "a number in scientific notation"),
+    (r"[34][0-9]{4}|5[0-9]{4}", "a date as Excel stores it (a day number)"),
+)
+
+
+def check_device_id(value: str, where: str) -> str:
+    """A station id as typed, or ``InputError`` when a spreadsheet turned it into a date or number
+    (``1-Mar``, ``45352``, ``1.00E+03``): such an id would silently name another station."""
+    import re
+
+    v = value.strip()
+    for pattern, what in _EXCEL_MANGLED:
+        if re.fullmatch(pattern, v, re.IGNORECASE):
+            raise InputError("%s: device_id '%s' looks like %s a spreadsheet made of the id: format the column "
+                             "as Text (or save the list from a text editor) and type the ids again" % (where, v, what))
+    if any(c.isspace() or ord(c) < 32 for c in v) or len(v) > 64:
+        raise InputError("%s: device_id '%s' must be one word of at most 64 characters (letters, digits, - and _)"
+                         % (where, v[:70]))
+    return v
+
+
+def check_mac(value: str, where: str) -> str:
+    """A MAC address as ``aa:bb:cc:dd:ee:ff`` (``-`` or no separators accepted), or ``InputError``."""
+    import re
+
+    v = value.strip().lower().replace("-", ":")
+    if re.fullmatch(r"[0-9a-f]{12}", v):
+        v = ":".join(v[i:i + 2] for i in range(0, 12, 2))
+    if not re.fullmatch(r"([0-9a-f]{2}:){5}[0-9a-f]{2}", v):
+        raise InputError("%s: mac '%s' is not a MAC address (six pairs of hex digits, e.g. 24:0a:c4:12:34:56; "
+                         "'airkit ports' shows a board's): fix it or leave the cell empty" % (where, value.strip()))
+    return v
+
+
 def read_class(path: str, base: dict | None = None) -> list[dict]:
     from airkit.resources import config_from_profile, load_profile
     from airkit.deploy import check_config
@@ -132,6 +174,9 @@ def read_class(path: str, base: dict | None = None) -> list[dict]:
         where = "class list %s line %d" % (path, i)
         if not r.get("device_id"):
             raise InputError("%s has no device_id" % where)
+        r["device_id"] = check_device_id(r["device_id"], where)
+        if r.get("mac"):
+            r["mac"] = check_mac(r["mac"], where)
         if r["device_id"] in seen:
             raise InputError("%s repeats device_id %s" % (where, r["device_id"]))
         seen.add(r["device_id"])
@@ -181,7 +226,8 @@ def resolve_ports(spec: str) -> list[dict]:
     if spec == "auto":
         found = board_ports()
         if not found:
-            raise UserError("no boards found on USB: plug them in with data cables and check 'airkit ports'")
+            from airkit.errors import BoardError
+            raise BoardError("no boards found on USB: plug them in with data cables and check 'airkit ports'")
         return [{"port": p["device"], "usb_serial": p["serial_number"]} for p in found]
     ports = [p.strip() for p in spec.split(",") if p.strip()]
     if len(set(ports)) != len(ports):
@@ -286,7 +332,7 @@ def _provision_job(job: dict) -> dict:
                 res["doctor"] = prev["doctor"]
                 res["steps"].append("tests already passed")
             else:
-                rep = run_doctor(link)
+                rep = run_doctor(link, built=job.get("built"))
                 res["doctor"] = {"facts": rep["facts"],
                                  "checks": [{k: c.get(k) for k in ("check", "status", "passed", "summary", "remedy")}
                                             for c in rep["checks"]]}
@@ -349,8 +395,13 @@ REPORT_FIELDS = ("device_id", "name", "status", "mac", "usb_serial", "sensor_com
                  "updated")
 
 
-def write_reports(rep: list[dict], csv_path: Path, html_path: Path, title: str):
-    with open(csv_path, "w", newline="") as f:
+def write_reports(rep: list[dict], csv_path, html_path, title: str):
+    """The class report: a CSV and printable HTML labels (paths or checked ``airkit.outfile.OutFile`` objects)."""
+    from airkit.outfile import OutFile, check_file
+
+    csv_path = csv_path if isinstance(csv_path, OutFile) else check_file(csv_path, edit=True)
+    html_path = html_path if isinstance(html_path, OutFile) else check_file(html_path, edit=True)
+    with csv_path.open("w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=REPORT_FIELDS)
         w.writeheader()
         for r in rep:
@@ -385,6 +436,7 @@ Register each station at devices.sensor.community with its Sensor.Community id.<
 <div class="labels">%s</div></body></html>
 """ % (e(title), e(title), len(rep), "\n".join(labels))
     html_path.write_text(doc)
+    return csv_path.path, html_path.path
 
 
 # --- the command -----------------------------------------------------------------------------------
@@ -406,6 +458,10 @@ def register(sub):
     p.add_argument("--force", action="store_true",
                    help="re-provision boards that another class list provisioned (they are skipped otherwise)")
     p.add_argument("--json", action="store_true", help="print the report rows as JSON")
+    p.add_argument("--collect-db", metavar="DB",
+                   help="the airkit collect database the stations upload to: each gets a token in its collector "
+                        "uplinks and is registered there with its Sensor.Community node (tokens kept owner-only "
+                        "in CLASS.tokens.json)")
     p.set_defaults(func=run)
 
 
@@ -420,9 +476,27 @@ def load_state(path: Path) -> dict:
 
 
 def save_state(path: Path, state: dict):
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(state, indent=1, sort_keys=True))
-    tmp.replace(path)
+    from airkit.outfile import check_file
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    check_file(path, force=True, what="the class state").write_text(json.dumps(state, indent=1, sort_keys=True))
+
+
+def class_key(rows: list[dict]) -> str:
+    """The class list's identity: its device ids (not its path, not its WiFi or uplink cells), so the
+    same list copied to another folder or stick is the same class, and fixing a password in a row is too."""
+    ids = "\n".join(sorted(r["device_id"] for r in rows))
+    return hashlib.sha256(ids.encode()).hexdigest()[:16]
+
+
+def data_dir() -> Path:
+    from airkit.files import data_dir as _data_dir
+    return _data_dir()
+
+
+def state_file(rows: list[dict]) -> Path:
+    """Where a class's state is kept: the user's data folder, named by the class list's content."""
+    return data_dir() / "classes" / (class_key(rows) + ".json")
 
 
 def assign(rows, boards, state) -> list[tuple[dict, dict]]:
@@ -455,29 +529,67 @@ def assign(rows, boards, state) -> list[tuple[dict, dict]]:
     return pairs
 
 
-def run(args) -> int:
-    base = None
-    if getattr(args, "base", None):
-        from airkit.files import load_json_file as read_json
+@dataclass
+class ClassReport:
+    """What ``provision_class`` did: ``rows`` (one report row per class-list row, ``REPORT_FIELDS``),
+    ``boards`` (one result per board worked on: port, device_id, steps, ok, error, warnings),
+    ``skipped`` (boards not touched, with why), ``waiting`` (rows without a board yet)."""
 
-        base = read_json(args.base, "base config")
-        if not isinstance(base, dict):
-            raise InputError("base config %s must hold a JSON object ({...})" % args.base)
-    rows = read_class(args.class_csv, base)
-    csv_path = Path(args.class_csv)
-    out = Path(args.out) if args.out else csv_path.parent
-    out.mkdir(parents=True, exist_ok=True)
-    state_path = csv_path.with_name(csv_path.stem + ".state.json")
+    rows: list
+    boards: list
+    skipped: list
+    waiting: list
+    seconds: float
+    state_path: Path | None = None
+    report_csv: Path | None = None
+    report_html: Path | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.skipped and all(b["ok"] for b in self.boards)
+
+    @property
+    def would_overwrite(self) -> int:
+        """Boards skipped because another class list provisioned them (``force=True`` takes them)."""
+        return sum(1 for b in self.skipped if b.get("would_overwrite"))
+
+    def to_dict(self) -> dict:
+        return {"rows": self.rows, "seconds": self.seconds, "waiting": self.waiting,
+                "skipped": [{"port": b["port"], "error": b["error"]} for b in self.skipped],
+                "boards": [{k: b.get(k, [] if k == "warnings" else None) for k in
+                            ("port", "device_id", "steps", "ok", "error", "warnings")} for b in self.boards]}
+
+
+def provision_class(rows, ports="auto", *, class_name: str | None = None, state_path=None, bundle=None,
+                    version=None, retest: bool = False, force: bool = False, lock=None, base=None,
+                    collect_db=None, tokens_path=None, progress=None) -> ClassReport:
+    """Flash (if needed), deploy, configure and test every attached board for a class list.
+
+    ``rows``: ``read_class(...)``'s rows, or the class list's path; ``ports``: ``"auto"``,
+    ``"P1,P2"`` or a list of port names; ``state_path``: where the class's state is kept
+    (default: the user's data folder, named by the list's content, saved after every board so
+    an interrupted run continues where it stopped); ``lock``: the image lock file for blank
+    boards; ``collect_db``: the ``airkit collect`` database the stations upload to (each gets its
+    token, kept owner-only in ``tokens_path``, default beside the state); ``progress``: called with
+    one line per step. Returns a ``ClassReport``; boards another class list provisioned are skipped
+    unless ``force``.
+    """
+    say = progress or (lambda m: None)
+    if isinstance(rows, (str, Path)):
+        class_name = class_name or Path(rows).stem
+        rows = read_class(str(rows), base)
+    class_name = class_name or "class"
+    if not isinstance(ports, str):
+        ports = ",".join(map(str, ports))
+    state_path = Path(state_path) if state_path else state_file(rows)
     state = load_state(state_path)
-    if not state.get("class_uid"):
-        import uuid
-
-        state["class_uid"] = uuid.uuid4().hex[:12]
-    class_marker = {"class": csv_path.stem, "class_uid": state["class_uid"]}
-    ports = resolve_ports(args.ports)
+    state["class_uid"] = class_key(rows)
+    state["class"] = class_name
+    class_marker = {"class": class_name, "class_uid": state["class_uid"]}
+    lock = str(lock) if lock else str(state_path.with_suffix(".images.lock"))
+    ports = resolve_ports(ports)
     t0 = time.monotonic()
     ctx = mp.get_context("spawn")
-    say = (lambda m: print(m, file=sys.stderr, flush=True)) if not args.json else (lambda m: None)
     say("provisioning %d board(s) on %s" % (len(ports), ", ".join(p["port"] for p in ports)))
     for r in rows:
         for w in r["warnings"]:
@@ -488,6 +600,7 @@ def run(args) -> int:
 
     build_tmp = tempfile.TemporaryDirectory(prefix="airkit-build-")
     built = {p: str(f) for p, f in build(Path(build_tmp.name)).items()}   # compiled once for every board
+    results = []
     with build_tmp, ProcessPoolExecutor(max_workers=len(ports), mp_context=ctx) as pool:
         found = list(pool.map(_identify, [p["port"] for p in ports]))
         boards = []
@@ -499,7 +612,7 @@ def run(args) -> int:
         for b in boards:
             m = b.get("marker")
             if (isinstance(m, dict) and m.get("class_uid") and m.get("class_uid") != state["class_uid"]
-                    and not args.force):
+                    and not force):
                 b["error"] = ("provisioned from another class list (%s, as %s): skipped, not overwritten; use "
                               "--force to re-provision it" % (m.get("class"), m.get("device_id")))
                 b["would_overwrite"] = True
@@ -514,43 +627,111 @@ def run(args) -> int:
         if waiting:
             say("waiting for a board (%d row(s), plug in more boards and run again): %s"
                 % (len(waiting), ", ".join(waiting)))
+        if collect_db:
+            _enrol(collect_db, tokens_path or state_path.with_suffix(".tokens.json"), pairs)
         jobs = []
         for b, r in pairs:
             jobs.append({"port": b["port"], "device_id": r["device_id"], "board": r["board"], "config": r["config"],
-                         "micropython": b.get("micropython"), "bundle": args.bundle, "version": args.version,
-                         "lock": str(csv_path.with_name("airkit-images.lock")),
-                         "retest": args.retest, "built": built, "previous": state["boards"].get(r["device_id"]),
-                         "warnings": r["warnings"], "marker": dict(class_marker, device_id=r["device_id"])})
+                         "micropython": b.get("micropython"), "bundle": bundle, "version": version,
+                         "lock": lock, "retest": retest, "built": built,
+                         "previous": state["boards"].get(r["device_id"]),
+                         "warnings": r["warnings"], "marker": dict(class_marker, device_id=r["device_id"]),
+                         "mac": b.get("mac"), "usb_serial": b.get("usb_serial")})
         busy = {j["port"] for j in jobs}
         idle = [b["port"] for b in boards if b.get("micropython") and b["port"] not in busy]
         for port, err in zip(idle, pool.map(_restart, idle)):
             say("%s: %s" % (port, "not provisioned; board reset, its station runs as before" if err is None
                             else "not provisioned, and could not be reset (%s): press its reset button" % err))
-        results = _run_jobs(pool, jobs, say)
-    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    for (b, r), res in zip(pairs, results):
-        s = state["boards"].setdefault(r["device_id"], {})
-        s.update(mac=b.get("mac"), usb_serial=b.get("usb_serial"), port=b["port"], updated=now, ok=res["ok"],
-                 error=res.get("error"), steps=res["steps"])
-        if res.get("deploy"):
-            s.update(firmware_hash=res["deploy"]["firmware_hash"], config_hash=res["deploy"]["config_hash"],
-                     firmware_version=res["deploy"]["version"])
-        if res.get("doctor"):
-            s["doctor"] = res["doctor"]
-            s["tests_passed"] = res["ok"]
+
+        def remember(job, res):
+            """The board's result into the state, saved at once: Ctrl-C or a crash loses no finished board."""
+            now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            st = state["boards"].setdefault(job["device_id"], {})
+            st.update(mac=job.get("mac"), usb_serial=job.get("usb_serial"), port=job["port"], updated=now,
+                      ok=res["ok"], error=res.get("error"), steps=res["steps"])
+            if res.get("deploy"):
+                st.update(firmware_hash=res["deploy"]["firmware_hash"], config_hash=res["deploy"]["config_hash"],
+                          firmware_version=res["deploy"]["version"])
+            if res.get("doctor"):
+                st["doctor"] = res["doctor"]
+                st["tests_passed"] = res["ok"]
+            save_state(state_path, state)
+
+        results = _run_jobs(pool, jobs, say, remember)
     save_state(state_path, state)
-    rep = report_rows(rows, state)
+    return ClassReport(rows=report_rows(rows, state), boards=results,
+                       skipped=[b for b in boards if b.get("error")], waiting=waiting,
+                       seconds=round(time.monotonic() - t0, 2), state_path=state_path)
+
+
+def check_report_folder(csv_path: Path, out) -> tuple:
+    """Before any board is touched: the report folder and files can be written (one sentence if not,
+    e.g. a class list on a read-only stick without --out)."""
+    from airkit.outfile import check_dir, check_file
+
+    folder = Path(out) if out else csv_path.parent
     stem = csv_path.stem + "-report"
-    write_reports(rep, out / (stem + ".csv"), out / (stem + ".html"), "Class report: %s" % csv_path.stem)
-    elapsed = time.monotonic() - t0
+    try:
+        check_dir(folder, what="--out" if out else "the class report beside")
+    except InputError as e:
+        if out:
+            raise
+        raise InputError("cannot write the class report beside %s (%s): give --out FOLDER for the report"
+                         % (csv_path, str(e).split(": ", 1)[-1].split("; choose")[0]))
+    folder.mkdir(parents=True, exist_ok=True)
+    return tuple(check_file(folder / (stem + ext), edit=True, what="the class report") for ext in (".csv", ".html"))
+
+
+def run(args) -> int:
+    base = None
+    if getattr(args, "base", None):
+        from airkit.files import load_json_file as read_json
+
+        base = read_json(args.base, "base config")
+        if not isinstance(base, dict):
+            raise InputError("base config %s must hold a JSON object ({...})" % args.base)
+    rows = read_class(args.class_csv, base)
+    csv_path = Path(args.class_csv)
+    csv_dest, html_dest = check_report_folder(csv_path, args.out)
+    state_path = state_file(rows)
+    from airkit.outfile import check_dir
+    check_dir(state_path.parent, what="the class state folder (set AIRKIT_DATA_DIR to move it)")
+    say = (lambda m: print(m, file=sys.stderr, flush=True)) if not args.json else (lambda m: None)
+    lock = csv_path.with_name("airkit-images.lock")
+    if not lock.exists():
+        lock = None                       # beside the class state (the list's folder may be read-only)
+    tokens_path = None
+    if getattr(args, "collect_db", None):
+        tokens_path = csv_path.with_name(csv_path.stem + ".tokens.json")     # beside the list, when it can be
+        try:
+            check_dir(tokens_path.parent)
+        except InputError:
+            tokens_path = None                      # a read-only stick: beside the class state
+    try:
+        rep = provision_class(rows, args.ports, class_name=csv_path.stem, state_path=state_path,
+                              bundle=args.bundle, version=args.version, retest=args.retest, force=args.force,
+                              lock=lock, collect_db=getattr(args, "collect_db", None), tokens_path=tokens_path,
+                              progress=say)
+    except KeyboardInterrupt:
+        # Every finished board is in the saved state: write the report of those, and say how to go on.
+        state = load_state(state_path)
+        done = sum(1 for s in state["boards"].values() if s.get("ok"))
+        try:
+            write_reports(report_rows(rows, state), csv_dest, html_dest, "Class report: %s" % csv_path.stem)
+            where = "; report: %s" % csv_dest.shown
+        except InputError:
+            where = ""
+        raise UserError("interrupted: %d board(s) of this class are done and remembered%s; run the same command "
+                        "again to continue where it stopped" % (done, where), exit_code=130)
+    try:
+        write_reports(rep.rows, csv_dest, html_dest, "Class report: %s" % csv_path.stem)
+    except InputError as e:
+        raise InputError("%s; the boards' results are kept (%s): run again with --out FOLDER to write the report"
+                         % (str(e).rstrip("."), rep.state_path), remedy=None)
     if args.json:
-        print(json.dumps({"rows": rep, "seconds": round(elapsed, 2), "waiting": waiting,
-                          "skipped": [{"port": b["port"], "error": b["error"]} for b in boards if b.get("error")],
-                          "boards": [{"port": res["port"], "device_id": res["device_id"], "steps": res["steps"],
-                                      "ok": res["ok"], "error": res.get("error"),
-                                      "warnings": res.get("warnings", [])} for res in results]}, indent=1))
+        print(json.dumps(rep.to_dict(), indent=1))
     else:
-        for res in results:
+        for res in rep.boards:
             status = "ok" if res["ok"] else ("INCOMPLETE" if blocking(res.get("warnings") or []) and
                                              not res.get("error") else "FAILED")
             print("%-12s %-20s %s%s" % (res["device_id"], res["port"], status,
@@ -558,24 +739,37 @@ def run(args) -> int:
                   + (" (%s)" % res["error"] if res.get("error") else "")
                   + ("; " + "; ".join(blocking(res.get("warnings") or [])) if not res["ok"] and
                      blocking(res.get("warnings") or []) else ""))
-        for b in boards:
-            if b.get("error"):
-                print("%-12s %-20s %s (%s)" % ("-", b["port"], "SKIPPED", b["error"]))
-        if waiting:
-            print("waiting for a board: %s" % ", ".join(waiting))
-        print("report: %s and %s (%.1f s)" % (out / (stem + ".csv"), out / (stem + ".html"), elapsed))
-    failed = [r for r in results if not r["ok"]]
-    if any(b.get("would_overwrite") for b in boards):
+        for b in rep.skipped:
+            print("%-12s %-20s %s (%s)" % ("-", b["port"], "SKIPPED", b["error"]))
+        if rep.waiting:
+            print("waiting for a board: %s" % ", ".join(rep.waiting))
+        print("report: %s and %s (%.1f s)" % (csv_dest.shown, html_dest.shown, rep.seconds))
+    if rep.would_overwrite:
         raise WouldOverwrite("%d board(s) were provisioned from another class list and were not touched: run "
-                             "again with --force to re-provision them" % sum(1 for b in boards
-                                                                             if b.get("would_overwrite")))
-    if failed or any(b.get("error") for b in boards):
-        return 1
-    return 0
+                             "again with --force to re-provision them" % rep.would_overwrite)
+    return 0 if rep.ok else 1
 
 
-def _run_jobs(pool, jobs, say) -> list[dict]:
-    futures = [pool.submit(_provision, j) for j in jobs]
+def _enrol(db: str, tokens_path: Path, pairs):
+    """Give each paired station its collector token and register it (airkit.collect.enrol); the
+    tokens are kept owner-only in ``tokens_path``."""
+    from airkit.collect import _store
+    from airkit.collect.enrol import enrol, load_tokens, save_tokens
+
+    store = _store(db)
+    path = Path(tokens_path)
+    tokens = load_tokens(path)
+    for b, r in pairs:
+        enrol(store, r["device_id"], r["config"], b.get("mac"), tokens)
+    save_tokens(path, tokens)
+    store.close()
+
+
+def _run_jobs(pool, jobs, say, done=None) -> list[dict]:
+    """Run the jobs; ``done(job, result)`` as each board finishes (in the order they finish)."""
+    from concurrent.futures import as_completed
+
+    futures = {pool.submit(_provision, j): j for j in jobs}
     bar = None
     if sys.stderr.isatty() and jobs:
         from rich.progress import Progress
@@ -583,13 +777,17 @@ def _run_jobs(pool, jobs, say) -> list[dict]:
         bar = Progress(transient=True)
         bar.start()
         task = bar.add_task("provisioning", total=len(jobs))
-    results = []
-    for f in futures:
-        res = f.result()
-        results.append(res)
+    results = {}
+    try:
+        for f in as_completed(futures):
+            res = f.result()
+            results[id(futures[f])] = res
+            if done:
+                done(futures[f], res)
+            if bar:
+                bar.advance(task)
+            say("%s (%s): %s" % (res["device_id"], res["port"], "ok" if res["ok"] else "FAILED"))
+    finally:
         if bar:
-            bar.advance(task)
-        say("%s (%s): %s" % (res["device_id"], res["port"], "ok" if res["ok"] else "FAILED"))
-    if bar:
-        bar.stop()
-    return results
+            bar.stop()
+    return [results[id(j)] for j in jobs]

@@ -34,6 +34,9 @@ def register(sub):
     p.add_argument("--pms-b", action="store_true", help="fit a second PMS5003 (A/B channels)")
     p.add_argument("--ticks-start", type=int, default=0,
                    help="tick counter at boot (e.g. 1073000000 to cross the 2^30 ms wrap early)")
+    p.add_argument("--uptime-start-h", type=float, default=None, metavar="H",
+                   help="start as a board that has been up H hours: its tick counter where it would be "
+                        "(wraps at 2^30 ms = 298.3 h, as on an ESP32; e.g. 298 crosses the wrap at once)")
     p.add_argument("--speed", type=float, default=None,
                    help="virtual seconds per real second (0: as fast as possible, the default; "
                         "1: real time; with --port-link the default is 60)")
@@ -243,6 +246,11 @@ def check_args(args):
                          "about 110, one with 8 MB PSRAM about 8000)" % (args.heap_kb, MAX_HEAP_KB))
     if args.ticks_start < 0:
         raise InputError("--ticks-start must be 0 or more, not %d" % args.ticks_start)
+    up = getattr(args, "uptime_start_h", None)
+    if up is not None and (not up >= 0 or up == float("inf")):      # nan and inf too
+        raise InputError("--uptime-start-h must be a number of hours, 0 or more, not %g" % up)
+    if up is not None and args.ticks_start:
+        raise InputError("give --uptime-start-h or --ticks-start, not both (both set the tick counter)")
     try:
         parse_iso(args.start)
     except ValueError:
@@ -251,11 +259,11 @@ def check_args(args):
         raise InputError("--board-dir %s is a file, not a folder: give a folder (it is created if missing)"
                          % args.board_dir)
     if args.board_dir:
-        try:
+        from airkit.outfile import check_dir, writing
+
+        check_dir(args.board_dir, what="--board-dir")
+        with writing(args.board_dir, "--board-dir"):
             Path(args.board_dir).mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise InputError("cannot create the board folder %s (%s): give a folder you can write"
-                             % (args.board_dir, e.strerror))
 
 
 def _pid_alive(pid: int) -> bool:
@@ -301,7 +309,8 @@ def claim_port_link(path: str) -> Path:
               % (path, os.readlink(link)), file=sys.stderr, flush=True)
         link.unlink()
     elif link.exists():
-        raise InputError("--port-link %s exists and is not a port link: give another path (it is not overwritten)"
+        from airkit.errors import WouldOverwrite
+        raise WouldOverwrite("--port-link %s exists and is not a port link: give another path (it is not overwritten)"
                          % path)
     owner.write_text("%d\n" % os.getpid())
     return owner
@@ -391,6 +400,7 @@ def run(args) -> int:
     board = VirtualBoard(board_dir, config=cfg, hours=args.hours if args.hours > 0 else None, seed=args.seed,
                          scenario=scenario, start=args.start, series=series, port_link=args.port_link,
                          on_line=on_line, wiring=wiring, ticks_start=args.ticks_start,
+                         uptime_start_h=getattr(args, "uptime_start_h", None),
                          firmware_from=args.firmware, extra=extra,
                          rtc_preset=not wifi_configured, heap_kb=args.heap_kb, micropython=args.micropython)
     if cfg.get("uplinks"):

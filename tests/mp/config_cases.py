@@ -8,6 +8,10 @@ def check(cond, msg=""):
         raise AssertionError(msg)
 
 
+SID1 = "5f2b56f4263635001c1dd1ac"      # openSenseMap sensor ids: 24 hex characters
+SID2 = "5f2b56f4263635001c1dd1ad"
+
+
 def problems(cfg):
     p = config.validate(cfg)
     for line in p:
@@ -150,7 +154,7 @@ def test_load_missing_invalid_and_good(tmp="/tmp"):
 
 def test_uplink_key_typo_is_named():
     # an owner who types 'acess_token' would otherwise see 401 forever with a correct token
-    p = one({"uplinks": [{"type": "opensensemap", "box_id": "b1", "sensors": {"pm25": "s1"}, "url": "http://h",
+    p = one({"uplinks": [{"type": "opensensemap", "box_id": "b1", "sensors": {"pm25": SID1}, "url": "http://h",
                           "acess_token": "tok-secret-1"}]},
             "uplinks[0]", "'acess_token'", "access_token")
     check("tok-secret-1" not in p, "a secret value shown: %r" % p)
@@ -158,7 +162,7 @@ def test_uplink_key_typo_is_named():
     # every key an uplink reads is known
     check(problems({"location": {"lat": 1.0, "lon": 2.0}, "uplinks": [
         {"type": "sensor_community", "name": "sc", "url": "http://h/", "pm": "cf1", "enabled": True},
-        {"type": "opensensemap", "box_id": "b", "sensors": {"pm25": "s"}, "access_token": "t", "url": "http://h"},
+        {"type": "opensensemap", "box_id": "b", "sensors": {"pm25": SID1}, "access_token": "t", "url": "http://h"},
         {"type": "lass_mqtt", "host": "h", "port": 1883, "topic": "t", "device_id": "d", "qos": 1},
         {"type": "mqtt_ha", "url": "mqtt://h", "username": "u", "password": "p", "prefix": "a"},
         {"type": "influx", "url": "http://h", "db": "d", "username": "u", "password": "p", "measurement": "m",
@@ -181,9 +185,9 @@ def test_two_uplinks_with_one_cursor_name():
 
 def test_default_https_url_needs_a_ca_too():
     # an uplink left at its default (https) url could never verify the server: every upload a TLS failure
-    one({"uplinks": [{"type": "opensensemap", "box_id": "b", "sensors": {"pm25": "s"}}]}, "'ca'", "default")
+    one({"uplinks": [{"type": "opensensemap", "box_id": "b", "sensors": {"pm25": SID1}}]}, "'ca'", "default")
     pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
-    check(problems({"uplinks": [{"type": "opensensemap", "box_id": "b", "sensors": {"pm25": "s"}, "ca": pem}]})
+    check(problems({"uplinks": [{"type": "opensensemap", "box_id": "b", "sensors": {"pm25": SID1}, "ca": pem}]})
           == [], "default url with a CA")
     # Sensor.Community's default is plain HTTP on port 80, as airrohr sends (no secret in a push)
     check(problems({"uplinks": [{"type": "sensor_community"}]}) == [], "sensor_community default url")
@@ -204,12 +208,20 @@ def test_lass_needs_the_station_position():
 def test_opensensemap_sensor_names_are_checked():
     # {"pm2.5": id} matched nothing the station sends: no PM2.5 value ever reached the box
     box = {"type": "opensensemap", "box_id": "b", "url": "http://h"}
-    box["sensors"] = {"pm2.5": "s1", "pm10": "s2"}
+    box["sensors"] = {"pm2.5": SID1, "pm10": SID2}
     one({"uplinks": [box]}, "'pm2.5'", "pm25")
-    box["sensors"] = ["s1"]
+    box["sensors"] = [SID1]
     one({"uplinks": [box]}, "'sensors'", "pm25")
-    box["sensors"] = {"pm25": "s1", "humidity": "s5"}
+    box["sensors"] = {"pm25": SID1, "humidity": SID2.upper()}
     check(problems({"uplinks": [box]}) == [], "good sensor names")
+
+
+def test_opensensemap_sensor_ids_are_24_hex():
+    # the API answers 422 "Invalid sensor id" to anything else: a typo that used to cost every reading
+    box = {"type": "opensensemap", "box_id": "b", "url": "http://h"}
+    for bad in (SID1[:-1], SID1 + "0", SID1[:-1] + "g", "s1", " " + SID1[1:]):
+        box["sensors"] = {"pm25": SID2, "pm10": bad}
+        one({"uplinks": [box]}, "'pm10'", "24 hex")
 
 
 if __name__ == "__main__":

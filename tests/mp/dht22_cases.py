@@ -91,6 +91,20 @@ def test_timeouts_by_errno_name_are_retried_then_failed():
     check(errno.ETIMEDOUT in (110, 116), "errno")
 
 
+def test_a_dead_sensor_gets_one_try_then_retries_again_once_back():
+    w, clock, s = rig({"missing": [[0, 1]]})           # unplugged for the first hour
+    d = DHT22(s, clock)
+    check(d.read() == FAILED and len(s.starts) == 3, "first read: %d tries" % len(s.starts))
+    clock.sleep_ms(60000)
+    t0 = w.now_ms
+    check(d.read() == FAILED and len(s.starts) == 4, "dead: %d tries" % len(s.starts))
+    check(w.now_ms - t0 < 500, "a dead sensor cost %d ms" % (w.now_ms - t0))
+    clock.sleep_ms(3600 * 1000)                         # plugged back in
+    check(d.read() == OK, "back: status %d" % d.status)
+    d._s = Fixed(21.5, 40.0, OSError(errno.ETIMEDOUT), 2)
+    check(d.read() == OK and d._s.calls == 3, "retries after recovery: %d" % d._s.calls)
+
+
 def test_timeout_then_success():
     w, clock, _ = rig()
     s = Fixed(21.5, 40.0, OSError(errno.ETIMEDOUT), 2)

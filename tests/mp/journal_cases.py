@@ -12,6 +12,7 @@ import vmachine
 import blockdev
 from airkit_fw import board as board_mod
 from airkit_fw import journal as jmod
+from airkit_fw import flags
 
 import time as _time
 try:
@@ -70,7 +71,7 @@ def check(rec, d, seq, t):
         eq(rec[k], d[k], k)
     eq(rec["rh"], round(d["rh"] * 10) / 10, "rh")
     eq(rec["temp_c"], round(d["temp_c"] * 10) / 10, "temp")
-    eq(rec["flags"], d["flags"], "flags")
+    eq(rec["flags_bits"], flags.bits(d["flags"]), "flags")
     eq(rec["checksum_errors"], d["checksum_errors"], "cksum")
 
 
@@ -269,19 +270,34 @@ def test_time_fixup_from_ticks_across_wrap():
     for k in range(3):
         j.append(reading(k + 1), None, t_sample[k])
     eq(j.read_after(0, 10)[0]["time"], None)
-    eq("time_unsynced" in j.read_after(0, 10)[0]["flags"] or True, True)
+    eq(j.read_after(0, 10)[0]["flags_bits"] & flags.TIME_UNSYNCED, 0)     # the reading dict had none
     # NTP succeeds at tick 80000 (after the wrap), unix time T0 + 1000
     j.time_synced(80000, T0 + 1000)
     recs = j.read_after(0, 10)
     eq([r["time"] for r in recs], [T0 + 1000 - 200, T0 + 1000 - 90, T0 + 1000 - 30])
     for r in recs:
-        eq("time_fixed" in r["flags"], True, "flag")
+        eq(r["flags_bits"] & flags.TIME_FIXED, flags.TIME_FIXED, "flag")
+        eq("time_fixed" in flags.names(r["flags_bits"]), True, "name")
     # another boot never synced: its readings stay without a time
     b = remount()
     j2 = jmod.Journal(b, log=lambda m: None)
     j2.append(reading(9), None, 5000)
     eq(j2.read_after(3, 10)[0]["time"], None)
     eq(j2.read_after(0, 10)[0]["time"], T0 + 1000 - 200)   # the anchor was kept on flash
+
+
+def test_time_fixup_for_readings_more_than_6_days_before_the_sync():
+    # untimed for 10 days, then NTP: ticks_diff alone would put the oldest readings in the future
+    period = 1 << 30
+    b = fresh_board()
+    j = jmod.Journal(b, log=lambda m: None)
+    j.untimed_this_boot = True
+    ages_s = [10 * 86400, 7 * 86400, 6 * 86400, 3600, 0]      # seconds before the sync
+    sync_ticks = 10 * 86400 * 1000 + 5000
+    for k in range(len(ages_s)):
+        j.append(reading(k + 1), None, (sync_ticks - ages_s[k] * 1000) % period)
+    j.time_synced(sync_ticks % period, T0)
+    eq([r["time"] for r in j.read_after(0, 10)], [T0 - a for a in ages_s])
 
 
 def test_encode_is_allocation_light():

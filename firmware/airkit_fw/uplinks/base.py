@@ -31,7 +31,9 @@ What a server answer means is decided by the uplink (``classify``), one of:
   the wait starts at ``RETRY_MIN_MS`` (0.5 s) and doubles only while
   nothing gets through; **any**
   acknowledged piece resets it, so 10 % random server errors cost a few
-  seconds each instead of stalling the backlog;
+  seconds each instead of stalling the backlog; a failed *connect* (refused,
+  no route, connect timeout, DNS) is never retried at once: it waits
+  ``CONNECT_RETRY_MS`` (2 s), doubling while it fails;
 - 413 (too large): the batch is halved.
 
 The WiFi being down is not an uplink failure: nothing is tried until it is
@@ -58,10 +60,13 @@ RETRY = const(3)
 VERDICTS = ("ok", "config", "rejected", "retry")
 
 FIRST_RETRY_MS = const(50)
+CONNECT_RETRY_MS = const(2000)   # first wait after a failed connect (doubling while it fails)
 RETRY_MIN_MS = const(500)
 BACKOFF_MAX_MS = const(1800000)
 CONFIG_WAIT_MS = const(1800000)
+_WAIT_MOST_MS = const(3600000)   # the longest next_try ever set (a Retry-After of 1 h)
 MARGIN_MS = const(20000)
+MEM_CRASH = const(3)    # MemoryErrors in a row at one reading per batch: counted as a crash
 from airkit_fw.console import STATUS as STATUS_PREFIX   # the console line protocol
 _REASON_MAX = const(120)
 
@@ -117,6 +122,7 @@ class Uplink:
         self.sink = None        # the delivery loop (set by Uplinks)
         self.trying_recs = None
         self.trying_bit = 0
+        self.mem_errors = 0     # MemoryErrors in a row with batches of one reading
 
     # --- called by send() ---------------------------------------------------------
     def ack(self, seq, parts=0, delivered=True):
@@ -171,6 +177,33 @@ class Uplink:
     def send(self, records, parts):
         raise NotImplementedError
 
+    # --- the doctor's probe ------------------------------------------------------------
+    def probe_request(self):
+        """(url, headers, body) of a request the server answers without storing anything
+        (HTTP uplinks; the uplink's own URL and credentials)."""
+        return self.url, (("Content-Type", "application/json"),), ""
+
+    def probe(self, ok, d):
+        """Ask the server whether it would accept this station, sending no reading: fills
+        ``d`` with ``host``, ``port`` (first), then ``status`` ok, rejected, server_error
+        and ``http_status``.
+        ``ok``: the answers to this storing-nothing request that prove the server knows the
+        station (the type's ``PROBE_OK``). Network errors are raised (``NetError``, ``OSError``).
+        MQTT uplinks override this with a CONNECT that publishes nothing."""
+        from airkit_fw.uplinks import http
+        from airkit_fw.uplinks.net import parse_url
+        url, hdrs, body = self.probe_request()
+        _, d["host"], d["port"], _ = parse_url(url)
+        status = http.request(self.board, "POST", url, hdrs, body, self.cadata)[0]
+        d["http_status"] = status
+        if status < 300 or status in ok or status == 429:
+            d["status"] = "ok"
+        elif status >= 500:
+            d["status"] = "server_error"
+        else:
+            d["status"] = "rejected"
+        return d
+
 
 def _cursor_text(seq, parts):
     return "%d %d %d\n" % (seq, parts, (seq * 7 + parts * 131 + 12345) & 0xFFFF)
@@ -194,6 +227,11 @@ class Uplinks:
             u.parts = 0
             got = self._load_cursor(u)
             if got is not None and got[0] >= u.cur:
+                # the cursor file is saved at every acknowledged piece, the journal's meta less
+                # often: what it is ahead by was delivered before a power cut (count it, so
+                # `delivered` never rolls back)
+                dl = journal.meta.setdefault("delivered", {})
+                dl[u.name] = dl.get(u.name, 0) + got[0] - u.cur
                 u.cur, u.parts = got
                 journal.meta["cursors"][u.name] = u.cur
 
@@ -240,6 +278,9 @@ class Uplinks:
             u.cur = seq
             u.parts = 0
             self.journal.ack(u.name, seq, n if delivered and n > 0 else 0)
+            trial = sys.modules.get("otaboot") if delivered else None   # an update on trial (main.py)
+            if trial is not None and trial.on_trial():
+                trial.healthy()                   # a reading taken and an upload acknowledged: confirmed
         if u.failures:
             u.failures = 0
         self._save_cursor(u)
@@ -268,7 +309,7 @@ class Uplinks:
             for u in self.uplinks:
                 if b.ticks_diff(deadline, b.ticks_ms()) < MARGIN_MS:
                     break
-                if b.ticks_diff(u.next_try, b.ticks_ms()) > 0:
+                if b.left_ms(u.next_try, _WAIT_MOST_MS):
                     continue
                 r = self._step(u)
                 if r is None:            # the network went away
@@ -285,9 +326,7 @@ class Uplinks:
             now = b.ticks_ms()
             for u in self.uplinks:
                 if self.journal.last_seq > u.cur:
-                    left = b.ticks_diff(u.next_try, now)
-                    if left <= 0:
-                        left = 0
+                    left = b.left_ms(u.next_try, _WAIT_MOST_MS)
                     if wait_ms is None or left < wait_ms:
                         wait_ms = left
             if wait_ms == 0:
@@ -326,6 +365,12 @@ class Uplinks:
                 u.batch = u.batch // 2
                 self.log("uplink %s: low on memory, batches of %d now" % (u.name, u.batch))
                 return True
+            u.mem_errors += 1
+            if u.mem_errors >= MEM_CRASH:
+                # not even one reading fits, again and again: a station alive but silent is the
+                # worst outcome. Raised to the app, whose crash rule saves the counters, waits
+                # (longer after each crash in a row) and resets: a fresh heap (readings kept).
+                raise MemoryError("uplink %s cannot get the memory to send one reading" % u.name)
             return self._failed(u, NetError("error", "MemoryError")) or (u.cur, u.parts) != before
         except NetError as e:
             recs = None
@@ -335,6 +380,7 @@ class Uplinks:
             return self._failed(u, NetError("error", type(e).__name__)) or (u.cur, u.parts) != before
         recs = None
         u.trying_recs = None
+        u.mem_errors = 0
         if u.state != "ok":
             self.log("uplink %s: delivering again" % u.name)
         u.state = "ok"
@@ -385,6 +431,13 @@ class Uplinks:
         elif e.retry_after_s is not None and st in (429, 503):
             s = e.retry_after_s
             delay = (1 if s < 1 else (3600 if s > 3600 else s)) * 1000
+        elif st is None and (e.detail == "connect" or e.kind == "dns" or e.kind == "refused"):
+            # no connection at all (refused, no route, connect timeout): the server is down or out of
+            # reach, and the next piece would fail the same way: back off, never retry at once
+            u.failures += 1
+            delay = CONNECT_RETRY_MS << min(u.failures - 1, 12)
+            if delay > BACKOFF_MAX_MS:
+                delay = BACKOFF_MAX_MS
         else:
             u.failures += 1
             if u.failures == 1 and st != 429:
@@ -421,8 +474,9 @@ class Uplinks:
 
     def _status(self):
         st = self.status()
-        key = json.dumps((st["delivered"], st["state"], st["dropped"], st["rejected"], st.get("reason"),
-                          st["online"]))
+        # pending is in the key: the last line printed always shows the real backlog
+        key = json.dumps((st["delivered"], st["pending"], st["state"], st["dropped"], st["rejected"],
+                          st.get("reason"), st["online"]))
         if key != self._last_status or st["last_seq"] % 12 == 0:
             print(STATUS_PREFIX, end="")      # straight to the console: no line-sized string
             json.dump(st, sys.stdout)

@@ -110,19 +110,19 @@ class Influx(Uplink):
 
     def __init__(self, board, ucfg, station):
         super().__init__(board, ucfg, station)
-        url = (ucfg.get("url") or "http://127.0.0.1:8086").rstrip("/")
+        url = ucfg.get("url").rstrip("/")     # keys and defaults: influx_spec.py
         i = url.find("://")
         has_path = url.find("/", i + 3) >= 0
         bucket = ucfg.get("bucket")
         if bucket:
             url = "%s/api/v2/write?org=%s&bucket=%s" % (url, _quote(ucfg.get("org") or ""), _quote(bucket))
         elif not has_path:
-            url = "%s/write?db=%s" % (url, _quote(ucfg.get("db") or "airkit"))
+            url = "%s/write?db=%s" % (url, _quote(ucfg.get("db")))
         if "precision=" not in url:
             url += ("&" if "?" in url else "?") + "precision=s"
         self.url = url
-        self.measurement = ucfg.get("measurement") or "feinstaub"
-        self.which = ucfg.get("pm", "atm")
+        self.measurement = ucfg.get("measurement")
+        self.which = ucfg.get("pm")
         self.node = "esp32-" + chip_id(board.mac())
         hdrs = [("Content-Type", "text/plain; charset=utf-8")]
         token = ucfg.get("token")
@@ -134,6 +134,9 @@ class Influx(Uplink):
             cred = binascii.b2a_base64(("%s:%s" % (user, ucfg.get("password") or "")).encode()).strip()
             hdrs.append(("Authorization", "Basic " + cred.decode()))
         self._hdrs = hdrs
+
+    def probe_request(self):
+        return self.url, self._hdrs, ""        # an empty write: credentials and database are checked first
 
     def classify(self, status, body=b""):
         why = short(body)

@@ -57,15 +57,23 @@ class LassMqtt(Uplink):
 
     def __init__(self, board, ucfg, station):
         super().__init__(board, ucfg, station)
-        from airkit_fw import config
-        self.host = ucfg.get("host") or "gpssensor.ddns.net"
-        self.port = ucfg.get("port") or 1883
+        from airkit_fw.common import get
+        self.host = ucfg.get("host")          # keys and defaults: lass_mqtt_spec.py
+        self.port = ucfg.get("port")
         self.device_id = ucfg.get("device_id") or station.station_id
-        self.topic = ucfg.get("topic") or "LASS/Test/PM25"
-        self.qos = ucfg.get("qos", 0)
-        self.lat = config.get(station.cfg, "location.lat") or 0.0
-        self.lon = config.get(station.cfg, "location.lon") or 0.0
-        self.alt = config.get(station.cfg, "location.alt") or 0
+        self.topic = ucfg.get("topic")
+        self.qos = ucfg.get("qos")
+        self.lat = get(station.cfg, "location.lat") or 0.0
+        self.lon = get(station.cfg, "location.lon") or 0.0
+        self.alt = get(station.cfg, "location.alt") or 0
+
+    def probe(self, ok, d):
+        """CONNECT and disconnect: the broker took the station, nothing published."""
+        d["host"] = self.host
+        d["port"] = self.port
+        mqtt.Session(self.board, self.host, self.port, self.device_id).close()
+        d["status"] = "ok"
+        return d
 
     def send(self, records, parts):
         s = mqtt.Session(self.board, self.host, self.port, self.device_id)

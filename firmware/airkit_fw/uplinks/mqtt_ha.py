@@ -29,6 +29,7 @@ verified TLS (config ``ca``). User name and password are never logged.
 """
 
 from airkit_fw import VERSION
+from airkit_fw.flags import write_json as write_flags
 from airkit_fw.uplinks import mqtt
 from airkit_fw.uplinks.base import Uplink
 from airkit_fw.uplinks.fmt import jstr, jnum
@@ -55,12 +56,14 @@ def discovery(node_id, name, state_topic, expire_after=900):
 
 
 def state(rec, board):
-    return ('{"time": %s, "seq": %d, "pm1": %s, "pm25": %s, "pm10": %s, "pm1_cf1": %s, "pm25_cf1": %s, '
-            '"pm10_cf1": %s, "temperature": %s, "humidity": %s, "flags": [%s]}'
-            % ('"%s"' % board.iso_utc(rec["time"]) if rec["time"] else "null", rec["seq"], jnum(rec["pm1_atm"]),
-               jnum(rec["pm25_atm"]), jnum(rec["pm10_atm"]), jnum(rec["pm1_cf1"]), jnum(rec["pm25_cf1"]),
-               jnum(rec["pm10_cf1"]), jnum(rec["temp_c"]), jnum(rec["rh"]),
-               ", ".join('"%s"' % f for f in rec["flags"])))
+    out = ['{"time": %s, "seq": %d, "pm1": %s, "pm25": %s, "pm10": %s, "pm1_cf1": %s, "pm25_cf1": %s, '
+           '"pm10_cf1": %s, "temperature": %s, "humidity": %s, "flags": '
+           % ('"%s"' % board.iso_utc(rec["time"]) if rec["time"] else "null", rec["seq"], jnum(rec["pm1_atm"]),
+              jnum(rec["pm25_atm"]), jnum(rec["pm10_atm"]), jnum(rec["pm1_cf1"]), jnum(rec["pm25_cf1"]),
+              jnum(rec["pm10_cf1"]), jnum(rec["temp_c"]), jnum(rec["rh"]))]
+    write_flags(rec["flags_bits"], out.append)     # bits in the journal, names on the wire
+    out.append("}")
+    return "".join(out)
 
 
 class MqttHA(Uplink):
@@ -69,25 +72,36 @@ class MqttHA(Uplink):
 
     def __init__(self, board, ucfg, station):
         super().__init__(board, ucfg, station)
-        from airkit_fw import config
-        scheme, self.host, self.port, _ = parse_url(ucfg.get("url") or "mqtt://127.0.0.1:1883")
+        from airkit_fw.common import get
+        scheme, self.host, self.port, _ = parse_url(ucfg.get("url"))    # keys and defaults: mqtt_ha_spec.py
         self.secure = scheme == "mqtts"
         self.username = ucfg.get("username")
         self._password = ucfg.get("password")
-        cred = userinfo(ucfg.get("url") or "")
+        cred = userinfo(ucfg.get("url"))
         if cred and not self.username:      # mqtt://user:pass@broker
             self.username, self._password = cred
         self.node_id = "".join(c if c.isalpha() or c.isdigit() or c in "_-" else "_" for c in station.station_id)
-        self.device_name = config.get(station.cfg, "device.name") or station.station_id
-        self.expire_after = 3 * (config.get(station.cfg, "interval_s") or 300)
-        prefix = ucfg.get("prefix") or "airkit"
+        self.device_name = get(station.cfg, "device.name") or station.station_id
+        self.expire_after = 3 * (get(station.cfg, "interval_s") or 300)
+        prefix = ucfg.get("prefix")
         self.state_topic = "%s/%s/state" % (prefix, self.node_id)
         self.discoveries = 0
 
+    def _session(self, clean):
+        return mqtt.Session(self.board, self.host, self.port, "airkit-" + self.node_id, self.username,
+                            self._password, self.secure, self.cadata, clean=clean)
+
+    def probe(self, ok, d):
+        """CONNECT (credentials, TLS) and disconnect: nothing published."""
+        d["host"] = self.host
+        d["port"] = self.port
+        self._session(True).close()
+        d["status"] = "ok"
+        return d
+
     def send(self, records, parts):
         b = self.board
-        s = mqtt.Session(b, self.host, self.port, "airkit-" + self.node_id, self.username, self._password,
-                         self.secure, self.cadata, clean=False)
+        s = self._session(False)
         try:
             if not s.session_present:
                 for topic, payload in discovery(self.node_id, self.device_name, self.state_topic,

@@ -9,7 +9,16 @@ Which PM values: the **atmospheric** ones (``pm*_atm``), as airrohr sends
 them, so an airkit station's numbers line up with the thousands of airrohr
 stations on the map. CF=1 values (what the EPA/PurpleAir corrections use)
 stay in the journal and go to the airkit JSON uplink; set ``"pm": "cf1"`` in
-the uplink config to send CF=1 here instead.
+the uplink config to send CF=1 here instead. Every PM push says which it
+carries in the header ``X-Airkit-PM: atm|cf1`` (``PM_HEADER``): the server
+ignores it, an airkit collector stores P0/P1/P2 under ``pm*_atm`` or
+``pm*_cf1`` accordingly (``pm_columns``), so calibration reads CF=1 only
+where CF=1 was sent.
+
+A node registered with only one sensor: the server files every push under
+it, whatever its ``X-PIN``, so the DHT22 push (pin 7) lands on the PMS sensor
+(answered 201). Register both sensors (PMS5003 and DHT22) for the node;
+``airkit doctor`` reminds of it.
 
 The two pushes are independent pieces: each is acknowledged (and its
 progress saved) on its own, so a push the server stored is never sent again
@@ -26,6 +35,11 @@ backfill there is best effort.
 Readings with no known time are not pushed (the server would file them at
 arrival time); they are counted as skipped.
 
+Secret (optional key ``token``): an ``airkit collect`` server refuses a push
+without the station's secret, which travels in the header ``X-Airkit-Token``.
+Set ``token`` only for an uplink pointed at an airkit collector: the header is
+not sent without it, so the real Sensor.Community server never sees it.
+
 Chip id rule (airrohr, ESP32): ``ESP.getEfuseMac()`` packs the 6 MAC bytes
 little-endian into an integer (first MAC byte lowest); the id is the hex of
 its upper 16 bits followed by the hex of its lower 32 bits, lower-case and
@@ -37,7 +51,6 @@ from airkit_fw import VERSION
 from airkit_fw.uplinks.base import Uplink, CONFIG, REJECTED, RETRY, OK, short
 from airkit_fw.uplinks.fmt import f2, chip_id  # noqa: F401  (chip_id: the host tools import it here)
 
-DEFAULT_URL = "http://api.sensor.community/v1/push-sensor-data/"  # airrohr's default: port 80, no CA needed
 SOFTWARE = "airkit-" + VERSION
 _PM = 1          # piece bits: the PM push (X-PIN 1), the DHT22 push (X-PIN 7)
 _DHT = 2
@@ -64,12 +77,27 @@ def dht_body(rec, board):
             % (SOFTWARE, f2(rec["temp_c"]), f2(rec["rh"]), board.iso_utc(rec["time"])))
 
 
-def headers(mac, pin):
+# Which PMS values P0/P1/P2 carry, said on every PM push (Sensor.Community ignores the
+# header; an airkit collector files the values under these names). No header: airrohr's
+# atmospheric values. The one definition both sides use.
+PM_HEADER = "X-Airkit-PM"
+PM_KINDS = ("atm", "cf1")
+
+
+def pm_columns(which):
+    """{value type: reading field} of a PM push that carries ``which`` ("atm" or "cf1")."""
+    return {"P0": "pm1_" + which, "P1": "pm10_" + which, "P2": "pm25_" + which}
+
+
+def headers(mac, pin, which="atm", token=None):
     cid = chip_id(mac)
     mid = mac_id(mac)
-    return (("Content-Type", "application/json"), ("X-Sensor", "esp32-" + cid),
-            ("X-MAC-ID", "esp32-" + mid), ("X-PIN", str(pin)),
-            ("User-Agent", "%s/%s/%s" % (SOFTWARE, cid, mid)))
+    h = (("Content-Type", "application/json"), ("X-Sensor", "esp32-" + cid),
+         ("X-MAC-ID", "esp32-" + mid), ("X-PIN", str(pin)),
+         ("User-Agent", "%s/%s/%s" % (SOFTWARE, cid, mid)))
+    if pin == 1:
+        h = h + ((PM_HEADER, which),)
+    return h + (("X-Airkit-Token", token),) if token else h
 
 
 class SensorCommunity(Uplink):
@@ -80,13 +108,22 @@ class SensorCommunity(Uplink):
 
     def __init__(self, board, ucfg, station):
         super().__init__(board, ucfg, station)
-        self.url = ucfg.get("url") or DEFAULT_URL
-        from airkit_fw.config import mask_url   # start-up only (the config is loaded then anyway)
+        self.url = ucfg.get("url")          # declared with its default in sensor_community_spec.py
+        from airkit_fw.common import mask_url
         self.url_shown = mask_url(self.url)
-        self.which = ucfg.get("pm", "atm")
+        self.which = ucfg.get("pm")
         self.mac = board.mac()
         self.node = "esp32-" + chip_id(self.mac)
-        self._hdr = (headers(self.mac, 1), headers(self.mac, 7))
+        self.token = ucfg.get("token")
+        self._hdr = (headers(self.mac, 1, self.which, self.token), headers(self.mac, 7, token=self.token))
+
+    def probe_request(self):
+        # an empty push: the server checks the node before the values
+        return (self.url, self._hdr[0], '{"software_version": "%s", "sensordatavalues": []}' % SOFTWARE)
+
+    def probe(self, ok, d):
+        d["node"] = self.node
+        return Uplink.probe(self, ok, d)
 
     def classify(self, status, body=b""):
         why = short(body)

@@ -10,7 +10,6 @@ Only the decision lives here (small, loaded at every boot and then dropped):
   (``web.status``) and the WiFi watch behind ``web.portal_after_s``.
 """
 
-import sys
 
 PORTAL_FILE = "PORTAL"        # the next boot opens the portal (written by the WiFi watch)
 SKIP_FILE = "NOPORTAL"        # the portal just closed unused: measure this boot
@@ -70,20 +69,8 @@ def portal_if_wanted(board=None):
             portal.run(board, why)
         except Exception as e:          # no AP, no memory: never a dead station
             print("airkit: the setup portal could not start (%r); measuring instead" % (e,))
-    for name in ("web.portal", "web.page", "web.server", "config", "uplinks.fmt", "uplinks", "pms5003", "web"):
-        forget("airkit_fw." + name)
-
-
-def forget(name):
-    """Forget a module to free its heap (its entry and its parent package's attribute hold it)."""
-    sys.modules.pop(name, None)
-    parent, _, attr = name.rpartition(".")
-    pkg = sys.modules.get(parent)
-    if pkg is not None:
-        try:
-            delattr(pkg, attr)
-        except Exception:      # not set (MicroPython raises KeyError or AttributeError)
-            pass
+    from airkit_fw.common import forget
+    forget(("web.portal", "web.page", "web.server", "config", "uplinks.fmt", "uplinks", "pms5003", "web"))
     import gc
     gc.collect()
 

@@ -27,7 +27,7 @@ measures (readings already on flash are untouched).
 import gc
 import json
 
-from airkit_fw.web import forget
+from airkit_fw.common import forget, get, mask_url
 from airkit_fw.web.server import Server, pick_lang, parse_form, LANGS
 
 _PROBES = ("/generate_204", "/gen_204", "/hotspot-detect.html", "/library/test/success.html",
@@ -98,6 +98,21 @@ def reply(q, ip):
     return out
 
 
+def _drop(*names):
+    """Forget modules to give their heap back (``common.forget``), and collect."""
+    forget(names)
+    gc.collect()
+
+
+def _drop_rules():
+    """Forget the config rules and what checking a form loaded (the uplink types' declarations)."""
+    import sys
+    reg = sys.modules.get("airkit_fw.uplinks.registry")
+    if reg is not None:
+        reg.forget_specs()
+    _drop("config", "uplinks.registry", "uplinks")
+
+
 def _config():
     from airkit_fw import config
     return config
@@ -123,16 +138,15 @@ def _uplink(user, kind):
 
 def shown(user):
     """What the page shows of a config: never a secret (only whether one is stored)."""
-    config = _config()
     sc = _uplink(user, "sensor_community")
     aj = _uplink(user, "airkit_json")
     aj_on = aj is not None and aj.get("enabled", True) is not False
-    return {"ssid": config.get(user, "wifi.ssid") or "", "has_pw": bool(config.get(user, "wifi.password")),
-            "name": config.get(user, "device.name") or "", "lat": _num(config.get(user, "location.lat")),
-            "lon": _num(config.get(user, "location.lon")),
+    return {"ssid": get(user, "wifi.ssid") or "", "has_pw": bool(get(user, "wifi.password")),
+            "name": get(user, "device.name") or "", "lat": _num(get(user, "location.lat")),
+            "lon": _num(get(user, "location.lon")),
             "sc": sc is not None and sc.get("enabled", True) is not False,
-            "url": config.mask_url(aj.get("url") or "") if aj_on else "",
-            "has_token": aj is not None and bool(aj.get("token")), "status": bool(config.get(user, "web.status"))}
+            "url": mask_url(aj.get("url") or "") if aj_on else "",
+            "has_token": aj is not None and bool(aj.get("token")), "status": bool(get(user, "web.status"))}
 
 
 def _num(v):
@@ -215,8 +229,7 @@ class Portal:
         self.ap = ap
         from airkit_fw.uplinks.fmt import chip_id     # the id rule lives with the uplink; its module
         self.node = "esp32-" + chip_id(self.mac)       # (and the decoder it imports) is then forgotten
-        for m in ("airkit_fw.uplinks.fmt", "airkit_fw.uplinks", "airkit_fw.pms5003"):
-            forget(m)
+        _drop("uplinks.fmt", "uplinks", "pms5003")
         sta = board.wlan()
         self.nets = []
         try:
@@ -231,7 +244,7 @@ class Portal:
         self.idle_ms = idle * 1000 if isinstance(idle, int) and 60 <= idle <= 3600 else 600000
         self.show = shown(user)
         user = None
-        forget("airkit_fw.config")
+        _drop("config")
         self.saved = None
         self.server = Server(board, 80)
         self.server.open()
@@ -309,14 +322,12 @@ class Portal:
         if problems:
             show = shown(user)
             user = None
-            forget("airkit_fw.config")
-            forget("airkit_fw.uplinks")
+            _drop_rules()
             return self.page(out, lang, show, problems, "400 Bad Request")
         _config().save(user, self.board.path("config.json"))
         self.saved = _config().get(user, "wifi.ssid")
         user = None
-        forget("airkit_fw.config")
-        forget("airkit_fw.uplinks")
+        _drop_rules()
         return self.page(out, lang, None, None, "200 OK")
 
     def page(self, out, lang, show, problems, status):
@@ -327,7 +338,7 @@ class Portal:
             page.write(self, out, lang, show, problems, status)
         finally:
             page = None
-            forget("airkit_fw.web.page")
+            _drop("web.page")
 
 
 def run(board, why):

@@ -146,11 +146,12 @@ class StatusPage:
     def page(self, out, lang):
         """The HTML page: its code (``statushtml.py``) is loaded for the answer and forgotten
         again, so it takes no heap while the station measures."""
-        from airkit_fw.web import forget
+        from airkit_fw.common import forget
         try:
             from airkit_fw.web import statushtml
         except MemoryError:
-            forget("airkit_fw.web.statushtml")
+            forget(("web.statushtml",))
+            gc.collect()
             out.start("503 Service Unavailable", "text/plain")
             out.w("short of memory right now: try again in a minute\n")
             return
@@ -158,4 +159,5 @@ class StatusPage:
             statushtml.write(self, out, lang)
         finally:
             statushtml = None
-            forget("airkit_fw.web.statushtml")
+            forget(("web.statushtml",))
+            gc.collect()

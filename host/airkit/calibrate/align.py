@@ -9,6 +9,8 @@ the most common silent error, a mislabelled time zone.
 
 from dataclasses import dataclass, field
 
+import os
+
 import numpy as np
 import pandas as pd
 
@@ -102,6 +104,22 @@ def average(frame, freq, interval_s, completeness=COMPLETENESS, per_column=None,
     return mean
 
 
+def dead_channel(a, b, share=0.5):
+    """'; channel B dead (...)' when one PM channel reads 0 or nothing in at
+    least ``share`` of the rows in which the other reads (a stuck or
+    unplugged PMS5003), else ''."""
+    for name, x, other in (("A", a, b), ("B", b, a)):
+        live = np.isfinite(other) & (other > 1.0)
+        if live.sum() < 10:
+            continue
+        with np.errstate(invalid="ignore"):
+            frac = float(np.mean(~np.isfinite(x[live]) | (x[live] <= 0.01)))
+        if frac >= share:
+            return "; channel %s dead (reads 0 or nothing in %.0f %% of the rows where channel %s reads)" % (
+                name, frac * 100, "B" if name == "A" else "A")
+    return ""
+
+
 def ab_clean(frame, steps, daily=False):
     """Invalidate the PM value where the two channels disagree."""
     if not ("pm25_cf1_a" in frame and "pm25_cf1_b" in frame):
@@ -116,8 +134,21 @@ def ab_clean(frame, steps, daily=False):
     frame = frame.copy()
     frame["pm25_cf1"] = np.where(bad | missing, np.nan, (a + b) / 2)
     rule = "> 5 ug/m3 and > 2 SD percent difference" if daily else "> 5 ug/m3 and > 70 %"
-    steps.append(Step("A/B channels disagree (%s) or one channel missing" % rule, int((bad | missing).sum()), len(frame)))
+    steps.append(Step("A/B channels disagree (%s) or one channel missing%s" % (rule, dead_channel(a, b)),
+                      int((bad | missing).sum()), len(frame)))
     return frame
+
+
+def check_magnitude(sensor_pm, ref_pm, ref_path, ratio=200.0):
+    """A reference in mg/m3 (values ~1000x smaller than the sensor's) is refused before a model is
+    fitted on it (that model would be 1000x off with a tiny error, as the error is in mg/m3 too)."""
+    s_med = float(np.nanmedian(sensor_pm)) if len(sensor_pm) else float("nan")
+    r_med = float(np.nanmedian(ref_pm)) if len(ref_pm) else float("nan")
+    if s_med == s_med and r_med == r_med and s_med >= 2.0 and 0 < r_med and s_med / r_med >= ratio:
+        raise UserError("%s: the reference PM2.5 values are about %.0f times smaller than the sensor's (median "
+                        "%.4g vs %.4g): they look like mg/m3; give them in ug/m3, or label the column "
+                        "'pm25 (mg/m3)' so they are converted." % (os.path.basename(str(ref_path)).split(",")[0],
+                                                                   s_med / r_med, r_med, s_med))
 
 
 def lag_curve(sensor, ref, lags=range(-6, 7)):
@@ -165,6 +196,7 @@ def pair(sensor, reference, lag=0, max_lag=6, completeness=COMPLETENESS):
     ref = rh_["pm25"].dropna()
     pooled = sh["pm25_cf1"].dropna()
     pooled = pooled.groupby(level=0).mean()
+    check_magnitude(pooled, ref, reference.path)
     lags, rs = lag_curve(pooled, ref, range(-max_lag, max_lag + 1))
     finite = [(v, k) for k, v in zip(lags, rs) if v == v]
     if not finite:
@@ -176,10 +208,14 @@ def pair(sensor, reference, lag=0, max_lag=6, completeness=COMPLETENESS):
     applied = best if lag == "auto" else int(lag or 0)
     info = {"lags": lags, "r": rs, "best": best, "applied": applied, "r_at_0": r0, "r_best": rs[lags.index(best)]}
     if best != 0:
+        naive_ref = "assumed" in (reference.time_note or "")
         notes.append("time check: the sensor agrees best with the reference moved by %+d h (r %.3f vs %.3f at 0 h); "
                      "a mislabelled time zone is likely. %s"
                      % (best, info["r_best"], r0,
                         "Applied, as asked (--lag auto)." if applied == best else
+                        "Not applied: the reference times carry no zone and look like local time (UTC%+d): pass "
+                        "--reference-tz with its zone (e.g. --reference-tz Etc/GMT%+d, or a name like "
+                        "Europe/Berlin)." % (-best, best) if naive_ref else
                         "Not applied: check the time zones, or pass --lag %d (or --lag auto)." % best))
     if applied:
         ref.index = ref.index + pd.Timedelta(hours=applied)

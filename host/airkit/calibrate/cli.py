@@ -26,6 +26,9 @@ def _inputs(p, reference=True):
                        help="reference-station file (not needed when the sensor file already pairs both)")
         p.add_argument("--reference-format", help="override format detection (see calibration/FORMATS.md)")
         p.add_argument("--reference-site", help="station to use when the reference file holds several")
+        p.add_argument("--reference-tz", metavar="ZONE",
+                       help="time zone of reference times that carry none (default UTC), e.g. Europe/Berlin or "
+                            "Etc/GMT-1 (a network exporting local standard time)")
         p.add_argument("--lag", default="0",
                        help="hours to add to the reference times, or 'auto' for the best-correlated lag (default 0)")
         p.add_argument("--max-lag", type=int, default=6, help="lag check range in hours (default 6)")
@@ -98,12 +101,8 @@ def _say(msg):
 
 
 def _lag(value):
-    if str(value).lower() == "auto":
-        return "auto"
-    try:
-        return int(value)
-    except ValueError:
-        raise UserError("--lag must be a whole number of hours or 'auto', not '%s'." % value)
+    from .pipeline import parse_lag
+    return parse_lag(value)
 
 
 class _Progress:
@@ -134,80 +133,26 @@ class _Progress:
             self.status.stop()
 
 
+def _inputs_of(args):
+    from .pipeline import Inputs
+    return Inputs.from_args(args)
+
+
 def _station_tz(args, sensor, reference):
-    """The time zone of the station's days, and how it was decided."""
-    from zoneinfo import ZoneInfo
-    tz, why = getattr(args, "tz", None), "--tz"
-    if not tz and args.sensor_tz:
-        tz, why = args.sensor_tz, "--sensor-tz"
-    for t in (sensor, reference):
-        if not tz and t is not None and getattr(t, "local_tz", None):
-            tz, why = t.local_tz, "the %s file's stated zone (%s)" % (t.role, t.fmt)
-    if not tz:
-        return None, "24-h means over UTC days: the station's time zone is unknown (pass --tz ZONE for local days)"
-    if tz.upper() == "UTC":
-        return "UTC", "24-h means over UTC days, as asked"
-    try:
-        ZoneInfo(tz)
-    except Exception:
-        raise UserError("unknown time zone '%s'; use a name like America/New_York or Europe/Berlin." % tz)
-    return tz, "24-h means over local days in %s (from %s)" % (tz, why)
+    from . import pipeline
+    return pipeline.station_tz(_inputs_of(args), sensor, reference)
 
 
 def _load_pair(args, sensor_files, reference_file, progress):
-    from . import align, ingest
-    progress("reading %s" % ", ".join(os.path.basename(str(x)) for x in sensor_files))
-    sensor = ingest.load_sensor(sensor_files, fmt=args.sensor_format, tz=args.sensor_tz)
-    if sensor.role == "paired":
-        reference = sensor
-        if reference_file:
-            _say("note: %s already pairs sensor and reference; --reference ignored." % os.path.basename(sensor_files[0]))
-    else:
-        if not reference_file:
-            raise UserError("give the reference-station file with --reference FILE.")
-        progress("reading %s" % os.path.basename(str(reference_file)))
-        reference = ingest.load_reference(reference_file, fmt=args.reference_format, site=args.reference_site)
-    progress("cleaning, averaging and pairing")
-    pairs = align.pair(sensor, reference, lag=_lag(args.lag), max_lag=args.max_lag)
-    return sensor, reference, pairs
-
-
-def _check_later(args):
-    later = getattr(args, "later", None)
-    if not later:
-        return
-    if len(later) > 2:
-        raise UserError("--later takes a sensor file and, when it does not pair both, a reference file; got %d files."
-                        % len(later))
-    for p in later:
-        if not os.path.isfile(p):
-            raise UserError("--later %s: file not found; check the path." % p)
+    from . import pipeline
+    return pipeline.load_pair(_inputs_of(args), sensor_files, reference_file, progress, _say)
 
 
 def _workbench(args):
-    from . import workbench
-    _check_later(args)
+    """The pipeline (``calibrate/pipeline.py``) with this command's progress display."""
+    from . import pipeline
     with _Progress(getattr(args, "progress", False)) as progress:
-        sensor, reference, pairs = _load_pair(args, args.sensor, args.reference, progress)
-        _say("sensor:    %s" % sensor.label)
-        if reference is not sensor:
-            _say("reference: %s" % reference.label)
-        tz, tz_note = _station_tz(args, sensor, reference if reference is not sensor else None)
-        pairs.tz = tz
-        res = workbench.run(pairs, k=args.folds, flexible=not args.no_flexible, per_device=not args.pooled,
-                            horizon_days=args.horizon, progress=progress)
-        if pairs.freq == "1h":
-            res.summary["notes"].insert(0, tz_note)
-        for t in (sensor, reference):
-            for n in t.notes:
-                res.summary["notes"].insert(0, "%s: %s" % (os.path.basename(t.path.split(",")[0]), n))
-        if getattr(args, "later", None):
-            from . import drift
-            progress("scoring the later co-location")
-            _, _, later = _load_pair(args, args.later[:1], args.later[1] if len(args.later) > 1 else None, progress)
-            later.tz = tz
-            res.summary["drift"] = drift.compare(res, later)
-    return sensor, reference, res
+        return pipeline.run(_inputs_of(args), progress, _say)
 
 
 def _print_summary(s, out=None):
@@ -231,9 +176,13 @@ def _print_summary(s, out=None):
         _say(line)
     if s.get("dropped_rows"):
         _say("")
-        _say("rows dropped, by reason:")
+        _say("rows dropped, by reason (each row once):")
         for k, v in s["dropped_rows"].items():
             _say("  %7d  %s" % (v, k))
+        if s.get("values_set_missing"):
+            _say("  values set missing before that (their rows are among those above):")
+            for k, v in s["values_set_missing"].items():
+                _say("  %7d  %s" % (v, k))
     for line in precision_lines(s.get("precision")) + pm10_lines(s.get("pm10")):
         _say(line)
     for w in s["warnings"]:
@@ -253,15 +202,33 @@ def forward_lines(s):
         curve = "  ".join("%d-%d d %s" % (r["from_day"], r["to_day"], _v(r["rmse"])) for r in m["horizon_curve"])
         out.append("%s %-14s %6s %5s%%   %s" % ("*" if n == s["chosen"] else " ", n, _v(m["rmse"]),
                                                _v(m["nrmse"], "%.0f"), curve))
-    iv = f.get("interval")
-    if iv:
-        out.append("expected 24-h RMSE of %s over the %d days after the co-location: %s ug/m3 (95 %% interval %s .. "
-                   "%s)%s" % (s["chosen"], iv["horizon_days"], _v(iv["rmse"]), _v(iv["ci95"][0]), _v(iv["ci95"][1]),
-                              "; extrapolated beyond the %d days of horizon the data show" %
-                              iv["longest_horizon_seen_days"] if iv.get("extrapolated") else ""))
-        out.append("  in plain words: a corrected daily (24-h) mean will typically be about %s ug/m3 away from what "
-                   "the reference monitor would report; the interval is how large that typical error may turn out "
-                   "to be" % _v(iv["rmse"]))
+    sel = f.get("selection") or {}
+    if sel:
+        out.append("chosen for the use: %s; wins under resampling: %s" % (sel["rule"], ", ".join(
+            "%s %.0f%%" % (n, v * 100) for n, v in sel["win_share"].items())))
+    sc = f.get("scales") or {}
+    cols = [k for k in ("hourly", "daily") if sc.get(k)]
+    if cols:
+        name = {"hourly": "hourly values", "daily": "24-h means"}
+        out.append("expected error of %s over the %d days after the co-location (RMSE, ug/m3):"
+                   % (s["chosen"], sc[cols[0]]["horizon_days"]))
+        out.append("  %-34s" % "" + "".join("%-26s" % name[c] for c in cols))
+        for lab, fn in (("forward RMSE as measured", lambda v: _v(v["forward_rmse_as_measured"])),
+                        ("expected RMSE", lambda v: _v(v["rmse"])),
+                        ("95 % interval", lambda v: "%s .. %s (x%s)" % (_v(v["ci95"][0]), _v(v["ci95"][1]),
+                                                                         _v(v["ratio"], "%.1f"))),
+                        ("error growth per day (95 %)", lambda v: "%s (%s .. %s)" % (
+                            _v(v["growth_per_day"], "%.3g"), _v(v["growth_ci95"][0], "%.3g"),
+                            _v(v["growth_ci95"][1], "%.3g")))):
+            out.append("  %-34s" % lab + "".join("%-26s" % fn(sc[c]) for c in cols))
+        car = f.get("carried", "daily")
+        out.append("  the station's readings carry the %s figure: a corrected %s will typically be about %s ug/m3 "
+                   "away from what the reference monitor would report; the interval is how large that typical "
+                   "error may turn out to be" % (name[car], "hourly value" if car == "hourly" else "daily (24-h) mean",
+                                                 _v(sc[car]["rmse"])))
+        for c in cols:
+            if sc[c].get("too_short"):
+                out.append("  %s: %s" % (name[c], sc[c]["too_short"]))
         if f.get("caveat"):
             out.append("  " + f["caveat"])
     adv = f.get("advice") or {}
@@ -317,27 +284,13 @@ def pm10_lines(p):
 
 def _check_out_file(path, force, what="--out"):
     """Fail before any work when ``path`` cannot be written (or would be overwritten without --force)."""
-    path = str(path)
-    d = os.path.dirname(os.path.abspath(path))
-    if os.path.isdir(path):
-        raise UserError("cannot write %s %s: it is a folder; give a file name." % (what, path))
-    if not os.path.isdir(d):
-        raise UserError("cannot write %s: the folder %s does not exist." % (path, d))
-    if not os.access(d, os.W_OK):
-        raise UserError("cannot write %s: no permission to write in %s; choose another place." % (path, d))
-    if os.path.exists(path) and not force:
-        raise WouldOverwrite("%s already exists; pass --force to overwrite it, or choose another name." % path)
+    from airkit.outfile import check_file
+    return check_file(path, force=force, what=what)
 
 
 def _check_out_dir(path, what="--report"):
-    path = os.path.abspath(str(path))
-    if os.path.exists(path) and not os.path.isdir(path):
-        raise UserError("cannot write the report to %s: it is a file, not a folder." % path)
-    parent = path if os.path.isdir(path) else os.path.dirname(path)
-    if not os.path.isdir(parent):
-        raise UserError("cannot write the report to %s: the folder %s does not exist." % (path, parent))
-    if not os.access(parent, os.W_OK):
-        raise UserError("cannot write the report to %s: no permission to write in %s." % (path, parent))
+    from airkit.outfile import check_dir
+    return check_dir(path, what=what)
 
 
 def _fit_json(doc, path):
@@ -347,38 +300,33 @@ def _fit_json(doc, path):
             "recalibration": (v.get("forward") or {}).get("advice"),
             "models": v["models"], "by_device": v["by_device"],
             "coverage": doc["training"]["coverage"], "dropped_rows": doc["training"].get("dropped_rows"),
+            "values_set_missing": doc["training"].get("values_set_missing"),
             "warnings": doc["warnings"], "notes": doc["notes"],
             "improvement_vs_epa_2021": v["improvement_vs_epa_2021"],
             "precision": v["precision"], "pm10": v["pm10"]}
 
 
 def _check_tz_names(args):
-    """A misspelt --tz/--sensor-tz is refused before any file is read."""
-    from zoneinfo import ZoneInfo
-    for opt, tz in (("--tz", getattr(args, "tz", None)), ("--sensor-tz", getattr(args, "sensor_tz", None))):
-        if tz and tz.upper() != "UTC" and not re.fullmatch(r"[+-]\d{1,2}(:?\d{2})?", tz):
-            try:
-                ZoneInfo(tz)
-            except Exception:
-                raise UserError("unknown time zone '%s' (%s); use a name like America/New_York or Europe/Berlin."
-                                % (tz, opt))
+    """The options (zones, --folds, --horizon, --later) are refused before any file is read."""
+    from . import pipeline
+    pipeline.check(_inputs_of(args))
 
 
 def cmd_fit(args):
     from . import modelfile, report
     t0 = time.time()
-    _check_out_file(args.out, args.force)
+    dest = _check_out_file(args.out, args.force)
     _check_tz_names(args)
     if args.report:
         _check_out_dir(args.report)
-    if args.horizon < 1:
-        raise UserError("--horizon must be at least 1 day, not %d." % args.horizon)
     sensor, reference, res = _workbench(args)
     doc = modelfile.build(res, sensor, reference, name=args.name, command="airkit calibrate fit " + " ".join(
         sys.argv[3:] if len(sys.argv) > 3 else []))
-    modelfile.save(doc, args.out)
+    modelfile.save(doc, dest)
     if args.report:
-        report.write(res, args.report, inputs=sensor.label + "; " + reference.label)
+        from airkit.outfile import writing
+        with writing(args.report, "--report"):
+            report.write(res, args.report, inputs=sensor.label + "; " + reference.label)
     if args.json:
         print(json.dumps(_fit_json(doc, args.out), indent=2))
     else:
@@ -392,7 +340,9 @@ def cmd_report(args):
     _check_out_dir(args.out, "--out")
     _check_tz_names(args)
     sensor, reference, res = _workbench(args)
-    path = report.write(res, args.out, title=args.title, inputs=sensor.label + "; " + reference.label)
+    from airkit.outfile import writing
+    with writing(args.out, "--out"):
+        path = report.write(res, args.out, title=args.title, inputs=sensor.label + "; " + reference.label)
     if args.json:
         doc = modelfile.build(res, sensor, reference)
         out = _fit_json(doc, None)
@@ -406,47 +356,16 @@ def cmd_report(args):
 
 
 def cmd_apply(args):
-    from . import align, ingest, modelfile, vector
-    _check_out_file(args.out, args.force)
-    doc, corr = modelfile.load(args.model, device=args.device)
-    sensor = ingest.load_sensor(args.sensor, fmt=args.sensor_format, tz=args.sensor_tz)
-    f = sensor.frame
-    if sensor.role == "paired":
-        f = f.copy()
-    elif args.average == "1h":
-        steps = []
-        f = align.drop_impossible(f, steps, "sensor")
-        two = "pm25_cf1_a" in f and "pm25_cf1_b" in f
-        f = align.average(f, "1h", sensor.interval_s,
-                          per_column={"pm25_cf1_a": align.AB_RECOVERY, "pm25_cf1_b": align.AB_RECOVERY} if two else None)
-        if two:
-            f = align.ab_clean(f, steps)
-    pm = f["pm25_cf1"].to_numpy(float)
-    rh = f["rh"].to_numpy(float) if "rh" in f else None
-    t = f["temp_c"].to_numpy(float) if "temp_c" in f else None
-    if rh is None and "rh" in json.dumps(corr.get("coef", {})) + corr["kind"] and corr["kind"] not in ("raw", "linear"):
-        raise UserError("the model needs relative humidity but %s has no humidity column." % args.sensor[0])
-    y, flags = vector.evaluate_device(corr, pm, rh, t)
-    names = {1: "pm", 2: "rh", 4: "t"}
-    flag_txt = ["" if v == 0 else "outside_valid_range:" + "+".join(n for b, n in names.items() if v & b) for v in flags]
-    out = pd.DataFrame({"time": f.index.strftime("%Y-%m-%dT%H:%M:%SZ"), "pm25": np.round(y, 2),
-                        "pm25_raw": np.round(pm, 2)})
-    if "device" in f:
-        out.insert(1, "device", f["device"].to_numpy())
-    if rh is not None:
-        out["rh"] = np.round(rh, 1)
-    if t is not None:
-        out["temp_c"] = np.round(t, 1)
-    out["flag"] = flag_txt
-    out["model"] = corr.get("name") or corr["kind"]
-    d = os.path.dirname(os.path.abspath(args.out))
-    if not os.path.isdir(d):
-        raise UserError("cannot write %s: the folder %s does not exist." % (args.out, d))
-    out.to_csv(args.out, index=False)
-    nflag = int((flags != 0).sum())
+    from . import pipeline
+    dest = _check_out_file(args.out, args.force)
+    res = pipeline.apply(args.model, args.sensor, device=args.device, average=args.average,
+                         sensor_format=args.sensor_format, sensor_tz=args.sensor_tz)
+    out, nflag = res.frame, res.flagged
+    with dest.open("w", newline="") as fh:
+        out.to_csv(fh, index=False)
     if args.json:
-        print(json.dumps({"out": str(args.out), "rows": int(len(out)), "model": corr.get("name") or corr["kind"],
-                          "kind": corr["kind"], "flagged_outside_valid_range": nflag,
+        print(json.dumps({"out": str(args.out), "rows": int(len(out)), "model": res.model_name,
+                          "kind": res.kind, "flagged_outside_valid_range": nflag,
                           "start": out["time"].iloc[0] if len(out) else None,
                           "end": out["time"].iloc[-1] if len(out) else None}, indent=2))
     _say("%d rows written to %s (model %s)%s" % (len(out), args.out, out["model"].iloc[0] if len(out) else "-",

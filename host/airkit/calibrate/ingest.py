@@ -65,6 +65,35 @@ def _fail(path, problem, row=None):
     raise UserError("%s: %s" % (where, problem))
 
 
+XLSX_MAGIC = b"PK\x03\x04"            # .xlsx/.xlsm are zip files
+XLS_MAGIC = b"\xd0\xcf\x11\xe0"       # the old binary .xls (OLE2)
+_xlsx_cache = {}
+
+
+def _excel_text(path, head):
+    """The first sheet of an Excel workbook as CSV text (pandas + openpyxl), or one sentence why not."""
+    if head.startswith(XLS_MAGIC):
+        _fail(path, "this is an old Excel .xls workbook; save it as .xlsx or as CSV (UTF-8) and run again.")
+    if not str(path).lower().endswith((".xlsx", ".xlsm")):
+        _fail(path, "this is a zip archive, not a data file; unpack it, or save the sheet as CSV.")
+    key = (str(path), os.path.getmtime(path))
+    if key not in _xlsx_cache:
+        try:
+            import openpyxl  # noqa: F401  (pandas reads .xlsx through it)
+        except ImportError:
+            _fail(path, "reading .xlsx needs the openpyxl package (pip install openpyxl); or save the sheet as "
+                        "CSV (UTF-8) and run again.")
+        try:
+            sheet = pd.read_excel(path, sheet_name=0, header=None, dtype=str, keep_default_na=False)
+        except Exception as e:         # a damaged or password-protected workbook
+            _fail(path, "cannot read this Excel workbook (%s); save the sheet as CSV (UTF-8) and run again."
+                  % str(e).splitlines()[0][:80])
+        sheet = sheet.loc[:, (sheet != "").any(axis=0)]
+        _xlsx_cache.clear()
+        _xlsx_cache[key] = sheet.to_csv(index=False, header=False, lineterminator="\n")
+    return _xlsx_cache[key]
+
+
 def _read_text(path):
     if not os.path.exists(path):
         raise UserError("%s: file not found; check the path." % path)
@@ -72,6 +101,8 @@ def _read_text(path):
         raise UserError("%s: is a folder, not a data file." % path)
     with open(path, "rb") as f:
         raw = f.read()
+    if raw.startswith((XLSX_MAGIC, XLS_MAGIC)):
+        return _excel_text(path, raw[:8])
     if not raw.strip():
         _fail(path, "the file is empty; export the data again.")
     if b"\x00" in raw[:4096]:
@@ -142,12 +173,17 @@ def _parse_times(path, raw, first_row, fmt=None, utc=True, offset=None, dayfirst
 _DECIMAL_COMMA = r"^\s*([-+]?\d+),(\d+)\s*$"
 
 
+def _semicolons(header):
+    """Excel's ';'-separated CSV (decimal-comma locales), where a header may hold commas too ('PM2,5')."""
+    return header.count(";") >= max(1, header.count(","))
+
+
 def _read_csv(path, text, sep=",", skip=0, **kw):
     excel = False
     if sep == ",":
         # Excel in a decimal-comma locale saves "CSV" with ';' between fields and '5,241' for numbers
         first = next((ln for ln in text.splitlines()[skip:] if ln.strip()), "")
-        if first.count(";") > first.count(","):
+        if _semicolons(first):
             sep, excel = ";", True
     try:
         df = pd.read_csv(io.StringIO(text), sep=sep, skiprows=skip, dtype=str, keep_default_na=False,
@@ -163,7 +199,74 @@ def _read_csv(path, text, sep=",", skip=0, **kw):
         _fail(path, "the file has a header but no data rows.")
     if excel:
         df = df.apply(lambda c: c.str.replace(_DECIMAL_COMMA, r"\1.\2", regex=True))
+    return _units(path, df)
+
+
+# Units, as spreadsheets and station networks write them in a header ("PM2.5 (µg/m³)") or in a
+# row of their own under it. PM must end in ug/m3; a gas unit (ppb) for PM is refused; mg/m3 is
+# converted; relative humidity as a 0-1 fraction is converted in ``_finish_sensor``.
+_UNIT_WORDS = {
+    "ug/m3": "ug/m3", "µg/m3": "ug/m3", "μg/m3": "ug/m3", "ug m-3": "ug/m3", "microg/m3": "ug/m3",
+    "mg/m3": "mg/m3", "ppb": "ppb", "ppm": "ppm", "ppt": "ppt", "%": "%", "% rh": "%", "%rh": "%",
+    "fraction": "fraction", "0-1": "fraction", "1": "fraction", "°c": "degC", "degc": "degC", "c": "degC",
+    "°f": "degF", "degf": "degF", "f": "degF", "#/0.1l": "count", "count": "count",
+    "#/dl": "count", "hpa": "hPa",
+}
+_GERMAN = {"datum": "date", "zeit": "time", "uhrzeit": "time", "datum/zeit": "time", "zeitstempel": "time",
+           "feuchte": "rh", "luftfeuchte": "rh", "temperatur": "temp_c"}
+
+
+def _unit_word(text):
+    t = str(text).strip().lower().replace("³", "3").replace(" ", "").replace("_", "")
+    t = t.replace("μ", "µ").replace("mikrog", "µg")
+    return _UNIT_WORDS.get(t) or _UNIT_WORDS.get(t.replace("µ", "u"))
+
+
+def _is_pm_name(name):
+    n = str(name).strip().lower().replace(" ", "").replace(",", ".")
+    return n.startswith(("pm", "pm_", "sample", "value", "conc")) or "pm2" in n or "pm10" in n or "pm1." in n
+
+
+def _units(path, df):
+    """Strip units from header names (``PM2.5 (µg/m³)`` -> ``PM2.5``), read a units row under the
+    header, then act on them: mg/m3 -> ug/m3, ppb/ppm for PM refused (one sentence)."""
+    units, names = {}, []
+    for c in df.columns:
+        m = re.fullmatch(r"(.*?)\s*[\(\[]\s*([^\)\]]*?)\s*[\)\]]\s*", c)
+        name, unit = (m.group(1), _unit_word(m.group(2))) if m and _unit_word(m.group(2)) else (c, None)
+        name = re.sub(r"(?i)^pm\s*2,5", "PM2.5", name.strip())        # German: PM2,5
+        name = _GERMAN.get(name.lower(), name)
+        if unit:
+            units[name] = unit
+        names.append(name)
+    df.columns = names
+    if len(df) > 1:
+        row = [str(v).strip() for v in df.iloc[0]]
+        filled = [v for v in row if v]
+        worded = [v for v in filled if _unit_word(v) or v.lower() in ("utc", "gmt", "mez", "cet", "local")]
+        numeric = [v for v in filled if re.fullmatch(r"[-+]?\d+(\.\d*)?([eE][-+]?\d+)?", v)]
+        if worded and not numeric and len(worded) * 2 >= len(filled):
+            for c, v in zip(df.columns, row):
+                if _unit_word(v):
+                    units.setdefault(c, _unit_word(v))
+            df = df.iloc[1:].reset_index(drop=True)
+            _csv_notes.setdefault(str(path), []).append("a units row under the header was read (%s)" % ", ".join(
+                "%s %s" % (c, u) for c, u in units.items()))
+    for c, u in units.items():
+        if not _is_pm_name(c):
+            continue
+        if u in ("ppb", "ppm", "ppt"):
+            _fail(path, "column '%s' is in %s, a unit for gases; particulate matter is a mass per volume: give "
+                        "it in ug/m3 (µg/m³)." % (c, u))
+        if u == "mg/m3":
+            v = pd.to_numeric(df[c].astype(str).str.strip(), errors="coerce") * 1000.0
+            df[c] = v.map(lambda x: "" if x != x else repr(float(x)))
+            _csv_notes.setdefault(str(path), []).append("column '%s' converted from mg/m3 to ug/m3 (x 1000)" % c)
+    df.attrs["units"] = units
     return df
+
+
+_csv_notes = {}      # notes from reading a file's table (units), added to its Table by load_*
 
 
 def _interval(index):
@@ -188,12 +291,17 @@ def _tidy(path, frame, time, notes, value_cols, keys=()):
     if dup.any():
         ndup = int(dup.sum())
         num = frame[[c for c in frame.columns if c not in keys]]
+        conflict = int((num.groupby(group).nunique(dropna=True).max(axis=1) > 1).sum()) if len(num.columns) else 0
         agg = num.groupby(group).mean()
         if keys and any(k in frame for k in keys):
             agg = agg.reset_index(level=list(range(1, len(group))))
         agg.index.name = "time"
         frame = agg
-        notes.append("%d duplicated timestamps: their values were averaged" % ndup)
+        if conflict:
+            notes.append("WARNING: %d timestamps appear more than once with different values (conflicting duplicate "
+                         "rows); they were averaged: check the file (two exports or two devices merged?)" % conflict)
+        else:
+            notes.append("%d duplicated timestamps (identical values) were merged" % ndup)
     present = [c for c in value_cols if c in frame]
     if not present or frame[present].notna().sum().sum() == 0:
         _fail(path, "no usable %s values (all missing or flagged)." % "/".join(value_cols))
@@ -218,6 +326,8 @@ def _sniff(path):
         head = f.read(8192)
     if head[:4] == b"PAR1":
         return "parquet", ""
+    if head.startswith((XLSX_MAGIC, XLS_MAGIC)):
+        return "text", _excel_text(path, head[:8])[:8192]
     try:
         text = head.decode("utf-8-sig")
     except UnicodeDecodeError as e:
@@ -280,10 +390,13 @@ def detect(path, role):
         return "deq_minute"
     if first.count("|") >= 7 and re.match(r"\d{2}/\d{2}/\d{2}\|", first):
         return "airnow_dat"
-    cols = [c.strip().lower() for c in first.split(",")]
+    sep = ";" if _semicolons(first) else "\t" if first.count("\t") > first.count(",") else ","
+    cols = [re.sub(r"\s*[\(\[][^\)\]]*[\)\]]\s*$", "", c.strip().strip('"')).strip().lower().replace(" ", "")
+            for c in first.split(sep)]
+    cols = [_GERMAN.get(c, c).replace("pm2,5", "pm2.5") for c in cols]
     if "pm25_cf1" in cols or "pm25_cf1_a" in cols:
         return "airkit"
-    if "pm25" in cols and (cols[0] in ("time", "timestamp", "datetime", "date")):
+    if ("pm25" in cols or "pm2.5" in cols) and (cols[0] in ("time", "timestamp", "datetime", "date")):
         return "plain"
     _fail(path, "cannot tell the file format from its first line ('%s'); pass --%s-format "
           "(formats are listed in calibration/FORMATS.md)." % (first[:60], role))
@@ -380,9 +493,54 @@ def _read_airkit(path, tz=None):
     elif tf is not None:
         out["temp_c"] = (_num(df[tf]) - 32.0) * 5.0 / 9.0
         notes.append("temperature converted from deg F")
+    cf1 = [c for c in ("pm25_cf1", "pm25_cf1_a") if c in out]
+    if cf1 and out[cf1].notna().sum().sum() == 0 and "pm25_atm" in out and out["pm25_atm"].notna().any():
+        # a collector files a Sensor.Community push under the PM kind it carries: atm is not CF=1
+        _fail(path, "pm25_cf1 is empty but pm25_atm has values: this station sent atmospheric PM (a "
+              "Sensor.Community uplink sends atm unless its \"pm\" is \"cf1\"); the corrections need CF=1: set "
+              "\"pm\": \"cf1\" on that uplink or add an airkit_json uplink, and collect again.")
     times, conv = _tz_times(path, df[tcol], first, tz, notes)
+    fcol = _find(df.columns, "flags")
+    if fcol is not None:
+        keep = _drop_flagged(df[fcol], notes)
+        out, times = out[keep], pd.Series(times)[keep]
     return Table(_tidy(path, out, times, notes, ["pm25_cf1", "pm25_cf1_a"], keys=("device",)), "airkit",
                  "sensor", path, conv + ", reading time", notes)
+
+
+# Readings a calibration must not learn from, by the station's own quality flags (airkit_fw.flags):
+# the PMS5003 read before its fan warm-up was honoured, and the two channels of a dual sensor
+# disagreeing (their mean is then no measurement of anything).
+CALIBRATION_DROPS = (("warm-up not honoured", "WARMUP_SHORT"), ("A/B channels disagree", "AB_DISAGREE"))
+
+
+def _flag_names(cell):
+    """A flags cell as names: ``a;b`` (collector CSV), ``a,b`` or a JSON list."""
+    if isinstance(cell, list):
+        return [str(x) for x in cell]
+    text = str(cell or "").strip()
+    if text.startswith("["):
+        try:
+            v = json.loads(text.replace("'", '"'))
+            return [str(x) for x in v] if isinstance(v, list) else []
+        except ValueError:
+            return []
+    return [n.strip() for n in re.split(r"[;,|]", text) if n.strip()]
+
+
+def _drop_flagged(col, notes):
+    """A mask of the rows to keep; says in ``notes`` how many were dropped and why."""
+    from airkit_fw import flags
+
+    bits = np.array([flags.bits(_flag_names(c)) for c in col], dtype=np.int64)
+    keep = np.ones(len(bits), dtype=bool)
+    for why, name in CALIBRATION_DROPS:
+        hit = (bits & getattr(flags, name)) != 0
+        n = int((hit & keep).sum())
+        if n:
+            notes.append("%d readings dropped: %s (flag %s)" % (n, why, flags.names(getattr(flags, name))[0]))
+        keep &= ~hit
+    return keep
 
 
 def _read_purpleair(path, tz=None):
@@ -874,6 +1032,13 @@ REFERENCE_READERS = {
 
 def _finish_sensor(table):
     f = table.frame
+    if "rh" in f:
+        rh = f["rh"].to_numpy(dtype=float)
+        ok = rh[np.isfinite(rh)]
+        if len(ok) >= 10 and ok.max() <= 1.0 and np.median(ok) > 0.02:
+            f["rh"] = f["rh"] * 100.0
+            table.notes.append("relative humidity was given as a 0-1 fraction (largest %.2f): converted to %%"
+                               % ok.max())
     if "pm25_cf1_a" in f and "pm25_cf1_b" in f:
         f["pm25_cf1"] = f[["pm25_cf1_a", "pm25_cf1_b"]].mean(axis=1, skipna=False)
     elif "pm25_cf1_a" in f and "pm25_cf1" not in f:
@@ -897,7 +1062,10 @@ def load_sensor(paths, fmt=None, tz=None):
                 raise UserError("%s looks like a reference file (%s), not a sensor file; pass it with --reference."
                                 % (os.path.basename(p), f))
             raise UserError("unknown sensor format '%s'; choose one of: %s." % (f, ", ".join(SENSOR_READERS)))
-        tables.append(_finish_sensor(SENSOR_READERS[f](p, tz=tz)))
+        _csv_notes.pop(p, None)
+        t = SENSOR_READERS[f](p, tz=tz)
+        t.notes[:0] = _csv_notes.pop(p, [])
+        tables.append(_finish_sensor(t))
     if len(tables) == 1:
         return tables[0]
     frame = pd.concat([t.frame for t in tables]).sort_index(kind="stable")
@@ -918,7 +1086,11 @@ def load_reference(path, fmt=None, tz=None, site=None):
             raise UserError("%s looks like a sensor file (%s), not a reference file; pass it with --sensor."
                             % (os.path.basename(path), f))
         raise UserError("unknown reference format '%s'; choose one of: %s." % (f, ", ".join(REFERENCE_READERS)))
+    _csv_notes.pop(path, None)
     t = REFERENCE_READERS[f](path, tz=tz, site=site)
+    t.notes[:0] = _csv_notes.pop(path, [])
     if t.role == "paired":
         _finish_sensor(t)
+    else:     # the option that sets a reference file's zone is --reference-tz
+        t.notes = [n.replace("--sensor-tz", "--reference-tz") for n in t.notes]
     return t

@@ -69,7 +69,8 @@ def build(result, sensor, reference, name=None, command=None):
         "correction": _round(corr, 6),
         "devices": devices,
         "training": {"start": cov["start"], "end": cov["end"], "coverage": cov, "steps": s["steps"],
-                     "dropped_rows": s.get("dropped_rows"), "days": s.get("days"), "lag": s["lag"]},
+                     "dropped_rows": s.get("dropped_rows"),
+                     "values_set_missing": s.get("values_set_missing"), "days": s.get("days"), "lag": s["lag"]},
         "validation": {"method": s["validation"], "chosen": chosen, "primary": s["primary_metrics"],
                        "models": s["models"], "by_device": s["by_device"],
                        "improvement_vs_epa_2021": s["improvement_vs_epa_2021"],
@@ -89,19 +90,21 @@ def build(result, sensor, reference, name=None, command=None):
     return _round(doc)
 
 
-def save(doc, path):
-    tmp = str(path) + ".tmp"
-    d = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(d):
-        raise UserError("cannot write %s: the folder %s does not exist." % (path, d))
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(doc, f, indent=2, ensure_ascii=False)
-        f.write("\n")
-    os.replace(tmp, path)
+def save(doc, path, force=True):
+    """Write the model file: ``path`` is a file name or a checked ``airkit.outfile.OutFile``
+    (temporary file, fsync, rename; one sentence and nothing partial on a full or read-only disk)."""
+    from airkit.outfile import OutFile, check_file
+
+    dest = path if isinstance(path, OutFile) else check_file(path, force=force)
+    return dest.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
 
 
 def load(path, device=None):
-    """Read and check a model file; returns (doc, correction dict)."""
+    """Read and check a model: ``path`` is a model file or the model document itself (a dict, as
+    ``airkit.fit`` returns it); returns (doc, correction dict)."""
+    if isinstance(path, dict):
+        return _checked(path, device, "the model")
+    path = str(path)
     if not os.path.exists(path):
         raise UserError("model file %s not found; create one with 'airkit calibrate fit'." % path)
     try:
@@ -109,6 +112,10 @@ def load(path, device=None):
             doc = json.load(f)
     except (ValueError, UnicodeDecodeError) as e:
         raise UserError("model file %s is not valid JSON (%s); fit it again or restore it." % (path, str(e)[:80]))
+    return _checked(doc, device, path)
+
+
+def _checked(doc, device, path):
     if not isinstance(doc, dict) or not isinstance(doc.get("correction"), dict):
         raise UserError("%s is not an airkit calibration model (no 'correction' section)." % path)
     corr = doc["correction"]

@@ -44,6 +44,7 @@ class _Base:
             c["name"] = name
         if valid:
             c["valid"] = valid
+            c["bound"] = True       # out-of-range inputs are held at the range's ends, and flagged
         return c
 
 

@@ -17,6 +17,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 
 from . import validate  # noqa: E402
 
@@ -61,6 +62,18 @@ def fig_scatter(res, out):
     return _save(fig, out, "scatter.png")
 
 
+def with_gaps(g, freq):
+    """The rows on a regular time grid (missing steps as NaN), so a line plot
+    breaks at a gap instead of drawing a straight line across it."""
+    if len(g) < 2:
+        return g
+    idx = g.index
+    grid = idx.floor(freq) if freq == "1h" else idx.normalize()
+    g = g[~grid.duplicated()]
+    full = pd.date_range(grid.min(), grid.max(), freq=freq, tz=idx.tz)
+    return g.set_axis(grid[~grid.duplicated()]).reindex(full)
+
+
 def fig_timeseries(res, out):
     chosen = res.summary["chosen"]
     f = res.pairs
@@ -69,6 +82,7 @@ def fig_timeseries(res, out):
     g = f[f["device"] == dev].sort_index()
     if res.summary["primary_freq"] == "1h" and len(g) > 24 * 60:
         g = g.iloc[-24 * 60:]
+    g = with_gaps(g, "1h" if res.summary["primary_freq"] == "1h" else "1D")
     fig, ax = plt.subplots(figsize=(12, 4.8))
     ax.plot(g.index, g["pm"], color=COLORS["raw"], lw=1, label="sensor raw")
     ax.plot(g.index, g["pred_" + chosen], color=COLORS["chosen"], lw=1.3, label="corrected (%s, held-out)" % chosen)
@@ -173,32 +187,75 @@ def _forward_html(s):
     f = s.get("forward") or {}
     if f.get("chosen_by") != "forward":
         return "<p>Forward validation was not possible: %s.</p>" % html.escape(f.get("why", "no data"))
-    rows = "".join("<tr%s><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>" % (
+    rows = "".join("<tr%s><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>" % (
         ' class="chosen"' if n == s["chosen"] else "", html.escape(n), _fmt(m["rmse"]), _fmt(m["nrmse"], 0),
+        _fmt((m.get("hourly") or {}).get("rmse")),
         _fmt(s["models"].get(n, {}).get("heldout_24h", s["models"].get(n, {}).get("heldout", {})).get("rmse")),
         " · ".join("%d–%d d: %s" % (r["from_day"], r["to_day"], _fmt(r["rmse"])) for r in m["horizon_curve"]))
         for n, m in f["models"].items())
-    iv = f.get("interval")
-    ivs = ""
-    if iv:
-        ivs = ("<p><b>Expected 24-h RMSE over the %d days after the co-location: %s %s (95 %% interval %s–%s).</b> "
-               "A prediction interval for a period of use, from a 7-day block bootstrap of the forward errors "
-               "(serial correlation kept), not narrower than the %d days of record allow, with the error's growth "
-               "per day of horizon (%s) carried forward%s.</p>"
-               % (iv["horizon_days"], _fmt(iv["rmse"]), UG, _fmt(iv["ci95"][0]), _fmt(iv["ci95"][1]),
-                  iv["independent_days"], _fmt(iv["growth_per_day"], 3),
-                  "; beyond the %d days of horizon the data show this is an extrapolation"
-                  % iv["longest_horizon_seen_days"] if iv.get("extrapolated") else ""))
-        ivs += ("<p>In plain words: a corrected daily (24-h) mean will typically be about %s %s away from what the "
-                "reference monitor would report.</p>" % (_fmt(iv["rmse"]), UG))
-        if f.get("caveat"):
-            ivs += '<p class="warn"><b>%s</b></p>' % html.escape(f["caveat"][0].upper() + f["caveat"][1:])
+    ivs = scales_html(f)
+    if f.get("caveat"):
+        ivs += '<p class="warn"><b>%s</b></p>' % html.escape(f["caveat"][0].upper() + f["caveat"][1:])
     adv = (f.get("advice") or {}).get("text", "")
-    return ("<p>%s. The model is chosen on this score: the lowest forward RMSE, or a simpler model within one "
-            "bootstrap standard error of it.</p><table><tr><th>model</th><th>forward RMSE</th><th>NRMSE %%</th>"
+    sel = f.get("selection") or {}
+    share = ", ".join("%s %.0f %%" % (html.escape(n), v * 100) for n, v in (sel.get("win_share") or {}).items())
+    return ("<p>%s. The model is chosen for the use: %s. Wins under resampling: %s.</p>"
+            "<table><tr><th>model</th><th>forward RMSE (24-h)</th><th>NRMSE %%</th><th>forward RMSE (hourly)</th>"
             "<th>blocked RMSE</th><th>by horizon (days after the fit window)</th></tr>%s</table>%s"
-            "<p><b>Recalibration:</b> %s</p>" % (html.escape(f["method"][0].upper() + f["method"][1:]), rows, ivs,
+            "<p><b>Recalibration:</b> %s</p>" % (html.escape(f["method"][0].upper() + f["method"][1:]),
+                                                 html.escape(sel.get("rule", "")), share or "–", rows, ivs,
                                                  html.escape(adv)))
+
+
+def scales_html(f):
+    """The forward error, interval and drift of hourly values and of 24-h means, side by side."""
+    sc = f.get("scales") or {}
+    if not sc.get("daily"):
+        return ""
+    cols = [k for k in ("hourly", "daily") if sc.get(k)]
+    name = {"hourly": "hourly values", "daily": "24-h means"}
+    carried = f.get("carried", "daily")
+
+    def cell(k, fn):
+        return "".join("<td>%s</td>" % fn(sc[c]) for c in cols)
+    rows = [("values", lambda v: html.escape(v["values"]) + (" (what the station's readings carry)"
+                                                            if v["values"].startswith(carried[:4]) else "")),
+            ("forward RMSE as measured", lambda v: "%s %s" % (_fmt(v["forward_rmse_as_measured"]), UG)),
+            ("expected RMSE over the next %d days" % sc["daily"]["horizon_days"],
+             lambda v: "<b>%s %s</b>" % (_fmt(v["rmse"]), UG)),
+            ("95 % interval", lambda v: "%s – %s (upper/lower ×%s)" % (_fmt(v["ci95"][0]), _fmt(v["ci95"][1]),
+                                                                    _fmt(v["ratio"], 1))),
+            ("error growth per day of horizon", lambda v: "%s µg²/m⁶ (95 %%: %s … %s)%s" % (
+                _fmt(v["growth_per_day"], 3), _fmt(v["growth_ci95"][0], 3), _fmt(v["growth_ci95"][1], 3),
+                "" if v["growth_applied"] else ", not applied")),
+            ("days scored forward / correlation time", lambda v: "%d / %s d" % (v["record_days"],
+                                                                             _fmt(v["correlation_days"], 1)))]
+    body = "".join("<tr><td>%s</td>%s</tr>" % (html.escape(lab), cell(lab, fn)) for lab, fn in rows)
+    notes = "".join("<p>%s: %s</p>" % (html.escape(name[c]), html.escape(sc[c]["too_short"]))
+                    for c in cols if sc[c].get("too_short"))
+    out = ("<table><tr><th></th>%s</tr>%s</table>" % ("".join("<th>%s</th>" % name[c] for c in cols), body) + notes
+           + "<p>The station's readings carry the <b>%s</b> figure: a corrected %s is typically about %s %s from what "
+             "the reference monitor would report. The interval is log-normal for the mean squared error: the "
+             "record's own estimate and the period of use each add their spread (heavy tails and day-to-day "
+             "correlation included).</p>" % (name[carried], "hourly value" if carried == "hourly" else "24-h mean",
+                                             _fmt(sc[carried]["rmse"]), UG))
+    ve = (f.get("value_errors") or {}).get(carried)
+    if ve and ve.get("bins"):
+        out += ("<p>A prediction interval for each value (%s): the corrected value ± 1.96 × the RMSE of its bin "
+                "(forward errors):</p><table><tr><th>corrected value</th><th>humidity</th><th>n</th><th>RMSE</th>"
+                "<th>bias</th></tr>%s</table>" % (html.escape(ve["unit"]), "".join(
+                    "<tr><td>%s</td><td>%s</td><td>%d</td><td>%s</td><td>%s</td></tr>" % (
+                        _range(b["pred_from"], b["pred_to"], UG), _range(b["rh_from"], b["rh_to"], "%"), b["n"],
+                        _fmt(b["rmse"]), _fmt(b["bias"])) for b in ve["bins"])))
+    return out
+
+
+def _range(lo, hi, unit):
+    if lo is None:
+        return "< %g %s" % (hi, unit)
+    if hi is None:
+        return "≥ %g %s" % (lo, unit)
+    return "%g – %g %s" % (lo, hi, unit)
 
 
 def _fmt(v, nd=2):
@@ -309,7 +366,7 @@ def write(res, out, title="Calibration report", inputs=None):
                                                      if v) + " %s. Calibrate each device.</p>" % UG)
     doc = """<!doctype html><html><head><meta charset="utf-8"><title>{title}</title><style>
 body{{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222;line-height:1.45}}
-table{{border-collapse:collapse;margin:0.5em 0 1.5em}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}
+table{{border-collapse:collapse;margin:0.5em 0 1.5em;display:block;overflow-x:auto;max-width:100%}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}
 td:first-child,th:first-child{{text-align:left}}tr.chosen{{background:#fde8e8;font-weight:bold}}
 img{{max-width:100%}}.warn{{background:#fff4d6;border-left:5px solid #e6a700;padding:0.5em 1em}}
 figure{{margin:1.5em 0}}figcaption{{color:#555}}</style></head><body>

@@ -49,6 +49,12 @@ def evaluate(c, pm, rh=None, t=None):
     rh = _arr(rh, n)
     t = _arr(t, n)
     kind = c.get("kind")
+    if c.get("bound") and c.get("valid"):      # as airkit_fw.correction: held inside the fitted ranges
+        v = c["valid"]
+        with np.errstate(invalid="ignore"):
+            pm = np.clip(pm, *v["pm"]) if v.get("pm") else pm
+            rh = np.clip(rh, *v["rh"]) if v.get("rh") else rh
+            t = np.clip(t, *v["t"]) if v.get("t") else t
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         if kind == "raw":
             y = pm.copy()

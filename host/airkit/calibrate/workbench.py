@@ -28,6 +28,7 @@ class Result:
     chosen: object = None               # the final fitted estimator (pooled)
     per_device: dict = field(default_factory=dict)   # device -> final fitted estimator
     forward_records: dict = None        # model -> forward residual records (device, origin, day, horizon, pred, ref)
+    forward_hourly: dict = None         # the same per hour (hourly input)
 
 
 def coverage(frame, freq):
@@ -156,11 +157,28 @@ def _common(recs, names):
     return j
 
 
+ROW_STEPS = ("without both", "missing humidity")     # steps that remove rows; the others set values missing
+
+
 def dropped_rows(steps):
-    """Every row removed, by reason: {reason: rows} from the cleaning steps
+    """Every row removed, by reason: {reason: rows}. Only the steps that remove
+    rows count (each row once); the steps that set values missing (A/B
+    disagreement, impossible values, incomplete hours) are in
+    ``values_set_missing``: their rows are among those removed later."""
+    out = {}
+    for st in steps:
+        if st.get("removed") and any(k in st["step"] for k in ROW_STEPS):
+            out[st["step"]] = st["removed"]
+    return out
+
+
+def values_set_missing(steps):
+    """{reason: values} for the cleaning steps that set values missing
     (impossible values split by column and kind)."""
     out = {}
     for st in steps:
+        if any(k in st["step"] for k in ROW_STEPS):
+            continue
         if st.get("reasons"):
             out.update({"%s (%s)" % (st["step"].split(":")[0], k): v for k, v in st["reasons"].items()})
         elif st.get("removed"):
@@ -168,13 +186,140 @@ def dropped_rows(steps):
     return out
 
 
-def forward_summary(recs, w_days, pool, horizon_days, n_boot=500, seed=0):
-    """Forward RMSE of every model (on the rows all of them predicted), the
-    horizon curve, and the forward choice: the lowest forward RMSE, except
-    that the simplest model within one bootstrap SE (days resampled, paired)
-    wins."""
-    out = {"method": "expanding windows from the first %s days on; each fit predicts every later day (24-h means)"
-                     % w_days, "window_days": w_days, "horizon_days": int(horizon_days), "models": {}}
+def dead_channel_warnings(steps):
+    """A stuck or unplugged PMS5003: said as a warning, with what it cost."""
+    out = []
+    for st in steps:
+        if "channel" in st["step"] and " dead (" in st["step"]:
+            what = st["step"][st["step"].index("channel", st["step"].index(";")):]
+            out.append("%s: %d of %d hours were dropped by the A/B check. Check that sensor's cable and fan, or "
+                       "replace it; until then the station reports one channel's values." % (
+                           what[0].upper() + what[1:], st["removed"], st["remaining"]))
+    return out
+
+
+OLS_REF = "mlr_rh"          # the plain OLS every choice is held against
+OLS_MARGIN = 1.05           # never more than 5 % worse than it, on either scale
+
+
+def _scale_frames(recs, hrecs, live):
+    """{scale: frame with ref, pred_<model>, device, day} on the rows every live model predicted."""
+    out = {}
+    j = _common(recs, live)
+    if j is not None and len(j) >= 5:
+        out["daily"] = j
+    if hrecs:
+        h = None
+        for n in live:
+            r = hrecs.get(n)
+            if r is None:
+                h = None
+                break
+            r = r.rename(columns={"pred": "pred_" + n})
+            h = r if h is None else h.merge(r[["device", "origin", "row", "pred_" + n]], on=["device", "origin", "row"])
+        if h is not None and len(h) >= 5:
+            out["hourly"] = h
+    return out
+
+
+def _block_sums(j, live, days_dropped=0):
+    """Per 7-day block of device-days: sums of squared errors per model and counts."""
+    if days_dropped:
+        last = j.groupby("device")["day"].transform("max")
+        j = j[j["day"] <= last - days_dropped]
+    blk = pd.factorize(j["device"].astype(str) + ":" + (j["day"] // forward.BLOCK_DAYS).astype(str))[0]
+    ref = j["ref"].to_numpy(float)
+    sse = np.stack([np.bincount(blk, weights=(j["pred_" + n].to_numpy(float) - ref) ** 2) for n in live])
+    return sse, np.bincount(blk).astype(float)
+
+
+def other_days(h, live, times, tz):
+    """24-h means of the hourly forward records over UTC days instead of the
+    local days (``tz``): the same forward fits, the other day boundary (>= 18
+    hours a day). None without a local time zone."""
+    if h is None or times is None or not tz or str(tz).upper() == "UTC":
+        return None
+    t = pd.DatetimeIndex(times)[h["row"].to_numpy()]
+    udays = forward._day_index(t, "UTC")
+    cols = ["ref"] + ["pred_" + n for n in live]
+    g = h[["device", "origin"] + cols].assign(day=udays).groupby(["device", "origin", "day"])
+    d = g[cols].mean()
+    d = d[g.size() >= 18].reset_index()
+    return d if len(d) >= 5 else None
+
+
+def choose_for_use(recs, hrecs, pool, n_resamples=200, seed=0, times=None, tz=None):
+    """The choice made for the use: candidates more than 5 % worse than a plain
+    OLS on PM + RH on either scale (hourly values, 24-h means) in forward
+    validation are not eligible; among the rest, the one that wins most often
+    when the forward days are resampled (7-day blocks of days, with 0, 3 or 7
+    of each device's last days left out, and with local days (``tz``) every
+    other time UTC days) on the mean of its log RMSE ratios to OLS over the
+    scales. Returns a dict (None when impossible)."""
+    live = [n for n in pool if recs.get(n) is not None and len(recs[n]) >= 5]
+    if not live:
+        return None
+    ols = OLS_REF if OLS_REF in live else ("linear" if "linear" in live else live[0])
+    frames = _scale_frames(recs, hrecs, live)
+    if not frames:
+        return None
+    ratios = {}
+    for sc, j in frames.items():
+        ref = j["ref"].to_numpy(float)
+        r = {n: forward.rmse(j["pred_" + n].to_numpy(float) - ref) for n in live}
+        ratios[sc] = {n: (r[n] / r[ols] if r[ols] else 1.0) for n in live}
+    eligible = [n for n in live if all(ratios[sc][n] <= OLS_MARGIN for sc in frames)]
+    if ols not in eligible:
+        eligible.append(ols)
+    rng = np.random.default_rng(seed)
+    sums = {sc: [_block_sums(j, live, k) for k in (0, 3, 7)] for sc, j in frames.items()}
+    alt = other_days(frames.get("hourly"), live, times, tz)
+    if alt is not None and "daily" in frames:
+        sums["daily_utc"] = [_block_sums(alt, live, k) for k in (0, 3, 7)]
+    for sc in sums:     # a short record: leaving days out may leave nothing; then the variant uses every day
+        sums[sc] = [v if len(v[1]) >= 2 else sums[sc][0] for v in sums[sc]]
+    wins = dict.fromkeys(live, 0)
+    io = live.index(ols)
+    scores = np.full((n_resamples, len(live)), np.nan)
+    for b in range(n_resamples):
+        v = b % 3
+        score = np.zeros(len(live))
+        ok = np.ones(len(live), bool)
+        for sc in frames:
+            sse, cnt = sums["daily_utc" if sc == "daily" and "daily_utc" in sums and (b // 3) % 2 else sc][v]
+            w = rng.multinomial(len(cnt), np.full(len(cnt), 1.0 / len(cnt)))
+            mse = (sse @ w) / max(float(cnt @ w), 1.0)
+            rr = np.sqrt(mse / mse[io]) if mse[io] > 0 else np.ones(len(live))
+            ok &= rr <= OLS_MARGIN
+            score += np.log(np.maximum(rr, 1e-12))
+        scores[b] = score / len(frames)
+        score[~ok] = np.inf
+        wins[live[int(np.argmin(score))]] += 1
+    share = {n: wins[n] / float(n_resamples) for n in live}
+    winner = max(eligible, key=lambda n: (share[n], -pool.index(n)))
+    chosen = winner
+    iw = live.index(winner)
+    for n in sorted(eligible, key=pool.index):      # a simpler model within the noise of the winner is preferred
+        dlt = scores[:, live.index(n)] - scores[:, iw]
+        if n == winner or float(np.mean(dlt)) <= float(np.std(dlt)):
+            chosen = n
+            break
+    return {"chosen": chosen, "winner": winner, "ols": ols, "eligible": eligible, "ratio_to_ols": ratios, "win_share": share,
+            "resamples": n_resamples, "scales": sorted(frames), "utc_days_variant": "daily_utc" in sums,
+            "rule": "not more than %d %% worse than OLS on PM + RH (%s) on any scale; then the most frequent winner "
+                    "over %d resamples of the forward days (7-day blocks; 0, 3 or 7 last days left out), or a simpler "
+                    "model within the noise of it (mean log RMSE ratio over the scales within one resampling SD)%s"
+                    % (round((OLS_MARGIN - 1) * 100), ols, n_resamples,
+                       "; 24-h means over local days, and over UTC days every other resample" if "daily_utc" in sums
+                       else "")}
+
+
+def forward_summary(recs, w_days, pool, horizon_days, n_boot=500, seed=0, hrecs=None, times=None, tz=None):
+    """Forward RMSE of every model (on the rows all of them predicted), on
+    24-h means and (hourly input) on hours, the horizon curve, and the choice
+    made for the use (``choose_for_use``)."""
+    out = {"method": "expanding windows from the first %s days on; each fit predicts every later day" % w_days,
+           "window_days": w_days, "horizon_days": int(horizon_days), "models": {}}
     sparse = [n for n in ("gbm",) if n in recs]     # fitted at a few origins only: scored on its own rows
     live = [n for n in recs if recs[n] is not None and len(recs[n]) >= 5 and n not in sparse]
     fpool = [n for n in pool if n in live]
@@ -182,29 +327,25 @@ def forward_summary(recs, w_days, pool, horizon_days, n_boot=500, seed=0):
         out.update(chosen_by="blocked", why="the record is too short for a fit window and days after it "
                                             "(need at least %d days)" % 9)
         return out
-    j = _common(recs, live)
-    if j is None or len(j) < 5:
+    frames = _scale_frames(recs, hrecs, live)
+    j = frames.get("daily")
+    if j is None:
         out.update(chosen_by="blocked", why="too few days predicted by every model")
         return out
-    days = pd.factorize(j["device"].astype(str) + ":" + j["day"].astype(str))[0]
-    ref = j["ref"].to_numpy(float)
-    ci, samples = validate.bootstrap(ref, {n: j["pred_" + n].to_numpy(float) for n in live}, days,
-                                     n_boot=n_boot, seed=seed)
+    h = frames.get("hourly")
     for n in live:
-        m = validate.metrics(ref, j["pred_" + n])
+        m = validate.metrics(j["ref"], j["pred_" + n])
         curve = forward.horizon_curve(j[["device", "origin", "day", "horizon", "ref"]].assign(pred=j["pred_" + n]))
         out["models"][n] = {"rmse": m["rmse"], "nrmse": m["nrmse"], "bias": m["bias"], "r2": m["r2"], "n": m["n"],
-                            "ci95_mean": ci[n]["rmse"], "horizon_curve": curve}
+                            "horizon_curve": curve}
+        if h is not None:
+            mh = validate.metrics(h["ref"], h["pred_" + n])
+            out["models"][n]["hourly"] = {"rmse": mh["rmse"], "nrmse": mh["nrmse"], "bias": mh["bias"],
+                                          "r2": mh["r2"], "n": mh["n"]}
+    ch = choose_for_use({n: recs[n] for n in fpool}, {n: hrecs[n] for n in fpool} if h is not None else None,
+                        fpool, seed=seed, times=times, tz=tz)
+    chosen = ch["chosen"]
     best = min(fpool, key=lambda n: out["models"][n]["rmse"])
-    chosen = best
-    for n in fpool:
-        se = float(np.nanstd(samples[n] - samples[best]))
-        out["models"][n]["rmse_minus_best"] = out["models"][n]["rmse"] - out["models"][best]["rmse"]
-        out["models"][n]["rmse_diff_se"] = se
-    for n in fpool:
-        if out["models"][n]["rmse_minus_best"] <= out["models"][n]["rmse_diff_se"]:
-            chosen = n
-            break
     for n in sparse:
         r = recs[n]
         if r is None or len(r) < 5:
@@ -215,12 +356,14 @@ def forward_summary(recs, w_days, pool, horizon_days, n_boot=500, seed=0):
         out["models"][n] = {"rmse": m["rmse"], "nrmse": m["nrmse"], "bias": m["bias"], "r2": m["r2"], "n": m["n"],
                             "horizon_curve": forward.horizon_curve(r), "origins": int(r["origin"].nunique()),
                             "chosen_rmse_same_rows": validate.metrics(k["ref"], k["pred_chosen"])["rmse"]}
-    out.update(chosen_by="forward", best=chosen, lowest=best, rows=int(len(j)),
+    out.update(chosen_by="forward", best=chosen, lowest=best, rows=int(len(j)), selection=ch,
                origins=int(j[["device", "origin"]].drop_duplicates().shape[0]))
-    if chosen != best:
-        out["simpler_note"] = ("%s had the lowest forward RMSE (%.2f) but %s (%.2f) is within the noise and simpler, "
-                               "so it was chosen." % (best, out["models"][best]["rmse"], chosen,
-                                                      out["models"][chosen]["rmse"]))
+    inel = [n for n in fpool if n not in ch["eligible"]]
+    if inel:
+        out["selection_note"] = ("not eligible, more than 5 %% worse than %s on %s: %s." % (
+            ch["ols"], " or ".join("hourly values" if sc == "hourly" else "24-h means" for sc in ch["scales"]),
+            ", ".join("%s (%s)" % (n, ", ".join("x%.2f %s" % (ch["ratio_to_ols"][sc][n], sc) for sc in ch["scales"]))
+                      for n in inel)))
     return out
 
 
@@ -251,19 +394,36 @@ def forward_caveat(fwd, rec, daily_ref, blocked) -> str | None:
             "(with a smoky or hazy spell after the first weeks) gives a forward score that covers it.")
 
 
-def forward_chosen(rec, horizon_days, frame, fgroups, fwd):
-    """The chosen model's forward interval for the next ``horizon_days`` days,
-    per device, and the recalibration advice."""
+def forward_chosen(rec, horizon_days, frame, fgroups, fwd, hrec=None, train=None, final_days=None):
+    """The chosen model's forward figures for the next ``horizon_days`` days,
+    on both scales (24-h means; hourly values for hourly input), per device
+    when there are several, and the recalibration advice."""
     out = {}
     if rec is None or fwd.get("chosen_by") != "forward":
         out["interval"] = None
         out["advice"] = forward.advice([])
         return out
-    out["interval"] = forward.interval(rec, horizon_days)
-    if len(np.unique(fgroups)) > 1:
-        # one device's few weeks are too few to judge its own spread: each device's interval comes from the
-        # forward errors of all devices (the between-device spread is part of what a period of use can bring)
-        out["per_device"] = {str(g): out["interval"] for g in np.unique(fgroups)}
+
+    train = train or {}
+
+    def scales(r, rh):
+        sc = {"daily": forward.interval(r, horizon_days, unit="24-h means", train=train.get("daily"),
+                                        final_days=final_days)}
+        if rh is not None:
+            sc["hourly"] = forward.interval(rh, horizon_days, unit="hourly values", train=train.get("hourly"),
+                                            final_days=final_days)
+        return sc
+    out["scales"] = scales(rec, hrec)
+    out["interval"] = out["scales"]["daily"]
+    out["carried"] = "hourly" if hrec is not None else "daily"
+    out["value_errors"] = {"daily": forward.value_errors(rec, unit="24-h mean", min_n=10)}
+    if hrec is not None:
+        out["value_errors"]["hourly"] = forward.value_errors(hrec, unit="hour")
+    devs = np.unique(fgroups)
+    if len(devs) > 1:
+        # one device's few weeks are too few to judge its own error: each device's interval is the pooled one,
+        # widened by the spread between the devices (forward.interval's between-device term)
+        out["per_device"] = {str(g): out["interval"] for g in devs}
     curve = forward.horizon_curve(rec)
     out["horizon_curve"] = curve
     out["advice"] = forward.advice(curve, rec)
@@ -366,18 +526,25 @@ def run(pairs, k=5, flexible=True, per_device=True, n_boot=500, seed=0, horizon_
     fw_models = {n: (lambda m=m: models.clone(m)) for m in base + cands for n in [m.name]
                  if n in pool or n == "raw" or n == "gbm"}
     fgroups = groups if (per_device and multi) else np.array(["all"] * len(groups))
+    hrecs = {}
     recs, w_days = forward.run(fw_models, X, y, f.index, fgroups, hourly=not daily_in, notes=notes, tz=pairs.tz,
-                               progress=say, sparse={"gbm": 3})
-    fwd = forward_summary(recs, w_days, pool, horizon_days, n_boot, seed)
+                               progress=say, sparse={"gbm": 3}, hourly_out=hrecs)
+    fwd = forward_summary(recs, w_days, pool, horizon_days, n_boot, seed, hrecs=hrecs or None, times=f.index,
+                          tz=pairs.tz)
     if fwd["chosen_by"] == "forward":
         chosen = fwd["best"]
-        if blocked_choice != chosen:
-            notes.append("%s scores best on interleaved time blocks but not forward (fitted on the past, scored on "
-                         "the future): %s is chosen (forward RMSE %.2f vs %.2f)."
-                         % (blocked_choice, chosen, fwd["models"][chosen]["rmse"],
-                            fwd["models"][blocked_choice]["rmse"] if blocked_choice in fwd["models"] else float("nan")))
-        if fwd.get("simpler_note"):
-            notes.append(fwd["simpler_note"])
+        # the note names the model best in the table the summary shows (24-h means for hourly input)
+        tkey = "heldout_24h" if not daily_in else "heldout"
+        tab = {n: (out_models[n].get(tkey) or out_models[n]["heldout"])["rmse"] for n in pool}
+        tbest = min((n for n in pool if tab[n] is not None), key=lambda n: tab[n], default=None)
+        if tbest is not None and tbest != chosen:
+            notes.append("%s has the lowest interleaved-block RMSE in the table (%.2f vs %.2f for %s), but the choice "
+                         "is made forward (fitted on the past, scored on the future) for the use: %s (forward "
+                         "24-h RMSE %.2f vs %.2f)."
+                         % (tbest, tab[tbest], tab[chosen], chosen, chosen, fwd["models"][chosen]["rmse"],
+                            fwd["models"][tbest]["rmse"] if tbest in fwd["models"] else float("nan")))
+        if fwd.get("selection_note"):
+            notes.append(fwd["selection_note"])
     else:
         chosen = blocked_choice
         notes.append("forward validation impossible (%s): the model is chosen on interleaved time blocks, which "
@@ -402,22 +569,27 @@ def run(pairs, k=5, flexible=True, per_device=True, n_boot=500, seed=0, horizon_
             notes.append("%s had the lowest held-out RMSE (%.2f) but %s (%.2f) is within the noise and simpler, "
                          "so it was chosen." % (best, res_c[best]["rmse"], chosen, res_c[chosen]["rmse"]))
     if "gbm" in preds:
+        # quoted on the scale of the summary's table (24-h means for hourly input), never hours beside days
+        tkey = "heldout_24h" if not daily_in else "heldout"
+        scale = "24-h" if not daily_in else "daily"
+        tv = {n: (out_models[n].get(tkey) or out_models[n]["heldout"])["rmse"] for n in ("gbm", chosen)}
         d = samples["gbm"] - samples[chosen]
         lo = float(np.nanquantile(d, 0.975))
+        better = lo < 0 and tv["gbm"] is not None and tv[chosen] is not None and tv["gbm"] < tv[chosen]
         g_f, c_f = fwd["models"].get("gbm", {}).get("rmse"), fwd["models"].get("gbm", {}).get("chosen_rmse_same_rows")
-        if lo < 0 and g_f is not None and c_f is not None and g_f >= c_f:
-            notes.append("the gradient-boosting comparison model only wins on interleaved blocks (held-out RMSE "
-                         "%.2f vs %.2f): forward, fitted on the past, it does no better (%.2f vs %.2f)."
-                         % (res_h["gbm"]["rmse"], res_h[chosen]["rmse"], g_f, c_f))
-        elif lo < 0:
-            notes.append("the gradient-boosting comparison model is clearly better (held-out RMSE %.2f vs %.2f) but "
+        if better and g_f is not None and c_f is not None and g_f >= c_f:
+            notes.append("the gradient-boosting comparison model only wins on interleaved blocks (held-out %s RMSE "
+                         "%.2f vs %.2f): forward, fitted on the past, it does no better (24-h RMSE %.2f vs %.2f)."
+                         % (scale, tv["gbm"], tv[chosen], g_f, c_f))
+        elif better:
+            notes.append("the gradient-boosting comparison model is clearly better (held-out %s RMSE %.2f vs %.2f) but "
                          "cannot run on the device; consider more data or a richer device model."
-                         % (res_h["gbm"]["rmse"], res_h[chosen]["rmse"]))
+                         % (scale, tv["gbm"], tv[chosen]))
         else:
-            notes.append("the gradient-boosting comparison model is %s %s (held-out RMSE %.2f vs %.2f), so nothing is "
-                         "lost by using the simple formula on the device."
-                         % ("no better than" if res_h["gbm"]["rmse"] >= res_h[chosen]["rmse"] else
-                            "not clearly better than", chosen, res_h["gbm"]["rmse"], res_h[chosen]["rmse"]))
+            notes.append("the gradient-boosting comparison model is %s %s (held-out %s RMSE %.2f vs %.2f), so nothing "
+                         "is lost by using the simple formula on the device."
+                         % ("no better than" if tv["gbm"] >= tv[chosen] else "not clearly better than", chosen, scale,
+                            tv["gbm"], tv[chosen]))
     if chosen == "epa_2021" and not [n for n in pool if n != "epa_2021"]:
         notes.append("no correction could be fitted on these data (every candidate's fit failed, see above): the "
                      "device keeps the EPA 2021 US-wide equation; co-locate for at least 14 days to fit and check "
@@ -425,7 +597,17 @@ def run(pairs, k=5, flexible=True, per_device=True, n_boot=500, seed=0, horizon_
     elif chosen == "epa_2021":
         notes.append("no fitted model beat the EPA 2021 US-wide equation beyond the noise: the device keeps EPA 2021.")
     fwd["chosen"] = chosen
-    fwd.update(forward_chosen(recs.get(chosen), horizon_days, f, fgroups, fwd))
+    train, final_days = None, None
+    if fwd["chosen_by"] == "forward":
+        say("forward validation: training length (%s)" % chosen)
+        proto_c = next((m for m in base + cands if m.name == chosen))
+        with np.errstate(all="ignore"):
+            train = forward.training_length(lambda: models.clone(proto_c), X, y, f.index, fgroups,
+                                            hourly=not daily_in, tz=pairs.tz)
+        final_days = float(np.mean([forward._day_index(f.index[fgroups == g], pairs.tz).max() + 1
+                                    for g in np.unique(fgroups)]))
+    fwd.update(forward_chosen(recs.get(chosen), horizon_days, f, fgroups, fwd, hrec=hrecs.get(chosen), train=train,
+                              final_days=final_days))
     caveat = forward_caveat(fwd, recs.get(chosen), daily_frame["ref"] if daily_frame is not None else f["ref"],
                             out_models[chosen].get("heldout_24h") or out_models[chosen]["heldout"])
     if caveat:
@@ -454,7 +636,7 @@ def run(pairs, k=5, flexible=True, per_device=True, n_boot=500, seed=0, horizon_
                 per_dev[g] = (models.clone(proto).fit(X[sel], y[sel]), _valid_ranges(f[sel], use_t), int(sel.sum()))
 
     cov = coverage(f, pairs.freq)
-    warns = warnings_for(cov)
+    warns = dead_channel_warnings(steps) + warnings_for(cov)
     if scored.sum() < len(f):
         notes.append("%d rows could not be scored by every model (no training data before/after them) and are left "
                      "out of all scores." % int(len(f) - scored.sum()))
@@ -473,6 +655,7 @@ def run(pairs, k=5, flexible=True, per_device=True, n_boot=500, seed=0, horizon_
         "primary_freq": pairs.freq,
         "forward": fwd,
         "dropped_rows": dropped_rows(steps),
+        "values_set_missing": values_set_missing(steps),
         "dropped_candidates": dropped,
         "validation": {"method": "contiguous time blocks", "folds": len(folds), "gap_hours": 24,
                        "per_device_fit": bool(per_device and multi), "bootstrap": "%d day-block resamples" % n_boot,
@@ -488,4 +671,4 @@ def run(pairs, k=5, flexible=True, per_device=True, n_boot=500, seed=0, horizon_
         "improvement_vs_epa_2021": (1 - res_h[chosen]["rmse"] / res_h["epa_2021"]["rmse"]) if "epa_2021" in res_h else None,
         "primary_metrics": primary,
     }
-    return Result(summary, fr, daily_frame, final, per_dev, recs)
+    return Result(summary, fr, daily_frame, final, per_dev, recs, hrecs or None)

@@ -56,8 +56,11 @@ def register(sub):
     p.add_argument("--timeout", type=float, default=10.0,
                    help="seconds a client may stall while sending a request (default 10)")
     p.add_argument("--mqtt", help="also subscribe: mqtt://HOST[:PORT]/TOPIC (LASS lines, airkit JSON states)")
-    p.add_argument("--node", action="append", default=[],
-                   help="accept Sensor.Community pushes from this node (esp32-<chipid>); repeatable")
+    p.add_argument("--mqtt-auth", choices=("signed", "acl", "open"), default="signed",
+                   help="who may write through MQTT: signed (default: LASS lines signed with the station's "
+                        "token), acl (the broker's ACL lets each station publish only under its own id), open "
+                        "(anyone who can publish: a lab broker only)")
+    p.add_argument("--node", action="append", default=[], help=argparse.SUPPRESS)   # removed: see add-node
     p.add_argument("--tls-cert", help="serve https with this certificate chain (PEM)")
     p.add_argument("--tls-key", help="private key of --tls-cert (PEM)")
     p.add_argument("--licence", help="data licence named in every API document (default ODbL-1.0)")
@@ -68,7 +71,13 @@ def register(sub):
     p.add_argument("--tiles-attribution", help="attribution of the tile server")
     p.add_argument("--silent-after", type=int, help="a station is silent after this many missed intervals "
                                                     "(default 3)")
+    p.add_argument("--archive-dir", help="folder for the daily archives (gzip CSV per UTC day, built on first "
+                                         "request; default: DB.archive beside a SQLite file)")
     p.add_argument("--verbose", action="store_true", help="log every request")
+    p.add_argument("--releases", help="folder of signed releases (airkit release build --out): serve them to "
+                                      "stations with the rollout in its rollout.json (airkit release rollout)")
+    p.add_argument("--no-qc", dest="qc", action="store_false",
+                   help="do not run network data quality (neighbour comparison, faults, events; on by default)")
     p.set_defaults(func=serve)
     s = p.add_subparsers(dest="collect_cmd", metavar="SUBCOMMAND")
     e = s.add_parser("export", help="write readings as CSV (time UTC, device, PM CF=1/atm, counts, rh, temp_c, flags)")
@@ -81,13 +90,19 @@ def register(sub):
     a.add_argument("device", help="station id (the config's device.id)")
     a.add_argument("--token-file", required=True, help="file holding the device's token (never printed); "
                                                        "created with a new random token when it does not exist")
+    a.add_argument("--force", action="store_true",
+                   help="replace the token of a station already registered with another one (the station must "
+                        "then get the new token in its config)")
     _common(a, sub=True)
     _place(a)
     a.set_defaults(func=add_device)
-    n = s.add_parser("add-node", help="register a Sensor.Community node id (esp32-<chipid>)")
+    n = s.add_parser("add-node", help="register a Sensor.Community node id (esp32-<chipid>) and its secret")
     n.add_argument("node")
     n.add_argument("--station", help="station id (the config's device.id) to file this node's pushes under, "
-                                     "so they merge with the station's other uplinks")
+                                     "so they merge with the station's other uplinks; its pushes then carry the "
+                                     "station's token (the one in --token-file of add-device)")
+    n.add_argument("--token-file", help="file holding the node's own secret (created with a new random one when "
+                                        "it does not exist); needed when the node has no --station with a token")
     _common(n, sub=True)
     _place(n)
     n.set_defaults(func=add_node)
@@ -137,19 +152,59 @@ def _place_station(store, station, args):
         raise InputError("give both --lat and --lon (decimal degrees), or neither")
     if args.lat is not None and not (-90 <= args.lat <= 90 and -180 <= args.lon <= 180):
         raise InputError("--lat must be within -90..90 and --lon within -180..180 (decimal degrees)")
+    if store is None:
+        return
     if args.lat is not None or args.name:
         store.set_station(station, name=args.name, lat=args.lat, lon=args.lon)
 
 
 def add_node(args) -> int:
-    if not args.node.startswith("esp32-") and not args.node.startswith("esp8266-"):
-        raise InputError("a Sensor.Community node id looks like esp32-<chipid> (got %s)" % args.node)
+    if not args.node.startswith("esp32-") and not args.node.startswith("esp8266-") or len(args.node) > 64:
+        raise InputError("a Sensor.Community node id looks like esp32-<chipid> (got %s)" % args.node[:70])
+    _place_station(None, None, args)
     store = _store(args.db)
-    store.add_device(args.node, "sc", station=args.station)
-    _place_station(store, args.station or args.node, args)
-    _say(args, "node %s registered%s" % (args.node, " for station %s" % args.station if args.station else ""),
-         node=args.node, station=args.station or args.node, registered=True)
+    token, created = None, False
+    old = store.device(args.node) or (None, None, None, None)
+    station_token = (store.device(args.station or old[3] or "") or (None, None, None))[2]
+    if args.token_file:
+        token, created = _token_from_file(Path(args.token_file))
+    elif old[2]:
+        token = None            # keeps its own secret (only its hash is stored): re-registered below with it
+    elif not station_token:
+        raise InputError("the node needs a secret: give --token-file FILE (a new random token is written there), "
+                         "or --station ID of a station registered with 'airkit collect add-device'")
+    try:
+        if token is None and old[2]:
+            store.add_device(args.node, "sc", None, station=args.station or old[3])
+            store.set_secret_hash(args.node, old[2])
+        else:
+            store.add_device(args.node, "sc", token, station=args.station or old[3])
+        station = store.device(args.node)[3]
+        _place_station(store, station, args)
+    except Exception:
+        if created:
+            Path(args.token_file).unlink(missing_ok=True)
+        raise
+    if created and not getattr(args, "json", False):
+        print("a new token was written to %s (readable by you only): put it in the station's sensor_community "
+              "uplink as \"token\"" % args.token_file, file=sys.stderr)
+    # the public station id, never the node id (anyone who knows a node id could try to push as it)
+    _say(args, "node %s registered for station %s" % (args.node, station), node=args.node, station=station,
+         registered=True, **({"token_file_created": args.token_file} if created else {}))
     return 0
+
+
+def _token_from_file(tf: Path) -> tuple[str, bool]:
+    """(token, created): a token file's token, or a new one in a new owner-only file."""
+    if not tf.exists():
+        return _new_token_file(tf), True
+    try:
+        token = tf.read_text().strip()
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError("cannot read the token file %s (%s)" % (tf, getattr(e, "strerror", None) or e))
+    if len(token) < 8:
+        raise InputError("the token in %s is shorter than 8 characters: use a longer random token" % tf)
+    return token, False
 
 
 def _new_token_file(path: Path) -> str:
@@ -165,22 +220,28 @@ def _new_token_file(path: Path) -> str:
     return token
 
 
+def _refuse_token_change(store, device, token, force):
+    """A station registered with another token keeps it unless --force: its board still sends the old one."""
+    from airkit.collect.store import token_hash
+
+    known = store.device(device)
+    if known and known[2] and (token is None or known[2] != token_hash(token)) and not force:
+        raise WouldOverwrite("station %s is already registered with another token (the board sends that one and "
+                             "would be locked out): give the token file it was registered with, or pass --force "
+                             "to replace its token and then put the new one in the station's config" % device)
+
+
 def add_device(args) -> int:
+    from airkit.provision import check_device_id
+
+    check_device_id(args.device, "station id")
     tf = Path(args.token_file)
-    created = False
-    if not tf.exists():
-        token = _new_token_file(tf)
-        created = True
-    else:
-        try:
-            token = tf.read_text().strip()
-        except (OSError, UnicodeDecodeError) as e:
-            raise InputError("cannot read the token file %s (%s)" % (args.token_file,
-                                                                     getattr(e, "strerror", None) or e))
-    if len(token) < 8:
-        raise InputError("the token in %s is shorter than 8 characters: use a longer random token" % args.token_file)
+    if not tf.exists():      # a new token for a station already registered would lock it out
+        _refuse_token_change(_store(args.db), args.device, None, getattr(args, "force", False))
+    token, created = _token_from_file(tf)
     try:
         store = _store(args.db)
+        _refuse_token_change(store, args.device, token, getattr(args, "force", False))
         store.add_device(args.device, "json", token)
         _place_station(store, args.device, args)
     except Exception:
@@ -196,19 +257,14 @@ def add_device(args) -> int:
 
 
 def export(args) -> int:
+    from airkit.outfile import check_file
+
+    dest = check_file(args.out, force=args.force) if args.out else None
     store = _store(args.db, must_exist=True)
     if args.out:
         out = Path(args.out)
-        if out.exists() and not args.force:
-            raise WouldOverwrite("%s already exists: pass --force to overwrite it, or choose another --out" % out)
-        tmp = out.with_name(out.name + ".part")
-        try:
-            with open(tmp, "w", newline="") as f:
-                n = store.export_csv(f, args.device)
-            os.replace(tmp, out)
-        except OSError as e:
-            tmp.unlink(missing_ok=True) if tmp.parent.is_dir() else None
-            raise InputError("cannot write %s (%s): choose another --out" % (args.out, e.strerror))
+        with dest.open("w", newline="") as f:
+            n = store.export_csv(f, args.device)
         if args.json:
             print(json.dumps({"rows": n, "out": str(out)}))
         else:
@@ -256,15 +312,31 @@ def serve(args) -> int:
     for f in (args.tls_cert, args.tls_key):
         if f and not Path(f).is_file():
             raise InputError("TLS file %s does not exist: check --tls-cert/--tls-key" % f)
+    if args.node:
+        raise InputError("--node is gone (it let anyone who knows the node id push as it): register the node with "
+                         "'airkit collect add-node %s --token-file FILE' and put the token in the station's "
+                         "sensor_community uplink" % args.node[0])
+    from airkit.collect.api import safe_url
+
+    if args.licence_url and not safe_url(args.licence_url):
+        raise InputError("--licence-url must be an http:// or https:// address (got %s)" % args.licence_url[:80])
+    if args.tiles and args.tiles != "none" and not (safe_url(args.tiles) and "{z}" in args.tiles):
+        raise InputError("--tiles must be an http(s) URL template with {z}, {x} and {y} (or 'none'); got %s"
+                         % args.tiles[:80])
+    # Heavy reads run in worker threads: a shorter GIL switch interval (default 5 ms) lets an upload's
+    # thread, which gives the GIL up at every database call, get it back without waiting out a reader.
+    sys.setswitchinterval(0.0005)
     store = _store(args.db)
-    for node in args.node:
-        store.add_device(node, "sc")
     settings = {"licence": args.licence, "licence_url": args.licence_url, "attribution": args.attribution,
                 "tiles": "" if args.tiles == "none" else args.tiles, "tiles_attribution": args.tiles_attribution,
-                "silent_after": args.silent_after}
+                "silent_after": args.silent_after, "releases": args.releases}
+    if args.releases and not Path(args.releases).is_dir():
+        raise InputError("the releases folder %s does not exist: make one with 'airkit release build --out %s'"
+                         % (args.releases, args.releases))
     try:
         srv = Collector(store, args.host, args.port, args.max_body, args.verbose, args.tls_cert, args.tls_key,
-                        timeout_s=args.timeout, settings=settings)
+                        timeout_s=args.timeout, settings=settings, qc=getattr(args, "qc", True),
+                        archive_dir=args.archive_dir)
     except FileNotFoundError as e:
         raise InputError("TLS file %s does not exist: check --tls-cert/--tls-key" % e.filename)
     except ssl.SSLError as e:
@@ -280,7 +352,10 @@ def serve(args) -> int:
     if args.mqtt:
         from airkit.collect.mqttsub import Subscriber
 
-        sub = Subscriber(store, args.mqtt).start()
+        sub = Subscriber(store, args.mqtt, auth=args.mqtt_auth).start()
+        if args.mqtt_auth == "open":
+            print("warning: --mqtt-auth open: anyone who can publish to the broker can write any station",
+                  file=sys.stderr)
     url = "%s://%s:%d" % (srv.scheme, args.host, srv.port)
     if args.json:
         print(json.dumps({"url": url + "/", "dashboard": url + "/", "api": url + "/api/docs",

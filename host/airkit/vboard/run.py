@@ -17,8 +17,11 @@ import sys
 import vfs
 
 _here = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
-if _here not in sys.path:
-    sys.path.insert(0, _here)
+try:
+    import world as _frozen  # noqa: F401  the stand-ins frozen into this interpreter (C on a board)
+except ImportError:
+    if _here not in sys.path:
+        sys.path.insert(0, _here)
 
 from world import World, SimulationEnd, EXIT_RESET  # noqa: E402
 import vclock  # noqa: E402
@@ -168,10 +171,17 @@ def main():
     fw_dir = opts.get("firmware_dir")
     romfs = None
     if opts.get("firmware_from") == "romfs":
-        # On an ESP32 the ROMFS partition is memory-mapped flash; here the image
-        # is read into memory (so it costs heap here that it does not on a board).
-        with open(opts["romfs"], "rb") as f:
-            romfs = f.read()
+        # On an ESP32 the ROMFS partition is memory-mapped flash. With ``romfs_frozen`` the
+        # image is a bytes constant frozen into this interpreter (module ``vboard_romfs``,
+        # made by benchmarks/bench_memory.py): it lies in the binary's read-only data and is
+        # mounted in place, as on a board. Otherwise it is read into memory (so it costs
+        # heap here that it does not on a board).
+        if opts.get("romfs_frozen"):
+            import vboard_romfs
+            romfs = vboard_romfs.IMAGE
+        else:
+            with open(opts["romfs"], "rb") as f:
+                romfs = f.read()
     vfs.umount("/")
     if flash.fresh:
         vfs.VfsLfs2.mkfs(flash)
@@ -213,6 +223,13 @@ def main():
     # board module is firmware (it ships), so it is imported after this
     state["heap_before_firmware"] = gc.mem_alloc()
     print("virtual board: stand-ins hold %d bytes of heap, %d free" % (gc.mem_alloc(), gc.mem_free()))
+    try:  # as main.py does first on a board: the slot of an update (ota/a, ota/b) before the firmware loads
+        import otaboot
+        otaboot.select()
+        del otaboot                 # main.py drops it when nothing is on trial, as on a board
+    except Exception:               # not deployed, or no memory for it: main.py runs the installed firmware
+        sys.modules.pop("otaboot", None)
+    gc.collect()
     try:
         from airkit_fw import board as board_mod
     except ImportError:

@@ -1,4 +1,8 @@
-"""The ``airkit`` command: a thin argparse front over the toolkit's modules.
+"""The ``airkit`` command (the ``airkit.cli`` package): a thin argparse front over the library.
+
+It parses, calls the library, prints: no job's logic lives here (the library is
+``airkit.api``, ``airkit.provision.provision_class``, ``airkit.calibrate.pipeline``,
+``airkit.deploy``, ``airkit.doctor``, ...).
 
 Each command module exposes ``register(subparsers)``, adding its sub-command
 with ``func=handler(args) -> exit code``. The parser is built lazily: the
@@ -32,6 +36,8 @@ COMMANDS = {
     "monitor": ("airkit.monitor", "live readings from a board (parsed, with a chart)"),
     "provision": ("airkit.provision", "flash, deploy, configure and test a class set of boards in parallel"),
     "collect": ("airkit.collect", "run a local collector for stations (Sensor.Community API, airkit JSON, MQTT)"),
+    "release": ("airkit.release", "make a signing key, build and sign firmware releases for over-the-air updates"),
+    "fleet": ("airkit.fleetcmd", "the stations' firmware and update states, from a collector serving releases"),
 }
 
 
@@ -64,7 +70,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         prog="airkit",
         description="Flash, deploy, test, simulate and calibrate PMS5003 + DHT22 air-quality stations.",
         epilog="'airkit COMMAND --help' describes a command. Exit codes: 0 ok, 1 checks failed, 2 wrong input, "
-               "3 board or port, 4 network, 5 would overwrite (use --force), 130 interrupted.",
+               "3 board or port, 4 network, 5 would overwrite (use --force), 70 a bug in airkit (details saved "
+               "to a file), 130 interrupted.",
     )
     parser.add_argument("--version", action="version", version="airkit " + __version__)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -90,6 +97,43 @@ def one_line(e: AirkitError) -> str:
     return "airkit: " + msg
 
 
+BUG_EXIT = 70     # sysexits EX_SOFTWARE: airkit itself failed (a bug), never the user's doing
+
+
+def save_bug_report(exc: BaseException, argv: list[str]) -> str | None:
+    """The traceback of an unexpected exception, owner-only in the data folder (credentials in URLs
+    masked); its path, or None when it cannot be written."""
+    import os
+    import re
+    import time
+    import traceback
+
+    from airkit.files import data_dir
+
+    text = "".join(traceback.format_exception(exc))
+    words = " ".join(a for a in argv)
+    body = "airkit %s, Python %s\ncommand: airkit %s\n\n%s" % (__version__, sys.version.split()[0], words, text)
+    body = re.sub(r"(://)[^/@\s]+@", r"\1***@", body)                    # user:password@ in URLs
+    body = re.sub(r"(?i)((?:password|token|secret|key)[\"']?\s*[=:]\s*)[^\s,;}\]]+", r"\1***", body)
+    try:
+        folder = data_dir() / "bugs"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / ("airkit-bug-%s-%d.txt" % (time.strftime("%Y%m%d-%H%M%S"), os.getpid()))
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(body)
+        return str(path)
+    except OSError:
+        return None
+
+
+def _output_gone():
+    from airkit.monitor import quiet_stdout
+
+    quiet_stdout()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
@@ -109,8 +153,25 @@ def main(argv: list[str] | None = None) -> int:
         print("airkit: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
-        return 0
+        return _output_gone()        # the reader of our output went away (airkit ... | head -1)
+    except OSError as e:
+        import errno
+
+        from airkit.outfile import reason
+
+        if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):     # writing (files go through outfile: stdout)
+            print("airkit: cannot write the output (%s): free some space or send it elsewhere" % reason(e),
+                  file=sys.stderr)
+            _output_gone()
+            return 2
+        return _bug(e, argv)
+    except Exception as e:          # a bug in airkit: said as one, with where the details are
+        return _bug(e, argv)
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def _bug(e: BaseException, argv: list[str]) -> int:
+    path = save_bug_report(e, argv)
+    print("airkit: this is a bug in airkit, not something you did (%s); %s: please report it with that file"
+          % (type(e).__name__, "the details are in %s" % path if path else "its details could not be saved"),
+          file=sys.stderr)
+    return BUG_EXIT
