@@ -271,7 +271,7 @@ def test_heap_too_small_to_start_is_retried_then_starts_when_memory_allows(tmp_p
             seen.append(line)
             if len(seen) == 2:
                 vb.heap_kb = None
-    vb = board(tmp_path / "b", config={"interval_s": 300}, hours=1, heap_kb=96, on_line=on_line)
+    vb = board(tmp_path / "b", config={"interval_s": 300}, hours=1, heap_kb=104, on_line=on_line)
     vb.run()
     assert len(seen) == 2 and all("MemoryError" in line for line in seen), vb.lines[-8:]
     assert vb.restarts["reset"] == 2
