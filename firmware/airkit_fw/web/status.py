@@ -30,6 +30,7 @@ SOFTWARE = "airkit-" + VERSION
 
 
 class StatusPage:
+    software = SOFTWARE
     def __init__(self, board, station, wifi, password=""):
         self.board = board
         self.station = station

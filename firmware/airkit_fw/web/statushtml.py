@@ -4,7 +4,6 @@ then forgotten). Names, flags and uplink names go through ``out.e`` (escaped).""
 import gc
 
 from airkit_fw.web.server import Texts, static
-from airkit_fw.web.status import SOFTWARE
 
 
 def write(page, out, lang):
@@ -92,7 +91,7 @@ def _page(self, out, t, lang):
     w(t("st_station"))
     w("</h2><table><tr><th>")
     w(t("st_fw"))
-    w("</th><td>%s</td></tr><tr><th>" % SOFTWARE)
+    w("</th><td>%s</td></tr><tr><th>" % self.software)
     w(t("st_up"))
     up = self.up_ms // 1000
     w("</th><td>%dd %02d:%02d:%02d</td></tr><tr><th>" % (up // 86400, up // 3600 % 24, up // 60 % 60, up % 60))
