@@ -133,28 +133,25 @@ def _safe_run(vb):
 
 
 def station_run(heap_kb, interp, mpy_dir) -> dict:
-    from airkit.collect.server import Collector
-    from airkit.collect.store import Store
-    from uplink_helpers import MAC, NODE, TOKEN, Broker
+    from bench_memory import _collector, _config
+    from uplink_helpers import MAC, SC_STATION, Broker
 
     Board = _board_class()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        store = Store(tmp / "collect.sqlite")
-        store.add_device("station-1", "json", TOKEN)
-        store.add_device(NODE, "sc")
-        coll = Collector(store, "127.0.0.1", 0).start()
+        coll = _collector(tmp)               # the school's collector, as bench_memory measures it
+        store = coll.store
         broker = Broker(tmp)
         lines = []
         served = [0]
         stop = threading.Event()
         try:
-            cfg = {"device": {"id": "station-1"}, "wifi": dict(WIFI), "web": {"status": True},
-                   "uplinks": [{"type": "airkit_json", "url": "http://127.0.0.1:%d/api/v1/batch" % coll.port,
-                                "token": TOKEN},
-                               {"type": "sensor_community",
-                                "url": "http://127.0.0.1:%d/v1/push-sensor-data/" % coll.port},
-                               {"type": "mqtt_ha", "url": "mqtt://127.0.0.1:%d" % broker.port}]}
+            cfg = _config(coll.port, "school", broker.port)
+            cfg["web"] = {"status": True}
+            from uplink_helpers import TOKEN
+            for u in cfg["uplinks"]:           # the collector wants the station's secret on the push too
+                if u["type"] == "sensor_community":
+                    u["token"] = TOKEN
             vb = Board(tmp / "b", config=cfg, hours=HOURS, heap_kb=heap_kb, micropython=interp, firmware_from="mpy",
                        mac=MAC, rtc_preset=False, on_line=lines.append,
                        scenario={"wifi": dict(WIFI, down=OUTAGE)}, extra={"mpy_dir": mpy_dir})
@@ -179,10 +176,13 @@ def station_run(heap_kb, interp, mpy_dir) -> dict:
                 stop.set()
                 th.join(10)
             n = sum(1 for ln in lines if ln.startswith("reading "))
-            ok = (n >= HOURS * 12 and store.count("station-1") == n and store.count(NODE) == n
+            ok = (n >= HOURS * 12 and store.count("station-1") == n and store.count(SC_STATION) == n
                   and vb.restarts["watchdog"] == 0 and vb.restarts["reset"] == 0 and served[0] >= 2
                   and not any("MemoryError" in ln for ln in lines))
-            return {"ok": ok, "standins": vb.state().get("heap_before_firmware", 0), "served": served[0]}
+            why = {"readings": n, "collector": store.count("station-1"), "sc": store.count(SC_STATION),
+                   "restarts": vb.restarts, "served": served[0]}
+            return {"ok": ok, "standins": vb.state().get("heap_before_firmware", 0), "served": served[0],
+                    "why": why}
         finally:
             broker.stop()
             coll.stop()
