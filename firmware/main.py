@@ -11,6 +11,12 @@ try:  # an update over the air runs from a slot folder (ota/a, ota/b), on trial 
     del otaboot
 except Exception:  # no OTA files (older deploy) or unreadable state: the installed firmware runs
     _trial = False
+try:  # the setup portal, when wanted (no WiFi set, BOOT held, WiFi failed): before the station loads
+    from airkit_fw import web
+    web.portal_if_wanted()
+    web = None
+except Exception as e:  # not installed or broken: the station measures anyway
+    print("airkit: no setup portal (%r)" % (e,))
 try:
     from airkit_fw import app
 except ImportError as e:  # firmware files missing

@@ -47,5 +47,17 @@ package("airkit_fw", base_path=".", opt=3, files=(
     "uplinks/registry.py",
     "uplinks/sensor_community.py",
     "uplinks/sensor_community_spec.py",
+    "web/__init__.py",
+    "web/page.py",
+    "web/portal.py",
+    "web/server.py",
+    "web/status.py",
+    "web/statushtml.py",
 ))
 module("otaboot.py")      # which slot boots (application OTA); outside airkit_fw so a release cannot replace it
+# Texts of the station's web pages, one small file per language, read from flash line by
+# line (never held in RAM). Data, not code: `airkit deploy`/`airkit build` copy them beside
+# the .mpy files; MicroPython's own manifest tool freezes only code (it has no data_files),
+# so a frozen build gets them with `airkit deploy` (/lib/airkit_fw/web/).
+if "data_files" in globals():
+    data_files("airkit_fw", ("web/en.txt", "web/zh-TW.txt", "web/static.txt"))

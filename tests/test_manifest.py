@@ -15,7 +15,7 @@ HOST_ONLY = {"airkit_fw/config_doc.py"}
 
 
 def test_every_firmware_module_is_in_the_manifest_or_host_only():
-    listed = {p.as_posix() for p in manifest_files(FW / "manifest.py")}
+    listed = {p.as_posix() for p in manifest_files(FW / "manifest.py") if p.suffix == ".py"}
     on_disk = {p.relative_to(FW).as_posix() for p in (FW / "airkit_fw").rglob("*.py")}
     on_disk |= {p.name for p in FW.glob("*.py") if p.name not in ("main.py", "manifest.py")}   # otaboot.py
     assert listed <= on_disk, "the manifest lists files that do not exist: %s" % sorted(listed - on_disk)
@@ -28,7 +28,8 @@ def test_deploy_build_and_package_json_follow_the_manifest(tmp_path):
     want = ["main.py"] + [p.as_posix() for p in manifest_files(FW / "manifest.py")]
     assert [p.as_posix() for p in source_files()] == want
     files = build(tmp_path / "out")
-    assert sorted(files) == sorted(w if w == "main.py" else "lib/" + w[:-3] + ".mpy" for w in want)
+    assert sorted(files) == sorted(w if w == "main.py" else "lib/" + (w[:-3] + ".mpy" if w.endswith(".py") else w)
+                                   for w in want)     # data files (the web pages' texts) are copied as they are
     assert not any("config_doc" in name for name in files)
     pkg = json.loads((FW / "package.json").read_text())
     assert [src for _dest, src in pkg["urls"]] == want, "run 'airkit build --package-json'"

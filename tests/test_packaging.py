@@ -15,6 +15,7 @@ def test_package_json_lists_every_board_module():
     pkg = json.loads((FW / "package.json").read_text())
     listed = {src for _dest, src in pkg["urls"]}
     on_disk = {"main.py", "otaboot.py"} | {p.relative_to(FW).as_posix() for p in (FW / "airkit_fw").rglob("*.py")}
+    on_disk |= {p.relative_to(FW).as_posix() for p in (FW / "airkit_fw").rglob("*.txt")}   # the web pages' texts
     on_disk.discard("airkit_fw/config_doc.py")          # host-only descriptions
     assert listed == on_disk, "firmware/package.json is out of date: run 'airkit build --package-json'"
     for dest, src in pkg["urls"]:

@@ -19,7 +19,8 @@ def test_romfs_image_holds_every_board_module(tmp_path):
     out = run_mp(source="import vfs, os\n"
                         "vfs.mount(vfs.VfsRom(open(%r, 'rb').read()), '/rom')\n"
                         "print(sorted(os.listdir('/rom/airkit_fw')))\n"
-                        "print(sorted(os.listdir('/rom/airkit_fw/uplinks')))\n" % str(image))
+                        "print(sorted(os.listdir('/rom/airkit_fw/uplinks')))\n"
+                        "print(sorted(os.listdir('/rom/airkit_fw/web')))\n" % str(image))
     listed = set()
     for line in out.splitlines():
         listed |= set(json.loads(line.replace("'", '"')))

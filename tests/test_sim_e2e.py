@@ -271,8 +271,8 @@ def test_heap_too_small_to_start_is_retried_then_starts_when_memory_allows(tmp_p
             seen.append(line)
             if len(seen) == 2:
                 vb.heap_kb = None
-    # 98 KiB: the stand-ins (their select.poll included) fit, the firmware does not
-    vb = board(tmp_path / "b", config={"interval_s": 300}, hours=1, heap_kb=98, on_line=on_line)
+    # 104 KiB: the virtual board's own code (select.poll and AP stand-ins included) fits, the firmware does not
+    vb = board(tmp_path / "b", config={"interval_s": 300}, hours=1, heap_kb=104, on_line=on_line)
     vb.run()
     assert len(seen) == 2 and all("MemoryError" in line for line in seen), vb.lines[-8:]
     assert vb.restarts["reset"] == 2

@@ -45,6 +45,10 @@ SCHEMA = {
     "uplinks": ("list", []),
     "ntp.servers": ("list", ["pool.ntp.org"]),
     "correction": ("dict", None),
+    "web.status": ("bool", False),
+    "web.password": ("str", ""),
+    "web.portal_idle_s": ("int", 600),
+    "web.portal_after_s": ("int", 0),
 }
 
 # the getter, secret rules and URL masking are shared with the running station (common.py)
@@ -60,6 +64,8 @@ _RANGES = {
     "watchdog_s": (30, 120),
     "location.lat": (-90, 90),
     "location.lon": (-180, 180),
+    "web.portal_idle_s": (60, 3600),
+    "web.portal_after_s": (0, 604800),
 }
 _CHOICES = {"pms.mode": ("cycle", "continuous")}
 _PINS = ("pms.tx", "pms.rx", "pms.set", "pms_b.tx", "pms_b.rx", "pms_b.set", "dht.pin", "led.pin")

@@ -32,4 +32,8 @@ DESCRIPTIONS = {
     "watchdog_s": "hardware watchdog timeout, seconds (30..120)",
     "uplinks": "upload targets (see the uplinks documentation)",
     "correction": "calibration model applied on the device (airkit calibrate push)",
+    "web.status": "serve the local status page and /data.json (airrohr's shape) on port 80 (off by default)",
+    "web.password": "password for the status page (HTTP Basic, any user name; never printed); empty: open",
+    "web.portal_idle_s": "the setup portal closes after this many seconds without use (60..3600)",
+    "web.portal_after_s": "open the setup portal after WiFi has failed this long, seconds (0: never)",
 }

@@ -128,5 +128,8 @@ def attach(station):
         from airkit_fw.uplinks.base import Uplinks, MARGIN_MS
         station.services.append(Uplinks(b, j, ups, wifi))
         station.turn_ms = MARGIN_MS + 2000    # room to start at least one exchange after every reading
+    if _get(cfg, "web.status") or _get(cfg, "web.portal_after_s"):
+        from airkit_fw import web          # status page, WiFi watch: polled last (they wait)
+        web.attach(station, lambda k: _get(cfg, k), wifi)
     if wifi is not None and wifi.connect():
         ts.sync()

@@ -73,8 +73,12 @@ def manifest_files(manifest: Path) -> list[Path]:
             p = here / manifest_path
             run(p / "manifest.py" if p.is_dir() else p)
 
+        def data_files(package_path, files, base_path="."):
+            # airkit's own addition (not in MicroPython's tool): data copied as they are
+            out.extend(rel(here / base_path / package_path / f) for f in files)
+
         env = {"metadata": lambda **kw: None, "require": lambda *a, **kw: None, "package": package,
-               "module": module, "include": include, "options": _Options()}
+               "module": module, "include": include, "options": _Options(), "data_files": data_files}
         exec(compile(path.read_text(), str(path), "exec"), env)
 
     run(manifest)
@@ -107,6 +111,12 @@ def build(out: Path, src: Path | None = None, arch: str | None = None) -> dict[s
             dst = out / "main.py"
             shutil.copyfile(src / rel, dst)
             result["main.py"] = dst
+            continue
+        if rel.suffix != ".py":             # data (the web pages' texts): copied as it is
+            dst = out / "lib" / rel
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src / rel, dst)
+            result["lib/" + rel.as_posix()] = dst
             continue
         dst = out / "lib" / rel.with_suffix(".mpy")
         dst.parent.mkdir(parents=True, exist_ok=True)

@@ -54,12 +54,15 @@ def register(sub):
     p.add_argument("--json", action="store_true", help="one JSON object per reading, then a summary line")
     p.add_argument("--endpoint", help="also push every reading, Sensor.Community format, to this URL "
                                       "(e.g. http://127.0.0.1:8000/v1/push-sensor-data/ of 'airkit collect')")
+    from airkit.simportal import register_options
+    register_options(p)                    # --portal, --web-port
     p.set_defaults(func=run)
 
 
 _RATE = "rate"          # a probability, 0..1
 _WINDOWS = "windows"    # [[start_h, end_h], ...]
 _HOURS = "hours"        # [h, ...]
+_NETS = "nets"          # [[ssid, rssi dBm], ...]: other networks a scan finds
 _PMS_FAULTS = {"garbage_rate": _RATE, "checksum_error_rate": _RATE, "truncated_rate": _RATE, "silent": _WINDOWS,
                "stuck": _WINDOWS, "no_fan": _WINDOWS, "no_wake": _WINDOWS, "baud": int}
 # Every key the virtual board reads from a scenario (vboard/pms_sim.py, vdht.py, vnetwork.py, world.py).
@@ -67,7 +70,7 @@ SCENARIO_SCHEMA = {
     "pms": _PMS_FAULTS,
     "pms_b": _PMS_FAULTS,
     "dht": {"failure_rate": _RATE, "stuck": _WINDOWS, "missing": _WINDOWS, "low_stuck": _WINDOWS},
-    "wifi": {"ssid": str, "password": str, "down": _WINDOWS, "wedge_at": _HOURS},
+    "wifi": {"ssid": str, "password": str, "down": _WINDOWS, "wedge_at": _HOURS, "neighbours": _NETS},
     "power_cuts": _HOURS,
     "power_cut_on_write": bool,
 }
@@ -87,6 +90,10 @@ def _check_value(where: str, kind, v):
         want = "a list of [start, end] hours, e.g. [[10, 11.5]]"
     elif kind is _HOURS:
         ok, want = isinstance(v, list) and all(_is_num(x) for x in v), "a list of hours, e.g. [3.25, 12.5]"
+    elif kind is _NETS:
+        ok = isinstance(v, list) and all(isinstance(n, list) and len(n) == 2 and isinstance(n[0], str)
+                                         and 0 < len(n[0].encode()) <= 32 and _is_num(n[1]) for n in v)
+        want = "a list of [network name (1-32 bytes), signal dBm], e.g. [[\"guest\", -70]]"
     elif kind is int:
         ok, want = isinstance(v, int) and not isinstance(v, bool) and v > 0, "a whole number above 0"
     elif kind is bool:
@@ -384,6 +391,9 @@ def run(args) -> int:
         rom_tmp = tempfile.TemporaryDirectory(prefix="airkit-romfs-")
         extra["romfs"] = str(Path(rom_tmp.name) / "firmware.romfs")
         build_romfs(Path(extra["romfs"]))
+    if getattr(args, "portal", False) or getattr(args, "web_port", None) is not None:
+        from airkit.simportal import apply as portal_options
+        portal_options(args, extra, scenario, SIM_AP)
     # With WiFi configured the clock is set the real way (NTP through the simulated network);
     # without it the clock is pre-set, as the foundation always did.
     wifi_configured = bool((cfg.get("wifi") or {}).get("ssid"))

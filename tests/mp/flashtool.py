@@ -4,6 +4,7 @@
 #        micropython flashtool.py FLASH_IMG --file HOST_FILE NAME       (copy a file)
 #        micropython flashtool.py FLASH_IMG --tree HOST_DIR FLASH_DIR   (copy a folder's .py files)
 #        micropython flashtool.py FLASH_IMG --tree-all HOST_DIR FLASH_DIR   (every file, bytes)
+#        micropython flashtool.py FLASH_IMG --cat NAME                  (print a file)
 # (The unix port wrapper crashes on command-line arguments longer than ~256
 # bytes, so longer texts go through --file.)
 import os
@@ -61,6 +62,12 @@ if sys.argv[2] == "--file":
 elif sys.argv[2] == "--tree-all":
     copy_all(sys.argv[3], "/flash" + sys.argv[4])
     print("copied", sys.argv[3])
+elif sys.argv[2] == "--cat":            # print a file from the flash (or MISSING)
+    try:
+        with open("/flash/" + sys.argv[3]) as f:
+            print(f.read())
+    except OSError:
+        print("MISSING")
 elif sys.argv[2] == "--tree":
     copy_tree(sys.argv[3], "/flash" + sys.argv[4])
     print("copied", sys.argv[3])

@@ -98,6 +98,15 @@ def ticks_for_uptime(hours) -> int:
     return int(hours * 3600000) % TICKS_PERIOD
 
 
+def free_port() -> int:
+    """A free TCP port on loopback (for the board's web server and DNS responder)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def mac_for(name: str) -> str:
     """A stable Espressif-range MAC for a virtual board name."""
     import hashlib
@@ -178,6 +187,10 @@ class VirtualBoard:
         if config is not None:
             opts["config"] = config
         opts.update(extra or {})
+        for key in ("web_port", "dns_port"):      # the board's port 80 / 53, on loopback
+            if not opts.get(key):
+                opts[key] = free_port()
+        self.web_port, self.dns_port = opts["web_port"], opts["dns_port"]
         if firmware_from == "mpy" and not opts.get("mpy_dir"):
             from airkit.firmware_build import build
 

@@ -97,7 +97,9 @@ def main():
     rtc_base = state.get("rtc_base")
     clock = vclock.VirtualClock(world, tuple(rtc_base) if rtc_base else None)
 
-    wiring = {"uart": {}, "set_pins": {}}
+    # GPIO0 is the BOOT button (pulled up: 1; held: 0): "boot_button" holds it at the first boot of the run
+    held = opts.get("boot_button") and state["boots"] == 1
+    wiring = {"uart": {}, "set_pins": {}, "inputs": {0: 0 if held else 1}}
     pins = opts.get("wiring", {})
     pms_a = pms_sim.PMSDevice(world, scenario.get("pms", {}), "pms")
     if not pins.get("pms_unplugged"):

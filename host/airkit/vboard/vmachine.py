@@ -61,6 +61,9 @@ class Machine:
 
             def value(self, v=None):
                 if v is None:
+                    inputs = machine.wiring.get("inputs")     # buttons: pin -> level read
+                    if inputs and self.id in inputs:
+                        return inputs[self.id]
                     return self._value
                 self._value = 1 if v else 0
                 self._drive()

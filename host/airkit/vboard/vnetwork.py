@@ -25,6 +25,13 @@ _world = None
 _ap = {}
 _mac = b"\x24\x0a\xc4\x00\x00\x01"
 _sta = None
+_softap = None      # the board's own access point (setup portal), when active
+_paced = None       # the world's speed before the access point came up
+
+
+def ap_up():
+    """True while the board's own access point (IF_AP) is active."""
+    return _softap is not None and _softap._active
 
 
 def attach(world, ap, mac):
@@ -45,7 +52,9 @@ class WLAN:
     PM_NONE = 0
 
     def __init__(self, interface=0):
-        global _sta
+        global _sta, _softap
+        self._if = interface
+        self._essid = None
         self._active = False
         self._status = STAT_IDLE
         self._ssid = None
@@ -53,10 +62,24 @@ class WLAN:
         self._hostname = "airkit"
         if interface == 0:
             _sta = self
+        else:
+            _softap = self
 
     def active(self, on=None):
+        global _paced
         if on is None:
             return self._active
+        if self._if == 1 and bool(on) != self._active:
+            # The setup portal: a person is using it, so while the access point is up time
+            # runs at real speed ("ap_speed" in sim.json, default 1); a board without the "ap_radio" option has no AP (as a
+            # chip whose AP cannot start: the firmware must carry on measuring).
+            if on and not _world.opts.get("ap_radio"):
+                raise OSError("AP start failed (virtual board without ap_radio)")
+            if on:
+                _paced = _world.speed
+                _world.speed = _world.opts.get("ap_speed", 1)
+            else:
+                _world.speed = _paced or 0
         self._active = bool(on)
         if not on:
             self._status = STAT_IDLE
@@ -104,6 +127,8 @@ class WLAN:
         return self.status() == STAT_GOT_IP
 
     def ifconfig(self, cfg=None):
+        if self._if == 1:
+            return ("192.168.4.1", "255.255.255.0", "192.168.4.1", "192.168.4.1")
         return ("10.0.0.23", "255.255.255.0", "10.0.0.1", "10.0.0.1")
 
     def ipconfig(self, *a, **kw):
@@ -111,17 +136,27 @@ class WLAN:
 
     def scan(self):
         _world.advance(1500)
-        if self._outage() or not _ap.get("ssid"):
+        if self._outage():
             return []
-        return [(_ap["ssid"].encode(), b"\x11\x22\x33\x44\x55\x66", 6, -58, AUTH_WPA2_PSK, False)]
+        out = []
+        if _ap.get("ssid"):
+            out.append((_ap["ssid"].encode(), b"\x11\x22\x33\x44\x55\x66", 6, -58, AUTH_WPA2_PSK, False))
+        for n in _ap.get("neighbours", ()):      # other networks in range: [ssid, rssi]
+            out.append((n[0].encode(), b"\x11\x22\x33\x44\x55\x67", 11, n[1], AUTH_WPA2_PSK, False))
+        return out
 
     def config(self, *args, **kw):
         if args and args[0] == "mac":
             return _mac
         if args and args[0] == "hostname":
             return self._hostname
+        if args and args[0] == "essid":
+            return self._essid
         if "hostname" in kw:
             self._hostname = kw["hostname"]
+        if "essid" in kw or "ssid" in kw:
+            self._essid = kw.get("essid", kw.get("ssid"))
+            print("virtual board: access point %s is up" % self._essid)
         return None
 
 

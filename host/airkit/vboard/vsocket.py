@@ -71,13 +71,20 @@ def _is_outside(host, port):
     return not (host in ("localhost", "::1") or host.startswith("127."))
 
 
-def _check_link():
-    if not vnetwork.link_up():
+def _check_link(local=False):
+    if not (vnetwork.link_up() or (local and vnetwork.ap_up())):
         _world().advance(20)
         raise OSError(errno.EHOSTUNREACH)
 
 
+# Servers on the board (the web page on port 80, the portal's DNS on 53) listen on a
+# loopback port of the host instead: "web_port" / "dns_port" in sim.json, else any free one.
+_SERVER_PORTS = {80: "web_port", 53: "dns_port"}
+
+
 def getaddrinfo(host, port, af=0, type=0, proto=0, flags=0):
+    if host == "0.0.0.0":         # an address to listen on: no network needed
+        return _s.getaddrinfo("127.0.0.1", port, af, type, proto, flags)
     _check_link()
     if port == 123:
         return [(AF_INET, SOCK_DGRAM, IPPROTO_UDP, "", _NTP_ADDR)]
@@ -97,16 +104,51 @@ def getaddrinfo(host, port, af=0, type=0, proto=0, flags=0):
 
 class socket(io.IOBase):
     # io.IOBase: a Python stream that C code (tls.wrap_socket) can read and write.
-    def __init__(self, af=AF_INET, type=SOCK_STREAM, proto=0):
-        _check_link()
+    def __init__(self, af=AF_INET, type=SOCK_STREAM, proto=0, _wrap=None):
+        self._local = _wrap is not None      # a server's socket: works on the board's own AP too
+        _check_link(True)
         self._type = type
         self._timeout = None
         self._ntp_reply = None
         self._outside = False
-        self._s = _s.socket(af, type, proto)
+        self._listening = False
+        self._s = _wrap if _wrap is not None else _s.socket(af, type, proto)
+
+    # --- servers on the board ------------------------------------------------------------
+    def bind(self, addr):
+        port = addr[2] << 8 | addr[3]
+        key = _SERVER_PORTS.get(port)
+        real = _world().opts.get(key, 0) if key else 0
+        self._local = True
+        self._s.bind(_s.getaddrinfo("127.0.0.1", real)[0][-1])
+        if real:
+            print("virtual board: port %d is 127.0.0.1:%d" % (port, real))
+
+    def listen(self, n=1):
+        self._listening = True
+        self._s.listen(n)
+        self._s.setblocking(False)     # accept() waits in virtual time (below)
+
+    def accept(self):
+        _check_link(True)
+        try:
+            c, a = self._s.accept()
+        except OSError as e:
+            code = e.errno if hasattr(e, "errno") else (e.args[0] if e.args else 0)
+            if code != errno.EAGAIN:
+                raise
+            # nobody is connecting: the wait the firmware asked for passes in virtual time
+            _world().advance(int((self._timeout or 0) * 1000))
+            raise OSError(errno.ETIMEDOUT if self._timeout else errno.EAGAIN)
+        return socket(type=SOCK_STREAM, _wrap=c), a
 
     def settimeout(self, t):
         self._timeout = t
+        if self._listening:
+            return
+        if t == 0:                    # non-blocking (the portal's DNS socket): no wait at all
+            self._s.settimeout(0)
+            return
         if t is None:
             self._s.settimeout(None)
         else:
@@ -119,19 +161,21 @@ class socket(io.IOBase):
         self._s.setsockopt(*a)
 
     def _op(self, fn, *args):
-        _check_link()
+        _check_link(self._local)
         t0 = _t.ticks_ms()
         try:
             r = fn(*args)
         except OSError as e:
             code = e.errno if hasattr(e, "errno") else (e.args[0] if e.args else 0)
             if code in (errno.EAGAIN, errno.ETIMEDOUT) and self._timeout:
-                _world().advance(int(self._timeout * 1000))
+                spent = _t.ticks_diff(_t.ticks_ms(), t0)
+                _world().advance(spent, False)      # that much really passed: not paced again
+                _world().advance(int(self._timeout * 1000) - spent)
                 raise OSError(errno.ETIMEDOUT)
-            _world().advance(_t.ticks_diff(_t.ticks_ms(), t0))
+            _world().advance(_t.ticks_diff(_t.ticks_ms(), t0), False)
             raise
-        _world().advance(_t.ticks_diff(_t.ticks_ms(), t0))
-        _check_link()
+        _world().advance(_t.ticks_diff(_t.ticks_ms(), t0), False)
+        _check_link(self._local)
         return r
 
     def connect(self, addr):
@@ -177,7 +221,7 @@ class socket(io.IOBase):
 
     # --- UDP (NTP answered by the world) --------------------------------------------
     def sendto(self, data, addr):
-        _check_link()
+        _check_link(self._local)
         if addr == _NTP_ADDR or (isinstance(addr, tuple) and addr[1] == 123):
             now_ms = _world().now_ms
             _world().advance(15)         # a realistic round trip

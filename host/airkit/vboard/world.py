@@ -75,7 +75,9 @@ class World:
             t_ms = self.now_ms
         return (t_ms - self.start_ms) / 3600000
 
-    def advance(self, ms):
+    def advance(self, ms, paced=True):
+        """Move virtual time on by ms (paced: sleep for it at ``speed``; not for a wait
+        that really took that long)."""
         if ms < 0:
             ms = 0
         target = self.now_ms + int(ms)
@@ -92,7 +94,7 @@ class World:
         if self.end_ms is not None and target >= self.end_ms:
             self.now_ms = self.end_ms
             raise SimulationEnd()
-        if self.speed > 0 and target > self.now_ms:
+        if paced and self.speed > 0 and target > self.now_ms:
             time.sleep((target - self.now_ms) / 1000 / self.speed)   # paced: real time / speed
         self.now_ms = target
 
