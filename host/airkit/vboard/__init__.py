@@ -43,9 +43,11 @@ INTERRUPT_HOLD_S = 3.0     # further Ctrl-C bytes are held back this long while 
 # (safe mode, a crash, nothing to run). A Ctrl-C before that kills the unix port (no handler yet),
 # stops start-up before the board layer exists, or leaves a half-imported firmware at the REPL.
 def _booted(line: str) -> bool:
-    from airkit_fw.console import CRASH, SAFE, START
+    from airkit_fw.console import CRASH, SAFE
 
-    return (START in line or line.startswith((SAFE, CRASH)) or line.startswith("virtual board: no ")
+    # "airkit: started": the station's start-up (imports, config, services) is over; a Ctrl-C in the
+    # middle of those imports left a REPL that did not answer the raw REPL about 1 run in 8
+    return (line.startswith("airkit: started") or line.startswith((SAFE, CRASH)) or line.startswith("virtual board: no ")
             or line.startswith("virtual board: simulated period over"))
 READY_WAIT_S = 60.0        # bound on that wait (then the held input is passed on anyway)
 HELD_MAX = 4096            # bytes of link input kept meanwhile (more is lost, as on a full UART)
