@@ -313,3 +313,24 @@ def test_portal_opens_after_wifi_failed_for_the_configured_time_and_readings_are
         assert b.vb.restarts["watchdog"] == 0
     finally:
         b.stop()
+
+
+def test_sim_portal_never_prints_a_scenario_wifi_password(capsys):
+    """The built-in simulated network's password is printed (it is no secret); a password the user
+    put in a scenario file may be a real one and is not."""
+    import argparse
+
+    from airkit.simcmd import SIM_AP
+    from airkit.simportal import apply
+
+    import socket
+
+    with socket.socket() as s:           # a free port (the default one may be taken on this machine)
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    args = argparse.Namespace(web_port=port, portal=True, hours=24.0)
+    apply(args, {}, {"wifi": {"ssid": "home", "password": "my-real-wifi-pw"}}, SIM_AP)
+    err = capsys.readouterr().err
+    assert "home" in err and "my-real-wifi-pw" not in err and "not shown" in err
+    apply(argparse.Namespace(web_port=port, portal=True, hours=24.0), {}, {}, SIM_AP)
+    assert SIM_AP["password"] in capsys.readouterr().err

@@ -64,4 +64,5 @@ def apply(args, extra: dict, scenario: dict, sim_ap: dict) -> None:
           "opens, airkit-XXXX, and see the page by itself)." % port, file=sys.stderr)
     print("  the simulated network in range: %s, password %s; after you save, the station restarts, joins it "
           "and measures (its status page, if you ticked it, is at the same address). Ctrl-C ends."
-          % (wifi["ssid"], wifi.get("password", "")), file=sys.stderr, flush=True)
+          % (wifi["ssid"], wifi["password"] if wifi.get("password") == sim_ap["password"]
+             else "as in your scenario (not shown)"), file=sys.stderr, flush=True)
