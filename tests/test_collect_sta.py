@@ -124,6 +124,13 @@ def test_bad_queries_get_a_message_not_a_crash(coll, rest, q, status):
     assert st == status and doc["message"]
 
 
+def test_an_expansion_that_multiplies_observations_is_refused_not_read(coll):
+    st, doc = sta(coll, "Things", **{"$expand": "Datastreams($expand=Observations($top=10000))"})
+    assert st == 400 and "more than" in doc["message"]
+    st, doc = sta(coll, "Things", **{"$expand": "Datastreams($expand=Observations($top=1))"})
+    assert st == 200
+
+
 def test_deep_filter_is_refused_and_the_server_stays_up(coll):
     st, doc = sta(coll, "Things", **{"$filter": "(" * 900 + "name eq 'x'" + ")" * 900})
     assert st == 400

@@ -442,6 +442,7 @@ class Service:
         self.store = store
         self.base = base.rstrip("/")
         self._stations = None
+        self.obs_budget = MAX_TOP
 
     # station rows, read once per request
     def stations(self) -> list[dict]:
@@ -641,7 +642,16 @@ class Service:
             sql = "%s ORDER BY %s LIMIT ? OFFSET ?" % (parts[0], ", ".join(order[:-1] + ["device, n"]))
         else:
             sql = "SELECT * FROM (%s) o ORDER BY %s LIMIT ? OFFSET ?" % (union, ", ".join(order))
-        rows = self.store._read(sql, pargs + [opts["top"] + 1, opts["skip"]])
+        # one response reads at most MAX_TOP observations, however the $expand multiplies the pages
+        # (Things?$expand=Datastreams($expand=Observations($top=10000)) would read millions)
+        if self.obs_budget <= 0:
+            raise StaError("this query would return more than %d observations in one answer: ask for fewer "
+                           "($top inside $expand, or fewer Things with $top/$filter)" % MAX_TOP)
+        rows = self.store._read(sql, pargs + [min(opts["top"], self.obs_budget) + 1, opts["skip"]])
+        if len(rows) > self.obs_budget and opts["top"] > self.obs_budget:
+            raise StaError("this query would return more than %d observations in one answer: ask for fewer "
+                           "($top inside $expand, or fewer Things with $top/$filter)" % MAX_TOP)
+        self.obs_budget -= min(len(rows), opts["top"])
         more = len(rows) > opts["top"]
         rows = rows[:opts["top"]]
         total = None
